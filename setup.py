@@ -1,0 +1,25 @@
+from setuptools import setup, find_packages
+
+setup(
+    name="deeplift",
+    version="1.0.0",
+    description="DeepLIFT attribution engine for TensorFlow 2 / Keras 3, "
+                "compatible with kundajelab/deeplift 0.6.13",
+    long_description=open("README.md").read() if __import__("os").path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    packages=find_packages(exclude=["tests", "tests.*", "bench", "examples"]),
+    package_data={"deeplift": ["data/*"]},
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16",
+        "numpy>=1.23",
+        "h5py>=3.0",
+        "tqdm>=4.0",
+        "pyyaml>=5.0",
+    ],
+    extras_require={
+        "viz": ["matplotlib>=3.5"],
+        "test": ["pytest>=7", "matplotlib>=3.5", "tf_keras"],
+    },
+    entry_points={"console_scripts": ["deeplift=deeplift.cli:main"]},
+)
