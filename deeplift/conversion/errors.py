@@ -1,0 +1,67 @@
+"""Exceptions raised while converting Keras models to deeplift models."""
+
+__all__ = ["ConversionError", "InvalidModelFileError", "WeightsMismatchError",
+           "UnsupportedLayerError", "CONVERSION_FUNCTION_CONTRACT"]
+
+
+CONVERSION_FUNCTION_CONTRACT = """\
+A conversion function is called with keyword arguments only:
+  config                -- the layer's Keras config dict, with the layer's
+                           weights inserted under config['weights'] as a
+                           list of numpy arrays (in Keras' get_weights() order)
+  name                  -- the deeplift name to give to the (last) layer
+  verbose               -- bool, pass it on to the deeplift layers
+  nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
+  maxpool_deeplift_mode -- the modes in force for this layer
+  **kwargs              -- anything else; accept and ignore it
+and returns a list of deeplift layers. The layers of the list are connected
+in sequence (each takes the previous one as input); the first one receives
+the Keras layer's input(s) and the last one is the layer's output. An empty
+list means the layer is an identity (its input is passed through)."""
+
+
+class ConversionError(ValueError):
+    """A Keras model (or its saved files) could not be converted."""
+
+
+class InvalidModelFileError(ConversionError):
+    """A file is not a readable Keras model / weights / config file."""
+
+
+class WeightsMismatchError(ConversionError):
+    """The weights do not fit the model configuration (missing layer,
+    wrong number or shape of arrays)."""
+
+
+class UnsupportedLayerError(ConversionError):
+    """The model contains Keras layer classes without a converter.
+
+    Attribute ``unsupported`` maps each unsupported Keras class name to the
+    list of the names of the layers of that class.
+    """
+
+    def __init__(self, unsupported):
+        self.unsupported = {cls: list(names)
+                            for cls, names in unsupported.items()}
+        super().__init__(self._build_message())
+
+    def _build_message(self):
+        n_layers = sum(len(v) for v in self.unsupported.values())
+        lines = ["Cannot convert this model: %d layer(s) belong to Keras "
+                 "classes that have no deeplift conversion:" % n_layers]
+        for cls, names in self.unsupported.items():
+            lines.append("  - %s: %s" % (cls, ", ".join(names)))
+        if "Lambda" in self.unsupported:
+            lines.append(
+                "Lambda layers wrap arbitrary Python code, which cannot be "
+                "converted: replace each Lambda layer by a supported Keras "
+                "layer, or provide a custom conversion for 'Lambda'.")
+        lines.append(
+            "To convert such a class yourself, pass "
+            "custom_conversion_funcs={\"ClassName\": fn} to the conversion "
+            "function.")
+        lines.append(CONVERSION_FUNCTION_CONTRACT)
+        return "\n".join(lines)
+
+    def __reduce__(self):
+        return (self.__class__, (self.unsupported,))

@@ -1,0 +1,667 @@
+"""Conversion of Keras models (Sequential and functional) to deeplift models.
+
+Entry points:
+
+* :func:`convert_model_from_saved_files` -- a saved model: whole-model HDF5
+  (Keras 1/2, ``tf_keras``, Keras 3 ``.h5``), a weights HDF5 file plus a
+  JSON/YAML config, or a Keras 3 ``.keras`` archive. Files are read with
+  h5py/zipfile/json/yaml; no Keras model is built.
+* :func:`convert_keras_model` -- an in-memory ``keras`` or ``tf_keras``
+  model.
+* :func:`convert_sequential_model` / :func:`convert_functional_model` -- a
+  model config in which every layer config carries its weights under
+  ``'weights'``.
+
+Naming (identical to deeplift 0.6.13):
+
+* Sequential models: the input layer is named ``"input"``; every other
+  layer is named by the index of its Keras layer in the config's layer list
+  (an ``InputLayer`` entry in that list takes an index and is skipped).
+  Layers of a nested Sequential at index ``i`` are named ``"i-j"``.
+* Functional models: ``<keras layer name>_<node index>`` (e.g.
+  ``dense_2_0``); layers of a nested functional model get the nested
+  model's node name plus ``_`` as a prefix. When a Keras layer also has an
+  activation, the linear part is named ``preact_<name>``. The plain Keras
+  name (``dense_2``, ``preact_dense_2``) is registered as an alias when it
+  is unambiguous.
+
+Unsupported layer classes raise :class:`UnsupportedLayerError` (listing all
+of them); layers can be added with ``custom_conversion_funcs`` -- see
+:data:`deeplift.conversion.errors.CONVERSION_FUNCTION_CONTRACT`.
+"""
+import copy
+import logging
+import os
+from collections import OrderedDict
+
+from deeplift import layers, models
+from deeplift.layers import (NonlinearMxtsMode, DenseMxtsMode, ConvMxtsMode,
+                             MaxPoolDeepLiftMode)
+from deeplift.conversion import readers, registry
+from deeplift.conversion.errors import (CONVERSION_FUNCTION_CONTRACT,
+                                        ConversionError,
+                                        InvalidModelFileError,
+                                        UnsupportedLayerError,
+                                        WeightsMismatchError)
+from deeplift.conversion.registry import (REGISTRY, ACTIVATIONS,
+                                          activation_conversion,
+                                          activation_to_conversion_function)
+
+__all__ = ["convert_model_from_saved_files", "convert_keras_model",
+           "convert_sequential_model", "convert_functional_model",
+           "ConversionError", "UnsupportedLayerError",
+           "InvalidModelFileError", "WeightsMismatchError", "REGISTRY",
+           "ACTIVATIONS", "CONVERSION_FUNCTION_CONTRACT",
+           "default_maxpool_deeplift_mode"]
+
+logger = logging.getLogger(__name__)
+
+default_maxpool_deeplift_mode = MaxPoolDeepLiftMode.gradient
+
+_MODE_NAMES = ("nonlinear_mxts_mode", "dense_mxts_mode", "conv_mxts_mode",
+               "maxpool_deeplift_mode")
+_CONTAINERS = readers.CONTAINER_CLASSES
+_FUNCTIONALS = readers.FUNCTIONAL_CLASSES
+
+
+# --------------------------------------------------------------------------
+# config helpers
+# --------------------------------------------------------------------------
+
+def _unwrap(model_config, expected):
+    """Accept either a bare model config or {"class_name", "config"}."""
+    if (isinstance(model_config, dict) and "class_name" in model_config
+            and "config" in model_config
+            and model_config["class_name"] in expected):
+        return model_config["config"]
+    return model_config
+
+
+def _find_unsupported(entries, custom, path, found):
+    for entry in entries:
+        cls = entry.get("class_name")
+        name = readers.layer_entry_name(entry)
+        if custom and cls in custom:
+            continue
+        if cls in _CONTAINERS:
+            _find_unsupported(
+                readers.container_layer_entries(cls, entry.get("config")),
+                custom, path + name + "/", found)
+        elif registry.lookup(cls, custom) is None:
+            found.setdefault(cls, []).append(path + name)
+    return found
+
+
+def _check_supported(class_name, config, custom):
+    entries = readers.container_layer_entries(class_name, config)
+    found = _find_unsupported(entries, custom, "", OrderedDict())
+    if found:
+        raise UnsupportedLayerError(found)
+
+
+def _is_keras_ref(obj):
+    return (isinstance(obj, (list, tuple)) and 3 <= len(obj) <= 4
+            and isinstance(obj[0], str)
+            and all(isinstance(x, int) and not isinstance(x, bool)
+                    for x in obj[1:3]))
+
+
+def _collect_keras2_refs(obj, out):
+    if _is_keras_ref(obj):
+        out.append((obj[0], int(obj[1]), int(obj[2])))
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            _collect_keras2_refs(item, out)
+    return out
+
+
+def _collect_keras3_refs(obj, out):
+    if isinstance(obj, dict):
+        if obj.get("class_name") == "__keras_tensor__":
+            hist = obj["config"]["keras_history"]
+            out.append((hist[0], int(hist[1]), int(hist[2])))
+        else:
+            for value in obj.values():
+                _collect_keras3_refs(value, out)
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            _collect_keras3_refs(item, out)
+    return out
+
+
+def _node_refs(node, layer_name):
+    """(layer name, node index, tensor index) of a node's inputs."""
+    if isinstance(node, dict):  # Keras 3
+        refs = _collect_keras3_refs(node.get("args", []), [])
+        if _collect_keras3_refs(node.get("kwargs", {}), []):
+            raise ConversionError(
+                "Layer '%s' is called with tensors as keyword arguments "
+                "(%s); this is not supported" % (layer_name,
+                                                 sorted(node["kwargs"])))
+        return refs
+    return _collect_keras2_refs(node, [])
+
+
+def _io_refs(spec):
+    """Normalize config['input_layers'] / ['output_layers']."""
+    if _is_keras_ref(spec):
+        return [(spec[0], int(spec[1]), int(spec[2]))]
+    if isinstance(spec, dict):
+        spec = list(spec.values())
+    return _collect_keras2_refs(spec, [])
+
+
+def _first_batch_shape(entries):
+    """Batch input shape of a Sequential model's layer list."""
+    for entry in entries[:1]:
+        cls = entry.get("class_name")
+        config = entry.get("config")
+        if isinstance(config, dict):
+            for key in ("batch_input_shape", "batch_shape"):
+                if config.get(key) is not None:
+                    return config[key]
+        if cls == "Sequential":
+            return _first_batch_shape(
+                readers.container_layer_entries(cls, config))
+        if cls in _FUNCTIONALS:
+            inputs = [e for e in config.get("layers", [])
+                      if e.get("class_name") == "InputLayer"]
+            if len(inputs) == 1:
+                return _first_batch_shape(inputs)
+    return None
+
+
+# --------------------------------------------------------------------------
+# the converter
+# --------------------------------------------------------------------------
+
+class _Converter(object):
+
+    def __init__(self, nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
+                 maxpool_deeplift_mode, layer_overrides,
+                 custom_conversion_funcs, verbose):
+        self.modes = dict(nonlinear_mxts_mode=nonlinear_mxts_mode,
+                          dense_mxts_mode=dense_mxts_mode,
+                          conv_mxts_mode=conv_mxts_mode,
+                          maxpool_deeplift_mode=maxpool_deeplift_mode)
+        self.layer_overrides = layer_overrides or {}
+        self.custom = dict(custom_conversion_funcs or {})
+        self.verbose = verbose
+        self.name_to_layer = OrderedDict()
+        self.aliases = {}
+        self._ambiguous_aliases = set()
+
+    # ---- helpers --------------------------------------------------------
+
+    def _log(self, msg, *args):
+        logger.log(logging.INFO if self.verbose else logging.DEBUG, msg,
+                   *args)
+
+    def _modes_for(self, keys):
+        modes = dict(self.modes)
+        for key in keys:
+            if key in self.layer_overrides:
+                override = self.layer_overrides[key]
+                for mode in _MODE_NAMES:
+                    if mode in override:
+                        modes[mode] = override[mode]
+                break
+        return modes
+
+    def _register(self, layer):
+        if not isinstance(layer, layers.Layer):
+            raise ConversionError("A conversion function returned %r, which "
+                                  "is not a deeplift layer" % (layer,))
+        name = layer.get_name()
+        if name in self.name_to_layer and self.name_to_layer[name] is not \
+                layer:
+            raise ConversionError("Two converted layers are both named '%s'"
+                                  % name)
+        self.name_to_layer[name] = layer
+
+    def _add_alias(self, alias, target):
+        if alias == target or alias in self._ambiguous_aliases:
+            return
+        if alias in self.aliases and self.aliases[alias] != target:
+            del self.aliases[alias]
+            self._ambiguous_aliases.add(alias)
+            return
+        self.aliases[alias] = target
+
+    def convert_leaf(self, class_name, config, name, override_keys=()):
+        func = registry.lookup(class_name, self.custom)
+        if func is None:
+            raise UnsupportedLayerError(
+                {class_name: [config.get("name", name)
+                              if isinstance(config, dict) else name]})
+        result = func(config=config, name=name, verbose=self.verbose,
+                      **self._modes_for(override_keys))
+        if not isinstance(result, (list, tuple)):
+            raise ConversionError(
+                "The conversion function for %s (layer '%s') returned %r "
+                "instead of a list of deeplift layers.\n%s"
+                % (class_name, name, type(result).__name__,
+                   CONVERSION_FUNCTION_CONTRACT))
+        result = list(result)
+        for prev, layer in zip(result[:-1], result[1:]):
+            layer.set_inputs(prev)
+        for layer in result:
+            self._register(layer)
+        return result
+
+    @staticmethod
+    def _wire(layer, inputs, class_name):
+        if len(inputs) == 1 and class_name not in \
+                registry.MULTI_INPUT_CLASSES:
+            layer.set_inputs(inputs[0])
+        else:
+            layer.set_inputs(list(inputs))
+
+    # ---- Sequential ------------------------------------------------------
+
+    def sequential(self, entries, prefix, prev, top_level):
+        """Convert a Sequential layer list after ``prev``; returns the list
+        of created layers in order."""
+        created = []
+        for idx, entry in enumerate(entries):
+            cls = entry.get("class_name")
+            config = entry.get("config")
+            name = prefix + str(idx)
+            keys = ([idx] if top_level else []) + [name]
+            if cls in self.custom:
+                converted = self.convert_leaf(cls, config, name, keys)
+            elif cls == "InputLayer":
+                self._log("Encountered an Input layer in sequential "
+                          "container; skipping due to redundancy")
+                continue
+            elif cls == "Sequential":
+                sub = self.sequential(
+                    readers.container_layer_entries(cls, config),
+                    name + "-", prev, False)
+                created.extend(sub)
+                if sub:
+                    prev = sub[-1]
+                continue
+            elif cls in _FUNCTIONALS:
+                outputs, sub = self.functional(config, name + "_", [prev])
+                if len(outputs) != 1:
+                    raise ConversionError(
+                        "Nested model '%s' at index %d of a Sequential model "
+                        "has %d outputs; expected 1"
+                        % (config.get("name"), idx, len(outputs)))
+                created.extend(sub)
+                prev = outputs[0]
+                continue
+            else:
+                converted = self.convert_leaf(cls, config, name, keys)
+            if converted:
+                self._wire(converted[0], [prev], cls)
+                created.extend(converted)
+                prev = converted[-1]
+        return created
+
+    # ---- functional -----------------------------------------------------
+
+    def functional(self, config, prefix, outer_inputs=None):
+        """Convert a functional model config.
+
+        Returns ``(output_layers, created_layers)``; with ``outer_inputs``
+        (nested model) the model's inputs become NoOp layers fed by them.
+        """
+        entries = config.get("layers")
+        if not isinstance(entries, list):
+            raise ConversionError("Functional model config without 'layers'")
+        keras3 = any(isinstance(node, dict) for e in entries
+                     for node in (e.get("inbound_nodes") or []))
+        by_name = OrderedDict()
+        for pos, entry in enumerate(entries):
+            lname = entry.get("name") or readers.layer_entry_name(entry)
+            nodes = entry.get("inbound_nodes") or []
+            by_name[lname] = dict(entry=entry, pos=pos, nodes=nodes,
+                                  refs=[_node_refs(n, lname) for n in nodes],
+                                  n_nodes=max(len(nodes), 1))
+        input_refs = _io_refs(config.get("input_layers", []))
+        output_refs = _io_refs(config.get("output_layers", []))
+
+        # Keras numbers the nodes of nested models from 1 in Keras 2 files
+        # (and in Keras 3 output_layers); infer each layer's numbering from
+        # the references to it.
+        referenced = {}
+        for info in by_name.values():
+            for refs in info["refs"]:
+                for ref_name, k, _ in refs:
+                    referenced.setdefault(ref_name, []).append(k)
+        for lname, info in by_name.items():
+            cls = info["entry"].get("class_name")
+            if lname in referenced:
+                offset = min(referenced[lname])
+            elif not keras3 and (cls in _FUNCTIONALS or (
+                    cls == "Sequential" and
+                    readers.container_layer_entries(
+                        cls, info["entry"].get("config"))[:1] and
+                    readers.container_layer_entries(
+                        cls, info["entry"].get("config"))[0]
+                    .get("class_name") == "InputLayer")):
+                offset = 1
+            else:
+                offset = 0
+            info["offset"] = offset
+
+        def resolve(ref, from_outputs):
+            ref_name, k, t = ref
+            if ref_name not in by_name:
+                raise ConversionError("The model config refers to layer "
+                                      "'%s', which is not in its layer list"
+                                      % ref_name)
+            info = by_name[ref_name]
+            if info["n_nodes"] == 1:
+                local = 0
+            elif (from_outputs and keras3 and
+                  info["entry"].get("class_name") in _FUNCTIONALS):
+                local = k - 1
+            else:
+                local = k - info["offset"]
+            if not 0 <= local < info["n_nodes"]:
+                raise ConversionError("The model config refers to node %d "
+                                      "of layer '%s', which does not exist"
+                                      % (k, ref_name))
+            return (ref_name, local), t
+
+        # topological order of the nodes
+        node_deps = OrderedDict()
+        for lname, info in by_name.items():
+            for local in range(info["n_nodes"]):
+                refs = info["refs"][local] if info["nodes"] else []
+                node_deps[(lname, local)] = [resolve(r, False)[0]
+                                             for r in refs]
+        order = []
+        done = set()
+        pending = list(node_deps)
+        while pending:
+            progressed = False
+            remaining = []
+            for key in pending:
+                if all(dep in done for dep in node_deps[key]):
+                    order.append(key)
+                    done.add(key)
+                    progressed = True
+                else:
+                    remaining.append(key)
+            if not progressed:
+                raise ConversionError("The model graph has a cycle or refers "
+                                      "to missing nodes: %s"
+                                      % [k[0] for k in remaining])
+            pending = remaining
+
+        input_names = [r[0] for r in input_refs]
+        if outer_inputs is not None and len(outer_inputs) != len(input_names):
+            raise ConversionError(
+                "Nested model '%s' has %d inputs but is called on %d tensors"
+                % (config.get("name"), len(input_names), len(outer_inputs)))
+
+        outputs_of = {}
+        created = []
+        node_id_of = {}
+        for key in order:
+            lname, local = key
+            info = by_name[lname]
+            entry = info["entry"]
+            cls = entry.get("class_name")
+            layer_config = entry.get("config")
+            node_id = "%s%s_%d" % (prefix, lname, local + info["offset"])
+            node_id_of[key] = node_id
+            inputs = []
+            refs = info["refs"][local] if info["nodes"] else []
+            for ref in refs:
+                dep, t = resolve(ref, False)
+                dep_outputs = outputs_of[dep]
+                if t >= len(dep_outputs):
+                    raise ConversionError(
+                        "Layer '%s' uses output %d of '%s', which has only "
+                        "%d output(s)" % (lname, t, dep[0], len(dep_outputs)))
+                inputs.append(dep_outputs[t])
+            keys = (node_id, lname)
+
+            if not refs and cls == "InputLayer" and cls not in self.custom:
+                if outer_inputs is not None:
+                    if lname not in input_names:
+                        raise ConversionError("Nested model input '%s' is not "
+                                              "listed in its input_layers"
+                                              % lname)
+                    noop = layers.NoOp(name=node_id, verbose=self.verbose)
+                    noop.set_inputs(outer_inputs[input_names.index(lname)])
+                    self._register(noop)
+                    converted = [noop]
+                else:
+                    converted = self.convert_leaf(cls, layer_config, node_id,
+                                                  keys)
+                outputs_of[key] = [converted[-1]]
+                created.extend(converted)
+                continue
+
+            if cls not in self.custom and cls == "Sequential":
+                if len(inputs) != 1:
+                    raise ConversionError("Nested Sequential '%s' has %d "
+                                          "inputs" % (lname, len(inputs)))
+                sub = self.sequential(
+                    readers.container_layer_entries(cls, layer_config),
+                    node_id + "-", inputs[0], False)
+                created.extend(sub)
+                outputs_of[key] = [sub[-1] if sub else inputs[0]]
+                continue
+            if cls not in self.custom and cls in _FUNCTIONALS:
+                sub_outputs, sub = self.functional(layer_config,
+                                                   node_id + "_", inputs)
+                created.extend(sub)
+                outputs_of[key] = sub_outputs
+                continue
+
+            converted = self.convert_leaf(cls, layer_config, node_id, keys)
+            if converted:
+                if not inputs:
+                    raise ConversionError("Layer '%s' (%s) has no inputs"
+                                          % (lname, cls))
+                self._wire(converted[0], inputs, cls)
+                outputs_of[key] = [converted[-1]]
+                created.extend(converted)
+                if prefix == "" and info["n_nodes"] == 1:
+                    for layer in converted:
+                        lyr_name = layer.get_name()
+                        if lyr_name.endswith(node_id):
+                            self._add_alias(
+                                lyr_name[:len(lyr_name) - len(node_id)]
+                                + lname, lyr_name)
+            else:  # identity (e.g. a linear Activation layer)
+                if len(inputs) != 1:
+                    raise ConversionError("Layer '%s' (%s) converts to an "
+                                          "identity but has %d inputs"
+                                          % (lname, cls, len(inputs)))
+                outputs_of[key] = [inputs[0]]
+
+        output_layers = []
+        for ref in output_refs:
+            dep, t = resolve(ref, True)
+            dep_outputs = outputs_of[dep]
+            if t >= len(dep_outputs):
+                raise ConversionError("Model output refers to output %d of "
+                                      "'%s', which has only %d output(s)"
+                                      % (t, dep[0], len(dep_outputs)))
+            output_layers.append(dep_outputs[t])
+        self.input_layer_names = [
+            node_id_of[resolve(r, False)[0]] for r in input_refs]
+        return output_layers, created
+
+    def finish_aliases(self):
+        return {alias: target for alias, target in self.aliases.items()
+                if alias not in self.name_to_layer}
+
+
+# --------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------
+
+def convert_sequential_model(
+        model_config,
+        nonlinear_mxts_mode=NonlinearMxtsMode.DeepLIFT_GenomicsDefault,
+        verbose=True,
+        dense_mxts_mode=DenseMxtsMode.Linear,
+        conv_mxts_mode=ConvMxtsMode.Linear,
+        maxpool_deeplift_mode=default_maxpool_deeplift_mode,
+        layer_overrides={},
+        custom_conversion_funcs={}):
+    """Convert a Sequential model config (list of layer entries, or dict
+    with 'layers') whose layer configs carry their weights under
+    'weights'. Returns a :class:`deeplift.models.SequentialModel`.
+
+    ``layer_overrides`` maps a Keras layer index (or a deeplift layer name)
+    to a dict of modes (``nonlinear_mxts_mode``, ``dense_mxts_mode``,
+    ``conv_mxts_mode``, ``maxpool_deeplift_mode``) used for that layer.
+    """
+    model_config = _unwrap(model_config, ("Sequential",))
+    entries = readers.container_layer_entries("Sequential", model_config)
+    if not entries:
+        raise ConversionError("The Sequential model has no layers")
+    _check_supported("Sequential", entries, custom_conversion_funcs)
+    converter = _Converter(nonlinear_mxts_mode, dense_mxts_mode,
+                           conv_mxts_mode, maxpool_deeplift_mode,
+                           layer_overrides, custom_conversion_funcs, verbose)
+    converter._log("nonlinear_mxts_mode is set to: %s", nonlinear_mxts_mode)
+    batch_shape = _first_batch_shape(entries)
+    if batch_shape is None and isinstance(model_config, dict):
+        batch_shape = model_config.get("build_input_shape")
+    if batch_shape is None:
+        raise ConversionError(
+            "Cannot determine the input shape of the Sequential model: its "
+            "first layer has no batch_input_shape/batch_shape (build the "
+            "model with an Input or input_shape before saving)")
+    input_layer = layers.Input(batch_shape=list(batch_shape), name="input")
+    converter._register(input_layer)
+    converted = [input_layer] + converter.sequential(entries, "", input_layer,
+                                                     True)
+    converted[-1].build_fwd_pass_vars()
+    return models.SequentialModel(converted)
+
+
+def convert_functional_model(
+        model_config,
+        nonlinear_mxts_mode=NonlinearMxtsMode.DeepLIFT_GenomicsDefault,
+        verbose=True,
+        dense_mxts_mode=DenseMxtsMode.Linear,
+        conv_mxts_mode=ConvMxtsMode.Linear,
+        maxpool_deeplift_mode=default_maxpool_deeplift_mode,
+        layer_overrides={},
+        custom_conversion_funcs={}):
+    """Convert a functional model config (dict with 'layers',
+    'input_layers', 'output_layers') whose layer configs carry their
+    weights under 'weights'. Returns a :class:`deeplift.models.GraphModel`.
+
+    ``layer_overrides`` maps a deeplift node name (``dense_2_0``) or a Keras
+    layer name to a dict of modes used for that layer.
+    """
+    model_config = _unwrap(model_config, _FUNCTIONALS)
+    if not isinstance(model_config, dict):
+        raise ConversionError("A functional model config must be a dict")
+    _check_supported("Functional", model_config, custom_conversion_funcs)
+    converter = _Converter(nonlinear_mxts_mode, dense_mxts_mode,
+                           conv_mxts_mode, maxpool_deeplift_mode,
+                           layer_overrides, custom_conversion_funcs, verbose)
+    converter._log("nonlinear_mxts_mode is set to: %s", nonlinear_mxts_mode)
+    output_layers, _ = converter.functional(model_config, "", None)
+    input_layer_names = converter.input_layer_names
+    if not output_layers:
+        raise ConversionError("The functional model has no outputs")
+    for output_layer in output_layers:
+        output_layer.build_fwd_pass_vars()
+    return models.GraphModel(name_to_layer=converter.name_to_layer,
+                             input_layer_names=input_layer_names,
+                             name_aliases=converter.finish_aliases())
+
+
+def _convert_config(model_class_and_config, store, source, kwargs):
+    class_name = model_class_and_config["class_name"]
+    model_config = copy.deepcopy(model_class_and_config["config"])
+    custom = kwargs.get("custom_conversion_funcs") or {}
+    if class_name == "Sequential":
+        if isinstance(model_config, dict):
+            entries = readers.container_layer_entries(class_name,
+                                                      model_config)
+        else:
+            entries = model_config
+        convert = convert_sequential_model
+    elif class_name in _FUNCTIONALS:
+        entries = readers.container_layer_entries(class_name, model_config)
+        convert = convert_functional_model
+    else:
+        raise ConversionError("%s: don't know how to convert a model of "
+                              "class '%s' (only Sequential and functional "
+                              "Model/Functional)" % (source, class_name))
+    _check_supported(class_name, entries, custom)
+    readers.insert_weights(entries, store)
+    try:
+        return convert(model_config=model_config, **kwargs)
+    except UnsupportedLayerError:
+        raise
+    except ConversionError as exc:
+        if source in str(exc):
+            raise
+        raise type(exc)("%s: %s" % (source, exc)) from exc
+
+
+def convert_model_from_saved_files(
+        h5_file, json_file=None, yaml_file=None,
+        nonlinear_mxts_mode=NonlinearMxtsMode.DeepLIFT_GenomicsDefault,
+        verbose=True,
+        dense_mxts_mode=DenseMxtsMode.Linear,
+        conv_mxts_mode=ConvMxtsMode.Linear,
+        maxpool_deeplift_mode=default_maxpool_deeplift_mode,
+        layer_overrides={},
+        custom_conversion_funcs={}):
+    """Convert a saved Keras model.
+
+    ``h5_file``: a whole-model HDF5 file (Keras 1/2, tf_keras or Keras 3
+    ``.h5``), a weights-only HDF5 file (then give ``json_file`` or
+    ``yaml_file``, as written by ``model.to_json()``/``to_yaml()``), or a
+    Keras 3 ``.keras`` archive. Returns a ``SequentialModel`` for Sequential
+    models and a ``GraphModel`` for functional ones.
+
+    Raises :class:`UnsupportedLayerError` (a ``ValueError``) listing every
+    layer without a conversion; ``custom_conversion_funcs={"ClassName":
+    fn}`` supplies conversions (contract in
+    ``deeplift.conversion.errors.CONVERSION_FUNCTION_CONTRACT``).
+    """
+    model_class_and_config, store = readers.read_saved_files(
+        h5_file, json_file=json_file, yaml_file=yaml_file)
+    source = os.fspath(json_file if json_file is not None else
+                       yaml_file if yaml_file is not None else h5_file)
+    if source != os.fspath(h5_file):
+        source = "%s + %s" % (source, os.fspath(h5_file))
+    return _convert_config(
+        model_class_and_config, store, source,
+        dict(nonlinear_mxts_mode=nonlinear_mxts_mode, verbose=verbose,
+             dense_mxts_mode=dense_mxts_mode, conv_mxts_mode=conv_mxts_mode,
+             maxpool_deeplift_mode=maxpool_deeplift_mode,
+             layer_overrides=layer_overrides,
+             custom_conversion_funcs=custom_conversion_funcs))
+
+
+def convert_keras_model(
+        model,
+        nonlinear_mxts_mode=NonlinearMxtsMode.DeepLIFT_GenomicsDefault,
+        verbose=True,
+        dense_mxts_mode=DenseMxtsMode.Linear,
+        conv_mxts_mode=ConvMxtsMode.Linear,
+        maxpool_deeplift_mode=default_maxpool_deeplift_mode,
+        layer_overrides={},
+        custom_conversion_funcs={}):
+    """Convert an in-memory Keras 3 ``keras.Model`` or ``tf_keras`` model
+    (Sequential or functional). Same options and results as
+    :func:`convert_model_from_saved_files`."""
+    model_class_and_config, store = readers.read_keras_model(model)
+    source = "model '%s'" % getattr(model, "name", "?")
+    return _convert_config(
+        model_class_and_config, store, source,
+        dict(nonlinear_mxts_mode=nonlinear_mxts_mode, verbose=verbose,
+             dense_mxts_mode=dense_mxts_mode, conv_mxts_mode=conv_mxts_mode,
+             maxpool_deeplift_mode=maxpool_deeplift_mode,
+             layer_overrides=layer_overrides,
+             custom_conversion_funcs=custom_conversion_funcs))

@@ -1,0 +1,523 @@
+"""Reading Keras model configurations and weights without building a model.
+
+Supported sources:
+
+* whole-model HDF5 files written by Keras 1/2 (standalone or ``tf_keras``)
+  and by Keras 3's legacy ``.h5`` writer (``model_config`` attribute plus a
+  ``model_weights`` group);
+* weights-only HDF5 files in the same layout (``layer_names`` attribute at
+  the root), together with a JSON or YAML configuration file;
+* Keras 3 ``.keras`` zip archives (``config.json`` + ``model.weights.h5``)
+  and Keras 3 ``.weights.h5`` files (``layers/<key>/vars/<i>`` layout);
+* in-memory ``keras.Model`` / ``tf_keras`` models.
+
+Every reader returns the configuration as plain Python data and a *weight
+store*; :func:`insert_weights` then puts each layer's weights into its
+config under ``'weights'`` (nested models included), as deeplift's
+converters expect.
+"""
+import io
+import json
+import logging
+import os
+import re
+import zipfile
+from collections import OrderedDict
+
+import numpy as np
+
+from deeplift.conversion.errors import (ConversionError,
+                                        InvalidModelFileError,
+                                        WeightsMismatchError)
+
+logger = logging.getLogger(__name__)
+
+CONTAINER_CLASSES = ("Sequential", "Model", "Functional")
+FUNCTIONAL_CLASSES = ("Model", "Functional")
+
+
+# --------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------
+
+def to_str(value):
+    """Decode bytes / numpy bytes to str; leave other values alone."""
+    if isinstance(value, (bytes, np.bytes_)):
+        return value.decode("utf-8")
+    return value
+
+
+def read_attr_list(group, name):
+    """Read a list-valued HDF5 attribute as a list of str.
+
+    Keras splits attributes too large for one HDF5 attribute header into
+    ``name0``, ``name1``, ... chunks; both forms are handled.
+    """
+    if name in group.attrs:
+        chunks = [group.attrs[name]]
+    else:
+        chunks = []
+        idx = 0
+        while "%s%d" % (name, idx) in group.attrs:
+            chunks.append(group.attrs["%s%d" % (name, idx)])
+            idx += 1
+        if not chunks:
+            return None
+    result = []
+    for chunk in chunks:
+        arr = np.asarray(chunk)
+        if arr.ndim == 0:
+            item = to_str(arr.item())
+            if isinstance(item, str):
+                result.append(item)
+            continue
+        result.extend(to_str(x) for x in arr.tolist())
+    return [x for x in result if isinstance(x, str)]
+
+
+def snake_case(name):
+    """Keras 3's class-name -> weights-file key conversion."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+    return name
+
+
+def layer_entry_name(entry):
+    """Name of a layer from its entry in a model config."""
+    config = entry.get("config")
+    if isinstance(config, dict) and "name" in config:
+        return config["name"]
+    if "name" in entry:
+        return entry["name"]
+    raise ConversionError("Layer entry without a name in the model config: "
+                          "%r" % (_short(entry),))
+
+
+def container_layer_entries(class_name, config):
+    """The list of layer entries of a (nested) Sequential/functional config."""
+    if isinstance(config, list):
+        return config
+    if isinstance(config, dict) and isinstance(config.get("layers"), list):
+        return config["layers"]
+    raise ConversionError("Config of %s model has no list of layers"
+                          % class_name)
+
+
+def _short(obj, limit=300):
+    text = repr(obj)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _weight_path_components(weight_name):
+    name = weight_name
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    return name.split("/")
+
+
+# --------------------------------------------------------------------------
+# weight stores
+# --------------------------------------------------------------------------
+
+class _LegacyWeights(object):
+    """Keras 1/2 (and Keras 3 legacy h5) layout: one group per top-level
+    layer, arrays listed in the group's ``weight_names`` attribute."""
+
+    def __init__(self, layers, source):
+        # layers: OrderedDict layer_name -> list of (weight_name, array)
+        self.layers = layers
+        self.source = source
+
+    def prepare(self, entries):
+        pass
+
+    def _missing(self, name, class_name):
+        raise WeightsMismatchError(
+            "%s: layer '%s' (%s) of the model config has no weights group "
+            "in the weights file; the file has groups for layers: %s"
+            % (self.source, name, class_name,
+               ", ".join(self.layers.keys()) or "(none)"))
+
+    def get(self, name, class_name):
+        if name not in self.layers:
+            self._missing(name, class_name)
+        return [arr for _, arr in self.layers[name]]
+
+    def nested(self, name, class_name):
+        if name not in self.layers:
+            self._missing(name, class_name)
+        return _FlatNamedWeights(self.layers[name], self.source, name)
+
+
+class _FlatNamedWeights(object):
+    """Weights of a nested model in a legacy file: one flat list of named
+    arrays; a layer's arrays are those whose name has the layer's name as
+    the path component just before the variable name."""
+
+    def __init__(self, named_arrays, source, owner):
+        self.named_arrays = named_arrays
+        self.source = source
+        self.owner = owner
+
+    def prepare(self, entries):
+        pass
+
+    def get(self, name, class_name):
+        picked = [arr for wname, arr in self.named_arrays
+                  if len(_weight_path_components(wname)) >= 2
+                  and _weight_path_components(wname)[-2] == name]
+        if not picked:
+            picked = [arr for wname, arr in self.named_arrays
+                      if name in _weight_path_components(wname)[:-1]]
+        return picked
+
+    def nested(self, name, class_name):
+        return self
+
+
+class _TreeWeights(object):
+    """Keras 3 layout (``.keras`` archives, ``.weights.h5``): nested groups
+    ``layers/<key>/vars/<i>`` where ``<key>`` is the snake-cased class name
+    (deduplicated with ``_1``, ``_2``...); recent Keras versions also store
+    the layer name as attribute ``name`` of the ``vars`` group."""
+
+    def __init__(self, node, source, path=""):
+        # node: dict(vars=[arrays], name=str|None, children=OrderedDict)
+        self.node = node
+        self.source = source
+        self.path = path
+        self._fallback_keys = {}
+
+    def prepare(self, entries):
+        counters = {}
+        keys = {}
+        for entry in entries:
+            base = snake_case(entry.get("class_name", ""))
+            if base in counters:
+                counters[base] += 1
+                key = "%s_%d" % (base, counters[base])
+            else:
+                counters[base] = 0
+                key = base
+            try:
+                keys[layer_entry_name(entry)] = key
+            except ConversionError:
+                pass
+        self._fallback_keys = keys
+
+    def _find(self, name):
+        children = self.node["children"]
+        for key, child in children.items():
+            if child.get("name") == name:
+                return key, child
+        key = self._fallback_keys.get(name)
+        if key is not None and key in children:
+            return key, children[key]
+        return None, None
+
+    def get(self, name, class_name):
+        key, child = self._find(name)
+        if child is None:
+            return []
+        return list(child["vars"])
+
+    def nested(self, name, class_name):
+        key, child = self._find(name)
+        if child is None:
+            raise WeightsMismatchError(
+                "%s: nested model '%s' (%s) of the model config has no "
+                "weights group in the weights file" % (self.source, name,
+                                                       class_name))
+        return _TreeWeights(child, self.source, self.path + key + "/")
+
+
+class _ObjectWeights(object):
+    """Weights taken from an in-memory Keras model, by layer name."""
+
+    def __init__(self, model, source):
+        self.model = model
+        self.source = source
+
+    def prepare(self, entries):
+        pass
+
+    def _layer(self, name, class_name):
+        try:
+            return self.model.get_layer(name)
+        except (ValueError, KeyError, AttributeError):
+            raise WeightsMismatchError(
+                "%s: layer '%s' (%s) of the config was not found in the "
+                "model object" % (self.source, name, class_name))
+
+    def get(self, name, class_name):
+        return [np.asarray(w) for w in
+                self._layer(name, class_name).get_weights()]
+
+    def nested(self, name, class_name):
+        return _ObjectWeights(self._layer(name, class_name),
+                              "%s/%s" % (self.source, name))
+
+
+def insert_weights(layer_entries, store, path=""):
+    """Insert each layer's weights into its config under ``'weights'``
+    (recursing into nested Sequential/functional models)."""
+    store.prepare(layer_entries)
+    for entry in layer_entries:
+        class_name = entry.get("class_name")
+        name = layer_entry_name(entry)
+        config = entry.get("config")
+        if class_name == "InputLayer":
+            if isinstance(config, dict):
+                config.setdefault("weights", [])
+            continue
+        if class_name in CONTAINER_CLASSES:
+            sub_store = store.nested(name, class_name)
+            insert_weights(container_layer_entries(class_name, config),
+                           sub_store, path + name + "/")
+        else:
+            if not isinstance(config, dict):
+                raise ConversionError("Layer '%s' has a malformed config: %s"
+                                      % (path + name, _short(config)))
+            config["weights"] = store.get(name, class_name)
+
+
+# --------------------------------------------------------------------------
+# reading files
+# --------------------------------------------------------------------------
+
+class _LenientYamlLoader(object):
+    """Built lazily: a yaml SafeLoader that also accepts the python tuple /
+    unicode tags Keras 2's ``to_yaml`` emitted."""
+    _cls = None
+
+    @classmethod
+    def get(cls):
+        if cls._cls is None:
+            import yaml
+
+            class Loader(yaml.SafeLoader):
+                pass
+
+            def _seq(loader, node):
+                return loader.construct_sequence(node, deep=True)
+
+            def _str(loader, node):
+                return loader.construct_scalar(node)
+
+            Loader.add_constructor("tag:yaml.org,2002:python/tuple", _seq)
+            Loader.add_constructor("tag:yaml.org,2002:python/unicode", _str)
+            cls._cls = Loader
+        return cls._cls
+
+
+def _check_model_config(data, source):
+    if not (isinstance(data, dict) and "class_name" in data
+            and "config" in data):
+        raise InvalidModelFileError(
+            "%s does not hold a Keras model configuration (expected an "
+            "object with 'class_name' and 'config')" % source)
+    return data
+
+
+def read_json_config(json_file):
+    try:
+        with open(json_file, "r") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise FileNotFoundError("JSON model file not found: %s" % json_file)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidModelFileError("%s is not a valid JSON file: %s"
+                                    % (json_file, exc))
+    return _check_model_config(data, json_file)
+
+
+def read_yaml_config(yaml_file):
+    import yaml
+    try:
+        with open(yaml_file, "r") as fh:
+            data = yaml.load(fh, Loader=_LenientYamlLoader.get())
+    except FileNotFoundError:
+        raise FileNotFoundError("YAML model file not found: %s" % yaml_file)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InvalidModelFileError("%s is not a valid YAML file: %s"
+                                    % (yaml_file, exc))
+    return _check_model_config(data, yaml_file)
+
+
+def _read_array(dataset, source, where):
+    try:
+        return np.array(dataset[()])
+    except (OSError, KeyError, ValueError) as exc:
+        raise InvalidModelFileError("%s: cannot read weights %s (file "
+                                    "truncated or corrupted?): %s"
+                                    % (source, where, exc))
+
+
+def _read_legacy_weights(group, source):
+    layer_names = read_attr_list(group, "layer_names")
+    if layer_names is None:
+        layer_names = [k for k in group.keys()]
+    layers = OrderedDict()
+    for lname in layer_names:
+        if lname not in group:
+            raise InvalidModelFileError(
+                "%s: layer '%s' is listed in the weights file but has no "
+                "group (file truncated or corrupted?)" % (source, lname))
+        lgroup = group[lname]
+        wnames = read_attr_list(lgroup, "weight_names") or []
+        arrays = []
+        for wname in wnames:
+            if wname not in lgroup:
+                raise InvalidModelFileError(
+                    "%s: weight '%s' of layer '%s' is missing from the file"
+                    % (source, wname, lname))
+            arrays.append((wname, _read_array(lgroup[wname], source,
+                                              "%s of layer %s"
+                                              % (wname, lname))))
+        layers[lname] = arrays
+    return _LegacyWeights(layers, source)
+
+
+def _read_tree(group, source, path=""):
+    import h5py
+    node = {"vars": [], "name": None, "children": OrderedDict()}
+    if "vars" in group and isinstance(group["vars"], h5py.Group):
+        vgroup = group["vars"]
+        node["name"] = to_str(vgroup.attrs.get("name")) \
+            if "name" in vgroup.attrs else None
+        keys = sorted((k for k in vgroup.keys() if k.isdigit()), key=int)
+        node["vars"] = [_read_array(vgroup[k], source, path + "vars/" + k)
+                        for k in keys]
+    if "layers" in group and isinstance(group["layers"], h5py.Group):
+        for key in group["layers"].keys():
+            child = group["layers"][key]
+            if isinstance(child, h5py.Group):
+                node["children"][key] = _read_tree(
+                    child, source, path + "layers/" + key + "/")
+    return node
+
+
+def _read_weights_from_h5(h5f, source):
+    if "model_weights" in h5f:
+        return _read_legacy_weights(h5f["model_weights"], source)
+    if read_attr_list(h5f, "layer_names") is not None:
+        return _read_legacy_weights(h5f, source)
+    if "layers" in h5f:
+        return _TreeWeights(_read_tree(h5f, source), source)
+    raise InvalidModelFileError(
+        "%s: no model weights found in this HDF5 file (neither a "
+        "'model_weights' group, a 'layer_names' attribute nor a Keras 3 "
+        "'layers' group)" % source)
+
+
+def _open_h5(h5py, target, source):
+    try:
+        return h5py.File(target, "r")
+    except OSError as exc:
+        raise InvalidModelFileError(
+            "%s could not be opened as an HDF5 file (truncated or "
+            "corrupted?): %s" % (source, exc))
+
+
+def read_saved_files(h5_file, json_file=None, yaml_file=None):
+    """Read a saved Keras model.
+
+    Returns ``(model_class_and_config, weight_store)``; the config is the
+    ``{"class_name": ..., "config": ...}`` dict of the model.
+    """
+    import h5py
+
+    if json_file is not None and yaml_file is not None:
+        raise ValueError("At most one of json_file and yaml_file can be "
+                         "specified")
+    source = os.fspath(h5_file)
+    if not os.path.exists(source):
+        raise FileNotFoundError("Model/weights file not found: %s" % source)
+    if os.path.isdir(source):
+        raise InvalidModelFileError(
+            "%s is a directory (a TensorFlow SavedModel?); expected an HDF5 "
+            "file or a .keras archive" % source)
+
+    external_config = None
+    if json_file is not None:
+        external_config = read_json_config(json_file)
+    elif yaml_file is not None:
+        external_config = read_yaml_config(yaml_file)
+
+    if zipfile.is_zipfile(source):
+        try:
+            with zipfile.ZipFile(source, "r") as archive:
+                names = archive.namelist()
+                if external_config is None:
+                    if "config.json" not in names:
+                        raise InvalidModelFileError(
+                            "%s is a zip archive without config.json: not "
+                            "a Keras .keras file" % source)
+                    try:
+                        model_config = _check_model_config(
+                            json.loads(archive.read("config.json")
+                                       .decode("utf-8")),
+                            source + ":config.json")
+                    except ValueError as exc:
+                        if isinstance(exc, ConversionError):
+                            raise
+                        raise InvalidModelFileError(
+                            "%s: config.json is not valid JSON: %s"
+                            % (source, exc))
+                else:
+                    model_config = external_config
+                if "model.weights.h5" not in names:
+                    raise InvalidModelFileError(
+                        "%s is a zip archive without model.weights.h5: not "
+                        "a Keras .keras file" % source)
+                buffer = io.BytesIO(archive.read("model.weights.h5"))
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError,
+                EOFError) as exc:
+            raise InvalidModelFileError("%s: cannot read the zip archive "
+                                        "(truncated or corrupted?): %s"
+                                        % (source, exc))
+        wsource = source + ":model.weights.h5"
+        with _open_h5(h5py, buffer, wsource) as h5f:
+            store = _read_weights_from_h5(h5f, wsource)
+        return model_config, store
+
+    if not h5py.is_hdf5(source):
+        raise InvalidModelFileError(
+            "%s is neither an HDF5 file nor a Keras .keras (zip) archive"
+            % source)
+    with _open_h5(h5py, source, source) as h5f:
+        if external_config is None:
+            if "model_config" not in h5f.attrs:
+                raise InvalidModelFileError(
+                    "%s holds no model configuration (a weights-only "
+                    "file?): pass json_file= or yaml_file=" % source)
+            raw = h5f.attrs["model_config"]
+            if isinstance(raw, np.ndarray):
+                raw = raw.item() if raw.size == 1 else raw
+            raw = to_str(raw)
+            try:
+                model_config = _check_model_config(json.loads(raw), source)
+            except ValueError as exc:
+                if isinstance(exc, ConversionError):
+                    raise
+                raise InvalidModelFileError(
+                    "%s: the model_config attribute is not valid JSON: %s"
+                    % (source, exc))
+        else:
+            model_config = external_config
+        store = _read_weights_from_h5(h5f, source)
+    return model_config, store
+
+
+def read_keras_model(model):
+    """Config and weight store of an in-memory keras / tf_keras model."""
+    try:
+        model_config = json.loads(model.to_json())
+    except (NotImplementedError, TypeError, ValueError, AttributeError) as exc:
+        raise ConversionError(
+            "Cannot read the configuration of %r (only Sequential and "
+            "functional models can be converted, not subclassed models): %s"
+            % (getattr(model, "name", model), exc))
+    return _check_model_config(model_config, "model"), \
+        _ObjectWeights(model, "model '%s'" % getattr(model, "name", "?"))

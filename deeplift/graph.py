@@ -1,0 +1,151 @@
+"""Graph traversal: topological order, forward sweep, backward sweep.
+
+This module knows nothing about particular layer types.  It relies on the
+layer contract (see :class:`deeplift.layers.core.Layer`):
+
+* ``layer.input_layers()`` -> list of input layers;
+* ``layer.forward(xs)`` -> output tensor, ``xs`` a list of input tensors;
+* ``layer.contribs(state)`` -> ``(pos, neg)`` contributions of the output's
+  difference from reference, with ``pos + neg == state.diff``;
+* ``layer.backward(state, pos_mxts, neg_mxts)`` -> list of
+  ``(pos_mxts, neg_mxts)`` increments, one pair per input layer.
+
+Multipliers travel as pairs ``(pos, neg)``; when both are the same tensor
+object (``neg is pos``) the rules take single-pass shortcuts.
+"""
+import tensorflow as tf
+
+
+class LayerState(object):
+    """Tensors of one layer during one traced evaluation.
+
+    ``act``: activations on the input batch; ``ref``: activations on the
+    references (batch 1 when the reference is shared); ``diff``: act - ref;
+    ``contribs``: (pos, neg) split of ``diff``, computed on first use.
+    ``inputs``: the states of the input layers, in order.
+    """
+    __slots__ = ("layer", "inputs", "act", "ref", "_diff", "_contribs",
+                 "cache")
+
+    def __init__(self, layer, inputs, act, ref):
+        self.layer = layer
+        self.inputs = inputs
+        self.act = act
+        self.ref = ref
+        self._diff = None
+        self._contribs = None
+        self.cache = {}
+
+    @property
+    def diff(self):
+        if self._diff is None:
+            self._diff = self.act - self.ref
+        return self._diff
+
+    @property
+    def contribs(self):
+        if self._contribs is None:
+            self._contribs = self.layer.contribs(self)
+        return self._contribs
+
+    @property
+    def input(self):
+        """The single input's state (single-input layers)."""
+        return self.inputs[0]
+
+
+def topological_order(output_layers):
+    """All ancestors of ``output_layers`` (included), inputs first."""
+    order, seen, on_stack = [], set(), set()
+    for root in output_layers:
+        stack = [(root, False)]
+        while stack:
+            layer, expanded = stack.pop()
+            if expanded:
+                on_stack.discard(id(layer))
+                if id(layer) not in seen:
+                    seen.add(id(layer))
+                    order.append(layer)
+                continue
+            if id(layer) in seen:
+                continue
+            if id(layer) in on_stack:
+                raise ValueError("the layer graph has a cycle through layer "
+                                 "%r" % (layer.get_name(),))
+            on_stack.add(id(layer))
+            stack.append((layer, True))
+            for parent in reversed(layer.input_layers()):
+                if id(parent) not in seen:
+                    stack.append((parent, False))
+    return order
+
+
+def forward_sweep(order, input_values, reference_values):
+    """Evaluate activations and reference activations.
+
+    ``input_values`` / ``reference_values``: dicts Input layer -> tensor.
+    Returns a dict ``id(layer) -> LayerState`` for every layer in ``order``.
+    """
+    states = {}
+    for layer in order:
+        parents = [states[id(p)] for p in layer.input_layers()]
+        if parents:
+            act = layer.forward([p.act for p in parents])
+            ref = layer.forward([p.ref for p in parents])
+        else:
+            if layer not in input_values:
+                raise ValueError("no data was given for input layer %r"
+                                 % (layer.get_name(),))
+            act = input_values[layer]
+            ref = reference_values[layer]
+        states[id(layer)] = LayerState(layer, parents, act, ref)
+    return states
+
+
+def add_mxts(current, increment):
+    """Sum two (pos, neg) multiplier pairs, keeping the 'same' marker."""
+    if current is None:
+        return increment
+    pos = current[0] + increment[0]
+    if current[1] is current[0] and increment[1] is increment[0]:
+        return (pos, pos)
+    return (pos, current[1] + increment[1])
+
+
+def backward_sweep(order, states, target_layer, seed):
+    """Propagate multipliers from ``target_layer`` back to its ancestors.
+
+    ``seed``: multipliers on the target's output, broadcastable to its
+    activations.  Returns a dict ``id(layer) -> (pos_mxts, neg_mxts)``.
+    Layers that do not feed the target are absent.
+    """
+    target_state = states[id(target_layer)]
+    seed = tf.broadcast_to(tf.cast(seed, target_state.act.dtype),
+                           tf.shape(target_state.act))
+    mxts = {id(target_layer): (seed, seed)}
+    for layer in reversed(order):
+        pair = mxts.get(id(layer))
+        if pair is None or not layer.input_layers():
+            continue
+        state = states[id(layer)]
+        increments = layer.backward(state, pair[0], pair[1])
+        for parent, increment in zip(layer.input_layers(), increments):
+            mxts[id(parent)] = add_mxts(mxts.get(id(parent)), increment)
+    return mxts
+
+
+def vjp(fn, xs, output_gradient):
+    """Vector-Jacobian product of ``fn`` at ``xs`` (a list of tensors).
+
+    Used for ops that are linear or piecewise linear (transposed
+    convolutions, pooling, reshapes): the result is ``J^T output_gradient``
+    where J is the Jacobian at ``xs``.  Returns a list like ``xs``.
+    """
+    xs = list(xs)
+    with tf.GradientTape() as tape:
+        for x in xs:
+            tape.watch(x)
+        y = fn(xs)
+    grads = tape.gradient(y, xs, output_gradients=output_gradient,
+                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return grads

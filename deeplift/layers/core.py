@@ -1,0 +1,497 @@
+"""Core layers, enums and the layer contract.
+
+A layer is a stateless description of one op plus the DeepLIFT rule that
+sends multipliers back through it.  The contract used by
+:mod:`deeplift.graph`:
+
+* ``forward(xs)`` - the op, ``xs`` a list of input tensors (one per input
+  layer); the same op runs on the input batch and on the references;
+* ``contribs(state)`` - ``(pos, neg)`` with ``pos + neg == state.diff``;
+* ``backward(state, pos_mxts, neg_mxts)`` - a list with one
+  ``(pos_mxts, neg_mxts)`` increment per input.
+
+The original package's stateful methods (``set_inputs``,
+``build_fwd_pass_vars``, ``get_activation_vars``, ``update_task_index``,
+...) are kept as a thin layer over that contract.
+"""
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+from deeplift.util import enum
+
+logger = logging.getLogger(__name__)
+
+ScoringMode = enum(OneAndZeros="OneAndZeros",
+                   SoftmaxPreActivation="SoftmaxPreActivation")
+NonlinearMxtsMode = enum(
+    Gradient="Gradient",
+    Rescale="Rescale",
+    DeconvNet="DeconvNet",
+    GuidedBackprop="GuidedBackprop",
+    GuidedBackpropRescale="GuidedBackpropRescale",
+    RevealCancel="RevealCancel",
+    PassThrough="PassThrough",
+    DeepLIFT_GenomicsDefault="DeepLIFT_GenomicsDefault")
+DenseMxtsMode = enum(Linear="Linear")
+ConvMxtsMode = enum(Linear="Linear")
+ActivationNames = enum(sigmoid="sigmoid", hard_sigmoid="hard_sigmoid",
+                       tanh="tanh", relu="relu", linear="linear")
+MaxPoolDeepLiftMode = enum(gradient='gradient',
+                           summation_to_delta='summation_to_delta')
+
+
+def check_mode(value, the_enum, what):
+    """Raise a ValueError naming the valid choices if ``value`` is not one
+    of ``the_enum``'s values; returns ``value``."""
+    if value not in the_enum.vals:
+        raise ValueError("unknown %s %r; valid choices: %s"
+                         % (what, value, ", ".join(sorted(the_enum.vals))))
+    return value
+
+
+def as_float_array(value):
+    """A numpy float array, keeping float64 (for exactness checks) and
+    casting anything else to float32; computations cast to the data's
+    dtype."""
+    array = np.asarray(value)
+    if array.dtype != np.float64:
+        array = array.astype(np.float32)
+    return array
+
+
+def positive_part(t):
+    return tf.where(t > 0, t, tf.zeros_like(t))
+
+
+def negative_part(t):
+    return tf.where(t < 0, t, tf.zeros_like(t))
+
+
+class SymbolicVar(object):
+    """Stands for a tensor of the original's TF1 graph (what
+    ``get_activation_vars()`` etc. return).  Pass these to
+    :func:`deeplift.util.compile_func` to get a callable."""
+
+    KINDS = ("activation", "reference", "pos_mxts", "neg_mxts", "mxts",
+             "target_contribs", "pos_contribs", "neg_contribs")
+
+    def __init__(self, layer, kind):
+        assert kind in self.KINDS
+        self.layer = layer
+        self.kind = kind
+
+    def __repr__(self):
+        return "<deeplift %s of layer %r>" % (self.kind,
+                                              self.layer.get_name())
+
+    def get_shape(self):
+        return self.layer.get_shape()
+
+
+class Layer(object):
+    """Base of every layer; an ``Input`` or a ``Node``."""
+
+    def __init__(self, name=None, verbose=True):
+        self.name = name
+        self.verbose = verbose
+        self._shape = None
+        self._output_layers = []
+        self._built = False
+        # compatibility state of the original's target layer
+        self._scoring_mode = None
+        self._task_index = 0
+        self._active = 0.0
+        self._mxts_updated = False
+
+    # ----- the contract ---------------------------------------------------
+    def input_layers(self):
+        """List of the layers feeding this one (empty for Input)."""
+        raise NotImplementedError()
+
+    def forward(self, xs):
+        raise NotImplementedError()
+
+    def contribs(self, state):
+        """Default: split the output difference by sign."""
+        return positive_part(state.diff), negative_part(state.diff)
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        raise NotImplementedError()
+
+    # ----- original API -----------------------------------------------------
+    def get_name(self):
+        return self.name
+
+    def get_shape(self):
+        if self._shape is None:
+            raise RuntimeError("layer %r has no shape yet: call "
+                               "build_fwd_pass_vars() on the output layer"
+                               % (self.name,))
+        return self._shape
+
+    def get_output_layers(self):
+        return self._output_layers
+
+    def build_fwd_pass_vars(self, output_layer=None):
+        """Register ``output_layer`` and infer shapes of this layer and its
+        ancestors (idempotent)."""
+        if output_layer is not None and not any(
+                o is output_layer for o in self._output_layers):
+            self._output_layers.append(output_layer)
+        if not self._built:
+            self._build()
+            self._built = True
+
+    def reset_built_fwd_pass_vars(self):
+        self._built = False
+        self._output_layers = []
+        for parent in self.input_layers():
+            parent.reset_built_fwd_pass_vars()
+
+    def _build(self):
+        raise NotImplementedError()
+
+    def get_activation_vars(self):
+        return SymbolicVar(self, "activation")
+
+    def get_reference_vars(self):
+        return SymbolicVar(self, "reference")
+
+    def get_pos_mxts(self):
+        return SymbolicVar(self, "pos_mxts")
+
+    def get_neg_mxts(self):
+        return SymbolicVar(self, "neg_mxts")
+
+    def get_mxts(self):
+        """Multipliers (mean of the positive and negative multipliers)."""
+        return SymbolicVar(self, "mxts")
+
+    def get_target_contrib_vars(self):
+        return SymbolicVar(self, "target_contribs")
+
+    def get_pos_and_neg_contribs(self):
+        return (SymbolicVar(self, "pos_contribs"),
+                SymbolicVar(self, "neg_contribs"))
+
+    # target-layer state (the original kept it in a tf.Variable)
+    def set_scoring_mode(self, scoring_mode):
+        self._scoring_mode = check_mode(scoring_mode, ScoringMode,
+                                        "scoring_mode")
+
+    def update_task_index(self, task_index):
+        self._task_index = int(task_index)
+
+    def set_active(self):
+        self._active = 1.0
+
+    def set_inactive(self):
+        self._active = 0.0
+
+    def _get_task_index(self):
+        return self._task_index
+
+    def update_mxts(self):
+        self._mxts_updated = True
+
+    def reset_mxts_updated(self):
+        self._mxts_updated = False
+
+    def target_seed(self, task_idx, scoring_mode=None, active=1.0,
+                    dtype=np.float32):
+        """Multipliers placed on this layer's output when it is the target:
+        an array of shape (1,) + output shape, one-hot at the flat index
+        ``task_idx`` (times ``active``).  SoftmaxPreActivation subtracts
+        the mean over classes (the paper's normalisation for softmax
+        outputs)."""
+        num_outputs = int(np.prod(self.get_shape()[1:]))
+        task_idx = int(task_idx)
+        if not 0 <= task_idx < num_outputs:
+            raise ValueError(
+                "task index %d is out of range for target layer %r, which "
+                "has %d outputs (valid: 0..%d)"
+                % (task_idx, self.get_name(), num_outputs, num_outputs - 1))
+        seed = np.zeros(num_outputs, dtype=dtype)
+        seed[task_idx] = active
+        mode = scoring_mode or self._scoring_mode or ScoringMode.OneAndZeros
+        if mode == ScoringMode.SoftmaxPreActivation:
+            seed = seed - seed.mean()
+        return seed.reshape((1,) + tuple(self.get_shape()[1:]))
+
+    def __repr__(self):
+        return "<%s %r>" % (type(self).__name__, self.name)
+
+
+class Input(Layer):
+    """An input of the network; ``batch_shape`` includes the batch axis
+    (``None``)."""
+
+    def __init__(self, batch_shape, dtype="float32", **kwargs):
+        super(Input, self).__init__(**kwargs)
+        batch_shape = tuple(None if d is None else int(d)
+                            for d in batch_shape)
+        if len(batch_shape) < 1:
+            raise ValueError("batch_shape must include the batch axis")
+        self._shape = (None,) + batch_shape[1:]
+        self._num_dims = len(batch_shape)
+        self.dtype = dtype
+
+    def input_layers(self):
+        return []
+
+    def _build(self):
+        pass
+
+    def reset_built_fwd_pass_vars(self):
+        self._output_layers = []
+
+
+class Node(Layer):
+    """A layer computed from other layers."""
+
+    def __init__(self, **kwargs):
+        super(Node, self).__init__(**kwargs)
+        self.inputs = None
+
+    def __call__(self, *args, **kwargs):
+        return self.set_inputs(*args, **kwargs)
+
+    def set_inputs(self, inputs):
+        """Wire the input layer(s); returns ``self``."""
+        self.inputs = inputs
+        self._check_inputs()
+        return self
+
+    def get_inputs(self):
+        return self.inputs
+
+    def _check_inputs(self):
+        raise NotImplementedError()
+
+    def _build(self):
+        if self.inputs is None:
+            raise RuntimeError("layer %r has no inputs: call set_inputs() "
+                               "first" % (self.name,))
+        for parent in self.input_layers():
+            parent.build_fwd_pass_vars(output_layer=self)
+        self._shape = self._compute_shape(
+            [parent.get_shape() for parent in self.input_layers()])
+        self._on_built()
+
+    def _on_built(self):
+        """Hook run once the inputs are built and the shape known."""
+
+    def _compute_shape(self, input_shapes):
+        """Output shape (with ``None`` batch) from the input shapes; the
+        default traces ``forward`` symbolically."""
+        specs = [tf.TensorSpec(shape, tf.float32) for shape in input_shapes]
+        concrete = tf.function(
+            lambda *xs: self.forward(list(xs))).get_concrete_function(*specs)
+        return tuple(concrete.structured_outputs.shape.as_list())
+
+
+class SingleInputMixin(object):
+    """For layers with exactly one input layer."""
+
+    def _check_inputs(self):
+        if isinstance(self.inputs, (list, tuple)):
+            if len(self.inputs) != 1:
+                raise ValueError("layer %r (%s) takes one input, got %d"
+                                 % (self.name, type(self).__name__,
+                                    len(self.inputs)))
+            self.inputs = self.inputs[0]
+        if not isinstance(self.inputs, Layer):
+            raise TypeError("the input of layer %r must be a deeplift layer, "
+                            "got %s" % (self.name, type(self.inputs)))
+
+    def input_layers(self):
+        return [self.inputs] if self.inputs is not None else []
+
+
+class ListInputMixin(object):
+    """For layers with a list of input layers."""
+
+    def _check_inputs(self):
+        if not isinstance(self.inputs, (list, tuple)) or not self.inputs:
+            raise ValueError("layer %r (%s) takes a non-empty list of input "
+                             "layers" % (self.name, type(self).__name__))
+        self.inputs = list(self.inputs)
+        for an_input in self.inputs:
+            if not isinstance(an_input, Layer):
+                raise TypeError("inputs of layer %r must be deeplift layers, "
+                                "got %s" % (self.name, type(an_input)))
+
+    def input_layers(self):
+        return list(self.inputs) if self.inputs is not None else []
+
+
+class StructuralLayer(Node):
+    """A linear op with no bias and non-negative coefficients (reshapes,
+    concatenation, averaging, cropping...).  Contributions map through the
+    op; multipliers go back through its transpose (vector-Jacobian
+    product), positive and negative separately."""
+
+    def contribs(self, state):
+        pos = self.forward([s.contribs[0] for s in state.inputs])
+        neg = self.forward([s.contribs[1] for s in state.inputs])
+        return pos, neg
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        from deeplift.graph import vjp
+        xs = [s.act for s in state.inputs]
+        pos = vjp(self.forward, xs, pos_mxts)
+        neg = pos if neg_mxts is pos_mxts else vjp(self.forward, xs,
+                                                   neg_mxts)
+        return list(zip(pos, neg))
+
+
+class NoOp(SingleInputMixin, StructuralLayer):
+    """Identity (what Dropout and other inference no-ops become)."""
+
+    def forward(self, xs):
+        return xs[0]
+
+    def _compute_shape(self, input_shapes):
+        return tuple(input_shapes[0])
+
+    def contribs(self, state):
+        return state.input.contribs
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        return [(pos_mxts, neg_mxts)]
+
+
+class Flatten(SingleInputMixin, StructuralLayer):
+    """Flattens all but the batch axis (row-major, as Keras)."""
+
+    def forward(self, xs):
+        x = xs[0]
+        return tf.reshape(x, [tf.shape(x)[0], -1])
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        shape = tf.shape(state.input.act)
+        pos = tf.reshape(pos_mxts, shape)
+        neg = pos if neg_mxts is pos_mxts else tf.reshape(neg_mxts, shape)
+        return [(pos, neg)]
+
+
+class Merge(ListInputMixin, StructuralLayer):
+    """Base of layers merging several inputs along ``axis``."""
+
+    def __init__(self, axis, **kwargs):
+        super(Merge, self).__init__(**kwargs)
+        self.axis = axis
+
+
+class Concat(Merge):
+    """Concatenation along ``axis`` (the original's Merge/Concat)."""
+
+    def forward(self, xs):
+        return tf.concat(xs, axis=self.axis)
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        sizes = [tf.shape(s.act)[self.axis] for s in state.inputs]
+        pos = tf.split(pos_mxts, sizes, axis=self.axis)
+        neg = pos if neg_mxts is pos_mxts else tf.split(
+            neg_mxts, sizes, axis=self.axis)
+        return list(zip(pos, neg))
+
+
+class LinearLayer(SingleInputMixin, Node):
+    """``y = L(x; kernel) + bias`` with DeepLIFT's Linear rule.
+
+    Subclasses implement ``apply_kernel(x, kernel)``, the bias-free linear
+    map.  Contributions split the input difference and the kernel by sign;
+    multipliers go back through the transpose of ``L``, choosing the
+    positive or negative kernel part by the sign of the input difference.
+    """
+
+    def __init__(self, kernel, bias, **kwargs):
+        super(LinearLayer, self).__init__(**kwargs)
+        self.kernel = as_float_array(kernel)
+        if bias is None:
+            bias = np.zeros(self.kernel.shape[-1], dtype=self.kernel.dtype)
+        self.bias = as_float_array(bias)
+
+    def apply_kernel(self, x, kernel):
+        raise NotImplementedError()
+
+    def add_bias(self, y, bias):
+        return y + bias
+
+    def _const(self, array, dtype):
+        return tf.constant(array, dtype=dtype)
+
+    def _kernels(self, dtype):
+        kernel = self._const(self.kernel, dtype)
+        return kernel, positive_part(kernel), negative_part(kernel)
+
+    def forward(self, xs):
+        x = xs[0]
+        kernel = self._const(self.kernel, x.dtype)
+        return self.add_bias(self.apply_kernel(x, kernel),
+                             self._const(self.bias, x.dtype))
+
+    def contribs(self, state):
+        diff = state.input.diff
+        _, kpos, kneg = self._kernels(diff.dtype)
+        dpos, dneg = positive_part(diff), negative_part(diff)
+        pos = self.apply_kernel(dpos, kpos) + self.apply_kernel(dneg, kneg)
+        neg = self.apply_kernel(dneg, kpos) + self.apply_kernel(dpos, kneg)
+        return pos, neg
+
+    def transpose(self, state, mxts, kernel):
+        """``L^T mxts`` for the given kernel, shaped like the input."""
+        from deeplift.graph import vjp
+        return vjp(lambda xs: self.apply_kernel(xs[0], kernel),
+                   [state.input.act], mxts)[0]
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        kernel, kpos, kneg = self._kernels(state.act.dtype)
+        if neg_mxts is pos_mxts:
+            increment = self.transpose(state, pos_mxts, kernel)
+            return [(increment, increment)]
+        # input diff > 0: its positive kernel part feeds pos, negative
+        # part feeds neg; the reverse when < 0; the mean when == 0
+        when_pos = (self.transpose(state, pos_mxts, kpos)
+                    + self.transpose(state, neg_mxts, kneg))
+        when_neg = (self.transpose(state, pos_mxts, kneg)
+                    + self.transpose(state, neg_mxts, kpos))
+        diff = state.input.diff
+        increment = tf.where(diff > 0, when_pos,
+                             tf.where(diff < 0, when_neg,
+                                      0.5 * (when_pos + when_neg)))
+        return [(increment, increment)]
+
+
+class Dense(LinearLayer):
+    """Fully connected layer; ``kernel`` is (inputs, outputs)."""
+
+    def __init__(self, kernel, bias, dense_mxts_mode=DenseMxtsMode.Linear,
+                 **kwargs):
+        super(Dense, self).__init__(kernel=kernel, bias=bias, **kwargs)
+        if self.kernel.ndim != 2:
+            raise ValueError("Dense kernel must be 2-D (inputs, outputs); "
+                             "got shape %s" % (self.kernel.shape,))
+        self.dense_mxts_mode = check_mode(dense_mxts_mode, DenseMxtsMode,
+                                          "dense_mxts_mode")
+
+    def apply_kernel(self, x, kernel):
+        return tf.matmul(x, kernel)
+
+    def transpose(self, state, mxts, kernel):
+        return tf.matmul(mxts, kernel, transpose_b=True)
+
+    def _compute_shape(self, input_shapes):
+        shape = input_shapes[0]
+        if len(shape) != 2:
+            raise ValueError("Dense layer %r expects 2-D input (batch, "
+                             "features) but its input has shape %s; add a "
+                             "Flatten layer" % (self.name, tuple(shape)))
+        if shape[1] is not None and shape[1] != self.kernel.shape[0]:
+            raise ValueError("Dense layer %r has a kernel for %d inputs but "
+                             "its input has %d features"
+                             % (self.name, self.kernel.shape[0], shape[1]))
+        return (None, int(self.kernel.shape[1]))

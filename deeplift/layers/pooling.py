@@ -1,0 +1,188 @@
+"""Max and average pooling, local and global."""
+import tensorflow as tf
+
+from deeplift.layers.core import (SingleInputMixin, Node, StructuralLayer,
+                                  MaxPoolDeepLiftMode, check_mode)
+from deeplift.layers.convolutional import (PaddingMode, DataFormat,
+                                           _padding, _ints)
+from deeplift.graph import vjp
+from deeplift.util import NEAR_ZERO_THRESHOLD
+
+
+class MaxPoolMixin(object):
+    """Max pooling rules.
+
+    ``gradient`` (the original's default): multipliers go to the argmax of
+    the actual input, as the gradient does.
+
+    ``summation_to_delta``: for each window, with ``a`` the argmax of the
+    input and ``b`` that of the reference, ``dx = x - ref``, and
+    ``dy = max(x) - max(ref)``, one has ``dx[b] <= dy <= dx[a]``.  The
+    whole ``dy`` is credited to ``a`` when ``dy >= 0`` (multiplier
+    ``m * dy / dx[a]``) and to ``b`` otherwise, so contributions sum to
+    the output difference for any reference, with multipliers scaled by
+    a factor in [0, 1].
+    """
+
+    def _init_maxpool(self, maxpool_deeplift_mode):
+        self.maxpool_deeplift_mode = check_mode(
+            maxpool_deeplift_mode, MaxPoolDeepLiftMode,
+            "maxpool_deeplift_mode")
+
+    def _gradient_route(self, state, mxts):
+        return vjp(self.forward, [state.input.act], mxts)[0]
+
+    def _summation_to_delta_route(self, state, mxts):
+        x = state.input.act
+        x0 = state.input.ref + tf.zeros_like(x)
+        dx = x - x0
+        dy = state.diff
+        dx_at_a = jvp(self.forward, x, dx)
+        dx_at_b = jvp(self.forward, x0, dx)
+        m_a = mxts * tf.where(dy >= 0, safe_ratio(dy, dx_at_a), 0.0)
+        m_b = mxts * tf.where(dy < 0, safe_ratio(dy, dx_at_b), 0.0)
+        return (vjp(self.forward, [x], m_a)[0]
+                + vjp(self.forward, [x0], m_b)[0])
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        if self.maxpool_deeplift_mode == MaxPoolDeepLiftMode.gradient:
+            route = self._gradient_route
+        else:
+            route = self._summation_to_delta_route
+        pos = route(state, pos_mxts)
+        return [(pos, pos if neg_mxts is pos_mxts else route(state,
+                                                               neg_mxts))]
+
+
+def safe_ratio(num, den):
+    """num / den, or 1 where |den| < NEAR_ZERO_THRESHOLD."""
+    near = tf.abs(den) < NEAR_ZERO_THRESHOLD
+    return tf.where(near, tf.ones_like(num),
+                    num / tf.where(near, tf.ones_like(den), den))
+
+
+def jvp(fn, x, tangent):
+    """Jacobian-vector product of single-input ``fn`` at ``x``."""
+    with tf.autodiff.ForwardAccumulator(primals=x, tangents=tangent) as acc:
+        y = fn([x])
+    return acc.jvp(y)
+
+
+class MaxPool1D(MaxPoolMixin, SingleInputMixin, Node):
+    def __init__(self, pool_length, stride, padding,
+                 maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient,
+                 **kwargs):
+        super(MaxPool1D, self).__init__(**kwargs)
+        self.pool_length = _ints(pool_length, 1, "pool_length")[0]
+        self.stride = _ints(stride, 1, "stride")[0]
+        self.padding = _padding(padding)
+        self._init_maxpool(maxpool_deeplift_mode)
+
+    def forward(self, xs):
+        return tf.nn.max_pool1d(xs[0], self.pool_length, self.stride,
+                                self.padding)
+
+
+class AvgPool1D(SingleInputMixin, StructuralLayer):
+    def __init__(self, pool_length, stride, padding, **kwargs):
+        super(AvgPool1D, self).__init__(**kwargs)
+        self.pool_length = _ints(pool_length, 1, "pool_length")[0]
+        self.stride = _ints(stride, 1, "stride")[0]
+        self.padding = _padding(padding)
+
+    def forward(self, xs):
+        return tf.nn.avg_pool1d(xs[0], self.pool_length, self.stride,
+                                self.padding)
+
+
+class _Pool2DBase(object):
+    def _init_pool2d(self, pool_size, strides, padding, data_format):
+        self.pool_size = _ints(pool_size, 2, "pool_size")
+        self.strides = _ints(strides if strides is not None else pool_size,
+                             2, "strides")
+        self.padding = _padding(padding)
+        self.data_format = check_mode(data_format, DataFormat, "data_format")
+
+    def _pool(self, op, x):
+        if self.data_format == DataFormat.channels_first:
+            x = tf.transpose(x, (0, 2, 3, 1))
+        y = op(x, self.pool_size, self.strides, self.padding)
+        if self.data_format == DataFormat.channels_first:
+            y = tf.transpose(y, (0, 3, 1, 2))
+        return y
+
+
+class MaxPool2D(MaxPoolMixin, _Pool2DBase, SingleInputMixin, Node):
+    def __init__(self, pool_size, strides, padding,
+                 data_format=DataFormat.channels_last,
+                 maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient,
+                 **kwargs):
+        super(MaxPool2D, self).__init__(**kwargs)
+        self._init_pool2d(pool_size, strides, padding, data_format)
+        self._init_maxpool(maxpool_deeplift_mode)
+
+    def forward(self, xs):
+        return self._pool(tf.nn.max_pool2d, xs[0])
+
+
+class AvgPool2D(_Pool2DBase, SingleInputMixin, StructuralLayer):
+    def __init__(self, pool_size, strides, padding,
+                 data_format=DataFormat.channels_last, **kwargs):
+        super(AvgPool2D, self).__init__(**kwargs)
+        self._init_pool2d(pool_size, strides, padding, data_format)
+
+    def forward(self, xs):
+        return self._pool(tf.nn.avg_pool2d, xs[0])
+
+
+def _spatial_axes(ndim, data_format):
+    if data_format == DataFormat.channels_first:
+        return list(range(2, ndim))
+    return list(range(1, ndim - 1))
+
+
+class _GlobalPool(SingleInputMixin, Node):
+    def __init__(self, data_format=DataFormat.channels_last, **kwargs):
+        super(_GlobalPool, self).__init__(**kwargs)
+        self.data_format = check_mode(data_format, DataFormat, "data_format")
+
+    def _axes(self, x):
+        return _spatial_axes(len(x.shape), self.data_format)
+
+
+class GlobalAvgPool1D(_GlobalPool, StructuralLayer):
+    """Mean over the spatial axes."""
+
+    def forward(self, xs):
+        return tf.reduce_mean(xs[0], axis=self._axes(xs[0]))
+
+
+class GlobalAvgPool2D(GlobalAvgPool1D):
+    pass
+
+
+class GlobalMaxPool1D(MaxPoolMixin, _GlobalPool):
+    """Max over the spatial axes.  In ``gradient`` mode the multiplier goes
+    to every position equal to the max (ties all receive it, as in the
+    original)."""
+
+    def __init__(self, maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient,
+                 **kwargs):
+        super(GlobalMaxPool1D, self).__init__(**kwargs)
+        self._init_maxpool(maxpool_deeplift_mode)
+
+    def forward(self, xs):
+        return tf.reduce_max(xs[0], axis=self._axes(xs[0]))
+
+    def _gradient_route(self, state, mxts):
+        x = state.input.act
+        axes = self._axes(x)
+        mask = tf.cast(tf.equal(x, tf.reduce_max(x, axis=axes,
+                                                 keepdims=True)), x.dtype)
+        for axis in axes:
+            mxts = tf.expand_dims(mxts, axis)
+        return mxts * mask
+
+
+class GlobalMaxPool2D(GlobalMaxPool1D):
+    pass

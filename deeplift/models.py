@@ -1,0 +1,212 @@
+"""SequentialModel and GraphModel: the original's model API over the
+compiled scorer in :mod:`deeplift.scoring`."""
+import logging
+
+import numpy as np
+
+from deeplift.util import enum
+from deeplift.layers.core import Input, ScoringMode, check_mode
+from deeplift.layers.activations import Activation
+from deeplift.scoring import Scorer, Predictor, CONTRIBS, MULTIPLIERS
+
+logger = logging.getLogger(__name__)
+
+FuncType = enum(contribs="contribs", multipliers="multipliers")
+
+
+class Model(object):
+    """Common scoring logic; subclasses resolve layer references."""
+
+    def _input_layers(self):
+        raise NotImplementedError()
+
+    def _input_names(self):
+        return [l.get_name() for l in self._input_layers()]
+
+    def _check_target(self, target_layer):
+        if isinstance(target_layer, Activation):
+            raise RuntimeError(
+                "You set the target layer to an activation layer (%r), "
+                "which is unusual so I am throwing an error - did you mean "
+                "to set the target layer to the layer *before* the "
+                "activation layer instead? (recommended for classification)"
+                % (target_layer.get_name(),))
+        outputs = target_layer.get_output_layers()
+        if len(outputs) > 1:
+            logger.warning("the target layer %r has multiple output layers "
+                           "%s", target_layer.get_name(),
+                           [o.get_name() for o in outputs])
+        elif len(outputs) == 1 and not isinstance(outputs[0], Activation):
+            logger.warning("There is a layer after your target layer %r but "
+                           "it is not an activation layer, which is unusual; "
+                           "double check you have set the target layer "
+                           "correctly.", target_layer.get_name())
+
+    def _get_func(self, find_scores_layers, target_layer, input_layers,
+                  func_type, scoring_mode=None):
+        single = not isinstance(find_scores_layers, (list, tuple))
+        layers = [find_scores_layers] if single else list(find_scores_layers)
+        self._check_target(target_layer)
+        if scoring_mode is not None:
+            check_mode(scoring_mode, ScoringMode, "scoring_mode")
+        kind = {FuncType.contribs: CONTRIBS,
+                FuncType.multipliers: MULTIPLIERS}[func_type]
+        scorer = Scorer(input_layers=input_layers, score_layers=layers,
+                        target_layer=target_layer, kind=kind,
+                        input_names=self._input_names())
+
+        def func(task_idx, input_data_list, batch_size=100,
+                 progress_update=None, input_references_list=None,
+                 target_weights=None):
+            """Scores of the chosen layer(s) for target unit ``task_idx``.
+
+            ``input_data_list``: one array per input (or a dict by input
+            name); ``input_references_list``: None (zeros), one array per
+            input, shared (no batch axis or batch 1) or one per example.
+            ``target_weights`` (optional): (N or 1,) + target shape array of
+            target multipliers used instead of the one-hot task.
+            Returns a numpy array (a list of arrays when several layers
+            were asked for).
+            """
+            results = scorer.run(
+                input_data_list=input_data_list,
+                input_references_list=input_references_list,
+                task_idx=task_idx, batch_size=batch_size,
+                progress_update=progress_update,
+                target_weights=target_weights, scoring_mode=scoring_mode)
+            return results[0] if single else results
+        func.scorer = scorer
+        return func
+
+    def get_target_contribs_func(self, *args, **kwargs):
+        """Returns ``func(task_idx, input_data_list, batch_size,
+        progress_update, input_references_list=None)`` giving the
+        contributions of the scored layer(s) to target unit ``task_idx``."""
+        return self._get_func(*args, func_type=FuncType.contribs, **kwargs)
+
+    def get_target_multipliers_func(self, *args, **kwargs):
+        """Like :meth:`get_target_contribs_func` but returns multipliers."""
+        return self._get_func(*args, func_type=FuncType.multipliers,
+                              **kwargs)
+
+    def _prediction_function(self, input_layers, output_layer):
+        predictor = Predictor(input_layers, output_layer,
+                              input_names=[l.get_name()
+                                           for l in input_layers])
+
+        def prediction_function(input_data_list, batch_size=100,
+                                progress_update=None):
+            return predictor.run(input_data_list, batch_size=batch_size,
+                                 progress_update=progress_update)
+        return prediction_function
+
+
+class SequentialModel(Model):
+    """A chain of layers; ``layers[0]`` is the Input."""
+
+    def __init__(self, layers):
+        super(SequentialModel, self).__init__()
+        self._layers = list(layers)
+        if not self._layers or not isinstance(self._layers[0], Input):
+            raise ValueError("a SequentialModel's first layer must be an "
+                             "Input layer")
+        self._layers[-1].build_fwd_pass_vars()
+
+    def get_layers(self):
+        return self._layers
+
+    def _input_layers(self):
+        return [self._layers[0]]
+
+    def _layer(self, idx):
+        try:
+            return self._layers[idx]
+        except (IndexError, TypeError):
+            raise ValueError("layer index %r is out of range: the model has "
+                             "%d layers (0..%d)" % (idx, len(self._layers),
+                                                    len(self._layers) - 1))
+
+    def _get_func(self, find_scores_layer_idx, target_layer_idx=-2,
+                  func_type=None, **kwargs):
+        if isinstance(find_scores_layer_idx, (list, tuple)):
+            find_scores_layers = [self._layer(i)
+                                  for i in find_scores_layer_idx]
+        else:
+            find_scores_layers = self._layer(find_scores_layer_idx)
+        return super(SequentialModel, self)._get_func(
+            find_scores_layers=find_scores_layers,
+            target_layer=self._layer(target_layer_idx),
+            input_layers=self._input_layers(), func_type=func_type,
+            **kwargs)
+
+    def get_prediction_function(self, input_layer_idx=0,
+                                output_layer_idx=-1):
+        """``f(input_data_list, batch_size, progress_update=None)`` -> the
+        activations of layer ``output_layer_idx``."""
+        return self._prediction_function([self._layer(input_layer_idx)],
+                                         self._layer(output_layer_idx))
+
+
+class GraphModel(Model):
+    """A DAG of named layers with named inputs.
+
+    ``name_aliases`` (optional): extra names (e.g. plain Keras layer names)
+    mapping to layer names, usable wherever a layer name is accepted.
+    """
+
+    def __init__(self, name_to_layer, input_layer_names, name_aliases=None):
+        super(GraphModel, self).__init__()
+        self._name_to_layer = name_to_layer
+        self._input_layer_names = list(input_layer_names)
+        self._name_aliases = dict(name_aliases or {})
+        for name in self._input_layer_names:
+            self._resolve(name)
+        for layer in self._name_to_layer.values():
+            if not layer.get_output_layers():
+                layer.build_fwd_pass_vars()
+
+    def get_name_to_layer(self):
+        return self._name_to_layer
+
+    def get_input_layer_names(self):
+        return self._input_layer_names
+
+    def _input_layers(self):
+        return [self._resolve(n) for n in self._input_layer_names]
+
+    def _input_names(self):
+        return list(self._input_layer_names)
+
+    def _resolve(self, name):
+        if name in self._name_to_layer:
+            return self._name_to_layer[name]
+        if name in self._name_aliases:
+            return self._name_to_layer[self._name_aliases[name]]
+        close = sorted(n for n in self._name_to_layer
+                       if str(name) in n or n in str(name))[:10]
+        raise KeyError("no layer named %r in this model%s; layer names: %s"
+                       % (name, (" (similar: %s)" % close) if close else "",
+                          list(self._name_to_layer)[:50]))
+
+    def get_layer(self, name):
+        """The layer called ``name`` (or one of its aliases)."""
+        return self._resolve(name)
+
+    def _get_func(self, find_scores_layer_name,
+                  pre_activation_target_layer_name, func_type=None,
+                  **kwargs):
+        if isinstance(find_scores_layer_name, (list, tuple)):
+            find_scores_layers = [self._resolve(n)
+                                  for n in find_scores_layer_name]
+        else:
+            find_scores_layers = self._resolve(find_scores_layer_name)
+        return super(GraphModel, self)._get_func(
+            find_scores_layers=find_scores_layers,
+            target_layer=self._resolve(pre_activation_target_layer_name),
+            input_layers=self._input_layers(), func_type=func_type,
+            **kwargs)
+
+    def get_prediction_function(self, input_layer_names, output_layer_name):
+        return self._prediction_function(
+            [self._resolve(n) for n in input_layer_names],
+            self._resolve(output_layer_name))

@@ -1,0 +1,297 @@
+"""Compiled, batched scoring over a layer graph.
+
+A :class:`Scorer` owns one ``tf.function`` per dtype for a fixed (inputs,
+scored layers, target layer, output kind).  Its signature has a free batch
+axis, and the references and the target's multipliers (the "seed", built
+from the task index) are tensor arguments, so changing the task, the batch
+size or the references never retraces.
+"""
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+from deeplift.graph import topological_order, forward_sweep, backward_sweep
+from deeplift.layers.core import Input
+from deeplift.progress import progress_bar
+
+logger = logging.getLogger(__name__)
+
+CONTRIBS = "contribs"
+MULTIPLIERS = "multipliers"
+ACTIVATIONS = "activations"
+
+
+def _finite_or_raise(array, what):
+    if np.issubdtype(array.dtype, np.floating) and not np.all(
+            np.isfinite(array)):
+        bad = np.argwhere(~np.isfinite(array))
+        raise ValueError(
+            "%s contains %d NaN or infinite value(s) (first at index %s); "
+            "clean the data (e.g. np.nan_to_num) before scoring"
+            % (what, len(bad), tuple(int(i) for i in bad[0])))
+
+
+def _choose_dtype(arrays):
+    return (np.float64 if any(np.asarray(a).dtype == np.float64
+                              for a in arrays) else np.float32)
+
+
+def _as_list(values, names, what):
+    if isinstance(values, dict):
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise ValueError("%s is a dict but has no entry for input(s) %s; "
+                             "expected keys: %s" % (what, missing, names))
+        return [values[n] for n in names]
+    if isinstance(values, np.ndarray) and len(names) == 1:
+        return [values]
+    if not isinstance(values, (list, tuple)):
+        raise TypeError("%s must be a list with one array per input (or a "
+                        "dict keyed by input name); got %s"
+                        % (what, type(values).__name__))
+    values = list(values)
+    if len(values) != len(names):
+        raise ValueError("the model has %d input(s) %s but %s has %d "
+                         "entries" % (len(names), names, what, len(values)))
+    return values
+
+
+def prepare_inputs(input_layers, input_data_list, names):
+    """Validate the data: a list of float arrays, one per input layer,
+    with matching shapes and equal numbers of examples."""
+    arrays = _as_list(input_data_list, names, "input_data_list")
+    dtype = _choose_dtype(arrays)
+    out = []
+    for layer, name, data in zip(input_layers, names, arrays):
+        data = np.asarray(data)
+        if not (np.issubdtype(data.dtype, np.floating)
+                or np.issubdtype(data.dtype, np.integer)
+                or data.dtype == bool):
+            raise ValueError("input %r has non-numeric dtype %s"
+                             % (name, data.dtype))
+        data = data.astype(dtype, copy=False)
+        expected = layer.get_shape()
+        if data.ndim != len(expected) or any(
+                e is not None and e != d
+                for e, d in zip(expected[1:], data.shape[1:])):
+            raise ValueError(
+                "input %r has shape %s but the model expects (N, %s)"
+                % (name, data.shape,
+                   ", ".join("?" if e is None else str(e)
+                             for e in expected[1:])))
+        _finite_or_raise(data, "input %r" % (name,))
+        out.append(data)
+    sizes = set(len(d) for d in out)
+    if len(sizes) > 1:
+        raise ValueError("inputs have different numbers of examples: %s"
+                         % dict(zip(names, [len(d) for d in out])))
+    return out, dtype
+
+
+def prepare_references(input_references_list, data, names, dtype):
+    """References: ``None`` (zeros), a scalar, one array without the batch
+    axis or with batch 1 (shared), or one per example."""
+    if input_references_list is None:
+        logger.info("No reference provided - using zeros")
+        return [np.zeros((1,) + d.shape[1:], dtype=dtype) for d in data]
+    refs = _as_list(input_references_list, names, "input_references_list")
+    out = []
+    for ref, d, name in zip(refs, data, names):
+        ref = np.asarray(ref, dtype=dtype)
+        if ref.ndim == d.ndim and ref.shape[1:] == d.shape[1:]:
+            if ref.shape[0] not in (1, d.shape[0]):
+                raise ValueError(
+                    "reference for input %r has %d examples but the input "
+                    "has %d; give one reference per example or a single "
+                    "shared one" % (name, ref.shape[0], d.shape[0]))
+        else:
+            try:
+                ref = np.broadcast_to(ref, d.shape[1:])[None]
+            except ValueError:
+                raise ValueError(
+                    "reference for input %r has shape %s, which does not "
+                    "match the input's shape %s: give shape %s (one per "
+                    "example), %s (shared) or something broadcastable to "
+                    "%s" % (name, ref.shape, d.shape, d.shape,
+                            (1,) + d.shape[1:], d.shape[1:]))
+        _finite_or_raise(ref, "reference for input %r" % (name,))
+        out.append(np.ascontiguousarray(ref))
+    return out
+
+
+class Scorer(object):
+    """Compiled scores of ``score_layers`` w.r.t. ``target_layer``.
+
+    ``kind``: CONTRIBS (multipliers x difference from reference, with the
+    positive and negative parts kept apart) or MULTIPLIERS.
+    Call :meth:`run`.
+    """
+
+    def __init__(self, input_layers, score_layers, target_layer,
+                 kind=CONTRIBS, input_names=None):
+        self.input_layers = list(input_layers)
+        self.input_names = list(input_names or [
+            l.get_name() for l in self.input_layers])
+        self.score_layers = list(score_layers)
+        self.target_layer = target_layer
+        self.kind = kind
+        target_layer.build_fwd_pass_vars()
+        self.order = topological_order([target_layer])
+        in_order = set(id(l) for l in self.order)
+        for layer in self.score_layers:
+            if id(layer) not in in_order:
+                raise ValueError(
+                    "layer %r does not feed the target layer %r, so it has "
+                    "no scores with respect to it"
+                    % (layer.get_name(), target_layer.get_name()))
+        for layer in self.order:
+            if isinstance(layer, Input) and not any(
+                    layer is l for l in self.input_layers):
+                raise ValueError("the target depends on input layer %r, "
+                                 "which is not among the model's inputs"
+                                 % (layer.get_name(),))
+        self._functions = {}
+        self.trace_count = 0
+
+    # ----- the compiled function -----------------------------------------
+    def _score_outputs(self, states, mxts):
+        outputs = []
+        for layer in self.score_layers:
+            state = states[id(layer)]
+            pos_m, neg_m = mxts[id(layer)]
+            if self.kind == MULTIPLIERS:
+                outputs.append(pos_m if neg_m is pos_m
+                               else 0.5 * (pos_m + neg_m))
+            elif neg_m is pos_m and isinstance(layer, Input):
+                outputs.append(pos_m * state.diff)
+            else:
+                pos_c, neg_c = state.contribs
+                outputs.append(pos_m * pos_c + neg_m * neg_c)
+        return outputs
+
+    def _function(self, dtype):
+        fn = self._functions.get(dtype)
+        if fn is not None:
+            return fn
+        tf_dtype = tf.as_dtype(dtype)
+        specs = [tf.TensorSpec((None,) + tuple(l.get_shape()[1:]), tf_dtype)
+                 for l in self.input_layers]
+        seed_spec = tf.TensorSpec(
+            (None,) + tuple(self.target_layer.get_shape()[1:]), tf_dtype)
+        n = len(self.input_layers)
+
+        def scores(*args):
+            self.trace_count += 1
+            xs, refs, seed = args[:n], args[n:2 * n], args[2 * n]
+            states = forward_sweep(self.order,
+                                   dict(zip(self.input_layers, xs)),
+                                   dict(zip(self.input_layers, refs)))
+            mxts = backward_sweep(self.order, states, self.target_layer,
+                                  seed)
+            return self._score_outputs(states, mxts)
+
+        fn = tf.function(scores, input_signature=specs + specs + [seed_spec])
+        self._functions[dtype] = fn
+        return fn
+
+    # ----- running --------------------------------------------------------
+    def seed_for_task(self, task_idx, dtype=np.float32, scoring_mode=None):
+        return self.target_layer.target_seed(task_idx,
+                                             scoring_mode=scoring_mode,
+                                             dtype=dtype)
+
+    def run(self, input_data_list, input_references_list=None, task_idx=0,
+            batch_size=100, progress_update=None, target_weights=None,
+            scoring_mode=None):
+        """Scores for every example, batch by batch.
+
+        ``target_weights``: optional multipliers on the target's output,
+        shape (N,) + target shape or (1,) + target shape, used instead of
+        the one-hot ``task_idx``.  Returns a list with one array of shape
+        (N,) + layer shape per scored layer.
+        """
+        data, dtype = prepare_inputs(self.input_layers, input_data_list,
+                                     self.input_names)
+        refs = prepare_references(input_references_list, data,
+                                  self.input_names, dtype)
+        num = len(data[0])
+        if target_weights is None:
+            seed = self.seed_for_task(task_idx, dtype, scoring_mode)
+        else:
+            seed = np.asarray(target_weights, dtype=dtype)
+            target_shape = tuple(self.target_layer.get_shape()[1:])
+            if seed.shape[1:] != target_shape or seed.shape[0] not in (
+                    1, num):
+                raise ValueError(
+                    "target_weights must have shape (N, %s) or (1, %s); got "
+                    "%s" % (target_shape, target_shape, seed.shape))
+            _finite_or_raise(seed, "target_weights")
+        if batch_size is None or int(batch_size) < 1:
+            raise ValueError("batch_size must be a positive integer, got %r"
+                             % (batch_size,))
+        batch_size = int(batch_size)
+        fn = self._function(dtype)
+        shapes = [tuple(l.get_shape()[1:]) for l in self.score_layers]
+        if num == 0:
+            return [np.zeros((0,) + s, dtype=dtype) for s in shapes]
+        results = None
+        with progress_bar(num, progress_update is not None,
+                          "deeplift") as bar:
+            for start in range(0, num, batch_size):
+                stop = min(start + batch_size, num)
+                xs = [d[start:stop] for d in data]
+                rs = [r if len(r) == 1 else r[start:stop] for r in refs]
+                sd = seed if len(seed) == 1 else seed[start:stop]
+                outs = fn(*xs, *rs, sd)
+                if results is None:
+                    results = [np.empty((num,) + tuple(o.shape[1:]),
+                                        dtype=dtype) for o in outs]
+                for store, out in zip(results, outs):
+                    store[start:stop] = out.numpy()
+                bar.update(stop - start)
+        return results
+
+
+class Predictor(object):
+    """Compiled forward pass from input layers to one layer."""
+
+    def __init__(self, input_layers, output_layer, input_names=None):
+        self.input_layers = list(input_layers)
+        self.input_names = list(input_names or [
+            l.get_name() for l in self.input_layers])
+        self.output_layer = output_layer
+        output_layer.build_fwd_pass_vars()
+        self.order = topological_order([output_layer])
+        self._functions = {}
+
+    def _function(self, dtype):
+        if dtype not in self._functions:
+            specs = [tf.TensorSpec((None,) + tuple(l.get_shape()[1:]),
+                                   tf.as_dtype(dtype))
+                     for l in self.input_layers]
+
+            def predict(*xs):
+                values = dict(zip(self.input_layers, xs))
+                states = forward_sweep(self.order, values, values)
+                return states[id(self.output_layer)].act
+            self._functions[dtype] = tf.function(predict,
+                                                 input_signature=specs)
+        return self._functions[dtype]
+
+    def run(self, input_data_list, batch_size=100, progress_update=None):
+        data, dtype = prepare_inputs(self.input_layers, input_data_list,
+                                     self.input_names)
+        fn = self._function(dtype)
+        num = len(data[0])
+        parts = []
+        with progress_bar(num, progress_update is not None,
+                          "predict") as bar:
+            for start in range(0, num, int(batch_size)):
+                parts.append(fn(*[d[start:start + batch_size]
+                                  for d in data]).numpy())
+                bar.update(len(parts[-1]))
+        if not parts:
+            return np.zeros((0,) + tuple(self.output_layer.get_shape()[1:]),
+                            dtype=dtype)
+        return np.concatenate(parts, axis=0)
