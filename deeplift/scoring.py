@@ -98,6 +98,8 @@ def prepare_references(input_references_list, data, names, dtype):
     refs = _as_list(input_references_list, names, "input_references_list")
     out = []
     for ref, d, name in zip(refs, data, names):
+        if ref is None:
+            ref = 0.0
         ref = np.asarray(ref, dtype=dtype)
         if ref.ndim == d.ndim and ref.shape[1:] == d.shape[1:]:
             if ref.shape[0] not in (1, d.shape[0]):
