@@ -43,9 +43,19 @@ from deeplift.conversion.errors import (CONVERSION_FUNCTION_CONTRACT,
                                         InvalidModelFileError,
                                         UnsupportedLayerError,
                                         WeightsMismatchError)
-from deeplift.conversion.registry import (REGISTRY, ACTIVATIONS,
-                                          activation_conversion,
-                                          activation_to_conversion_function)
+from deeplift.conversion.registry import (  # noqa: F401 (public names)
+    REGISTRY, ACTIVATIONS, activation_conversion,
+    activation_to_conversion_function, linear_conversion, relu_conversion,
+    sigmoid_conversion, tanh_conversion, softmax_conversion,
+    prelu_conversion, input_layer_conversion, noop_conversion,
+    dense_conversion, flatten_conversion, batchnorm_conversion,
+    conv1d_conversion, conv2d_conversion, maxpool1d_conversion,
+    avgpool1d_conversion, maxpool2d_conversion, avgpool2d_conversion,
+    globalmaxpool1d_conversion, globalavgpool1d_conversion,
+    globalmaxpool2d_conversion, globalavgpool2d_conversion)
+from deeplift.conversion.registry import \
+    concat_conversion as concat_conversion_function  # noqa: F401
+from deeplift.util import enum
 
 __all__ = ["convert_model_from_saved_files", "convert_keras_model",
            "convert_sequential_model", "convert_functional_model",
@@ -57,6 +67,26 @@ __all__ = ["convert_model_from_saved_files", "convert_keras_model",
 logger = logging.getLogger(__name__)
 
 default_maxpool_deeplift_mode = MaxPoolDeepLiftMode.gradient
+
+# names of the original module, kept for scripts that use them
+KerasKeys = enum(
+    name="name", data_format="data_format", activation="activation",
+    filters="filters", kernel_size="kernel_size", padding="padding",
+    output_dim="output_dim", stride="stride", pool_size="pool_size",
+    strides="strides", mode="mode", weights="weights",
+    batch_input_shape="batch_input_shape", axis="axis", epsilon="epsilon")
+
+ActivationTypes = enum(relu="relu", prelu="prelu", sigmoid="sigmoid",
+                       tanh="tanh", softmax="softmax", linear="linear")
+
+
+def layer_name_to_conversion_function(layer_name):
+    """The built-in conversion function for a Keras class name (matched
+    case-insensitively); raises UnsupportedLayerError when there is none."""
+    func = registry.lookup(layer_name)
+    if func is None:
+        raise UnsupportedLayerError({layer_name: ["(class lookup)"]})
+    return func
 
 _MODE_NAMES = ("nonlinear_mxts_mode", "dense_mxts_mode", "conv_mxts_mode",
                "maxpool_deeplift_mode")
@@ -190,6 +220,7 @@ class _Converter(object):
         self.name_to_layer = OrderedDict()
         self.aliases = {}
         self._ambiguous_aliases = set()
+        self.input_layer_names = []
 
     # ---- helpers --------------------------------------------------------
 
@@ -435,6 +466,8 @@ class _Converter(object):
                 else:
                     converted = self.convert_leaf(cls, layer_config, node_id,
                                                   keys)
+                    if prefix == "":
+                        self._add_alias(lname, converted[-1].get_name())
                 outputs_of[key] = [converted[-1]]
                 created.extend(converted)
                 continue
@@ -487,8 +520,9 @@ class _Converter(object):
                                       "'%s', which has only %d output(s)"
                                       % (t, dep[0], len(dep_outputs)))
             output_layers.append(dep_outputs[t])
-        self.input_layer_names = [
-            node_id_of[resolve(r, False)[0]] for r in input_refs]
+        if outer_inputs is None:
+            self.input_layer_names = [
+                node_id_of[resolve(r, False)[0]] for r in input_refs]
         return output_layers, created
 
     def finish_aliases(self):
