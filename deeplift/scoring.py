@@ -244,6 +244,10 @@ class Scorer(object):
                 stop = min(start + batch_size, num)
                 xs = [d[start:stop] for d in data]
                 rs = [r if len(r) == 1 else r[start:stop] for r in refs]
+                if len(set(len(r) for r in rs)) > 1:
+                    # multi-input layers need equal batches on every input
+                    rs = [np.broadcast_to(r, (stop - start,) + r.shape[1:])
+                          for r in rs]
                 sd = seed if len(seed) == 1 else seed[start:stop]
                 outs = fn(*xs, *rs, sd)
                 if results is None:

@@ -1,0 +1,329 @@
+"""Side-by-side benchmark harness (issue 6).
+
+    python bench/run.py [--quick] [--skip-original] [--out bench/RESULTS.md]
+
+Runs, in one process tree and one run, after a warm-up, the median of
+several repetitions of:
+  (a) a Basset-like CNN (1000 bp one-hot, 8 sigmoid tasks), 512 sequences,
+      batch 128, GC reference: this package (Rescale, RevealCancel,
+      DeepLIFT_GenomicsDefault, Gradient), the floor (TensorFlow's own
+      gradient x input of the same Keras model in a tf.function) and the
+      original deeplift 0.6.13 under tensorflow.compat.v1 (subprocess);
+  (b) the same model, 32 sequences x 20 dinucleotide-shuffled references;
+  (c) the real MNIST CNN of ../shared (1,000 digits), when present;
+  (d) dinucleotide shuffles of 100 x 1000 bp x 20 (bench/bench_dinuc.py);
+plus all-8-tasks vs one task, and a retracing check.  Writes a markdown
+table with ratios to the floor to ``--out``.
+"""
+import argparse
+import gzip
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("DEEPLIFT_NO_PROGRESS", "1")
+
+import tensorflow as tf  # noqa: E402
+
+GC_REF = np.array([0.3, 0.2, 0.2, 0.3], dtype=np.float32)
+
+
+def median_time(fn, repeats, warmup=1):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def basset_keras_model_file(path):
+    """Build the Basset-like CNN with tf_keras (Keras 2 HDF5 format, read
+    by both this package and the original) and save it."""
+    import tf_keras as k2
+    k2.utils.set_random_seed(0)
+    model = k2.Sequential([
+        k2.layers.Conv1D(64, 19, activation="relu",
+                         input_shape=(1000, 4)),
+        k2.layers.MaxPooling1D(3),
+        k2.layers.Conv1D(64, 11, activation="relu"),
+        k2.layers.MaxPooling1D(4),
+        k2.layers.Conv1D(64, 7, activation="relu"),
+        k2.layers.MaxPooling1D(4),
+        k2.layers.Flatten(),
+        k2.layers.Dense(128, activation="relu"),
+        k2.layers.Dense(128, activation="relu"),
+        k2.layers.Dense(8),
+        k2.layers.Activation("sigmoid"),
+    ])
+    model.save(path)
+    return model
+
+
+def random_onehot(n, length, seed=0):
+    rng = np.random.RandomState(seed)
+    idx = rng.randint(0, 4, size=(n, length))
+    return np.eye(4, dtype=np.float32)[idx]
+
+
+def floor_function(keras_model):
+    """TensorFlow's own gradient x input of the pre-sigmoid output."""
+    import tf_keras as k2
+    pre = k2.Model(keras_model.inputs, keras_model.layers[-2].output)
+
+    @tf.function(input_signature=[
+        tf.TensorSpec((None,) + tuple(pre.input_shape[1:]), tf.float32),
+        tf.TensorSpec((None,) + tuple(pre.input_shape[1:]), tf.float32),
+        tf.TensorSpec((), tf.int32)])
+    def grad_times_input(x, ref, task):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = tf.gather(pre(x, training=False), task, axis=1)
+        return tape.gradient(out, x) * (x - ref)
+
+    def run(x, ref, task, batch_size):
+        parts = []
+        for s in range(0, len(x), batch_size):
+            r = ref if len(ref) == 1 else ref[s:s + batch_size]
+            parts.append(grad_times_input(
+                x[s:s + batch_size], np.broadcast_to(
+                    r, x[s:s + batch_size].shape), task).numpy())
+        return np.concatenate(parts)
+    return run
+
+
+def our_function(h5_file, mode, target_idx=-2):
+    from deeplift.conversion import kerasapi_conversion as kc
+    model = kc.convert_model_from_saved_files(h5_file,
+                                              nonlinear_mxts_mode=mode,
+                                              verbose=False)
+    return model.get_target_contribs_func(find_scores_layer_idx=0,
+                                          target_layer_idx=target_idx)
+
+
+def run_original(h5_file, data_file, modes, batch_size, repeats, task,
+                 target_idx=-2):
+    """Time the original 0.6.13 in a subprocess; returns {mode: seconds}
+    and its scores (for the equality check), or an error string."""
+    out = tempfile.mktemp(suffix=".npz")
+    cmd = [sys.executable, os.path.join(HERE, "original_worker.py"),
+           h5_file, data_file, out, ",".join(modes), str(batch_size),
+           str(repeats), str(task), str(target_idx)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None, proc.stderr.strip().splitlines()[-1:] or ["failed"]
+    result = dict(np.load(out, allow_pickle=True))
+    os.remove(out)
+    return result, None
+
+
+def workload_a(args, rows, notes):
+    from deeplift.layers import NonlinearMxtsMode as M
+    tmp = tempfile.mkdtemp()
+    h5 = os.path.join(tmp, "basset.h5")
+    keras_model = basset_keras_model_file(h5)
+    n = 128 if args.quick else 512
+    x = random_onehot(n, 1000)
+    ref = GC_REF[None, None, :] * np.ones((1, 1000, 4), np.float32)
+    floor = floor_function(keras_model)
+    t_floor = median_time(lambda: floor(x, ref, 0, 128), args.repeats)
+    rows.append(("(a) Basset 512x1000bp, GC ref", "floor: TF grad x input",
+                 t_floor, 1.0))
+    ours = {}
+    for mode in (M.Rescale, M.RevealCancel, M.DeepLIFT_GenomicsDefault,
+                 M.Gradient):
+        func = our_function(h5, mode)
+        call = lambda: func(task_idx=0, input_data_list=[x],
+                            input_references_list=[ref], batch_size=128,
+                            progress_update=None)
+        t = median_time(call, args.repeats)
+        ours[mode] = (t, call())
+        rows.append(("(a) Basset", "deeplift " + mode, t, t / t_floor))
+        if mode == M.Rescale:
+            traces = func.scorer.trace_count
+    notes.append("(a) traces of the Rescale function after %d calls: %d"
+                 % (args.repeats + 2, traces))
+    # all 8 tasks vs one
+    func = our_function(h5, M.Rescale)
+    one = median_time(lambda: func(task_idx=0, input_data_list=[x],
+                                   input_references_list=[ref],
+                                   batch_size=128, progress_update=None),
+                      args.repeats)
+    all8 = median_time(lambda: [func(task_idx=t, input_data_list=[x],
+                                     input_references_list=[ref],
+                                     batch_size=128, progress_update=None)
+                                for t in range(8)], max(1, args.repeats // 2))
+    rows.append(("(a) Basset", "deeplift Rescale, all 8 tasks", all8,
+                 all8 / t_floor))
+    notes.append("(a) all 8 tasks / one task = %.2fx" % (all8 / one))
+    if not args.skip_original:
+        data_file = os.path.join(tmp, "data.npz")
+        np.savez(data_file, x=x, ref=np.broadcast_to(ref, x.shape))
+        modes = [M.Rescale, M.RevealCancel, M.DeepLIFT_GenomicsDefault,
+                 M.Gradient]
+        result, err = run_original(h5, data_file, modes, 128,
+                                   args.repeats, 0)
+        if err:
+            notes.append("(a) original 0.6.13 could not run: %s" % err)
+        else:
+            for mode in modes:
+                t = float(result["time_" + mode])
+                same = np.allclose(result["scores_" + mode], ours[mode][1],
+                                   rtol=1e-3, atol=1e-4)
+                rows.append(("(a) Basset", "original 0.6.13 " + mode, t,
+                             t / t_floor))
+                notes.append(
+                    "(a) %s: deeplift is %.1fx faster than the original; "
+                    "scores equal (rtol 1e-3): %s; max abs diff %.2e"
+                    % (mode, t / ours[mode][0], same,
+                       np.abs(result["scores_" + mode]
+                              - ours[mode][1]).max()))
+    return h5, keras_model
+
+
+def workload_b(args, rows, notes, h5):
+    from deeplift.layers import NonlinearMxtsMode as M
+    from deeplift.dinuc_shuffle import dinuc_shuffle
+    n, k = (8, 20) if args.quick else (32, 20)
+    x = random_onehot(n, 1000, seed=1)
+    rng = np.random.RandomState(0)
+    refs = np.stack([dinuc_shuffle(s, num_shufs=k, rng=rng) for s in x])
+    pairs_x = np.repeat(x, k, axis=0)
+    pairs_r = refs.reshape((-1,) + x.shape[1:]).astype(np.float32)
+    func = our_function(h5, M.DeepLIFT_GenomicsDefault)
+    t = median_time(lambda: func(task_idx=0, input_data_list=[pairs_x],
+                                 input_references_list=[pairs_r],
+                                 batch_size=128, progress_update=None),
+                    args.repeats)
+    rows.append(("(b) Basset %dx%d dinuc refs" % (n, k),
+                 "deeplift GenomicsDefault", t, float("nan")))
+    notes.append("(b) deeplift: %.0f (example, reference) pairs/s"
+                 % (n * k / t))
+    try:
+        import captum  # noqa: F401
+        notes.append("(b) captum installed but the PyTorch twin is not "
+                     "implemented in this harness yet")
+    except ImportError:
+        notes.append("(b) captum / tangermeme not installed (optional "
+                     "extras): no peer comparison in this run")
+
+
+def workload_c(args, rows, notes):
+    from deeplift.layers import NonlinearMxtsMode as M
+    path = os.path.join(SHARED, "fixtures", "keras2_real",
+                        "keras2_mnist_cnn_allconv.h5")
+    images = os.path.join(SHARED, "fixtures", "mnist",
+                          "t10k-images-idx3-ubyte.gz")
+    if not (os.path.exists(path) and os.path.exists(images)):
+        notes.append("(c) skipped: ../shared fixtures absent")
+        return
+    with gzip.open(images, "rb") as fh:
+        data = np.frombuffer(fh.read(), np.uint8, offset=16)
+    n = 200 if args.quick else 1000
+    x = (data.reshape(-1, 28, 28, 1)[:n] / 255.0).astype(np.float32)
+    ref = np.zeros((1, 28, 28, 1), np.float32)
+    import tf_keras as k2
+    keras_model = k2.models.load_model(path, compile=False)
+    floor = floor_function(keras_model)
+    t_floor = median_time(lambda: floor(x, ref, 0, 100), args.repeats)
+    rows.append(("(c) MNIST CNN 1000 digits", "floor: TF grad x input",
+                 t_floor, 1.0))
+    ours = {}
+    for mode in (M.Rescale, M.RevealCancel, M.Gradient):
+        func = our_function(path, mode)
+        call = lambda: func(task_idx=0, input_data_list=[x],
+                            input_references_list=[ref], batch_size=100,
+                            progress_update=None)
+        t = median_time(call, args.repeats)
+        ours[mode] = (t, call())
+        rows.append(("(c) MNIST", "deeplift " + mode, t, t / t_floor))
+    if not args.skip_original:
+        tmp = tempfile.mkdtemp()
+        data_file = os.path.join(tmp, "data.npz")
+        np.savez(data_file, x=x, ref=np.broadcast_to(ref, x.shape))
+        modes = [M.Rescale, M.RevealCancel, M.Gradient]
+        result, err = run_original(path, data_file, modes, 100,
+                                   args.repeats, 0)
+        if err:
+            notes.append("(c) original 0.6.13 could not run: %s" % err)
+            return
+        for mode in modes:
+            t = float(result["time_" + mode])
+            rows.append(("(c) MNIST", "original 0.6.13 " + mode, t,
+                         t / t_floor))
+            notes.append(
+                "(c) %s: deeplift is %.1fx faster than the original; max "
+                "abs score diff %.2e" % (mode, t / ours[mode][0], np.abs(
+                    result["scores_" + mode] - ours[mode][1]).max()))
+
+
+def workload_d(args, notes):
+    cmd = [sys.executable, os.path.join(HERE, "bench_dinuc.py")]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    tail = (proc.stdout.strip().splitlines() or ["(no output)"])[-3:]
+    notes.append("(d) dinucleotide shuffles (bench/bench_dinuc.py, see "
+                 "bench/RESULTS_dinuc.md): " + " | ".join(tail))
+
+
+def machine_description():
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    gpus = tf.config.list_physical_devices("GPU")
+    return ("%s, %d cores; GPU: %s; Python %s, TensorFlow %s, NumPy %s"
+            % (cpu, os.cpu_count(), [g.name for g in gpus] or "none",
+               platform.python_version(), tf.__version__, np.__version__))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller workloads (a smoke run)")
+    parser.add_argument("--skip-original", action="store_true")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    args = parser.parse_args(argv)
+    rows, notes = [], []
+    h5, _ = workload_a(args, rows, notes)
+    workload_b(args, rows, notes, h5)
+    workload_c(args, rows, notes)
+    workload_d(args, notes)
+    lines = ["# Benchmark results", "",
+             "Machine: " + machine_description(), "",
+             "Median of %d runs after a warm-up%s. Ratio: time / the floor "
+             "(TensorFlow's gradient x input of the same model)."
+             % (args.repeats, " (--quick sizes)" if args.quick else ""), "",
+             "| workload | contender | seconds | ratio to floor |",
+             "|---|---|---|---|"]
+    for workload, who, t, ratio in rows:
+        lines.append("| %s | %s | %.3f | %s |" % (
+            workload, who, t, "-" if ratio != ratio else "%.2f" % ratio))
+    lines += ["", "## Notes", ""] + ["- " + n for n in notes]
+    text = "\n".join(lines) + "\n"
+    with open(args.out, "w") as fh:
+        fh.write(text)
+    sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()

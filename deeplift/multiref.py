@@ -1,0 +1,589 @@
+"""Native multi-reference scoring.
+
+DeepLIFT scores depend on the reference; a common remedy (e.g. dinucleotide
+shuffled references for genomic sequences) is to score every example
+against K references and average.  This module does that in one compiled
+pass per device batch:
+
+* every example is paired with each of its K references and the
+  (example, reference) pairs are scored in large batches (batches cross
+  example boundaries, so K need not divide the batch size);
+* one pass gives the contributions *and* the multipliers of the scored
+  layers and the target's difference from reference, so the mean
+  hypothetical contributions (one-hot input) and the per-pair convergence
+  deltas come at no extra device cost;
+* the references are an array or are generated lazily, example by
+  example, by a function (``ref_fn(example, num_refs, rng)``), so the K
+  tiled copies never need to exist all at once.
+
+Typical use::
+
+    from deeplift.multiref import MultiRefScorer
+    from deeplift.dinuc_shuffle import dinuc_shuffle
+
+    scorer = MultiRefScorer(deeplift_model, find_scores_layer=0,
+                            target_layer=-2)
+    result = scorer.run(
+        onehot_seqs,
+        references=lambda seq, k, rng: dinuc_shuffle(seq, num_shufs=k,
+                                                     rng=rng),
+        num_refs=10, task_idx=0, hypothetical=True)
+    result.contribs, result.hypothetical_contribs
+
+or, from a function made by ``model.get_target_contribs_func(...)``::
+
+    score_with_references(contribs_func, onehot_seqs, refs)   # refs (N,K,L,4)
+
+Results equal the original package's
+``deeplift.util.get_shuffle_seq_ref_function`` given the same references
+(use :func:`shuffle_ref_fn` to draw them from the same random stream).
+"""
+import collections
+import logging
+import weakref
+
+import numpy as np
+
+from deeplift.layers.core import Input, Layer
+from deeplift.layers.activations import Activation
+from deeplift.progress import progress_bar
+from deeplift.scoring import (Scorer, CONTRIBS, prepare_inputs,
+                              _finite_or_raise)
+
+logger = logging.getLogger(__name__)
+
+#: What :meth:`MultiRefScorer.run` returns when more than the mean
+#: contributions are asked for.  Fields not asked for are ``None``.
+#: ``contribs``/``hypothetical_contribs``/``multipliers``: arrays (N, ...)
+#: averaged over the references (lists, one per scored layer, when several
+#: layers are scored); ``deltas``: (N, K) array, one per pair.
+MultiRefResult = collections.namedtuple(
+    "MultiRefResult",
+    ["contribs", "hypothetical_contribs", "multipliers", "deltas"])
+
+
+class _PairScorer(Scorer):
+    """A Scorer whose compiled function returns, for every scored layer,
+    the contributions and the multipliers, then the target's difference
+    from reference (activation - reference activation): all from one
+    forward and one backward sweep."""
+
+    def __init__(self, input_layers, score_layers, target_layer,
+                 input_names=None):
+        super(_PairScorer, self).__init__(
+            input_layers=input_layers, score_layers=score_layers,
+            target_layer=target_layer, kind=CONTRIBS,
+            input_names=input_names)
+
+    def _score_outputs(self, states, mxts):
+        contribs, multipliers = [], []
+        for layer in self.score_layers:
+            state = states[id(layer)]
+            pos_m, neg_m = mxts[id(layer)]
+            same = neg_m is pos_m
+            multipliers.append(pos_m if same else 0.5 * (pos_m + neg_m))
+            if same and isinstance(layer, Input):
+                contribs.append(pos_m * state.diff)
+            else:
+                pos_c, neg_c = state.contribs
+                contribs.append(pos_m * pos_c + neg_m * neg_c)
+        target = states[id(self.target_layer)]
+        return contribs + multipliers + [target.act - target.ref]
+
+
+def _segments(example_idx):
+    """Start offsets and values of the runs of equal, sorted indices."""
+    starts = np.flatnonzero(np.r_[True, example_idx[1:] != example_idx[:-1]])
+    return starts, example_idx[starts]
+
+
+def shuffle_ref_fn(shuffle_func):
+    """A ``ref_fn`` from an original-style shuffle function
+    ``shuffle_func(seq, rng=rng) -> one shuffled seq``.
+
+    It calls ``shuffle_func`` K times per example, in example order, on one
+    ``rng`` - exactly as ``deeplift.util.get_shuffle_seq_ref_function``
+    does, so both draw the same references for the same ``seed``.
+    """
+    def ref_fn(example, num_refs, rng):
+        seq = example.squeeze() if isinstance(example, np.ndarray) \
+            else example
+        return np.stack([np.reshape(shuffle_func(seq, rng=rng),
+                                    np.shape(example))
+                         for _ in range(num_refs)])
+    return ref_fn
+
+
+def _make_rng(seed):
+    if isinstance(seed, (np.random.RandomState, np.random.Generator)):
+        return seed
+    return np.random.RandomState(seed)
+
+
+class _ArrayRefs(object):
+    """References given as arrays: per input (N, K, ...) or shared
+    (K, ...)."""
+
+    def __init__(self, refs, shared):
+        self.refs = refs
+        self.shared = shared
+
+    def get(self, ii, kk):
+        return [r[kk] if s else r[ii, kk]
+                for r, s in zip(self.refs, self.shared)]
+
+
+class _GeneratedRefs(object):
+    """References generated by ``ref_fn`` one example at a time, in
+    example order (so the random stream does not depend on the batch
+    size), keeping only the examples of the current batch."""
+
+    def __init__(self, ref_fn, data, num_refs, rng, names, dtype, multi):
+        self.ref_fn = ref_fn
+        self.data = data
+        self.num_refs = num_refs
+        self.rng = rng
+        self.names = names
+        self.dtype = dtype
+        self.multi = multi
+        self.cache = {}
+        self.next_example = 0
+
+    def _generate(self, i):
+        example = [d[i] for d in self.data]
+        refs = self.ref_fn(example if self.multi else example[0],
+                           self.num_refs, self.rng)
+        if not self.multi:
+            refs = [refs]
+        elif not isinstance(refs, (list, tuple)) or len(refs) != len(
+                self.data):
+            raise ValueError("ref_fn must return a list with one (K, ...) "
+                             "array per input (%d inputs) for a multi-input "
+                             "model" % len(self.data))
+        out = []
+        for ref, d, name in zip(refs, self.data, self.names):
+            ref = np.asarray(ref, dtype=self.dtype)
+            expected = (self.num_refs,) + d.shape[1:]
+            if ref.shape != expected:
+                raise ValueError(
+                    "ref_fn returned references of shape %s for input %r "
+                    "of example %d; expected (num_refs, ...) = %s"
+                    % (ref.shape, name, i, expected))
+            _finite_or_raise(ref, "references from ref_fn for input %r"
+                             % (name,))
+            out.append(ref)
+        return out
+
+    def get(self, ii, kk):
+        last = int(ii[-1])
+        while self.next_example <= last:
+            self.cache[self.next_example] = self._generate(self.next_example)
+            self.next_example += 1
+        first = int(ii[0])
+        for i in [i for i in self.cache if i < first]:
+            del self.cache[i]
+        # pairs are example-major: one contiguous run of k per example
+        starts, examples = _segments(ii)
+        bounds = list(starts) + [len(ii)]
+        return [np.concatenate([
+            self.cache[int(i)][j][kk[a]:kk[b - 1] + 1]
+            for i, a, b in zip(examples, bounds[:-1], bounds[1:])])
+            for j in range(len(self.data))]
+
+
+def _is_keras_model(obj):
+    try:
+        import keras
+    except ImportError:  # pragma: no cover
+        return False
+    if isinstance(obj, keras.Model):
+        return True
+    try:
+        import tf_keras
+        return isinstance(obj, tf_keras.Model)
+    except ImportError:
+        return False
+
+
+class MultiRefScorer(object):
+    """Scores of some layers of a deeplift model w.r.t. a target layer,
+    averaged over several references per example.
+
+    ``model``: a deeplift ``SequentialModel`` or ``GraphModel``, or an
+    in-memory Keras model (converted with
+    ``kerasapi_conversion.convert_keras_model(model,
+    nonlinear_mxts_mode=nonlinear_mxts_mode)``).
+
+    ``find_scores_layer``: the layer(s) to score: an index (SequentialModel)
+    or a name (GraphModel; an int ``i`` means the model's ``i``-th input),
+    a deeplift layer, a list of those, or None for all the model's inputs.
+    Default 0: the (first) input.
+
+    ``target_layer``: index (SequentialModel), name, or deeplift layer; for
+    a GraphModel an int counts back from the model's single output layer
+    (-1 the output, -2 the layer feeding it, ...).  None (default): the
+    output layer, or the layer before it when it is an activation (the
+    usual pre-activation target).
+
+    ``scoring_mode``: optional ``ScoringMode`` for the target seed.
+
+    Build once, call :meth:`run` many times: the compiled function is
+    reused (no retracing across tasks, batch sizes or references).
+    """
+
+    def __init__(self, model, find_scores_layer=0, target_layer=None,
+                 nonlinear_mxts_mode=None, scoring_mode=None):
+        self.scoring_mode = scoring_mode
+        if isinstance(model, Scorer):
+            self._init_from_scorer(model)
+            return
+        if _is_keras_model(model):
+            from deeplift.conversion import kerasapi_conversion as kc
+            from deeplift.layers.core import NonlinearMxtsMode
+            model = kc.convert_keras_model(
+                model, nonlinear_mxts_mode=(
+                    nonlinear_mxts_mode
+                    or NonlinearMxtsMode.DeepLIFT_GenomicsDefault),
+                verbose=False)
+        elif nonlinear_mxts_mode is not None:
+            logger.warning("nonlinear_mxts_mode is only used when a Keras "
+                           "model is converted; ignoring it")
+        from deeplift.models import SequentialModel, GraphModel
+        if not isinstance(model, (SequentialModel, GraphModel)):
+            raise TypeError("model must be a deeplift SequentialModel or "
+                            "GraphModel, a Keras model or a Scorer; got %s"
+                            % type(model).__name__)
+        self.model = model
+        inputs = model._input_layers()
+        self._single = not isinstance(find_scores_layer, (list, tuple)) \
+            and not (find_scores_layer is None and len(inputs) > 1)
+        if find_scores_layer is None:
+            score_layers = list(inputs)
+        else:
+            items = (find_scores_layer if isinstance(
+                find_scores_layer, (list, tuple)) else [find_scores_layer])
+            score_layers = [self._resolve_score_layer(model, item)
+                            for item in items]
+        target = self._resolve_target(model, target_layer)
+        if isinstance(target, Activation) and target_layer is not None:
+            model._check_target(target)  # raises the original's error
+        self.scorer = _PairScorer(inputs, score_layers, target,
+                                  input_names=model._input_names())
+        self._finish()
+
+    @classmethod
+    def from_scorer(cls, scorer, scoring_mode=None):
+        """A MultiRefScorer over the same inputs, scored layers and target
+        as ``scorer`` (a :class:`deeplift.scoring.Scorer`, or a function
+        made by ``get_target_contribs_func``/``get_target_multipliers_func``
+        - its ``.scorer``)."""
+        return cls(getattr(scorer, "scorer", scorer),
+                   scoring_mode=scoring_mode)
+
+    def _init_from_scorer(self, scorer):
+        self.model = None
+        self._single = len(scorer.score_layers) == 1
+        self.scorer = _PairScorer(scorer.input_layers, scorer.score_layers,
+                                  scorer.target_layer,
+                                  input_names=scorer.input_names)
+        self._finish()
+
+    def _finish(self):
+        scorer = self.scorer
+        self._input_pos = dict((id(l), j)
+                               for j, l in enumerate(scorer.input_layers))
+
+    # ----- layer resolution --------------------------------------------
+    @staticmethod
+    def _resolve_score_layer(model, item):
+        from deeplift.models import SequentialModel
+        if isinstance(item, Layer):
+            return item
+        if isinstance(model, SequentialModel):
+            return model._layer(item)
+        if isinstance(item, (int, np.integer)):
+            inputs = model._input_layers()
+            if not -len(inputs) <= item < len(inputs):
+                raise ValueError("the model has %d input(s); input index %d "
+                                 "is out of range" % (len(inputs), item))
+            return inputs[item]
+        return model._resolve(item)
+
+    @staticmethod
+    def _output_chain(model):
+        outputs = [l for l in model.get_name_to_layer().values()
+                   if not l.get_output_layers()]
+        if len(outputs) != 1:
+            raise ValueError(
+                "the model has %d output layers (%s); give target_layer by "
+                "name" % (len(outputs), [l.get_name() for l in outputs]))
+        chain = [outputs[0]]
+        while len(chain[-1].input_layers()) == 1:
+            chain.append(chain[-1].input_layers()[0])
+        return chain
+
+    def _resolve_target(self, model, target_layer):
+        from deeplift.models import SequentialModel
+        if isinstance(target_layer, Layer):
+            return target_layer
+        if isinstance(model, SequentialModel):
+            if target_layer is None:
+                layers = model.get_layers()
+                return (layers[-2] if isinstance(layers[-1], Activation)
+                        and len(layers) > 1 else layers[-1])
+            return model._layer(target_layer)
+        if target_layer is None:
+            chain = self._output_chain(model)
+            return (chain[1] if isinstance(chain[0], Activation)
+                    and len(chain) > 1 else chain[0])
+        if isinstance(target_layer, (int, np.integer)):
+            if target_layer >= 0:
+                raise ValueError("for a GraphModel an int target_layer counts "
+                                 "back from the output (-1, -2, ...); got %d"
+                                 % target_layer)
+            chain = self._output_chain(model)
+            if -target_layer > len(chain):
+                raise ValueError("target_layer %d is out of range: the "
+                                 "output chain has %d layer(s)"
+                                 % (target_layer, len(chain)))
+            return chain[-target_layer - 1]
+        return model._resolve(target_layer)
+
+    # ----- references ----------------------------------------------------
+    def _references(self, references, data, num_refs, dtype, seed, names):
+        multi = len(data) > 1
+        if callable(references):
+            if num_refs is None:
+                raise ValueError("num_refs must be given when references is "
+                                 "a function")
+            num_refs = self._check_num_refs(num_refs)
+            return (_GeneratedRefs(references, data, num_refs,
+                                   _make_rng(seed), names, dtype, multi),
+                    num_refs)
+        if isinstance(references, dict):
+            references = [references[n] for n in names]
+        elif not isinstance(references, (list, tuple)):
+            references = [references]
+        elif not multi and not (len(references) == 1 and isinstance(
+                references[0], np.ndarray)):
+            references = [references]
+        if len(references) != len(data):
+            raise ValueError("the model has %d input(s) but %d reference "
+                             "array(s) were given" % (len(data),
+                                                      len(references)))
+        refs, shared, ks = [], [], set()
+        for ref, d, name in zip(references, data, names):
+            ref = np.asarray(ref, dtype=dtype)
+            n, shape = d.shape[0], d.shape[1:]
+            if ref.ndim == d.ndim + 1 and ref.shape[0] == n \
+                    and ref.shape[2:] == shape:
+                shared.append(False)
+                ks.add(ref.shape[1])
+            elif ref.ndim == d.ndim and ref.shape[1:] == shape:
+                shared.append(True)
+                ks.add(ref.shape[0])
+            else:
+                raise ValueError(
+                    "references for input %r have shape %s; expected "
+                    "(N, K) + %s = (%d, K, %s) (K references per example) "
+                    "or (K,) + %s (the same K references for every example)"
+                    % (name, ref.shape, shape, n,
+                       ", ".join(str(s) for s in shape), shape))
+            _finite_or_raise(ref, "references for input %r" % (name,))
+            refs.append(ref)
+        if len(ks) != 1:
+            raise ValueError("the inputs have different numbers of "
+                             "references per example: %s" % sorted(ks))
+        k = ks.pop()
+        if k < 1:
+            raise ValueError("at least one reference per example is needed")
+        if num_refs is not None and self._check_num_refs(num_refs) != k:
+            raise ValueError("num_refs=%d but the references hold %d per "
+                             "example" % (num_refs, k))
+        return _ArrayRefs(refs, shared), k
+
+    @staticmethod
+    def _check_num_refs(num_refs):
+        if isinstance(num_refs, bool) or not isinstance(
+                num_refs, (int, np.integer)) or num_refs < 1:
+            raise ValueError("num_refs must be a positive integer, got %r"
+                             % (num_refs,))
+        return int(num_refs)
+
+    def _seed(self, task_idx, target_weights, num, dtype):
+        target = self.scorer.target_layer
+        if target_weights is None:
+            return self.scorer.seed_for_task(task_idx, dtype,
+                                             self.scoring_mode)
+        seed = np.asarray(target_weights, dtype=dtype)
+        shape = tuple(target.get_shape()[1:])
+        if seed.shape == shape:
+            seed = seed[None]
+        if seed.shape[1:] != shape or seed.shape[0] not in (1, num):
+            raise ValueError("target_weights must have shape (N, %s), (1, "
+                             "%s) or %s; got %s"
+                             % (shape, shape, shape, seed.shape))
+        _finite_or_raise(seed, "target_weights")
+        return seed
+
+    # ----- running -------------------------------------------------------
+    def run(self, inputs, references, num_refs=None, task_idx=0,
+            target_weights=None, batch_size=256, hypothetical=False,
+            return_deltas=False, return_multipliers=False, progress=True,
+            seed=1):
+        """Scores averaged over K references per example.
+
+        ``inputs``: array (N, ...) for a single-input model, or a list (or
+        dict by input name) of arrays, one per input.
+
+        ``references``: array (N, K, ...) (K references per example) or
+        (K, ...) (the same K references for every example); a list/dict of
+        such arrays for multi-input models; or a function
+        ``ref_fn(example, num_refs, rng) -> (num_refs, ...) array``
+        (multi-input: takes and returns lists), e.g.
+        ``lambda seq, k, rng: dinuc_shuffle(seq, num_shufs=k, rng=rng)``,
+        called once per example in example order.
+
+        ``num_refs``: K; required with ``ref_fn``, checked against arrays.
+        ``task_idx``: target unit (flat index); ``target_weights``: instead,
+        multipliers on the target's output, shape (N or 1,) + target shape.
+        ``batch_size``: (example, reference) pairs per compiled call.
+        ``hypothetical``: also return the mean hypothetical contributions
+        of scored input layers (one-hot along the last axis):
+        ``m[..., b] - sum_d ref[..., d] * m[..., d]`` averaged over refs.
+        ``return_deltas``: also return (N, K) convergence deltas: the sum
+        of all scored layers' contributions minus the seed-weighted change
+        of the target, ``sum(seed * (f(x) - f(ref)))``, per pair (close to
+        zero for DeepLIFT when the scored layers are all the inputs).
+        ``return_multipliers``: also return the mean multipliers.
+        ``progress``: show a progress bar over pairs.
+        ``seed``: int, None or a ``RandomState``/``Generator`` giving the
+        ``rng`` passed to ``ref_fn``.
+
+        Returns the mean contributions, (N, ...) (a list for several
+        scored layers), or a :data:`MultiRefResult` when any of
+        ``hypothetical``, ``return_deltas``, ``return_multipliers`` is set.
+        """
+        scorer = self.scorer
+        names = scorer.input_names
+        data, dtype = prepare_inputs(scorer.input_layers, inputs, names)
+        num = len(data[0])
+        source, k = self._references(references, data, num_refs, dtype,
+                                     seed, names)
+        seed_arr = self._seed(task_idx, target_weights, num, dtype)
+        if batch_size is None or isinstance(batch_size, bool) or int(
+                batch_size) < 1:
+            raise ValueError("batch_size must be a positive integer, got %r"
+                             % (batch_size,))
+        batch_size = int(batch_size)
+        layers = scorer.score_layers
+        n_layers = len(layers)
+        if hypothetical:
+            bad = [l.get_name() for l in layers
+                   if id(l) not in self._input_pos]
+            if bad:
+                raise ValueError(
+                    "hypothetical contributions need the references of the "
+                    "scored layer, so only input layers can be scored; "
+                    "%s are not input layers" % bad)
+        shapes = [tuple(int(s) for s in l.get_shape()[1:]) for l in layers]
+        sums_c = [np.zeros((num,) + s, dtype=np.float64) for s in shapes]
+        sums_m = ([np.zeros((num,) + s, dtype=np.float64) for s in shapes]
+                  if return_multipliers else None)
+        sums_h = ([np.zeros((num,) + s, dtype=np.float64) for s in shapes]
+                  if hypothetical else None)
+        deltas = np.zeros((num, k), dtype=dtype) if return_deltas else None
+        fn = scorer._function(dtype)
+        total = num * k
+        with progress_bar(total, bool(progress), "multi-ref") as bar:
+            for start in range(0, total, batch_size):
+                pairs = np.arange(start, min(start + batch_size, total))
+                ii, kk = pairs // k, pairs % k
+                xs = [d[ii] for d in data]
+                rs = source.get(ii, kk)
+                sd = seed_arr if len(seed_arr) == 1 else seed_arr[ii]
+                outs = [o.numpy() for o in fn(*xs, *rs, sd)]
+                contribs = outs[:n_layers]
+                mults = outs[n_layers:2 * n_layers]
+                starts, examples = _segments(ii)
+                for j in range(n_layers):
+                    sums_c[j][examples] += np.add.reduceat(
+                        contribs[j], starts, axis=0)
+                    if sums_m is not None:
+                        sums_m[j][examples] += np.add.reduceat(
+                            mults[j], starts, axis=0)
+                    if sums_h is not None:
+                        ref = rs[self._input_pos[id(layers[j])]]
+                        hyp = mults[j] - np.sum(ref * mults[j], axis=-1,
+                                                keepdims=True)
+                        sums_h[j][examples] += np.add.reduceat(
+                            hyp, starts, axis=0)
+                if deltas is not None:
+                    target_change = np.sum(
+                        (sd * outs[-1]).reshape(len(pairs), -1), axis=1)
+                    total_contrib = sum(
+                        c.reshape(len(pairs), -1).sum(axis=1, dtype=np.float64)
+                        for c in contribs)
+                    deltas[ii, kk] = total_contrib - target_change
+                bar.update(len(pairs))
+
+        def finish(sums):
+            if sums is None:
+                return None
+            means = [(s / k).astype(dtype) for s in sums]
+            return means[0] if self._single else means
+        contribs = finish(sums_c)
+        if not (hypothetical or return_deltas or return_multipliers):
+            return contribs
+        return MultiRefResult(contribs=contribs,
+                              hypothetical_contribs=finish(sums_h),
+                              multipliers=finish(sums_m), deltas=deltas)
+
+
+_SCORER_CACHE = weakref.WeakKeyDictionary()
+
+
+def _as_multiref_scorer(scorer_or_func):
+    if isinstance(scorer_or_func, MultiRefScorer):
+        return scorer_or_func
+    scorer = getattr(scorer_or_func, "scorer", scorer_or_func)
+    if isinstance(scorer, Scorer):
+        cached = _SCORER_CACHE.get(scorer)
+        if cached is None:
+            cached = MultiRefScorer.from_scorer(scorer)
+            _SCORER_CACHE[scorer] = cached
+        return cached
+    from deeplift.models import Model
+    if isinstance(scorer_or_func, Model) or _is_keras_model(scorer_or_func):
+        return MultiRefScorer(scorer_or_func)
+    raise TypeError(
+        "scorer_or_func must be a MultiRefScorer, a deeplift Scorer, a "
+        "function made by model.get_target_contribs_func / "
+        "get_target_multipliers_func, or a model; got %s"
+        % type(scorer_or_func).__name__)
+
+
+def score_with_references(scorer_or_func, inputs, references, num_refs=None,
+                          task_idx=0, target_weights=None, batch_size=256,
+                          hypothetical=False, return_deltas=False,
+                          return_multipliers=False, progress=True, seed=1):
+    """Contributions averaged over K references per example.
+
+    ``scorer_or_func``: a :class:`MultiRefScorer`; a function made by
+    ``model.get_target_contribs_func(...)`` or
+    ``get_target_multipliers_func(...)`` (its scored layers and target are
+    used; the result is always contributions, plus whatever is asked for);
+    a :class:`deeplift.scoring.Scorer`; or a deeplift / Keras model (scores
+    of its first input w.r.t. its pre-activation output).  The compiled
+    function is cached per scorer.
+
+    The other arguments are those of :meth:`MultiRefScorer.run`.
+    Contributions of an input layer equal ``multipliers * (x - ref)``
+    exactly, so the function's own references are irrelevant: the
+    ``references`` given here are used.
+    """
+    return _as_multiref_scorer(scorer_or_func).run(
+        inputs, references, num_refs=num_refs, task_idx=task_idx,
+        target_weights=target_weights, batch_size=batch_size,
+        hypothetical=hypothetical, return_deltas=return_deltas,
+        return_multipliers=return_multipliers, progress=progress, seed=seed)
