@@ -90,27 +90,25 @@ def _reveal_cancel_parts(f, ref, pos_in, neg_in):
 
 def reveal_cancel_rule(layer, state, pos_mxts, neg_mxts):
     """Multipliers: output part / input part.  Where an input part is
-    (near) zero the ratio's limit is used, the mean of the derivative at
-    the two points the part is added at (the original took a float32
-    finite difference there, whose rounding noise depended on batching)."""
+    (near) zero the ratio is the original's finite difference with a
+    NEAR_ZERO_THRESHOLD pseudocount."""
     if "reveal_cancel_scale" not in state.cache:
         pos_out, neg_out = state.contribs
         pos_in, neg_in = state.input.contribs
-        ref = state.input.ref
-
-        def limit(other):
-            # right derivative at kinks, as the original's +pseudocount
-            shift = 0.5 * NEAR_ZERO_THRESHOLD
-            return 0.5 * (layer.gradient(ref + shift)
-                          + layer.gradient(ref + other + shift))
-
-        def ratio(out, part, other):
-            near = tf.abs(part) < 0.5 * NEAR_ZERO_THRESHOLD
-            safe = tf.where(near, tf.ones_like(part), part)
-            return tf.where(near, limit(other) + tf.zeros_like(part),
-                            out / safe)
+        pc_pos, pc_neg = (pseudocount_near_zero(pos_in),
+                          pseudocount_near_zero(neg_in))
+        # the reference is broadcast to the batch so that f is evaluated
+        # exactly as the original does (the finite difference at near-zero
+        # parts is sensitive to float32 rounding of f's kernels)
+        pc_pos_out, pc_neg_out = _reveal_cancel_parts(
+            layer.f, state.input.ref + tf.zeros_like(pos_in), pc_pos, pc_neg)
+        near_pos = tf.abs(pos_in) < 0.5 * NEAR_ZERO_THRESHOLD
+        near_neg = tf.abs(neg_in) < 0.5 * NEAR_ZERO_THRESHOLD
         state.cache["reveal_cancel_scale"] = (
-            ratio(pos_out, pos_in, neg_in), ratio(neg_out, neg_in, pos_in))
+            tf.where(near_pos, pc_pos_out / pc_pos,
+                     pos_out / tf.where(near_pos, pc_pos, pos_in)),
+            tf.where(near_neg, pc_neg_out / pc_neg,
+                     neg_out / tf.where(near_neg, pc_neg, neg_in)))
     pos_scale, neg_scale = state.cache["reveal_cancel_scale"]
     return pos_scale * pos_mxts, neg_scale * neg_mxts
 
@@ -127,7 +125,8 @@ def reveal_cancel_contribs(layer, state):
     added first and when added after the other (the two-player Shapley
     value), so that pos + neg == f(x) - f(ref) exactly."""
     pos_in, neg_in = state.input.contribs
-    return _reveal_cancel_parts(layer.f, state.input.ref, pos_in, neg_in)
+    return _reveal_cancel_parts(layer.f, state.input.ref + tf.zeros_like(
+        pos_in), pos_in, neg_in)
 
 
 MXTS_RULES = {
