@@ -22,9 +22,16 @@ version, but a seeded ``np.random.RandomState`` makes the results
 reproducible.
 
 The implementation is vectorised: the random orders of all out-edge lists of
-all requested shuffles are drawn with a few array operations, and the walks
-of all shuffles (and, with :func:`dinuc_shuffle_batch`, of all sequences) are
-advanced together, one position at a time.
+all requested shuffles (and, with :func:`dinuc_shuffle_batch`, of all
+sequences) are drawn at once by sorting random keys, and the walks are
+advanced together, one position at a time, with NumPy.  Few walks (fewer
+than 48) are instead followed one by one with a loop that runs inside
+C-implemented builtins.  :func:`dinuc_shuffle_batch` is the fast way to
+shuffle many sequences: the per-step overhead is shared by all their walks.
+
+``string_to_char_array`` returns Unicode code points (uint32) rather than
+the UTF-8 bytes of deeplift 0.6.13, so that any alphabet works; for ASCII
+strings the values are the same.
 """
 import collections
 import logging
@@ -32,6 +39,10 @@ import logging
 import numpy as np
 
 logger = logging.getLogger(__name__)
+
+# Large batches are processed in chunks of about this many sequence
+# positions, to bound the memory used for temporary arrays.
+_CHUNK_ELEMENTS = 1 << 22
 
 __all__ = [
     "dinuc_shuffle",
@@ -81,8 +92,19 @@ def tokens_to_one_hot(tokens, one_hot_dim, dtype=np.float64):
     The value D must be given as ``one_hot_dim``; the token D becomes an
     all-zero vector.  The result has shape ``tokens.shape + (D,)``.
     """
+    tokens = np.asarray(tokens)
+    if tokens.size and (tokens.min() < 0 or tokens.max() > one_hot_dim):
+        raise ValueError("tokens must be in [0, %d]" % one_hot_dim)
     table = np.eye(one_hot_dim + 1, one_hot_dim, dtype=dtype)
-    return table.take(np.asarray(tokens, dtype=np.intp), axis=0)
+    out = np.empty(tokens.shape + (one_hot_dim,), dtype=dtype)
+    flat_tokens = tokens.reshape(-1)
+    flat_out = out.reshape(-1, one_hot_dim)
+    step = _CHUNK_ELEMENTS
+    for begin in range(0, flat_tokens.size, step):
+        index = flat_tokens[begin:begin + step].astype(np.intp)
+        table.take(index, axis=0, out=flat_out[begin:begin + step],
+                   mode="clip")
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -137,15 +159,20 @@ def _check_one_hot(arr, what):
     if arr.shape[-1] == 0:
         raise ValueError("%s must have at least one column (one-hot "
                          "dimension), got shape %s" % (what, arr.shape))
-    row_sums = np.count_nonzero(arr, axis=-1)
+    dim = arr.shape[-1]
+    flat = arr.reshape(-1, dim)
+    if flat.dtype not in (np.float32, np.float64):
+        flat = (flat != 0).astype(np.float32)
+    # With entries known to be 0 or 1, these products are exact.
+    row_sums = (flat @ np.ones(dim, dtype=flat.dtype)).reshape(arr.shape[:-1])
     if np.any(row_sums > 1):
         bad = np.argwhere(row_sums > 1)[0]
         raise ValueError(
             "%s must be one-hot encoded: row %s has %d nonzero entries (at "
             "most one is allowed; all-zero rows are treated as N)"
             % (what, tuple(int(i) for i in bad), int(row_sums[tuple(bad)])))
-    dim = arr.shape[-1]
-    tokens = np.argmax(arr, axis=-1).astype(np.intp)
+    tokens = (flat @ np.arange(dim, dtype=flat.dtype)).astype(np.intp)
+    tokens = tokens.reshape(arr.shape[:-1])
     tokens[row_sums == 0] = dim
     return tokens
 
@@ -158,6 +185,9 @@ def _check_one_hot(arr, what):
 # this many of them; fewer walks are followed one at a time with a loop that
 # runs entirely inside C-implemented builtins (see _walk_python).
 _NUMPY_WALK_MIN_WALKS = 48
+
+# Candidate dtypes of the random sort keys of _shuffled_successors.
+_KEY_DTYPES = (np.uint32, np.uint64)
 
 
 def _small_int_dtype(max_value):
@@ -179,109 +209,138 @@ def _shuffled_successors(tokens, num_tokens, num_shufs, gen):
     """Draw the ordered out-edge lists of the walks of every shuffle.
 
     ``tokens``: (N, L) ints in [0, num_tokens), L >= 3.  Returns ``succ``,
-    an (N, num_shufs, L - 1) array of small ints, and ``offsets``, an
-    (N, num_tokens) array.  Row (n, s) of ``succ`` holds, for each token t in
-    turn (starting at ``offsets[n, t]``), the successors of t in sequence n
-    in the order in which shuffle s uses them: uniformly random, except that
-    the successor of t's last occurrence in ``tokens[n, :-1]`` stays last.
+    an (N, num_shufs, M) array of small ints, and ``offsets`` and
+    ``counts``, (N, num_tokens) arrays.  Row (n, s) of ``succ`` holds, for
+    each token t (starting at ``offsets[n, t]``), the successors of t in
+    sequence n in the order in which shuffle s uses them: uniformly random,
+    except that the successor of t's last occurrence in ``tokens[n, :-1]``
+    stays last.  The list has ``counts[n, t]`` entries; other entries are
+    padding.
 
-    The random orders come from sorting keys that pack, from the most
-    significant bits down: the token t (so the blocks stay in place), random
-    bits (all ones for the pinned last successor) and the successor itself
-    (so that it can be read back from the sorted keys).  Rows in which two
-    keys of the same block have equal random bits are drawn again, so the
-    orders are exactly uniform.
+    Each token's list gets a block of the longest list's length G, holding
+    sort keys made of a "rank" in the high bits and the successor in the
+    low bits (read back after sorting).  The ranks are random numbers below
+    2**(R - 1) for the successors to shuffle, 2**(R - 1) for the pinned last
+    successor and 2**(R - 1) + 1 + position for the padding, which therefore
+    sorts last, in order.  Sorting short rows is fast (sorting networks for
+    G <= 512 on x86-64).  Rows in which two random ranks of a list are equal
+    are drawn again, so that the orders are exactly uniform.
     """
     num_seqs, length = tokens.shape
     num_edges = length - 1
     src = tokens[:, :-1]
-    order = np.argsort(src, axis=1, kind="stable")
-    grouped_src = np.take_along_axis(src, order, axis=1).astype(np.uint64)
-    grouped_dst = np.take_along_axis(tokens[:, 1:], order,
-                                     axis=1).astype(np.uint64)
+    # Stable grouping by token (radix sort for 8- and 16-bit ints).
+    order = np.argsort(src.astype(_small_int_dtype(num_tokens)), axis=1,
+                       kind="stable")
+    grouped_src = np.take_along_axis(src, order, axis=1)
+    grouped_dst = np.take_along_axis(tokens[:, 1:], order, axis=1)
     pinned = np.ones((num_seqs, num_edges), dtype=bool)
     pinned[:, :-1] = grouped_src[:, :-1] != grouped_src[:, 1:]
     counts = np.bincount(
         (src + np.arange(num_seqs)[:, None] * num_tokens).reshape(-1),
         minlength=num_seqs * num_tokens).reshape(num_seqs, num_tokens)
-    offsets = np.zeros((num_seqs, num_tokens), dtype=np.intp)
-    np.cumsum(counts[:, :-1], axis=1, out=offsets[:, 1:])
+    starts = np.zeros((num_seqs, num_tokens), dtype=np.intp)
+    np.cumsum(counts[:, :-1], axis=1, out=starts[:, 1:])
+    width = int(counts.max())
 
-    token_bits = max(1, int(num_tokens - 1).bit_length())
-    # Probability of a repeated draw is about sum(counts**2) / 2**bits.
+    value_bits = max(1, int(num_tokens - 1).bit_length())
+    # Probability of a repeated draw in a row: about
+    # sum(counts**2) / 2**random_bits.
     collision_scale = float(np.max(np.sum(
         counts.astype(np.float64) ** 2, axis=1)))
     key_dtype = None
-    for dtype in (np.uint32, np.uint64):
-        rand_bits = 8 * np.dtype(dtype).itemsize - 2 * token_bits
-        if rand_bits >= 16 and collision_scale / 2.0 ** rand_bits < 0.02:
+    for dtype in _KEY_DTYPES:
+        random_bits = 8 * np.dtype(dtype).itemsize - value_bits - 1
+        if (random_bits >= 16 and width < 2 ** random_bits
+                and collision_scale / 2.0 ** random_bits < 0.02):
             key_dtype = dtype
             break
     if key_dtype is None:
         return _shuffled_successors_permuted(
-            grouped_dst, pinned, counts, offsets, num_shufs, gen)
+            grouped_dst, starts, counts, num_shufs, gen)
 
-    rand_bits = 8 * np.dtype(key_dtype).itemsize - 2 * token_bits
-    rand_mask = ((1 << rand_bits) - 1) << token_bits
-    prefix = ((grouped_src << np.uint64(rand_bits + token_bits))
-              | grouped_dst
-              | np.where(pinned, np.uint64(rand_mask), np.uint64(0)))
-    prefix = prefix.astype(key_dtype)[:, None, :]
-    rand_mask = key_dtype(rand_mask)
-    value_mask = key_dtype((1 << token_bits) - 1)
-    shift = key_dtype(token_bits)
+    # Blocks for the tokens that have a list in some sequence.
+    active = np.flatnonzero(counts.max(axis=0) > 0)
+    block = np.zeros(num_tokens, dtype=np.intp)
+    block[active] = np.arange(active.size)
+    row_len = active.size * width
+    offsets = np.where(counts > 0, block * width, 0)
 
-    def draw(prefix_rows, num_rows):
-        keys = _random_bits(gen, (prefix_rows.shape[0], num_rows, num_edges),
+    top = 1 << random_bits
+    position = np.arange(width, dtype=np.uint64)
+    padding = ((np.uint64(top + 1) + position) << np.uint64(value_bits)
+               | np.uint64((1 << value_bits) - 1)).astype(key_dtype)
+    prefix = np.empty((num_seqs, row_len), dtype=key_dtype)
+    prefix[...] = np.tile(padding, active.size)
+    mask = np.zeros((num_seqs, row_len), dtype=key_dtype)
+    rows = np.arange(num_seqs)[:, None]
+    column = (block[grouped_src] * width + np.arange(num_edges)
+              - np.take_along_axis(starts, grouped_src, axis=1))
+    prefix[rows, column] = np.where(
+        pinned, key_dtype(top) << key_dtype(value_bits), key_dtype(0)
+    ) | grouped_dst.astype(key_dtype)
+    mask[rows, column] = np.where(
+        pinned, key_dtype(0), key_dtype((top - 1) << value_bits))
+    prefix = prefix[:, None, :]
+    mask = mask[:, None, :]
+    shift = key_dtype(value_bits)
+
+    def draw(prefix_rows, mask_rows, num_rows):
+        keys = _random_bits(gen, (prefix_rows.shape[0], num_rows, row_len),
                             key_dtype)
-        keys &= rand_mask
+        keys &= mask_rows
         keys |= prefix_rows
-        keys.sort(axis=-1)
-        high = keys >> shift
-        repeated = np.any(high[..., 1:] == high[..., :-1], axis=-1)
-        return keys, repeated
+        blocks = keys.reshape(keys.shape[:2] + (active.size, width))
+        blocks.sort(axis=-1)
+        ranks = blocks >> shift
+        tied = ranks[..., 1:] == ranks[..., :-1]
+        return keys, tied.reshape(tied.shape[:2] + (-1,)).any(axis=-1)
 
-    keys, repeated = draw(prefix, num_shufs)
+    keys, repeated = draw(prefix, mask, num_shufs)
     while np.any(repeated):
         seq_idx, shuf_idx = np.nonzero(repeated)
         logger.debug("dinuc_shuffle: redrawing %d shuffle(s) with tied "
                      "random keys", seq_idx.size)
-        new_keys, new_repeated = draw(prefix[seq_idx], 1)
+        new_keys, new_repeated = draw(prefix[seq_idx], mask[seq_idx], 1)
         keys[seq_idx, shuf_idx] = new_keys[:, 0]
         repeated[seq_idx, shuf_idx] = new_repeated[:, 0]
-    succ = (keys & value_mask).astype(_small_int_dtype(num_tokens))
-    return succ, offsets
+    keys &= key_dtype((1 << value_bits) - 1)
+    return keys.astype(_small_int_dtype(num_tokens)), offsets, counts
 
 
-def _shuffled_successors_permuted(grouped_dst, pinned, counts, offsets,
-                                  num_shufs, gen):
-    """Slower fallback of _shuffled_successors for huge alphabets/lengths."""
+def _shuffled_successors_permuted(grouped_dst, starts, counts, num_shufs,
+                                  gen):
+    """Slower fallback of _shuffled_successors for huge alphabets/lengths.
+
+    Uses the unpadded layout: token t's list starts at ``starts[n, t]``.
+    """
     num_seqs, num_edges = grouped_dst.shape
     succ = np.empty((num_seqs, num_shufs, num_edges),
                     dtype=_small_int_dtype(counts.shape[1]))
     succ[...] = grouped_dst[:, None, :]
     for n, t in zip(*np.nonzero(counts > 2)):
-        start = offsets[n, t]
+        start = starts[n, t]
         block = succ[n, :, start:start + counts[n, t] - 1]
         gen.permuted(block, axis=1, out=block)
-    return succ, offsets
+    return succ, starts, counts
 
 
-def _walk_numpy(succ, offsets, first):
+def _walk_numpy(succ, offsets, first, num_edges):
     """Follow many Eulerian walks at once, one position per step.
 
-    ``succ``: (W, E) successor tokens, one row per walk, in one block per
-    token starting at ``offsets[w, t]``; ``first``: (W,) first tokens.
-    Returns the (W, E + 1) tokens visited.
+    ``succ``: (W, M) successor tokens, one row per walk, in one block per
+    token starting at ``offsets[w, t]``; ``first``: (W,) first tokens;
+    ``num_edges``: the number of steps E.  Returns the (W, E + 1) tokens
+    visited.
     """
-    num_walks, num_edges = succ.shape
+    num_walks, row_len = succ.shape
     num_tokens = offsets.shape[1]
     flat_succ = succ.reshape(-1)
     walk_base = np.arange(num_walks, dtype=np.intp) * num_tokens
     # Flat index into flat_succ of the next unused edge of (walk, token),
     # stored at walk * num_tokens + token.
     pointer = (offsets + (np.arange(num_walks, dtype=np.intp)
-                          * num_edges)[:, None]).reshape(-1)
+                          * row_len)[:, None]).reshape(-1)
     visited = np.empty((num_edges + 1, num_walks), dtype=succ.dtype)
     visited[0] = first
     state = np.empty(num_walks, dtype=np.intp)
@@ -297,31 +356,37 @@ def _walk_numpy(succ, offsets, first):
     return visited.T
 
 
-def _walk_python(succ, offsets, first):
+def _walk_python(succ, offsets, counts, first, num_edges):
     """Same as _walk_numpy, following one walk at a time.
 
-    For each walk, the loop ``token = next(out_edges[token])`` is run by
-    chaining ``map`` over the list of visited tokens while it grows, so it
-    never executes Python bytecode per step.  The chain stops when the walk
-    reaches the final token, whose out-edge iterator is then exhausted.
+    ``counts``: (W, T) lengths of the out-edge lists.  For each walk, the
+    loop ``token = next(out_edges[token])`` is run by chaining ``map`` over
+    the buffer of visited tokens while it grows, so it never executes Python
+    bytecode per step.  The chain stops when the walk reaches the final
+    token, whose out-edge iterator is then exhausted.
     """
-    num_walks, num_edges = succ.shape
-    num_tokens = offsets.shape[1]
+    num_walks, num_tokens = offsets.shape
     visited = np.empty((num_walks, num_edges + 1), dtype=succ.dtype)
-    bounds = np.empty((num_walks, num_tokens + 1), dtype=np.intp)
-    bounds[:, :-1] = offsets
-    bounds[:, -1] = num_edges
-    bounds = bounds.tolist()
+    starts = offsets.tolist()
+    ends = (offsets + counts).tolist()
     first = np.asarray(first).tolist()
     drain = collections.deque(maxlen=0).extend
-    for w, row in enumerate(succ.tolist()):
-        b = bounds[w]
-        out_edges = [iter(row[b[t]:b[t + 1]]) for t in range(num_tokens)]
-        tokens = [first[w]]
+    use_bytes = num_tokens <= 256
+    if use_bytes:
+        # bytes/bytearray hold the tokens compactly and iterate as ints.
+        rows = [row.tobytes() for row in succ.astype(np.uint8)]
+    else:
+        rows = succ.tolist()
+    for w, row in enumerate(rows):
+        start, end = starts[w], ends[w]
+        out_edges = [iter(row[start[t]:end[t]]) for t in range(num_tokens)]
+        tokens = bytearray([first[w]]) if use_bytes else [first[w]]
         drain(map(tokens.append,
                   map(next, map(out_edges.__getitem__, tokens))))
         if len(tokens) != num_edges + 1:  # pragma: no cover - invariant
             raise RuntimeError("dinuc_shuffle: Eulerian walk ended early")
+        if use_bytes:
+            tokens = np.frombuffer(tokens, dtype=np.uint8)
         visited[w] = tokens
     return visited
 
@@ -333,14 +398,29 @@ def _shuffle_token_rows(tokens, num_tokens, num_shufs, gen):
         # At most one dinucleotide: the only shuffle is the sequence itself.
         return np.broadcast_to(tokens[:, None, :],
                                (num_seqs, num_shufs, length))
-    succ, offsets = _shuffled_successors(tokens, num_tokens, num_shufs, gen)
-    succ = succ.reshape(num_seqs * num_shufs, length - 1)
+    per_chunk = max(1, _CHUNK_ELEMENTS // (num_shufs * length))
+    if per_chunk >= num_seqs:
+        return _shuffle_token_chunk(tokens, num_tokens, num_shufs, gen)
+    result = np.empty((num_seqs, num_shufs, length),
+                      dtype=_small_int_dtype(num_tokens))
+    for begin in range(0, num_seqs, per_chunk):
+        result[begin:begin + per_chunk] = _shuffle_token_chunk(
+            tokens[begin:begin + per_chunk], num_tokens, num_shufs, gen)
+    return result
+
+
+def _shuffle_token_chunk(tokens, num_tokens, num_shufs, gen):
+    num_seqs, length = tokens.shape
+    succ, offsets, counts = _shuffled_successors(tokens, num_tokens,
+                                                 num_shufs, gen)
+    succ = succ.reshape(num_seqs * num_shufs, -1)
     offsets = np.repeat(offsets, num_shufs, axis=0)
     first = np.repeat(tokens[:, 0], num_shufs)
     if succ.shape[0] >= _NUMPY_WALK_MIN_WALKS:
-        visited = _walk_numpy(succ, offsets, first)
+        visited = _walk_numpy(succ, offsets, first, length - 1)
     else:
-        visited = _walk_python(succ, offsets, first)
+        counts = np.repeat(counts, num_shufs, axis=0)
+        visited = _walk_python(succ, offsets, counts, first, length - 1)
     return visited.reshape(num_seqs, num_shufs, length)
 
 

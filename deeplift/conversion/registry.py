@@ -485,6 +485,15 @@ REGISTRY = {
 # Layers whose first deeplift layer takes a list of inputs.
 MULTI_INPUT_CLASSES = frozenset(["Concatenate"])
 
+# the layers beyond the original's set (merge, reshaping, transposed /
+# depthwise / separable convolutions, embedding, more activations)
+from deeplift.conversion.converters_extra import (  # noqa: E402
+    EXTRA_CONVERTERS, EXTRA_MULTI_INPUT_CLASSES, EXTRA_ACTIVATIONS)
+REGISTRY.update(EXTRA_CONVERTERS)
+MULTI_INPUT_CLASSES = MULTI_INPUT_CLASSES | EXTRA_MULTI_INPUT_CLASSES
+for _name, _fn in EXTRA_ACTIVATIONS.items():
+    ACTIVATIONS.setdefault(_name, _fn)
+
 _LOWER = {k.lower(): v for k, v in REGISTRY.items()}
 
 

@@ -370,6 +370,12 @@ class Flatten(SingleInputMixin, StructuralLayer):
         x = xs[0]
         return tf.reshape(x, [tf.shape(x)[0], -1])
 
+    def _compute_shape(self, input_shapes):
+        dims = input_shapes[0][1:]
+        size = (None if any(d is None for d in dims)
+                else int(np.prod(dims)))
+        return (None, size)
+
     def backward(self, state, pos_mxts, neg_mxts):
         shape = tf.shape(state.input.act)
         pos = tf.reshape(pos_mxts, shape)

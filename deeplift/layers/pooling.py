@@ -45,10 +45,16 @@ class MaxPoolMixin(object):
                 + vjp(self.forward, [x0], m_b)[0])
 
     def backward(self, state, pos_mxts, neg_mxts):
-        if self.maxpool_deeplift_mode == MaxPoolDeepLiftMode.gradient:
-            route = self._gradient_route
-        else:
-            route = self._summation_to_delta_route
+        if self.maxpool_deeplift_mode != MaxPoolDeepLiftMode.gradient:
+            # the output difference is credited as a whole: pick the
+            # multiplier of its sign, route it once
+            if neg_mxts is not pos_mxts:
+                dy = state.diff
+                pos_mxts = tf.where(dy > 0, pos_mxts, tf.where(
+                    dy < 0, neg_mxts, 0.5 * (pos_mxts + neg_mxts)))
+            inc = self._summation_to_delta_route(state, pos_mxts)
+            return [(inc, inc)]
+        route = self._gradient_route
         pos = route(state, pos_mxts)
         return [(pos, pos if neg_mxts is pos_mxts else route(state,
                                                                neg_mxts))]

@@ -1,0 +1,254 @@
+"""Benchmark deeplift.dinuc_shuffle against deeplift 0.6.13's dinuc_shuffle.
+
+Workload: 100 random one-hot sequences of 1000 bp, 20 dinucleotide shuffles
+each.  Three timings, each the median of several runs after a warm-up run
+(the three variants are run round-robin, so that changes in machine load
+affect them alike):
+
+* original: deeplift 0.6.13's ``dinuc_shuffle`` called once per sequence
+  (its module is loaded from the original source distribution by file path,
+  under another module name; it only needs NumPy);
+* ours, per sequence: ``deeplift.dinuc_shuffle.dinuc_shuffle`` called once
+  per sequence, exactly like the original;
+* ours, batch: one call of ``deeplift.dinuc_shuffle.dinuc_shuffle_batch``
+  on the 100 x 1000 x 4 array.
+
+The original is looked for in $DEEPLIFT_ORIGINAL_DIR, then
+/work/orig/deeplift-0.6.13.0, then ~/.cache/deeplift-tests/deeplift-0.6.13.0
+(downloaded there with ``pip download --no-deps deeplift==0.6.13.0`` and
+extracted when missing).
+
+The results are written to a section of bench/RESULTS_dinuc.md (replacing
+the section of a previous run).
+
+Usage: python bench/bench_dinuc.py [--runs 5] [--no-write]
+"""
+import argparse
+import glob
+import importlib.util
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from deeplift.dinuc_shuffle import dinuc_shuffle, dinuc_shuffle_batch  # noqa
+
+ORIGINAL_NAME = "deeplift-0.6.13.0"
+RESULTS_PATH = os.path.join(HERE, "RESULTS_dinuc.md")
+SECTION_BEGIN = "<!-- BEGIN bench_dinuc.py -->"
+SECTION_END = "<!-- END bench_dinuc.py -->"
+
+NUM_SEQS, SEQ_LEN, NUM_SHUFS = 100, 1000, 20
+
+
+def find_original_dir():
+    candidates = []
+    if os.environ.get("DEEPLIFT_ORIGINAL_DIR"):
+        candidates.append(os.environ["DEEPLIFT_ORIGINAL_DIR"])
+    candidates.append(os.path.join("/work/orig", ORIGINAL_NAME))
+    cache_dir = os.path.expanduser("~/.cache/deeplift-tests")
+    cached = os.path.join(cache_dir, ORIGINAL_NAME)
+    candidates.append(cached)
+    for path in candidates:
+        if os.path.isfile(os.path.join(path, "deeplift", "dinuc_shuffle.py")):
+            return path
+    os.makedirs(cache_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.check_call(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-d", tmp,
+             "deeplift==0.6.13.0"])
+        archives = glob.glob(os.path.join(tmp, "deeplift-*"))
+        if not archives:
+            raise RuntimeError("pip download produced no deeplift archive")
+        archive = archives[0]
+        if archive.endswith(".whl"):  # a wheel holds deeplift/ at its root
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(cached)
+        elif archive.endswith(".zip"):
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(cache_dir)
+        else:
+            with tarfile.open(archive) as tf:
+                if hasattr(tarfile, "data_filter"):
+                    tf.extractall(cache_dir, filter="data")
+                else:  # Python without extraction filters
+                    tf.extractall(cache_dir)
+    if not os.path.isfile(os.path.join(cached, "deeplift",
+                                       "dinuc_shuffle.py")):
+        raise RuntimeError("could not find the original deeplift in %s"
+                           % cached)
+    return cached
+
+
+def load_original_module(original_dir):
+    path = os.path.join(original_dir, "deeplift", "dinuc_shuffle.py")
+    spec = importlib.util.spec_from_file_location(
+        "deeplift_original_dinuc_shuffle", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average():
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[0]
+    except OSError:
+        return "unknown"
+
+
+def time_interleaved(funcs, runs):
+    """Time each function ``runs`` times, round-robin, after a warm-up.
+
+    Interleaving the variants spreads any change in machine load evenly
+    over them.  Returns one list of times (seconds) per function.
+    """
+    for func in funcs:
+        func()  # warm-up
+    times = [[] for _ in funcs]
+    for _ in range(runs):
+        for func, func_times in zip(funcs, times):
+            start = time.perf_counter()
+            func()
+            func_times.append(time.perf_counter() - start)
+    return times
+
+
+def dinuc_count_matrix(one_hot):
+    dim = one_hot.shape[-1]
+    tokens = np.where(one_hot.any(-1), one_hot.argmax(-1), dim)
+    counts = np.zeros((dim + 1, dim + 1), dtype=np.int64)
+    np.add.at(counts, (tokens[:-1], tokens[1:]), 1)
+    return counts
+
+
+def write_section(text):
+    header = ("# dinuc_shuffle benchmark\n\n"
+              "Generated by `python bench/bench_dinuc.py`.\n\n")
+    if os.path.exists(RESULTS_PATH):
+        with open(RESULTS_PATH) as f:
+            content = f.read()
+    else:
+        content = header
+    section = "%s\n%s\n%s" % (SECTION_BEGIN, text.rstrip("\n"), SECTION_END)
+    if SECTION_BEGIN in content and SECTION_END in content:
+        before = content[:content.index(SECTION_BEGIN)]
+        after = content[content.index(SECTION_END) + len(SECTION_END):]
+        content = before + section + after
+    else:
+        content = content.rstrip("\n") + "\n\n" + section + "\n"
+    with open(RESULTS_PATH, "w") as f:
+        f.write(content)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5,
+                        help="timed runs per variant (median reported)")
+    parser.add_argument("--no-write", action="store_true",
+                        help="do not update bench/RESULTS_dinuc.md")
+    args = parser.parse_args()
+    runs = max(3, args.runs)
+
+    original_dir = find_original_dir()
+    original = load_original_module(original_dir)
+
+    data_rng = np.random.RandomState(1234)
+    seqs = np.eye(4)[data_rng.randint(0, 4, (NUM_SEQS, SEQ_LEN))]
+
+    try:
+        original.dinuc_shuffle("ACGTACGGTAC", 2, np.random.RandomState(0))
+        string_note = "works"
+    except Exception as exc:  # noqa: BLE001 - report whatever it raises
+        string_note = "fails on this NumPy (%s: %s)" % (
+            type(exc).__name__, exc)
+
+    # Sanity check: our outputs keep the dinucleotide counts exactly.
+    check = dinuc_shuffle_batch(seqs[:5], 3, np.random.RandomState(0))
+    for i in range(5):
+        for shuf in check[i]:
+            assert (dinuc_count_matrix(shuf)
+                    == dinuc_count_matrix(seqs[i])).all()
+
+    rng = np.random.RandomState(0)
+
+    def run_original():
+        return [original.dinuc_shuffle(s, NUM_SHUFS, rng) for s in seqs]
+
+    def run_ours_loop():
+        return [dinuc_shuffle(s, NUM_SHUFS, rng) for s in seqs]
+
+    def run_ours_batch():
+        return dinuc_shuffle_batch(seqs, NUM_SHUFS, rng)
+
+    load_before = load_average()
+    all_orig, all_loop, all_batch = time_interleaved(
+        [run_original, run_ours_loop, run_ours_batch], runs)
+    load_after = load_average()
+    t_orig, t_loop, t_batch = (statistics.median(t)
+                               for t in (all_orig, all_loop, all_batch))
+
+    def fmt(times):
+        return ", ".join("%.1f" % (1000 * t) for t in times)
+
+    text = "\n".join([
+        "## %d one-hot sequences x %d bp x %d shuffles"
+        % (NUM_SEQS, SEQ_LEN, NUM_SHUFS),
+        "",
+        "- CPU: %s (%d logical CPUs); 1-minute load average %s before and "
+        "%s after the runs (other processes compete for the CPUs when it "
+        "exceeds the CPU count; the short batch call suffers most)"
+        % (cpu_name(), os.cpu_count() or 0, load_before, load_after),
+        "- Python %s, NumPy %s" % (platform.python_version(), np.__version__),
+        "- Original: `%s/deeplift/dinuc_shuffle.py`; its string path %s, so "
+        "only the one-hot path is compared." % (original_dir, string_note)
+        if string_note != "works" else
+        "- Original: `%s/deeplift/dinuc_shuffle.py`" % original_dir,
+        "- Median of %d runs per variant after one warm-up run each, the "
+        "variants run round-robin (all runs in ms in brackets)." % runs,
+        "",
+        "| implementation | median time | speed-up vs original (medians) "
+        "| best time | speed-up (best times) |",
+        "|---|---|---|---|---|",
+        "| original `dinuc_shuffle`, loop over sequences | %.1f ms [%s] "
+        "| 1.0x | %.1f ms | 1.0x |"
+        % (1000 * t_orig, fmt(all_orig), 1000 * min(all_orig)),
+        "| `deeplift.dinuc_shuffle.dinuc_shuffle`, loop over sequences "
+        "| %.1f ms [%s] | %.1fx | %.1f ms | %.1fx |"
+        % (1000 * t_loop, fmt(all_loop), t_orig / t_loop,
+           1000 * min(all_loop), min(all_orig) / min(all_loop)),
+        "| `deeplift.dinuc_shuffle.dinuc_shuffle_batch`, one call "
+        "| %.1f ms [%s] | %.1fx | %.1f ms | %.1fx |"
+        % (1000 * t_batch, fmt(all_batch), t_orig / t_batch,
+           1000 * min(all_batch), min(all_orig) / min(all_batch)),
+        "",
+    ])
+    sys.stdout.write(text + "\n")
+    if not args.no_write:
+        write_section(text)
+        sys.stdout.write("updated %s\n" % RESULTS_PATH)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""More convolutions (transposed, depthwise, separable) and Embedding.
+
+Transposed and depthwise convolutions are :class:`LinearLayer` subclasses
+defining ``apply_kernel``.  A separable convolution (depthwise, then a
+1x1 pointwise convolution) is one linear map; it is converted to the
+equivalent ordinary convolution with the combined kernel
+``K[..., c, o] = sum_m D[..., c, m] * P[c * depth_multiplier + m, o]``,
+so the Linear rule sees the whole map at once and contributions sum
+exactly.
+"""
+import numpy as np
+import tensorflow as tf
+
+from deeplift.layers.core import (SingleInputMixin, Node,
+                                  ConvMxtsMode, check_mode, as_float_array)
+from deeplift.layers.convolutional import (Conv, Conv1D, Conv2D, DataFormat,
+                                           _padding, _ints)
+
+
+def _to_channels_last(x, data_format):
+    if data_format == DataFormat.channels_first:
+        ndim = len(x.shape)
+        return tf.transpose(x, (0,) + tuple(range(2, ndim)) + (1,))
+    return x
+
+
+def _from_channels_last(y, data_format):
+    if data_format == DataFormat.channels_first:
+        ndim = len(y.shape)
+        return tf.transpose(y, (0, ndim - 1) + tuple(range(1, ndim - 1)))
+    return y
+
+
+def _bias_for(y, bias, data_format):
+    if data_format == DataFormat.channels_first:
+        return y + tf.reshape(bias, (1, -1) + (1,) * (len(y.shape) - 2))
+    return y + bias
+
+
+def transposed_length(size, kernel, stride, padding, output_padding,
+                      dilation):
+    """Output length of a transposed convolution, as Keras computes it."""
+    kernel = (kernel - 1) * dilation + 1
+    if padding == "VALID":
+        if output_padding is None:
+            output_padding = max(kernel, stride) - kernel
+        return (size - 1) * stride + kernel + output_padding
+    if output_padding is None:
+        return size * stride
+    return (size - 1) * stride + kernel % 2 + output_padding
+
+
+class _ConvTranspose(Conv):
+    """Transposed convolution; ``kernel`` is ``kernel_size + (filters,
+    in_channels)`` (Keras' layout)."""
+
+    n_spatial = None
+
+    def __init__(self, kernel, bias, strides, padding, output_padding=None,
+                 data_format=DataFormat.channels_last, dilation_rate=1,
+                 conv_mxts_mode=ConvMxtsMode.Linear, **kwargs):
+        kernel = as_float_array(kernel)
+        n = self.n_spatial
+        if kernel.ndim != n + 2:
+            raise ValueError("%s kernel must have %d dimensions "
+                             "(kernel_size..., filters, in_channels); got "
+                             "shape %s" % (type(self).__name__, n + 2,
+                                           kernel.shape))
+        if bias is None:
+            bias = np.zeros(kernel.shape[-2], dtype=kernel.dtype)
+        super(_ConvTranspose, self).__init__(kernel=kernel, bias=bias,
+                                             conv_mxts_mode=conv_mxts_mode,
+                                             **kwargs)
+        self.strides = _ints(strides, n, "strides")
+        self.dilation_rate = _ints(dilation_rate, n, "dilation_rate")
+        self.output_padding = (None if output_padding is None else
+                               _ints(output_padding, n, "output_padding"))
+        self.padding = _padding(padding)
+        self.data_format = check_mode(data_format or
+                                      DataFormat.channels_last, DataFormat,
+                                      "data_format")
+
+    def apply_kernel(self, x, kernel):
+        x = _to_channels_last(x, self.data_format)
+        sizes = []
+        for i in range(self.n_spatial):
+            size = x.shape[1 + i]
+            size = tf.shape(x)[1 + i] if size is None else int(size)
+            sizes.append(transposed_length(
+                size, int(self.kernel.shape[i]), self.strides[i],
+                self.padding, None if self.output_padding is None
+                else self.output_padding[i], self.dilation_rate[i]))
+        output_shape = tf.stack([tf.shape(x)[0]] + sizes
+                                + [int(self.kernel.shape[-2])])
+        y = tf.nn.conv_transpose(x, kernel, output_shape, self.strides,
+                                 padding=self.padding,
+                                 dilations=self.dilation_rate)
+        return _from_channels_last(y, self.data_format)
+
+    def add_bias(self, y, bias):
+        return _bias_for(y, bias, self.data_format)
+
+
+class Conv1DTranspose(_ConvTranspose):
+    """1-D transposed convolution (Keras ``Conv1DTranspose``)."""
+    n_spatial = 1
+
+
+class Conv2DTranspose(_ConvTranspose):
+    """2-D transposed convolution (Keras ``Conv2DTranspose``)."""
+    n_spatial = 2
+
+
+class _DepthwiseConv(Conv):
+    """Depthwise convolution; ``kernel`` is ``kernel_size + (in_channels,
+    depth_multiplier)``, output channel ``c * depth_multiplier + m``."""
+
+    n_spatial = None
+
+    def __init__(self, kernel, bias, strides, padding,
+                 data_format=DataFormat.channels_last, dilation_rate=1,
+                 conv_mxts_mode=ConvMxtsMode.Linear, **kwargs):
+        kernel = as_float_array(kernel)
+        n = self.n_spatial
+        if kernel.ndim != n + 2:
+            raise ValueError("%s kernel must have %d dimensions "
+                             "(kernel_size..., in_channels, "
+                             "depth_multiplier); got shape %s"
+                             % (type(self).__name__, n + 2, kernel.shape))
+        if bias is None:
+            bias = np.zeros(kernel.shape[-2] * kernel.shape[-1],
+                            dtype=kernel.dtype)
+        super(_DepthwiseConv, self).__init__(kernel=kernel, bias=bias,
+                                             conv_mxts_mode=conv_mxts_mode,
+                                             **kwargs)
+        self.strides = _ints(strides, n, "strides")
+        self.dilation_rate = _ints(dilation_rate, n, "dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError("%s with both strides > 1 and dilation_rate > 1 "
+                             "is not supported" % type(self).__name__)
+        self.padding = _padding(padding)
+        self.data_format = check_mode(data_format or
+                                      DataFormat.channels_last, DataFormat,
+                                      "data_format")
+
+    def apply_kernel(self, x, kernel):
+        x = _to_channels_last(x, self.data_format)
+        strides, dilations = self.strides, self.dilation_rate
+        if self.n_spatial == 1:
+            x = tf.expand_dims(x, 1)
+            kernel = tf.expand_dims(kernel, 0)
+            strides, dilations = (1,) + strides, (1,) + dilations
+        y = tf.nn.depthwise_conv2d(x, kernel, (1,) + strides + (1,),
+                                   self.padding, dilations=dilations)
+        if self.n_spatial == 1:
+            y = tf.squeeze(y, 1)
+        return _from_channels_last(y, self.data_format)
+
+    def add_bias(self, y, bias):
+        return _bias_for(y, bias, self.data_format)
+
+
+class DepthwiseConv1D(_DepthwiseConv):
+    n_spatial = 1
+
+
+class DepthwiseConv2D(_DepthwiseConv):
+    n_spatial = 2
+
+
+def separable_kernel(depthwise_kernel, pointwise_kernel):
+    """The ordinary convolution kernel ``kernel_size + (in, out)`` equal to
+    a depthwise kernel ``kernel_size + (in, depth_multiplier)`` followed by
+    a pointwise kernel ``(1,)*n + (in * depth_multiplier, out)``."""
+    d = np.asarray(depthwise_kernel)
+    p = np.asarray(pointwise_kernel)
+    in_ch, mult = d.shape[-2], d.shape[-1]
+    p = p.reshape(in_ch, mult, p.shape[-1])
+    dtype = np.float64 if np.float64 in (d.dtype, p.dtype) else np.float32
+    k = np.einsum("...cm,cmo->...co", d.astype(np.float64),
+                  p.astype(np.float64))
+    return k.astype(dtype)
+
+
+class SeparableConv1D(Conv1D):
+    """Separable 1-D convolution, computed as the equivalent ordinary
+    convolution (see :func:`separable_kernel`); Conv1D's options.
+    Only channels_last (as Conv1D)."""
+
+    def __init__(self, depthwise_kernel, pointwise_kernel, bias, stride,
+                 padding, dilation=1, conv_mxts_mode=ConvMxtsMode.Linear,
+                 **kwargs):
+        kernel = separable_kernel(depthwise_kernel, pointwise_kernel)
+        if bias is None:
+            bias = np.zeros(kernel.shape[-1], dtype=kernel.dtype)
+        super(SeparableConv1D, self).__init__(
+            kernel=kernel, bias=bias, stride=stride, padding=padding,
+            dilation=dilation, conv_mxts_mode=conv_mxts_mode, **kwargs)
+
+
+class SeparableConv2D(Conv2D):
+    """Separable 2-D convolution, computed as the equivalent ordinary
+    convolution (see :func:`separable_kernel`); Conv2D's options."""
+
+    def __init__(self, depthwise_kernel, pointwise_kernel, bias, strides,
+                 padding, data_format=DataFormat.channels_last,
+                 dilation_rate=(1, 1), conv_mxts_mode=ConvMxtsMode.Linear,
+                 **kwargs):
+        kernel = separable_kernel(depthwise_kernel, pointwise_kernel)
+        if bias is None:
+            bias = np.zeros(kernel.shape[-1], dtype=kernel.dtype)
+        super(SeparableConv2D, self).__init__(
+            kernel=kernel, bias=bias, strides=strides, padding=padding,
+            data_format=data_format or DataFormat.channels_last,
+            dilation_rate=dilation_rate, conv_mxts_mode=conv_mxts_mode,
+            **kwargs)
+
+
+class Embedding(SingleInputMixin, Node):
+    """Row lookup: integer indices (given as numbers) -> rows of
+    ``embeddings`` (``(input_dim, output_dim)``).
+
+    Indices are not differentiable, so scoring starts here: no multipliers
+    go back to the index input, and contributions are reported at *this*
+    layer's output (pass it as the layer to find scores for).  The
+    reference of the index input selects the reference rows (e.g. the
+    padding token), so the contributions of each position's embedding
+    vector are relative to the reference token's vector.
+    """
+
+    def __init__(self, embeddings, **kwargs):
+        super(Embedding, self).__init__(**kwargs)
+        self.embeddings = as_float_array(embeddings)
+        if self.embeddings.ndim != 2:
+            raise ValueError("Embedding weights must be (input_dim, "
+                             "output_dim); got shape %s"
+                             % (self.embeddings.shape,))
+
+    def forward(self, xs):
+        x = xs[0]
+        dtype = x.dtype if x.dtype.is_floating else tf.float32
+        table = tf.constant(self.embeddings, dtype=dtype)
+        if x.dtype.is_floating:
+            x = tf.round(x)
+        return tf.gather(table, tf.cast(x, tf.int32))
+
+    def _compute_shape(self, input_shapes):
+        return tuple(input_shapes[0]) + (int(self.embeddings.shape[1]),)
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        zeros = tf.zeros_like(state.input.act)
+        return [(zeros, zeros)]

@@ -1,0 +1,332 @@
+"""Elementwise merge layers: Add, Subtract, Average, Multiply, Maximum,
+Minimum (Keras' merging layers).
+
+All take a list of input layers (``ListInputMixin``); inputs of the same
+rank broadcast over size-1 axes, as in Keras.  Multipliers sent back to a
+broadcast input are summed over the broadcast axes.
+
+* ``Add``, ``Average``: linear with non-negative coefficients
+  (``StructuralLayer``).
+* ``Subtract``: ``a - b``; ``b``'s positive contributions become negative
+  ones of the output and vice versa.
+* ``Multiply``: the Shapley rule for a product (exact for two factors),
+  chained pairwise for more (see :class:`Multiply`).
+* ``Maximum`` / ``Minimum``: the whole output difference is credited to
+  one input, chosen so that contributions sum to the output difference
+  (the same idea as max pooling's ``summation_to_delta`` mode).
+
+Under the ``Gradient``, ``GuidedBackprop``, ``DeconvNet`` and
+``PassThrough`` modes, ``Multiply``, ``Maximum`` and ``Minimum`` send back
+the gradient instead.
+"""
+import functools
+
+import tensorflow as tf
+
+from deeplift.graph import vjp
+from deeplift.layers.core import (ListInputMixin, Node, StructuralLayer,
+                                  NonlinearMxtsMode, check_mode,
+                                  positive_part, negative_part)
+from deeplift.layers.pooling import safe_ratio
+
+#: modes under which Multiply / Maximum / Minimum send back the gradient
+GRADIENT_LIKE_MODES = frozenset([NonlinearMxtsMode.Gradient,
+                                 NonlinearMxtsMode.GuidedBackprop,
+                                 NonlinearMxtsMode.DeconvNet,
+                                 NonlinearMxtsMode.PassThrough])
+
+
+def _same_static_shape(a, b):
+    sa, sb = a.shape, b.shape
+    if sa.rank is None or sb.rank is None or sa.rank != sb.rank:
+        return False
+    return all(x is not None and x == y
+               for x, y in zip(sa.as_list()[1:], sb.as_list()[1:]))
+
+
+def unbroadcast(t, like):
+    """``t`` (the broadcast output's shape) summed down to ``like``'s
+    shape (the transpose of broadcasting)."""
+    if _same_static_shape(t, like):
+        return t
+    return vjp(lambda xs: tf.broadcast_to(xs[0], tf.shape(t)), [like], t)[0]
+
+
+def _sum(ts):
+    return functools.reduce(tf.add, ts)
+
+
+def _select_by_sign(diff, pos_mxts, neg_mxts):
+    """The multiplier of the output difference: the positive multiplier
+    where it is > 0, the negative one where < 0, their mean at 0 (the
+    output's contributions are the sign split of its difference)."""
+    if neg_mxts is pos_mxts:
+        return pos_mxts
+    return tf.where(diff > 0, pos_mxts,
+                    tf.where(diff < 0, neg_mxts,
+                             0.5 * (pos_mxts + neg_mxts)))
+
+
+def _check_count(layer):
+    n = len(layer.inputs)
+    if n < layer.min_inputs or (layer.max_inputs is not None
+                                and n > layer.max_inputs):
+        raise ValueError("layer %r (%s) takes %s inputs, got %d"
+                         % (layer.name, type(layer).__name__,
+                            layer.min_inputs if layer.max_inputs ==
+                            layer.min_inputs else
+                            "at least %d" % layer.min_inputs, n))
+
+
+class _ElementwiseMerge(ListInputMixin, StructuralLayer):
+    """Base of the linear merges."""
+
+    min_inputs = 1
+    max_inputs = None
+
+    def _check_inputs(self):
+        ListInputMixin._check_inputs(self)
+        _check_count(self)
+
+
+class Add(_ElementwiseMerge):
+    """Elementwise sum of the inputs."""
+
+    def forward(self, xs):
+        return _sum(xs)
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        out = []
+        for s in state.inputs:
+            pos = unbroadcast(pos_mxts, s.act)
+            neg = pos if neg_mxts is pos_mxts else unbroadcast(neg_mxts,
+                                                                s.act)
+            out.append((pos, neg))
+        return out
+
+
+class Average(Add):
+    """Elementwise mean of the inputs."""
+
+    def forward(self, xs):
+        return _sum(xs) / tf.cast(len(xs), xs[0].dtype)
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        n = tf.cast(len(state.inputs), pos_mxts.dtype)
+        pos = pos_mxts / n
+        neg = pos if neg_mxts is pos_mxts else neg_mxts / n
+        return Add.backward(self, state, pos, neg)
+
+
+class Subtract(_ElementwiseMerge):
+    """``a - b`` (exactly two inputs).
+
+    Contributions: ``pos = pos_a - neg_b``, ``neg = neg_a - pos_b``.
+    Multipliers: ``a`` gets ``(pos_m, neg_m)``, ``b`` gets
+    ``(-neg_m, -pos_m)``, so ``pos_m * pos + neg_m * neg`` equals the sum
+    over the inputs of multiplier times contribution.
+    """
+
+    min_inputs = 2
+    max_inputs = 2
+
+    def forward(self, xs):
+        return xs[0] - xs[1]
+
+    def contribs(self, state):
+        (pos_a, neg_a), (pos_b, neg_b) = [s.contribs for s in state.inputs]
+        return pos_a - neg_b, neg_a - pos_b
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        a, b = state.inputs
+        pos_a = unbroadcast(pos_mxts, a.act)
+        neg_a = pos_a if neg_mxts is pos_mxts else unbroadcast(neg_mxts,
+                                                                a.act)
+        neg_b = -unbroadcast(pos_mxts, b.act)
+        pos_b = neg_b if neg_mxts is pos_mxts else -unbroadcast(neg_mxts,
+                                                                 b.act)
+        return [(pos_a, neg_a), (pos_b, neg_b)]
+
+
+class _NonlinearMerge(ListInputMixin, Node):
+    """Base of Multiply / Maximum / Minimum (they take a
+    ``nonlinear_mxts_mode``)."""
+
+    min_inputs = 1
+    max_inputs = None
+
+    def __init__(self, nonlinear_mxts_mode=NonlinearMxtsMode.Rescale,
+                 **kwargs):
+        super(_NonlinearMerge, self).__init__(**kwargs)
+        self.nonlinear_mxts_mode = check_mode(
+            nonlinear_mxts_mode, NonlinearMxtsMode, "nonlinear_mxts_mode")
+
+    def _check_inputs(self):
+        ListInputMixin._check_inputs(self)
+        _check_count(self)
+
+    def _gradient_like(self):
+        return self.nonlinear_mxts_mode in GRADIENT_LIKE_MODES
+
+
+class Multiply(_NonlinearMerge):
+    """Elementwise product of the inputs.
+
+    DeepLIFT modes (Rescale, RevealCancel, ...): for two factors,
+    ``a*b - a0*b0 == (a - a0) * (b + b0)/2 + (b - b0) * (a + a0)/2``
+    exactly (the Shapley values of the two factors), so each factor's
+    coefficient is the mean of the other factor's actual and reference
+    values.  With ``n > 2`` factors the product is taken as the chain
+    ``((x1*x2)*x3)*...`` and the two-factor rule applied at each step,
+    which gives factor ``i`` the coefficient
+    ``(P[i-1] + P0[i-1])/2 * prod_{j>i} (x_j + x0_j)/2`` with ``P[k]``
+    (``P0[k]``) the product of the first ``k`` actual (reference) factors
+    (``P[0] = P0[0] = 1``); contributions still sum to the output's
+    difference exactly, but depend on the order of the inputs.
+
+    The layer then acts like a linear layer with these coefficients
+    (DeepLIFT's Linear rule: contributions split by the sign of the input
+    differences and of the coefficients).  Gradient-like modes use the
+    gradient ``prod_{j != i} x_j`` as coefficient.
+    """
+
+    def forward(self, xs):
+        return functools.reduce(tf.multiply, xs)
+
+    def coefficients(self, state):
+        if "coefficients" in state.cache:
+            return state.cache["coefficients"]
+        acts = [s.act for s in state.inputs]
+        n = len(acts)
+        shape = tf.shape(state.act)
+        if self._gradient_like():
+            prefix = [None] * n
+            suffix = [None] * n
+            for i in range(1, n):
+                prefix[i] = acts[i - 1] if i == 1 else prefix[i - 1] * \
+                    acts[i - 1]
+            for i in range(n - 2, -1, -1):
+                suffix[i] = acts[i + 1] if i == n - 2 else suffix[i + 1] * \
+                    acts[i + 1]
+            coefs = []
+            for i in range(n):
+                parts = [p for p in (prefix[i], suffix[i]) if p is not None]
+                coef = (functools.reduce(tf.multiply, parts) if parts
+                        else tf.ones_like(acts[i]))
+                coefs.append(tf.broadcast_to(coef, shape))
+        else:
+            refs = [s.ref for s in state.inputs]
+            means = [0.5 * (a + r) for a, r in zip(acts, refs)]
+            suffix = [None] * n
+            for i in range(n - 2, -1, -1):
+                suffix[i] = means[i + 1] if i == n - 2 else suffix[i + 1] * \
+                    means[i + 1]
+            coefs = []
+            prod_act = prod_ref = None
+            for i in range(n):
+                parts = []
+                if prod_act is not None:
+                    parts.append(0.5 * (prod_act + prod_ref))
+                if suffix[i] is not None:
+                    parts.append(suffix[i])
+                coef = (functools.reduce(tf.multiply, parts) if parts
+                        else tf.ones_like(acts[i]))
+                coefs.append(tf.broadcast_to(coef, shape))
+                prod_act = acts[i] if prod_act is None else prod_act * acts[i]
+                prod_ref = refs[i] if prod_ref is None else prod_ref * refs[i]
+        state.cache["coefficients"] = coefs
+        return coefs
+
+    def contribs(self, state):
+        pos_terms, neg_terms = [], []
+        for s, coef in zip(state.inputs, self.coefficients(state)):
+            dpos, dneg = positive_part(s.diff), negative_part(s.diff)
+            cpos, cneg = positive_part(coef), negative_part(coef)
+            pos_terms.append(dpos * cpos + dneg * cneg)
+            neg_terms.append(dneg * cpos + dpos * cneg)
+        return _sum(pos_terms), _sum(neg_terms)
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        out = []
+        for s, coef in zip(state.inputs, self.coefficients(state)):
+            if neg_mxts is pos_mxts:
+                inc = pos_mxts * coef
+            else:
+                cpos, cneg = positive_part(coef), negative_part(coef)
+                when_pos = pos_mxts * cpos + neg_mxts * cneg
+                when_neg = pos_mxts * cneg + neg_mxts * cpos
+                diff = s.diff + tf.zeros_like(coef)
+                inc = tf.where(diff > 0, when_pos,
+                               tf.where(diff < 0, when_neg,
+                                        0.5 * (when_pos + when_neg)))
+            inc = unbroadcast(inc, s.act)
+            out.append((inc, inc))
+        return out
+
+
+class Maximum(_NonlinearMerge):
+    """Elementwise maximum of the inputs.
+
+    With ``a`` the input holding the maximum of the actual values, ``b``
+    the one holding the maximum of the references (first one on ties),
+    ``dx = x - x0`` and ``dy = max(x) - max(x0)``: ``dx[b] <= dy <=
+    dx[a]``.  The whole ``dy`` is credited to ``a`` when ``dy >= 0``
+    (multiplier ``m * dy / dx[a]``) and to ``b`` otherwise, so
+    contributions sum to the output difference for any reference.
+    Gradient-like modes send ``m`` to ``a``.
+    """
+
+    sign = 1.0
+
+    def forward(self, xs):
+        return functools.reduce(tf.maximum, xs)
+
+    def _weights(self, state):
+        """(n,) + output shape weights: the multiplier ratio sent to each
+        input."""
+        if "weights" in state.cache:
+            return state.cache["weights"]
+        shape = tf.shape(state.act)
+        n = len(state.inputs)
+        xs = tf.stack([tf.broadcast_to(s.act, shape)
+                       for s in state.inputs], 0)
+        dtype = xs.dtype
+        a = tf.one_hot(tf.argmax(self.sign * xs, axis=0), n, axis=0,
+                       dtype=dtype)
+        if self._gradient_like():
+            weights = a
+        else:
+            x0s = tf.stack([tf.broadcast_to(s.ref, shape)
+                            for s in state.inputs], 0)
+            b = tf.one_hot(tf.argmax(self.sign * x0s, axis=0), n, axis=0,
+                           dtype=dtype)
+            dxs = xs - x0s
+            dy = state.diff
+            dx_a = tf.reduce_sum(a * dxs, axis=0)
+            dx_b = tf.reduce_sum(b * dxs, axis=0)
+            weights = tf.where(self.sign * dy >= 0,
+                               a * safe_ratio(dy, dx_a),
+                               b * safe_ratio(dy, dx_b))
+        state.cache["weights"] = weights
+        return weights
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        m = _select_by_sign(state.diff, pos_mxts, neg_mxts)
+        weights = self._weights(state)
+        out = []
+        for i, s in enumerate(state.inputs):
+            inc = unbroadcast(weights[i] * m, s.act)
+            out.append((inc, inc))
+        return out
+
+
+class Minimum(Maximum):
+    """Elementwise minimum: the rule of :class:`Maximum` applied to the
+    negated inputs (``min(x) == -max(-x)``): ``dy`` goes to the actual
+    values' argmin when ``dy <= 0``, to the references' argmin
+    otherwise."""
+
+    sign = -1.0
+
+    def forward(self, xs):
+        return functools.reduce(tf.minimum, xs)

@@ -1,0 +1,305 @@
+"""Sequence logos of per-base scores (e.g. DeepLIFT contribution scores).
+
+Each position of an L x 4 array of scores (columns A, C, G, T) is drawn as a
+stack of letters whose heights are the scores: positive scores are stacked
+upwards from zero, negative ones downwards (upside-down letters), the
+letter with the largest magnitude outermost.  Boxes can highlight ranges of
+positions.
+
+The public functions have the names and arguments of
+``deeplift.visualization.viz_sequence`` in deeplift 0.6.13.  In addition,
+:func:`plot_weights` returns its figure and can write it to a file
+(``save_path``) instead of showing it, for scripts and headless machines.
+
+matplotlib is an optional dependency (``pip install deeplift[viz]``); it is
+imported only when a plotting function is called.
+"""
+import logging
+
+import numpy as np
+
+from deeplift.visualization.matplotlib_helpers import (
+    finish_figure, require_matplotlib)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["plot_a", "plot_c", "plot_g", "plot_t", "plot_weights_given_ax",
+           "plot_weights", "default_colors", "default_plot_funcs"]
+
+
+# ---------------------------------------------------------------------------
+# Letter shapes: polygons in the unit square, x from the letter's left edge
+# and y from its base, each letter one path (outlines plus holes).
+# ---------------------------------------------------------------------------
+
+def _arc(cx, cy, rx, ry, start_deg, end_deg, num=48):
+    """Points of an elliptical arc, including its extreme points."""
+    low, high = sorted((start_deg, end_deg))
+    degrees = np.union1d(np.linspace(low, high, num),
+                         [a for a in range(0, 361, 90) if low < a < high])
+    if end_deg < start_deg:
+        degrees = degrees[::-1]
+    theta = np.deg2rad(degrees)
+    return np.stack([cx + rx * np.cos(theta), cy + ry * np.sin(theta)], 1)
+
+
+def _signed_area(poly):
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)
+
+
+def _oriented(poly, counter_clockwise):
+    """Orient outlines counter-clockwise and holes clockwise, so that the
+    holes stay empty under both the nonzero and the even-odd fill rules."""
+    poly = np.asarray(poly, dtype=float)
+    if (_signed_area(poly) > 0) != counter_clockwise:
+        poly = poly[::-1]
+    return poly
+
+
+def _glyph(outlines, holes=()):
+    return ([_oriented(p, True) for p in outlines]
+            + [_oriented(p, False) for p in holes])
+
+
+# A: two slanted legs and a crossbar, with a triangular hole under the apex.
+_A_GLYPH = _glyph(
+    outlines=[[(0.0, 0.0), (0.22, 0.0), (0.3133, 0.25), (0.6867, 0.25),
+               (0.78, 0.0), (1.0, 0.0), (0.6, 1.0), (0.4, 1.0)]],
+    holes=[[(0.3693, 0.4), (0.5, 0.75), (0.6307, 0.4)]])
+
+# C: an elliptical band open on the right.
+_C_GLYPH = _glyph(outlines=[np.concatenate([
+    _arc(0.5, 0.5, 0.5, 0.5, 45, 315),
+    _arc(0.5, 0.5, 0.3, 0.32, 315, 45)])])
+
+# G: a band open at the top right, ending in a bar pointing inwards.
+_G_GLYPH = _glyph(outlines=[np.concatenate([
+    _arc(0.5, 0.5, 0.5, 0.5, 45, 360),
+    [(1.0, 0.64), (0.55, 0.64), (0.55, 0.5)],
+    _arc(0.5, 0.5, 0.3, 0.32, 360, 45)])])
+
+# T: a top bar and a stem.
+_T_GLYPH = _glyph(outlines=[[
+    (0.0, 1.0), (0.0, 0.8), (0.4, 0.8), (0.4, 0.0), (0.6, 0.0), (0.6, 0.8),
+    (1.0, 0.8), (1.0, 1.0)]])
+
+
+def _add_glyph(ax, glyph, base, left_edge, height, color):
+    """Add one letter as a single PathPatch scaled to ``height``."""
+    require_matplotlib()
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path
+
+    vertices, codes = [], []
+    for poly in glyph:
+        pts = np.empty((len(poly) + 1, 2))
+        pts[:-1, 0] = left_edge + poly[:, 0]
+        pts[:-1, 1] = base + height * poly[:, 1]
+        pts[-1] = pts[0]
+        vertices.append(pts)
+        codes.extend([Path.MOVETO] + [Path.LINETO] * (len(poly) - 1)
+                     + [Path.CLOSEPOLY])
+    patch = PathPatch(Path(np.concatenate(vertices), codes),
+                      facecolor=color, edgecolor=color, linewidth=0.5)
+    ax.add_patch(patch)
+    return patch
+
+
+def plot_a(ax, base, left_edge, height, color):
+    """Draw an "A" from (left_edge, base), one unit wide and ``height``
+    high (negative heights draw it upside down, below ``base``)."""
+    return _add_glyph(ax, _A_GLYPH, base, left_edge, height, color)
+
+
+def plot_c(ax, base, left_edge, height, color):
+    """Draw a "C"; same arguments as :func:`plot_a`."""
+    return _add_glyph(ax, _C_GLYPH, base, left_edge, height, color)
+
+
+def plot_g(ax, base, left_edge, height, color):
+    """Draw a "G"; same arguments as :func:`plot_a`."""
+    return _add_glyph(ax, _G_GLYPH, base, left_edge, height, color)
+
+
+def plot_t(ax, base, left_edge, height, color):
+    """Draw a "T"; same arguments as :func:`plot_a`."""
+    return _add_glyph(ax, _T_GLYPH, base, left_edge, height, color)
+
+
+default_colors = {0: 'green', 1: 'blue', 2: 'orange', 3: 'red'}
+default_plot_funcs = {0: plot_a, 1: plot_c, 2: plot_g, 3: plot_t}
+
+
+# ---------------------------------------------------------------------------
+# Logos
+# ---------------------------------------------------------------------------
+
+def _as_logo_array(array, num_letters):
+    """Return ``array`` as a float (L, num_letters) array, or raise.
+
+    Singleton axes beyond two are dropped, e.g. (1, L, 4) -> (L, 4); a
+    (4, L) array is transposed, as in deeplift 0.6.13.
+    """
+    try:
+        arr = np.asarray(array, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError("array must be numeric, got %r" % (array,)) from exc
+    while arr.ndim > 2:
+        singleton = [axis for axis, size in enumerate(arr.shape) if size == 1]
+        if not singleton:
+            break
+        arr = arr.squeeze(axis=singleton[0])
+    if (arr.ndim == 2 and arr.shape[1] != num_letters
+            and arr.shape[0] == num_letters):
+        arr = arr.T
+    if arr.ndim != 2 or arr.shape[1] != num_letters or arr.shape[0] == 0:
+        raise ValueError(
+            "array must have shape (L, %d) (one row of scores per position; "
+            "(1, L, %d) and (%d, L) are accepted too), got shape %s"
+            % (num_letters, num_letters, num_letters, np.shape(array)))
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("array contains NaN or infinite scores")
+    return arr
+
+
+def _check_highlight(highlight, length):
+    """Validate ``{color: [(start, end), ...]}`` and return it as a list."""
+    if highlight is None:
+        return []
+    if not hasattr(highlight, "items"):
+        raise ValueError("highlight must be a dict mapping a color to a list "
+                         "of (start, end) position ranges, got %r"
+                         % (highlight,))
+    boxes = []
+    for color, ranges in highlight.items():
+        for item in ranges:
+            try:
+                start, end = item
+                start, end = int(start), int(end)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    "highlight ranges must be (start, end) pairs of "
+                    "positions, got %r for color %r" % (item, color)) from exc
+            if not 0 <= start < end <= length:
+                raise ValueError(
+                    "highlight range (%d, %d) for color %r is not within "
+                    "0 <= start < end <= %d" % (start, end, color, length))
+            boxes.append((color, start, end))
+    return boxes
+
+
+def plot_weights_given_ax(ax, array, height_padding_factor=0.2,
+                          length_padding=1.0, subticks_frequency=1.0,
+                          highlight=None, colors=default_colors,
+                          plot_funcs=default_plot_funcs):
+    """Draw a sequence logo of ``array`` on the matplotlib axes ``ax``.
+
+    Arguments:
+        ax: matplotlib axes to draw on.
+        array: (L, 4) scores (columns in the order of ``plot_funcs``, by
+            default A, C, G, T); (1, L, 4) and (4, L) arrays are accepted.
+        height_padding_factor: vertical margin, as a fraction of the tallest
+            stack (above or below zero).
+        length_padding: horizontal margin, in positions.
+        subticks_frequency: spacing of the x-axis ticks, in positions.
+        highlight: dict mapping a matplotlib color to a list of
+            (start, end) position ranges (end exclusive) to box.
+        colors, plot_funcs: dicts (or sequences) mapping a column index to
+            the letter's color and drawing function
+            ``func(ax, base, left_edge, height, color)``.
+
+    Letters with a score of exactly zero are not drawn.  Returns ``ax``.
+    """
+    require_matplotlib()
+    from matplotlib.patches import Rectangle
+
+    num_letters = len(plot_funcs)
+    arr = _as_logo_array(array, num_letters)
+    for letter in range(num_letters):
+        for name, table in (("plot_funcs", plot_funcs), ("colors", colors)):
+            try:
+                table[letter]
+            except (KeyError, IndexError):
+                raise ValueError("%s has no entry for column %d"
+                                 % (name, letter)) from None
+    length = arr.shape[0]
+    boxes = _check_highlight(highlight, length)
+
+    # Stack the letters of each position from the smallest magnitude up.
+    heights = np.zeros(length)
+    depths = np.zeros(length)
+    order = np.argsort(np.abs(arr), axis=1, kind="stable")
+    for i in range(length):
+        for letter in order[i].tolist():
+            value = float(arr[i, letter])
+            if value > 0:
+                base = heights[i]
+                heights[i] += value
+            elif value < 0:
+                base = depths[i]
+                depths[i] += value
+            else:
+                continue
+            plot_funcs[letter](ax=ax, base=base, left_edge=i, height=value,
+                               color=colors[letter])
+
+    for color, start, end in boxes:
+        min_depth = depths[start:end].min()
+        max_height = heights[start:end].max()
+        ax.add_patch(Rectangle(xy=(start, min_depth), width=end - start,
+                               height=max_height - min_depth,
+                               edgecolor=color, fill=False))
+
+    ax.set_xlim(-length_padding, length + length_padding)
+    ax.xaxis.set_ticks(np.arange(0.0, length + 1, subticks_frequency))
+    max_pos_height = heights.max()
+    min_neg_height = depths.min()
+    height_padding = max(abs(min_neg_height) * height_padding_factor,
+                         abs(max_pos_height) * height_padding_factor)
+    low = min_neg_height - height_padding
+    high = max_pos_height + height_padding
+    if high <= low:  # all scores zero
+        low, high = -1.0, 1.0
+    ax.set_ylim(low, high)
+    return ax
+
+
+def plot_weights(array, figsize=(20, 2), height_padding_factor=0.2,
+                 length_padding=1.0, subticks_frequency=1.0,
+                 colors=default_colors, plot_funcs=default_plot_funcs,
+                 highlight=None, save_path=None, show=None, dpi=None,
+                 title=None):
+    """Plot a sequence logo of ``array`` in a new figure.
+
+    Arguments are as in :func:`plot_weights_given_ax`, plus:
+        figsize: the figure size in inches.
+        save_path: if given, the figure is written to this file (format
+            from the extension, e.g. ``.png``) and closed instead of shown.
+        show: whether to call ``plt.show()``; defaults to True without
+            ``save_path`` (ignored with non-interactive backends like Agg).
+        dpi: resolution of the saved file (matplotlib's default if None).
+        title: optional axes title.
+
+    Returns the matplotlib figure (in a notebook, end the line with ``;``
+    to keep the returned figure from being displayed a second time).
+    """
+    plt = require_matplotlib()
+    # Validate before creating a figure, so that errors leave nothing open.
+    num_letters = len(plot_funcs)
+    _check_highlight(highlight, _as_logo_array(array, num_letters).shape[0])
+    fig = plt.figure(figsize=figsize)
+    try:
+        ax = fig.add_subplot(111)
+        plot_weights_given_ax(ax=ax, array=array,
+                              height_padding_factor=height_padding_factor,
+                              length_padding=length_padding,
+                              subticks_frequency=subticks_frequency,
+                              colors=colors, plot_funcs=plot_funcs,
+                              highlight=highlight)
+        if title is not None:
+            ax.set_title(title)
+    except Exception:
+        plt.close(fig)
+        raise
+    return finish_figure(fig, save_path=save_path, show=show, dpi=dpi)

@@ -1,0 +1,357 @@
+"""Tests for deeplift.dinuc_shuffle."""
+import collections
+
+import numpy as np
+import pytest
+
+import deeplift.dinuc_shuffle as ds
+from deeplift.dinuc_shuffle import dinuc_shuffle, dinuc_shuffle_batch
+
+
+def dinuc_counts(seq):
+    """Counter of adjacent pairs of a string or of a one-hot array's rows."""
+    if isinstance(seq, str):
+        items = list(seq)
+    else:
+        items = [tuple(row) for row in np.asarray(seq).tolist()]
+    return collections.Counter(zip(items[:-1], items[1:]))
+
+
+def composition(seq):
+    if isinstance(seq, str):
+        return collections.Counter(seq)
+    return collections.Counter(tuple(row) for row in np.asarray(seq).tolist())
+
+
+def random_string(rng, length, alphabet="ACGT"):
+    return "".join(rng.choice(list(alphabet), length))
+
+
+def random_one_hot(rng, length, dim=4, n_frac=0.0, dtype=np.float64):
+    tokens = rng.randint(0, dim, length)
+    arr = np.eye(dim, dtype=dtype)[tokens]
+    if n_frac:
+        arr[rng.rand(length) < n_frac] = 0
+    return arr
+
+
+def assert_valid_shuffle(orig, shuf):
+    assert len(shuf) == len(orig)
+    assert dinuc_counts(shuf) == dinuc_counts(orig)
+    assert composition(shuf) == composition(orig)
+    if len(orig):
+        if isinstance(orig, str):
+            assert shuf[0] == orig[0] and shuf[-1] == orig[-1]
+        else:
+            np.testing.assert_array_equal(shuf[0], orig[0])
+            np.testing.assert_array_equal(shuf[-1], orig[-1])
+
+
+# ---------------------------------------------------------------------------
+# Dinucleotide preservation
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("length", [1, 2, 3, 4, 5, 10, 37, 200, 1001])
+def test_string_dinucleotides_preserved(length):
+    for seed in range(15):
+        rng = np.random.RandomState(seed)
+        seq = random_string(rng, length)
+        single = dinuc_shuffle(seq, rng=rng)
+        assert isinstance(single, str)
+        assert_valid_shuffle(seq, single)
+        for shuf in dinuc_shuffle(seq, 7, rng):
+            assert_valid_shuffle(seq, shuf)
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 4, 7, 50, 999])
+@pytest.mark.parametrize("n_frac", [0.0, 0.2])
+def test_one_hot_dinucleotides_preserved(length, n_frac):
+    for seed in range(10):
+        rng = np.random.RandomState(seed)
+        seq = random_one_hot(rng, length, n_frac=n_frac)
+        single = dinuc_shuffle(seq, rng=rng)
+        assert single.shape == seq.shape
+        assert_valid_shuffle(seq, single)
+        for shuf in dinuc_shuffle(seq, 5, rng):
+            assert_valid_shuffle(seq, shuf)
+
+
+def test_many_shuffles_use_vectorised_walk():
+    # >= _NUMPY_WALK_MIN_WALKS walks go through the NumPy walk, fewer through
+    # the pure-Python one; both must be valid and give identical results.
+    rng = np.random.RandomState(3)
+    seq = random_one_hot(rng, 300, n_frac=0.05)
+    many = dinuc_shuffle(seq, 100, np.random.RandomState(11))
+    assert many.shape == (100, 300, 4)
+    for shuf in many:
+        assert_valid_shuffle(seq, shuf)
+    few = dinuc_shuffle(seq, 3, np.random.RandomState(11))
+    np.testing.assert_array_equal(few, many[:3])
+
+
+def test_other_alphabets_and_unicode():
+    rng = np.random.RandomState(0)
+    for alphabet in ["AB", "ACGTN", "abcdefghijklmnopqrstuvwxyz0123456789",
+                     "\u03b1\u03b2\u03b3\U0001F600"]:
+        seq = random_string(rng, 300, alphabet)
+        for shuf in dinuc_shuffle(seq, 4, rng):
+            assert_valid_shuffle(seq, shuf)
+    # More than 256 distinct characters (wider token dtypes), with both the
+    # one-walk-at-a-time and the vectorised walks.
+    alphabet = "".join(chr(0x4E00 + i) for i in range(300))
+    seq = random_string(rng, 3000, alphabet)
+    for num_shufs in (3, 60):
+        shufs = dinuc_shuffle(seq, num_shufs, rng)
+        assert len(shufs) == num_shufs
+        for shuf in shufs[:5]:
+            assert_valid_shuffle(seq, shuf)
+
+
+def test_single_character_and_empty_inputs():
+    rng = np.random.RandomState(0)
+    assert dinuc_shuffle("AAAAAA", rng=rng) == "AAAAAA"
+    assert dinuc_shuffle("", rng=rng) == ""
+    assert dinuc_shuffle("", 2, rng) == ["", ""]
+    assert dinuc_shuffle("G", 3, rng) == ["G", "G", "G"]
+    empty = np.zeros((0, 4))
+    assert dinuc_shuffle(empty, 2, rng).shape == (2, 0, 4)
+
+
+def test_all_n_rows():
+    rng = np.random.RandomState(0)
+    seq = np.zeros((20, 4))
+    out = dinuc_shuffle(seq, 3, rng)
+    assert out.shape == (3, 20, 4)
+    assert not out.any()
+    seq[5] = [0, 0, 1, 0]
+    seq[12] = [1, 0, 0, 0]
+    for shuf in dinuc_shuffle(seq, 10, rng):
+        assert_valid_shuffle(seq, shuf)
+
+
+def test_large_alphabet_and_long_sequences():
+    # 64-bit sort keys (long sequences) and the permutation fallback.
+    rng = np.random.RandomState(1)
+    seq = random_one_hot(rng, 6000, dim=4)
+    for shuf in dinuc_shuffle(seq, 2, rng):
+        assert_valid_shuffle(seq, shuf)
+    seq = random_one_hot(rng, 500, dim=30, n_frac=0.1)
+    for shuf in dinuc_shuffle(seq, 2, rng):
+        assert_valid_shuffle(seq, shuf)
+
+
+@pytest.mark.parametrize("num_shufs", [4, 60])
+def test_permutation_fallback(monkeypatch, num_shufs):
+    # Force the fallback used when sort keys would have too few random bits.
+    monkeypatch.setattr(ds, "_KEY_DTYPES", ())
+    rng = np.random.RandomState(2)
+    seq = random_one_hot(rng, 200, n_frac=0.1)
+    for shuf in dinuc_shuffle(seq, num_shufs, rng):
+        assert_valid_shuffle(seq, shuf)
+
+
+def test_tied_random_keys_are_redrawn(monkeypatch):
+    real = ds._random_bits
+    calls = []
+
+    def first_call_all_zero(gen, shape, dtype):
+        calls.append(shape)
+        bits = real(gen, shape, dtype)
+        if len(calls) == 1:
+            bits[...] = 0
+        return bits
+
+    monkeypatch.setattr(ds, "_random_bits", first_call_all_zero)
+    rng = np.random.RandomState(0)
+    seq = random_one_hot(rng, 100)
+    out = dinuc_shuffle(seq, 3, rng)
+    assert len(calls) > 1
+    for shuf in out:
+        assert_valid_shuffle(seq, shuf)
+
+
+def test_last_edge_kept_last_for_each_character():
+    # The algorithm keeps, for every character, the character following its
+    # last occurrence (before the final position) the same.
+    rng = np.random.RandomState(5)
+    seq = random_string(rng, 60)
+
+    def last_successors(s):
+        return {c: s[s[:-1].rindex(c) + 1] for c in set(s[:-1])}
+
+    for shuf in dinuc_shuffle(seq, 20, rng):
+        assert last_successors(shuf) == last_successors(seq)
+
+
+# ---------------------------------------------------------------------------
+# Output types, randomness, reproducibility
+# ---------------------------------------------------------------------------
+
+def test_output_types_and_shapes():
+    rng = np.random.RandomState(0)
+    seq = random_one_hot(rng, 30, dtype=np.float32)
+    assert dinuc_shuffle(seq, rng=rng).shape == (30, 4)
+    out = dinuc_shuffle(seq, 6, rng)
+    assert isinstance(out, np.ndarray)
+    assert out.shape == (6, 30, 4) and out.dtype == np.float32
+    bool_seq = seq.astype(bool)
+    assert dinuc_shuffle(bool_seq, 2, rng).dtype == bool
+    int_seq = seq.astype(np.int8)
+    assert dinuc_shuffle(int_seq, rng=rng).dtype == np.int8
+    strings = dinuc_shuffle("ACGTACGGT", 3, rng)
+    assert isinstance(strings, list) and len(strings) == 3
+    assert all(isinstance(s, str) for s in strings)
+    assert isinstance(dinuc_shuffle(np.str_("ACGTTA"), rng=rng), str)
+    assert len(dinuc_shuffle("ACGT", 1, rng)) == 1
+
+
+def test_reproducible_with_seeded_random_state():
+    seq_rng = np.random.RandomState(0)
+    arr = random_one_hot(seq_rng, 500, n_frac=0.05)
+    text = random_string(seq_rng, 500)
+    np.testing.assert_array_equal(
+        dinuc_shuffle(arr, 5, np.random.RandomState(42)),
+        dinuc_shuffle(arr, 5, np.random.RandomState(42)))
+    assert (dinuc_shuffle(text, 5, np.random.RandomState(42))
+            == dinuc_shuffle(text, 5, np.random.RandomState(42)))
+    np.testing.assert_array_equal(
+        dinuc_shuffle(arr, 3, np.random.default_rng(7)),
+        dinuc_shuffle(arr, 3, np.random.default_rng(7)))
+    # The RandomState is advanced: consecutive calls differ.
+    rng = np.random.RandomState(42)
+    assert dinuc_shuffle(text, rng=rng) != dinuc_shuffle(text, rng=rng)
+
+
+def test_different_seeds_and_shuffles_differ():
+    seq = random_string(np.random.RandomState(0), 400)
+    a = dinuc_shuffle(seq, 5, np.random.RandomState(1))
+    b = dinuc_shuffle(seq, 5, np.random.RandomState(2))
+    assert a != b
+    assert len(set(a)) == 5
+    assert seq not in a
+    # A shuffle is far from the original (random-level identity ~1/4).
+    identity = np.mean([x == y for x, y in zip(seq, a[0])])
+    assert identity < 0.5
+
+
+def test_unseeded_rng_gives_random_results():
+    seq = random_string(np.random.RandomState(0), 300)
+    assert dinuc_shuffle(seq) != dinuc_shuffle(seq)
+
+
+def test_shuffles_are_uniform_over_valid_sequences():
+    # "AACAB"-like tiny example: enumerate all sequences with the same
+    # dinucleotide counts, first character and last-successor constraint,
+    # and check that each appears about equally often.
+    seq = "ABACABBA"
+    shufs = dinuc_shuffle(seq, 4000, np.random.RandomState(0))
+    counts = collections.Counter(shufs)
+    for shuf in counts:
+        assert_valid_shuffle(seq, shuf)
+    freqs = np.array(list(counts.values())) / len(shufs)
+    assert len(counts) > 1
+    expected = 1.0 / len(counts)
+    assert np.all(np.abs(freqs - expected) < 0.25 * expected + 0.01)
+
+
+def test_numpy2_string_helpers():
+    arr = ds.string_to_char_array("ACGT")
+    np.testing.assert_array_equal(arr, [65, 67, 71, 84])
+    assert ds.char_array_to_string(arr) == "ACGT"
+    tokens = ds.one_hot_to_tokens(np.array([[0, 1, 0], [0, 0, 0], [1, 0, 0]]))
+    np.testing.assert_array_equal(tokens, [1, 3, 0])
+    np.testing.assert_array_equal(
+        ds.tokens_to_one_hot(tokens, 3),
+        [[0, 1, 0], [0, 0, 0], [1, 0, 0]])
+
+
+# ---------------------------------------------------------------------------
+# Batch API
+# ---------------------------------------------------------------------------
+
+def test_batch_shapes_and_validity():
+    rng = np.random.RandomState(0)
+    seqs = np.stack([random_one_hot(rng, 120, n_frac=0.05) for _ in range(7)])
+    out = dinuc_shuffle_batch(seqs, 4, rng)
+    assert out.shape == (7, 4, 120, 4) and out.dtype == seqs.dtype
+    for i in range(7):
+        for shuf in out[i]:
+            assert_valid_shuffle(seqs[i], shuf)
+    assert dinuc_shuffle_batch(seqs, rng=rng).shape == (7, 1, 120, 4)
+    np.testing.assert_array_equal(
+        dinuc_shuffle_batch(seqs, 3, np.random.RandomState(9)),
+        dinuc_shuffle_batch(seqs, 3, np.random.RandomState(9)))
+
+
+@pytest.mark.parametrize("length", [1, 2, 3])
+def test_batch_short_sequences(length):
+    rng = np.random.RandomState(0)
+    seqs = np.stack([random_one_hot(rng, length) for _ in range(3)])
+    out = dinuc_shuffle_batch(seqs, 2, rng)
+    assert out.shape == (3, 2, length, 4)
+    for i in range(3):
+        for shuf in out[i]:
+            assert_valid_shuffle(seqs[i], shuf)
+
+
+def test_batch_matches_single_sequence_call():
+    rng = np.random.RandomState(0)
+    seq = random_one_hot(rng, 80)
+    np.testing.assert_array_equal(
+        dinuc_shuffle_batch(seq[None], 5, np.random.RandomState(3))[0],
+        dinuc_shuffle(seq, 5, np.random.RandomState(3)))
+
+
+# ---------------------------------------------------------------------------
+# Input validation
+# ---------------------------------------------------------------------------
+
+def test_bad_inputs():
+    rng = np.random.RandomState(0)
+    good = random_one_hot(rng, 10)
+    with pytest.raises(ValueError, match="shape"):
+        dinuc_shuffle(good[None], rng=rng)
+    with pytest.raises(ValueError, match="shape"):
+        dinuc_shuffle(good[:, 0], rng=rng)
+    with pytest.raises(ValueError, match="Expected"):
+        dinuc_shuffle(["A", "C"], rng=rng)
+    with pytest.raises(ValueError, match="Expected"):
+        dinuc_shuffle(123, rng=rng)
+    two_hot = good.copy()
+    two_hot[3] = [1, 1, 0, 0]
+    with pytest.raises(ValueError, match="row"):
+        dinuc_shuffle(two_hot, rng=rng)
+    not_binary = good.copy()
+    not_binary[2] *= 0.5
+    with pytest.raises(ValueError, match="0 or 1"):
+        dinuc_shuffle(not_binary, rng=rng)
+    with pytest.raises(ValueError):
+        dinuc_shuffle(good.astype(str), rng=rng)
+    with pytest.raises(ValueError):
+        dinuc_shuffle(np.zeros((5, 0)), rng=rng)
+    for bad in [0, -1, 2.5, True]:
+        with pytest.raises(ValueError, match="num_shufs"):
+            dinuc_shuffle("ACGT", bad, rng)
+        with pytest.raises(ValueError, match="num_shufs"):
+            dinuc_shuffle_batch(good[None], bad, rng)
+    with pytest.raises(TypeError, match="rng"):
+        dinuc_shuffle("ACGT", 2, rng=1234)
+    with pytest.raises(ValueError, match="N x L x D"):
+        dinuc_shuffle_batch(good, 2, rng)
+    with pytest.raises(ValueError, match="N x L x D"):
+        dinuc_shuffle_batch(list(good), 2, rng)
+    with pytest.raises(ValueError, match="row"):
+        dinuc_shuffle_batch(two_hot[None], 2, rng)
+
+
+def test_batch_in_chunks(monkeypatch):
+    monkeypatch.setattr(ds, "_CHUNK_ELEMENTS", 500)
+    rng = np.random.RandomState(4)
+    seqs = np.stack([random_one_hot(rng, 90, n_frac=0.05) for _ in range(9)])
+    out = dinuc_shuffle_batch(seqs, 3, rng)
+    assert out.shape == (9, 3, 90, 4)
+    for i in range(9):
+        for shuf in out[i]:
+            assert_valid_shuffle(seqs[i], shuf)
+    with pytest.raises(ValueError, match="tokens"):
+        ds.tokens_to_one_hot(np.array([0, 5]), 4)
