@@ -106,6 +106,21 @@ def _quiet_native_stderr():
         capture.close()
 
 
+def _conversion_error(path, exc):
+    """A CLIError for a model that could not be converted (a short line for
+    unsupported layers)."""
+    unsupported = getattr(exc, "unsupported", None)
+    if isinstance(unsupported, dict) and unsupported:
+        classes = ", ".join("%s (%d layer%s)" % (name, len(layers),
+                                                 "" if len(layers) == 1
+                                                 else "s")
+                            for name, layers in unsupported.items())
+        return CLIError("cannot convert %s: unsupported Keras layer classes: "
+                        "%s; convert it from Python with "
+                        "custom_conversion_funcs" % (path, classes))
+    return CLIError("cannot convert %s: %s" % (path, exc))
+
+
 def _layer_ref(text):
     """A layer given on the command line: an integer index or a name."""
     try:
@@ -256,7 +271,7 @@ def cmd_contribs(args):
         model = genomics.load_model(args.model, json_file=args.json,
                                     yaml_file=args.yaml, method=method)
     except (ValueError, KeyError) as exc:
-        raise CLIError("cannot convert %s: %s" % (args.model, exc))
+        raise _conversion_error(args.model, exc)
     reference = ref_value if ref_kind == "array" else args.reference
     try:
         hyp, contribs = genomics.score_sequences(
@@ -431,7 +446,7 @@ def cmd_convert(args):
         model = genomics.load_model(args.model, json_file=args.json,
                                     yaml_file=args.yaml, method=method)
     except (ValueError, KeyError) as exc:
-        raise CLIError("cannot convert %s: %s" % (args.model, exc))
+        raise _conversion_error(args.model, exc)
     rows = [(str(i), str(layer.get_name()), type(layer).__name__,
              _shape_text(layer), _layer_mode(layer))
             for i, layer in _model_layers(model)]
@@ -458,7 +473,7 @@ def cmd_convert(args):
 DEMO_METHODS = (
     # label, method, reference
     ("gradient x input", "gradient", "zeros"),
-    ("integrated gradients", "integrated_gradients", "gc"),
+    ("integrated gradients (20 steps)", "integrated_gradients", "gc"),
     ("guided backprop x input", "guided_backprop", "gc"),
     ("DeepLIFT Rescale", "rescale", "gc"),
     ("DeepLIFT RevealCancel", "revealcancel", "gc"),
@@ -584,6 +599,9 @@ def cmd_demo(args):
     for row in [header, ["-" * w for w in widths]] + table:
         print("  ".join(("%-*s" if c < 2 else "%*s") % (widths[c], row[c])
                         for c in range(len(row))).rstrip())
+    print("gc: each sequence's base composition at every position; time: "
+          "conversion, compilation and scoring of the positives of all "
+          "tasks")
     with open(os.path.join(out_dir, "demo_results.tsv"), "w") as handle:
         handle.write("\t".join(header) + "\n")
         for row in table:
@@ -759,8 +777,8 @@ def main(argv=None):
                 return 2
             return args.func(args)
     except CLIError as exc:
-        sys.stderr.write("%s: error: %s\n" % (PROG, str(exc).replace(
-            "\n", " ")))
+        sys.stderr.write("%s: error: %s\n" % (PROG, " ".join(
+            str(exc).split())))
         sys.stderr.flush()
         return 2
     except KeyboardInterrupt:

@@ -89,6 +89,8 @@ _METHOD_ALIASES = {
 #: the shuffled references depend only on the seed and the sequences, not on
 #: ``batch_size``
 _REFERENCE_CHUNK = 128
+#: integrated gradients: path points evaluated per call
+_IG_POINTS_PER_BLOCK = 8192
 
 
 # ---------------------------------------------------------------------------
@@ -603,13 +605,19 @@ def _hypothetical(func, chunk, refs, task_idx, method, batch_size,
     rs = np.ascontiguousarray(refs, dtype=np.float32).reshape(xs.shape)
     if method == "integrated_gradients":
         alphas = ((np.arange(ig_steps) + 0.5) / ig_steps).astype(np.float32)
-        points = (rs[:, None] + alphas[None, :, None, None]
-                  * (xs - rs)[:, None]).reshape((-1,) + xs.shape[1:])
-        grads = func(task_idx=task_idx, input_data_list=[points],
-                     input_references_list=[np.repeat(rs, ig_steps, axis=0)],
-                     batch_size=batch_size, progress_update=None)
-        mult = np.asarray(grads).reshape(
-            (len(xs), ig_steps) + xs.shape[1:]).mean(axis=1)
+        mult = np.empty(xs.shape, dtype=np.float32)
+        # the path points of a block of pairs at a time, to bound memory
+        block = max(1, _IG_POINTS_PER_BLOCK // ig_steps)
+        for start in range(0, len(xs), block):
+            x_b, r_b = xs[start:start + block], rs[start:start + block]
+            points = (r_b[:, None] + alphas[None, :, None, None]
+                      * (x_b - r_b)[:, None]).reshape((-1,) + xs.shape[1:])
+            grads = func(task_idx=task_idx, input_data_list=[points],
+                         input_references_list=[np.repeat(r_b, ig_steps,
+                                                          axis=0)],
+                         batch_size=batch_size, progress_update=None)
+            mult[start:start + block] = np.asarray(grads).reshape(
+                (len(x_b), ig_steps) + xs.shape[1:]).mean(axis=1)
     else:
         mult = np.asarray(func(task_idx=task_idx, input_data_list=[xs],
                                input_references_list=[rs],
