@@ -67,7 +67,7 @@ def main():
     try:
         kc.convert_model_from_saved_files(path, verbose=False)
     except UnsupportedLayerError as err:
-        print("without a custom conversion:", str(err).splitlines()[0])
+        print("without a custom conversion:", err)
     converted = kc.convert_model_from_saved_files(
         path, verbose=False,
         custom_conversion_funcs={"ScaledDense": scaled_dense_conversion})
