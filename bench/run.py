@@ -17,7 +17,6 @@ table with ratios to the floor to ``--out``.
 """
 import argparse
 import gzip
-import json
 import os
 import platform
 import statistics
@@ -131,6 +130,44 @@ def run_original(h5_file, data_file, modes, batch_size, repeats, task,
     return result, None
 
 
+def time_ours(label, model_file, modes, x, ref, batch_size, t_floor, rows,
+              args):
+    """Time this package's contribs for each mode; returns
+    {mode: (seconds, scores, contribs function)}."""
+    ours = {}
+    for mode in modes:
+        func = our_function(model_file, mode)
+        call = lambda: func(task_idx=0, input_data_list=[x],
+                            input_references_list=[ref],
+                            batch_size=batch_size, progress_update=None)
+        t = median_time(call, args.repeats)
+        ours[mode] = (t, call(), func)
+        rows.append((label, "deeplift " + mode, t, t / t_floor))
+    return ours
+
+
+def compare_with_original(label, model_file, x, ref, batch_size, ours,
+                          t_floor, rows, notes, args):
+    """Time the original on the same data and compare scores."""
+    data_file = os.path.join(tempfile.mkdtemp(), "data.npz")
+    np.savez(data_file, x=x, ref=np.broadcast_to(ref, x.shape))
+    modes = list(ours)
+    result, err = run_original(model_file, data_file, modes, batch_size,
+                               args.repeats, 0)
+    if err:
+        notes.append("%s: original 0.6.13 could not run: %s" % (label, err))
+        return
+    for mode in modes:
+        t = float(result["time_" + mode])
+        diff = np.abs(result["scores_" + mode] - ours[mode][1])
+        rows.append((label, "original 0.6.13 " + mode, t, t / t_floor))
+        notes.append("%s %s: deeplift is %.1fx faster than the original; "
+                     "max abs score diff %.2e (%d of %d values differ by "
+                     "more than 1e-4)" % (label, mode, t / ours[mode][0],
+                                           diff.max(), int((diff > 1e-4)
+                                                           .sum()), diff.size))
+
+
 def workload_a(args, rows, notes):
     from deeplift.layers import NonlinearMxtsMode as M
     tmp = tempfile.mkdtemp()
@@ -143,20 +180,12 @@ def workload_a(args, rows, notes):
     t_floor = median_time(lambda: floor(x, ref, 0, 128), args.repeats)
     rows.append(("(a) Basset 512x1000bp, GC ref", "floor: TF grad x input",
                  t_floor, 1.0))
-    ours = {}
-    for mode in (M.Rescale, M.RevealCancel, M.DeepLIFT_GenomicsDefault,
-                 M.Gradient):
-        func = our_function(h5, mode)
-        call = lambda: func(task_idx=0, input_data_list=[x],
-                            input_references_list=[ref], batch_size=128,
-                            progress_update=None)
-        t = median_time(call, args.repeats)
-        ours[mode] = (t, call())
-        rows.append(("(a) Basset", "deeplift " + mode, t, t / t_floor))
-        if mode == M.Rescale:
-            traces = func.scorer.trace_count
+    ours = time_ours("(a) Basset", h5, (M.Rescale, M.RevealCancel,
+                                        M.DeepLIFT_GenomicsDefault,
+                                        M.Gradient),
+                     x, ref, 128, t_floor, rows, args)
     notes.append("(a) traces of the Rescale function after %d calls: %d"
-                 % (args.repeats + 2, traces))
+                 % (args.repeats + 2, ours[M.Rescale][2].scorer.trace_count))
     # all 8 tasks vs one
     func = our_function(h5, M.Rescale)
     one = median_time(lambda: func(task_idx=0, input_data_list=[x],
@@ -171,27 +200,8 @@ def workload_a(args, rows, notes):
                  all8 / t_floor))
     notes.append("(a) all 8 tasks / one task = %.2fx" % (all8 / one))
     if not args.skip_original:
-        data_file = os.path.join(tmp, "data.npz")
-        np.savez(data_file, x=x, ref=np.broadcast_to(ref, x.shape))
-        modes = [M.Rescale, M.RevealCancel, M.DeepLIFT_GenomicsDefault,
-                 M.Gradient]
-        result, err = run_original(h5, data_file, modes, 128,
-                                   args.repeats, 0)
-        if err:
-            notes.append("(a) original 0.6.13 could not run: %s" % err)
-        else:
-            for mode in modes:
-                t = float(result["time_" + mode])
-                same = np.allclose(result["scores_" + mode], ours[mode][1],
-                                   rtol=1e-3, atol=1e-4)
-                rows.append(("(a) Basset", "original 0.6.13 " + mode, t,
-                             t / t_floor))
-                notes.append(
-                    "(a) %s: deeplift is %.1fx faster than the original; "
-                    "scores equal (rtol 1e-3): %s; max abs diff %.2e"
-                    % (mode, t / ours[mode][0], same,
-                       np.abs(result["scores_" + mode]
-                              - ours[mode][1]).max()))
+        compare_with_original("(a) Basset", h5, x, ref, 128, ours, t_floor,
+                              rows, notes, args)
     return h5, keras_model
 
 
@@ -242,33 +252,12 @@ def workload_c(args, rows, notes):
     t_floor = median_time(lambda: floor(x, ref, 0, 100), args.repeats)
     rows.append(("(c) MNIST CNN 1000 digits", "floor: TF grad x input",
                  t_floor, 1.0))
-    ours = {}
-    for mode in (M.Rescale, M.RevealCancel, M.Gradient):
-        func = our_function(path, mode)
-        call = lambda: func(task_idx=0, input_data_list=[x],
-                            input_references_list=[ref], batch_size=100,
-                            progress_update=None)
-        t = median_time(call, args.repeats)
-        ours[mode] = (t, call())
-        rows.append(("(c) MNIST", "deeplift " + mode, t, t / t_floor))
+    ours = time_ours("(c) MNIST", path, (M.Rescale, M.RevealCancel,
+                                         M.Gradient),
+                     x, ref, 100, t_floor, rows, args)
     if not args.skip_original:
-        tmp = tempfile.mkdtemp()
-        data_file = os.path.join(tmp, "data.npz")
-        np.savez(data_file, x=x, ref=np.broadcast_to(ref, x.shape))
-        modes = [M.Rescale, M.RevealCancel, M.Gradient]
-        result, err = run_original(path, data_file, modes, 100,
-                                   args.repeats, 0)
-        if err:
-            notes.append("(c) original 0.6.13 could not run: %s" % err)
-            return
-        for mode in modes:
-            t = float(result["time_" + mode])
-            rows.append(("(c) MNIST", "original 0.6.13 " + mode, t,
-                         t / t_floor))
-            notes.append(
-                "(c) %s: deeplift is %.1fx faster than the original; max "
-                "abs score diff %.2e" % (mode, t / ours[mode][0], np.abs(
-                    result["scores_" + mode] - ours[mode][1]).max()))
+        compare_with_original("(c) MNIST", path, x, ref, 100, ours, t_floor,
+                              rows, notes, args)
 
 
 def workload_d(args, notes):

@@ -70,8 +70,8 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from deeplift.graph import topological_order, forward_sweep
-from deeplift.graph import add_mxts
+from deeplift.graph import topological_order
+from deeplift.scoring import Scorer, MULTIPLIERS
 from deeplift.layers.activations import Activation, Softmax
 from deeplift.layers.core import NonlinearMxtsMode
 
@@ -381,78 +381,28 @@ class _EngineMethod(AttributionMethod):
                 raise ValueError("T must be a single tensor; the converted "
                                  "model has %d outputs" % len(outputs))
             target = outputs[0]
-        self.input_layers = dmodel._input_layers()
-        self.target_layer = target
-        self.order = topological_order([target])
-        for layer in self.order:
+        for layer in topological_order([target]):
             # DeepExplain leaves softmax to its gradient
             if isinstance(layer, Softmax):
                 layer.nonlinear_mxts_mode = NonlinearMxtsMode.Gradient
-        self._engine_fn = None
+        self.scorer = Scorer(dmodel.input_layers(), dmodel.input_layers(),
+                             target, kind=MULTIPLIERS,
+                             backward_override=self._backward_override)
+
+    def _backward_override(self, layer, state, pos_mxts, neg_mxts):
+        if isinstance(layer, Activation) and not isinstance(layer, Softmax):
+            return self._activation_rule(layer, state, pos_mxts, neg_mxts)
+        return None
 
     def _activation_rule(self, layer, state, pos_mxts, neg_mxts):
         """None: the layer's own rule."""
         return None
 
-    def _backward_sweep(self, states, seed):
-        target = self.target_layer
-        seed = tf.broadcast_to(seed, tf.shape(states[id(target)].act))
-        mxts = {id(target): (seed, seed)}
-        for layer in reversed(self.order):
-            pair = mxts.get(id(layer))
-            if pair is None or not layer.input_layers():
-                continue
-            state = states[id(layer)]
-            increments = None
-            if isinstance(layer, Activation) and not isinstance(layer,
-                                                                Softmax):
-                increments = self._activation_rule(layer, state, *pair)
-            if increments is None:
-                increments = layer.backward(state, pair[0], pair[1])
-            for parent, inc in zip(layer.input_layers(), increments):
-                mxts[id(parent)] = add_mxts(mxts.get(id(parent)), inc)
-        return mxts
-
-    def _engine(self):
-        if self._engine_fn is None:
-            specs = self._specs()
-            seed_spec = tf.TensorSpec((None,) + self.output_shape,
-                                      tf.float32)
-            n = len(self.input_layers)
-
-            def multipliers(*args):
-                xs, refs = args[:n], args[n:2 * n]
-                dtype = xs[0].dtype
-                states = forward_sweep(self.order,
-                                       dict(zip(self.input_layers, xs)),
-                                       dict(zip(self.input_layers, refs)))
-                mxts = self._backward_sweep(states,
-                                            tf.cast(args[2 * n], dtype))
-                out = []
-                for layer, x in zip(self.input_layers, xs):
-                    pair = mxts.get(id(layer))
-                    if pair is None:
-                        out.append(tf.zeros_like(x))
-                    elif pair[1] is pair[0]:
-                        out.append(pair[0])
-                    else:
-                        out.append(0.5 * (pair[0] + pair[1]))
-                return out
-            self._engine_fn = tf.function(
-                multipliers, input_signature=specs + specs + [seed_spec])
-        return self._engine_fn
-
     def _multipliers(self, xs, refs, ys, batch_size):
-        fn = self._engine()
-        num = len(xs[0])
-        out = [np.empty_like(x) for x in xs]
-        for start in range(0, num, batch_size):
-            stop = min(start + batch_size, num)
-            y = ys if len(ys) == 1 else ys[start:stop]
-            mults = fn(*[x[start:stop] for x in xs], *refs, y)
-            for store, m in zip(out, mults):
-                store[start:stop] = m.numpy()
-        return out
+        """Multipliers of the inputs with ``ys`` as the target's
+        multipliers (one row per example, or one shared row)."""
+        return self.scorer.run(xs, refs, target_weights=ys,
+                               batch_size=batch_size)
 
 
 class _DeepLIFTRescale(_EngineMethod):

@@ -80,24 +80,28 @@ def topological_order(output_layers):
     return order
 
 
-def forward_sweep(order, input_values, reference_values):
+def forward_sweep(order, input_values, reference_values=None):
     """Evaluate activations and reference activations.
 
-    ``input_values`` / ``reference_values``: dicts Input layer -> tensor.
-    Returns a dict ``id(layer) -> LayerState`` for every layer in ``order``.
+    ``input_values`` / ``reference_values``: dicts Input layer -> tensor;
+    without ``reference_values`` only activations are computed (``ref`` is
+    None).  Returns a dict ``id(layer) -> LayerState`` for every layer in
+    ``order``.
     """
     states = {}
     for layer in order:
         parents = [states[id(p)] for p in layer.input_layers()]
         if parents:
             act = layer.forward([p.act for p in parents])
-            ref = layer.forward([p.ref for p in parents])
+            ref = (None if reference_values is None
+                   else layer.forward([p.ref for p in parents]))
         else:
             if layer not in input_values:
                 raise ValueError("no data was given for input layer %r"
                                  % (layer.get_name(),))
             act = input_values[layer]
-            ref = reference_values[layer]
+            ref = (None if reference_values is None
+                   else reference_values[layer])
         states[id(layer)] = LayerState(layer, parents, act, ref)
     return states
 
@@ -112,12 +116,15 @@ def add_mxts(current, increment):
     return (pos, current[1] + increment[1])
 
 
-def backward_sweep(order, states, target_layer, seed):
+def backward_sweep(order, states, target_layer, seed, override=None):
     """Propagate multipliers from ``target_layer`` back to its ancestors.
 
     ``seed``: multipliers on the target's output, broadcastable to its
-    activations.  Returns a dict ``id(layer) -> (pos_mxts, neg_mxts)``.
-    Layers that do not feed the target are absent.
+    activations.  ``override`` (optional): ``f(layer, state, pos, neg)``
+    returning the increments to use instead of ``layer.backward``, or None
+    to keep the layer's own rule (e.g. the epsilon-LRP rule).
+    Returns a dict ``id(layer) -> (pos_mxts, neg_mxts)``.  Layers that do
+    not feed the target are absent.
     """
     target_state = states[id(target_layer)]
     seed = tf.broadcast_to(tf.cast(seed, target_state.act.dtype),
@@ -128,7 +135,11 @@ def backward_sweep(order, states, target_layer, seed):
         if pair is None or not layer.input_layers():
             continue
         state = states[id(layer)]
-        increments = layer.backward(state, pair[0], pair[1])
+        increments = None
+        if override is not None:
+            increments = override(layer, state, pair[0], pair[1])
+        if increments is None:
+            increments = layer.backward(state, pair[0], pair[1])
         for parent, increment in zip(layer.input_layers(), increments):
             mxts[id(parent)] = add_mxts(mxts.get(id(parent)), increment)
     return mxts
@@ -149,3 +160,11 @@ def vjp(fn, xs, output_gradient):
     grads = tape.gradient(y, xs, output_gradients=output_gradient,
                           unconnected_gradients=tf.UnconnectedGradients.ZERO)
     return grads
+
+
+def jvp(fn, x, tangent):
+    """Jacobian-vector product of single-input ``fn`` (taking a list) at
+    ``x``: for max pooling, the tangent's value at each window's argmax."""
+    with tf.autodiff.ForwardAccumulator(primals=x, tangents=tangent) as acc:
+        y = fn([x])
+    return acc.jvp(y)

@@ -2,10 +2,8 @@
 compiled scorer in :mod:`deeplift.scoring`."""
 import logging
 
-import numpy as np
-
 from deeplift.util import enum
-from deeplift.layers.core import Input, ScoringMode, check_mode
+from deeplift.layers.core import Input, Layer, ScoringMode, check_mode
 from deeplift.layers.activations import Activation
 from deeplift.scoring import Scorer, Predictor, CONTRIBS, MULTIPLIERS
 
@@ -17,13 +15,21 @@ FuncType = enum(contribs="contribs", multipliers="multipliers")
 class Model(object):
     """Common scoring logic; subclasses resolve layer references."""
 
-    def _input_layers(self):
+    def input_layers(self):
+        """The Input layers, in the order data is given."""
         raise NotImplementedError()
 
-    def _input_names(self):
-        return [l.get_name() for l in self._input_layers()]
+    def layer(self, ref):
+        """The layer ``ref`` designates: a Layer, or an index (Sequential)
+        / a name or alias (Graph)."""
+        raise NotImplementedError()
 
-    def _check_target(self, target_layer):
+    def input_names(self):
+        return [l.get_name() for l in self.input_layers()]
+
+    def check_target(self, target_layer):
+        """Refuse an activation layer as target (as the original did);
+        warn about unusual targets."""
         if isinstance(target_layer, Activation):
             raise RuntimeError(
                 "You set the target layer to an activation layer (%r), "
@@ -46,14 +52,14 @@ class Model(object):
                   func_type, scoring_mode=None):
         single = not isinstance(find_scores_layers, (list, tuple))
         layers = [find_scores_layers] if single else list(find_scores_layers)
-        self._check_target(target_layer)
+        self.check_target(target_layer)
         if scoring_mode is not None:
             check_mode(scoring_mode, ScoringMode, "scoring_mode")
         kind = {FuncType.contribs: CONTRIBS,
                 FuncType.multipliers: MULTIPLIERS}[func_type]
         scorer = Scorer(input_layers=input_layers, score_layers=layers,
                         target_layer=target_layer, kind=kind,
-                        input_names=self._input_names())
+                        input_names=self.input_names())
 
         def func(task_idx, input_data_list, batch_size=100,
                  progress_update=None, input_references_list=None,
@@ -115,8 +121,13 @@ class SequentialModel(Model):
     def get_layers(self):
         return self._layers
 
-    def _input_layers(self):
+    def input_layers(self):
         return [self._layers[0]]
+
+    def layer(self, ref):
+        if isinstance(ref, Layer):
+            return ref
+        return self._layer(ref)
 
     def _layer(self, idx):
         try:
@@ -136,7 +147,7 @@ class SequentialModel(Model):
         return super(SequentialModel, self)._get_func(
             find_scores_layers=find_scores_layers,
             target_layer=self._layer(target_layer_idx),
-            input_layers=self._input_layers(), func_type=func_type,
+            input_layers=self.input_layers(), func_type=func_type,
             **kwargs)
 
     def get_prediction_function(self, input_layer_idx=0,
@@ -171,10 +182,10 @@ class GraphModel(Model):
     def get_input_layer_names(self):
         return self._input_layer_names
 
-    def _input_layers(self):
+    def input_layers(self):
         return [self._resolve(n) for n in self._input_layer_names]
 
-    def _input_names(self):
+    def input_names(self):
         return list(self._input_layer_names)
 
     def _resolve(self, name):
@@ -192,6 +203,11 @@ class GraphModel(Model):
         """The layer called ``name`` (or one of its aliases)."""
         return self._resolve(name)
 
+    def layer(self, ref):
+        if isinstance(ref, Layer):
+            return ref
+        return self._resolve(ref)
+
     def _get_func(self, find_scores_layer_name,
                   pre_activation_target_layer_name, func_type=None,
                   **kwargs):
@@ -203,7 +219,7 @@ class GraphModel(Model):
         return super(GraphModel, self)._get_func(
             find_scores_layers=find_scores_layers,
             target_layer=self._resolve(pre_activation_target_layer_name),
-            input_layers=self._input_layers(), func_type=func_type,
+            input_layers=self.input_layers(), func_type=func_type,
             **kwargs)
 
     def get_prediction_function(self, input_layer_names, output_layer_name):

@@ -44,11 +44,11 @@ import weakref
 
 import numpy as np
 
-from deeplift.layers.core import Input, Layer
+from deeplift.layers.core import Layer
 from deeplift.layers.activations import Activation
 from deeplift.progress import progress_bar
-from deeplift.scoring import (Scorer, CONTRIBS, prepare_inputs,
-                              _finite_or_raise)
+from deeplift.scoring import (Scorer, CONTRIBS, MULTIPLIERS, prepare_inputs,
+                              check_finite)
 
 logger = logging.getLogger(__name__)
 
@@ -62,33 +62,13 @@ MultiRefResult = collections.namedtuple(
     ["contribs", "hypothetical_contribs", "multipliers", "deltas"])
 
 
-class _PairScorer(Scorer):
-    """A Scorer whose compiled function returns, for every scored layer,
-    the contributions and the multipliers, then the target's difference
-    from reference (activation - reference activation): all from one
-    forward and one backward sweep."""
-
-    def __init__(self, input_layers, score_layers, target_layer,
-                 input_names=None):
-        super(_PairScorer, self).__init__(
-            input_layers=input_layers, score_layers=score_layers,
-            target_layer=target_layer, kind=CONTRIBS,
-            input_names=input_names)
-
-    def _score_outputs(self, states, mxts):
-        contribs, multipliers = [], []
-        for layer in self.score_layers:
-            state = states[id(layer)]
-            pos_m, neg_m = mxts[id(layer)]
-            same = neg_m is pos_m
-            multipliers.append(pos_m if same else 0.5 * (pos_m + neg_m))
-            if same and isinstance(layer, Input):
-                contribs.append(pos_m * state.diff)
-            else:
-                pos_c, neg_c = state.contribs
-                contribs.append(pos_m * pos_c + neg_m * neg_c)
-        target = states[id(self.target_layer)]
-        return contribs + multipliers + [target.act - target.ref]
+def _pair_scorer(input_layers, score_layers, target_layer, input_names):
+    """A Scorer returning, from one forward and one backward sweep, the
+    contributions and the multipliers of every scored layer, then the
+    target's difference from reference."""
+    return Scorer(input_layers=input_layers, score_layers=score_layers,
+                  target_layer=target_layer, kind=(CONTRIBS, MULTIPLIERS),
+                  input_names=input_names, with_target_diff=True)
 
 
 def _segments(example_idx):
@@ -169,7 +149,7 @@ class _GeneratedRefs(object):
                     "ref_fn returned references of shape %s for input %r "
                     "of example %d; expected (num_refs, ...) = %s"
                     % (ref.shape, name, i, expected))
-            _finite_or_raise(ref, "references from ref_fn for input %r"
+            check_finite(ref, "references from ref_fn for input %r"
                              % (name,))
             out.append(ref)
         return out
@@ -254,7 +234,7 @@ class MultiRefScorer(object):
                             "GraphModel, a Keras model or a Scorer; got %s"
                             % type(model).__name__)
         self.model = model
-        inputs = model._input_layers()
+        inputs = model.input_layers()
         self._single = not isinstance(find_scores_layer, (list, tuple)) \
             and not (find_scores_layer is None and len(inputs) > 1)
         if find_scores_layer is None:
@@ -266,9 +246,9 @@ class MultiRefScorer(object):
                             for item in items]
         target = self._resolve_target(model, target_layer)
         if isinstance(target, Activation) and target_layer is not None:
-            model._check_target(target)  # raises the original's error
-        self.scorer = _PairScorer(inputs, score_layers, target,
-                                  input_names=model._input_names())
+            model.check_target(target)  # raises the original's error
+        self.scorer = _pair_scorer(inputs, score_layers, target,
+                                  input_names=model.input_names())
         self._finish()
 
     @classmethod
@@ -283,7 +263,7 @@ class MultiRefScorer(object):
     def _init_from_scorer(self, scorer):
         self.model = None
         self._single = len(scorer.score_layers) == 1
-        self.scorer = _PairScorer(scorer.input_layers, scorer.score_layers,
+        self.scorer = _pair_scorer(scorer.input_layers, scorer.score_layers,
                                   scorer.target_layer,
                                   input_names=scorer.input_names)
         self._finish()
@@ -296,18 +276,17 @@ class MultiRefScorer(object):
     # ----- layer resolution --------------------------------------------
     @staticmethod
     def _resolve_score_layer(model, item):
-        from deeplift.models import SequentialModel
-        if isinstance(item, Layer):
-            return item
-        if isinstance(model, SequentialModel):
-            return model._layer(item)
-        if isinstance(item, (int, np.integer)):
-            inputs = model._input_layers()
+        """A layer, an index (Sequential: layer index; Graph: input index)
+        or a name."""
+        from deeplift.models import GraphModel
+        if isinstance(model, GraphModel) and isinstance(
+                item, (int, np.integer)):
+            inputs = model.input_layers()
             if not -len(inputs) <= item < len(inputs):
                 raise ValueError("the model has %d input(s); input index %d "
                                  "is out of range" % (len(inputs), item))
             return inputs[item]
-        return model._resolve(item)
+        return model.layer(item)
 
     @staticmethod
     def _output_chain(model):
@@ -331,7 +310,7 @@ class MultiRefScorer(object):
                 layers = model.get_layers()
                 return (layers[-2] if isinstance(layers[-1], Activation)
                         and len(layers) > 1 else layers[-1])
-            return model._layer(target_layer)
+            return model.layer(target_layer)
         if target_layer is None:
             chain = self._output_chain(model)
             return (chain[1] if isinstance(chain[0], Activation)
@@ -347,7 +326,7 @@ class MultiRefScorer(object):
                                  "output chain has %d layer(s)"
                                  % (target_layer, len(chain)))
             return chain[-target_layer - 1]
-        return model._resolve(target_layer)
+        return model.layer(target_layer)
 
     # ----- references ----------------------------------------------------
     def _references(self, references, data, num_refs, dtype, seed, names):
@@ -389,7 +368,7 @@ class MultiRefScorer(object):
                     "or (K,) + %s (the same K references for every example)"
                     % (name, ref.shape, shape, n,
                        ", ".join(str(s) for s in shape), shape))
-            _finite_or_raise(ref, "references for input %r" % (name,))
+            check_finite(ref, "references for input %r" % (name,))
             refs.append(ref)
         if len(ks) != 1:
             raise ValueError("the inputs have different numbers of "
@@ -423,7 +402,7 @@ class MultiRefScorer(object):
             raise ValueError("target_weights must have shape (N, %s), (1, "
                              "%s) or %s; got %s"
                              % (shape, shape, shape, seed.shape))
-        _finite_or_raise(seed, "target_weights")
+        check_finite(seed, "target_weights")
         return seed
 
     # ----- running -------------------------------------------------------
@@ -493,7 +472,7 @@ class MultiRefScorer(object):
         sums_h = ([np.zeros((num,) + s, dtype=np.float64) for s in shapes]
                   if hypothetical else None)
         deltas = np.zeros((num, k), dtype=dtype) if return_deltas else None
-        fn = scorer._function(dtype)
+        fn = scorer.compiled_function(dtype)
         total = num * k
         with progress_bar(total, bool(progress), "multi-ref") as bar:
             for start in range(0, total, batch_size):

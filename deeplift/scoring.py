@@ -19,10 +19,43 @@ logger = logging.getLogger(__name__)
 
 CONTRIBS = "contribs"
 MULTIPLIERS = "multipliers"
-ACTIVATIONS = "activations"
+POS_MXTS = "pos_mxts"
+NEG_MXTS = "neg_mxts"
+POS_CONTRIBS = "pos_contribs"
+NEG_CONTRIBS = "neg_contribs"
 
 
-def _finite_or_raise(array, what):
+def layer_output(kind, state, mxts):
+    """One score of a layer from its state and its (pos, neg) multipliers
+    (``None`` when the layer does not feed the target: zeros).
+
+    CONTRIBS: pos_mxts * pos_contribs + neg_mxts * neg_contribs;
+    MULTIPLIERS: the mean of pos and neg multipliers; POS_MXTS / NEG_MXTS /
+    POS_CONTRIBS / NEG_CONTRIBS: the parts themselves.
+    """
+    if kind in (POS_CONTRIBS, NEG_CONTRIBS):
+        return state.contribs[0 if kind == POS_CONTRIBS else 1]
+    if mxts is None:
+        zeros = tf.zeros_like(state.act)
+        mxts = (zeros, zeros)
+    pos_m, neg_m = mxts
+    same = neg_m is pos_m
+    if kind == POS_MXTS:
+        return pos_m
+    if kind == NEG_MXTS:
+        return neg_m
+    if kind == MULTIPLIERS:
+        return pos_m if same else 0.5 * (pos_m + neg_m)
+    if kind == CONTRIBS:
+        if same and isinstance(state.layer, Input):
+            # exact: pos + neg contributions of an input are its difference
+            return pos_m * state.diff
+        pos_c, neg_c = state.contribs
+        return pos_m * pos_c + neg_m * neg_c
+    raise ValueError("unknown score kind %r" % (kind,))
+
+
+def check_finite(array, what):
     if np.issubdtype(array.dtype, np.floating) and not np.all(
             np.isfinite(array)):
         bad = np.argwhere(~np.isfinite(array))
@@ -80,7 +113,7 @@ def prepare_inputs(input_layers, input_data_list, names):
                 % (name, data.shape,
                    ", ".join("?" if e is None else str(e)
                              for e in expected[1:])))
-        _finite_or_raise(data, "input %r" % (name,))
+        check_finite(data, "input %r" % (name,))
         out.append(data)
     sizes = set(len(d) for d in out)
     if len(sizes) > 1:
@@ -117,7 +150,7 @@ def prepare_references(input_references_list, data, names, dtype):
                     "example), %s (shared) or something broadcastable to "
                     "%s" % (name, ref.shape, d.shape, d.shape,
                             (1,) + d.shape[1:], d.shape[1:]))
-        _finite_or_raise(ref, "reference for input %r" % (name,))
+        check_finite(ref, "reference for input %r" % (name,))
         out.append(np.ascontiguousarray(ref))
     return out
 
@@ -126,18 +159,27 @@ class Scorer(object):
     """Compiled scores of ``score_layers`` w.r.t. ``target_layer``.
 
     ``kind``: CONTRIBS (multipliers x difference from reference, with the
-    positive and negative parts kept apart) or MULTIPLIERS.
+    positive and negative parts kept apart) or MULTIPLIERS, or a tuple of
+    kinds: then the compiled function returns, kind by kind, one output
+    per scored layer, all from one forward and one backward sweep.
+    ``with_target_diff``: also return the target's activation minus its
+    reference activation (for convergence deltas).
+    ``backward_override``: see :func:`deeplift.graph.backward_sweep`.
     Call :meth:`run`.
     """
 
     def __init__(self, input_layers, score_layers, target_layer,
-                 kind=CONTRIBS, input_names=None):
+                 kind=CONTRIBS, input_names=None, with_target_diff=False,
+                 backward_override=None):
         self.input_layers = list(input_layers)
         self.input_names = list(input_names or [
             l.get_name() for l in self.input_layers])
         self.score_layers = list(score_layers)
         self.target_layer = target_layer
-        self.kind = kind
+        self.kinds = (tuple(kind) if isinstance(kind, (tuple, list))
+                      else (kind,))
+        self.with_target_diff = with_target_diff
+        self.backward_override = backward_override
         target_layer.build_fwd_pass_vars()
         self.order = topological_order([target_layer])
         in_order = set(id(l) for l in self.order)
@@ -157,22 +199,10 @@ class Scorer(object):
         self.trace_count = 0
 
     # ----- the compiled function -----------------------------------------
-    def _score_outputs(self, states, mxts):
-        outputs = []
-        for layer in self.score_layers:
-            state = states[id(layer)]
-            pos_m, neg_m = mxts[id(layer)]
-            if self.kind == MULTIPLIERS:
-                outputs.append(pos_m if neg_m is pos_m
-                               else 0.5 * (pos_m + neg_m))
-            elif neg_m is pos_m and isinstance(layer, Input):
-                outputs.append(pos_m * state.diff)
-            else:
-                pos_c, neg_c = state.contribs
-                outputs.append(pos_m * pos_c + neg_m * neg_c)
-        return outputs
-
-    def _function(self, dtype):
+    def compiled_function(self, dtype):
+        """The ``tf.function(*inputs, *references, seed)`` for ``dtype``:
+        returns a list with, for each kind, one tensor per scored layer
+        (then the target's difference from reference if asked for)."""
         fn = self._functions.get(dtype)
         if fn is not None:
             return fn
@@ -190,8 +220,13 @@ class Scorer(object):
                                    dict(zip(self.input_layers, xs)),
                                    dict(zip(self.input_layers, refs)))
             mxts = backward_sweep(self.order, states, self.target_layer,
-                                  seed)
-            return self._score_outputs(states, mxts)
+                                  seed, override=self.backward_override)
+            outputs = [layer_output(kind, states[id(layer)],
+                                    mxts.get(id(layer)))
+                       for kind in self.kinds for layer in self.score_layers]
+            if self.with_target_diff:
+                outputs.append(states[id(self.target_layer)].diff)
+            return outputs
 
         fn = tf.function(scores, input_signature=specs + specs + [seed_spec])
         self._functions[dtype] = fn
@@ -228,15 +263,19 @@ class Scorer(object):
                 raise ValueError(
                     "target_weights must have shape (N, %s) or (1, %s); got "
                     "%s" % (target_shape, target_shape, seed.shape))
-            _finite_or_raise(seed, "target_weights")
+            check_finite(seed, "target_weights")
         if batch_size is None or int(batch_size) < 1:
             raise ValueError("batch_size must be a positive integer, got %r"
                              % (batch_size,))
         batch_size = int(batch_size)
-        fn = self._function(dtype)
-        shapes = [tuple(l.get_shape()[1:]) for l in self.score_layers]
+        fn = self.compiled_function(dtype)
+        shapes = [tuple(l.get_shape()[1:])
+                  for _ in self.kinds for l in self.score_layers]
+        if self.with_target_diff:
+            shapes.append(tuple(self.target_layer.get_shape()[1:]))
         if num == 0:
-            return [np.zeros((0,) + s, dtype=dtype) for s in shapes]
+            return [np.zeros((0,) + tuple(d or 0 for d in s), dtype=dtype)
+                    for s in shapes]
         results = None
         with progress_bar(num, progress_update is not None,
                           "deeplift") as bar:
@@ -278,8 +317,8 @@ class Predictor(object):
                      for l in self.input_layers]
 
             def predict(*xs):
-                values = dict(zip(self.input_layers, xs))
-                states = forward_sweep(self.order, values, values)
+                states = forward_sweep(self.order,
+                                       dict(zip(self.input_layers, xs)))
                 return states[id(self.output_layer)].act
             self._functions[dtype] = tf.function(predict,
                                                  input_signature=specs)

@@ -13,6 +13,14 @@ import tensorflow as tf
 
 from deeplift.graph import topological_order, forward_sweep, backward_sweep
 from deeplift.layers.core import SymbolicVar, Input
+from deeplift import scoring
+from deeplift.scoring import layer_output
+
+#: symbolic variable kind -> score kind of :func:`scoring.layer_output`
+_KIND = {"pos_mxts": scoring.POS_MXTS, "neg_mxts": scoring.NEG_MXTS,
+         "mxts": scoring.MULTIPLIERS, "target_contribs": scoring.CONTRIBS,
+         "pos_contribs": scoring.POS_CONTRIBS,
+         "neg_contribs": scoring.NEG_CONTRIBS}
 
 
 def _find_target(layer):
@@ -85,26 +93,11 @@ def compile_symbolic(inputs, outputs):
                 state = states[id(var.layer)]
                 if var.kind == "activation":
                     results.append(state.act)
-                    continue
-                if var.kind == "reference":
+                elif var.kind == "reference":
                     results.append(state.ref + tf.zeros_like(state.act))
-                    continue
-                if var.kind in ("pos_contribs", "neg_contribs"):
-                    results.append(state.contribs[
-                        0 if var.kind == "pos_contribs" else 1])
-                    continue
-                pos_m, neg_m = mxts.get(id(var.layer), (None, None))
-                if pos_m is None:
-                    pos_m = neg_m = tf.zeros_like(state.act)
-                if var.kind == "pos_mxts":
-                    results.append(pos_m)
-                elif var.kind == "neg_mxts":
-                    results.append(neg_m)
-                elif var.kind == "mxts":
-                    results.append(0.5 * (pos_m + neg_m))
                 else:
-                    pos_c, neg_c = state.contribs
-                    results.append(pos_m * pos_c + neg_m * neg_c)
+                    results.append(layer_output(_KIND[var.kind], state,
+                                                mxts.get(id(var.layer))))
             return results
         return tf.function(run, reduce_retracing=True)
 

@@ -234,16 +234,10 @@ def test_deliberate_differences_are_what_we_say(key):
         assert np.all(want == 0) and np.abs(ours).max() > 0
         assert np.all(np.isfinite(ours))
     elif reason == "deconvnet_other_heads":
-        # the original differs from ours only through the other head: the
-        # difference disappears in Rescale mode, where f(0) is not used
+        # the other head's injected multipliers change the numbers; ours
+        # are a finite DeconvNet result of the target alone
         assert np.abs(ours - want).max() > 1e-3
-        rescale = fx.conversion("Rescale") if "Rescale" in fx.meta else None
-        assert rescale is not None
-        rjob = dict(job, name=job_name)
-        rmodel, _ = runner.convert(kc, rescale, DATA, layers=layers)
-        r_ours = runner.flatten_result(rjob, runner.run_job(
-            rmodel, util, rjob, fx.arrays))[0][1]
-        assert np.isfinite(r_ours).all()
+        assert np.all(np.isfinite(ours))
     else:
         raise AssertionError("unknown reason " + reason)
 

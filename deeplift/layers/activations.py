@@ -9,7 +9,6 @@ downstream) come from ``CONTRIB_RULES``.
 """
 import logging
 
-import numpy as np
 import tensorflow as tf
 
 from deeplift.util import NEAR_ZERO_THRESHOLD
@@ -187,23 +186,19 @@ class Activation(SingleInputMixin, Node):
         return tuple(input_shapes[0])
 
     def _on_built(self):
+        # graphs are always built before they are evaluated, so the
+        # genomics default is resolved once here, from the layer's inputs
         if (self.nonlinear_mxts_mode
                 == NonlinearMxtsMode.DeepLIFT_GenomicsDefault):
             self.nonlinear_mxts_mode = resolve_genomics_default(self)
 
-    def _mode(self):
-        mode = self.nonlinear_mxts_mode
-        if mode == NonlinearMxtsMode.DeepLIFT_GenomicsDefault:
-            mode = resolve_genomics_default(self)
-            self.nonlinear_mxts_mode = mode
-        return mode
-
     def contribs(self, state):
-        rule = CONTRIB_RULES.get(self._mode(), rescale_contribs)
+        rule = CONTRIB_RULES.get(self.nonlinear_mxts_mode, rescale_contribs)
         return rule(self, state)
 
     def backward(self, state, pos_mxts, neg_mxts):
-        return [MXTS_RULES[self._mode()](self, state, pos_mxts, neg_mxts)]
+        rule = MXTS_RULES[self.nonlinear_mxts_mode]
+        return [rule(self, state, pos_mxts, neg_mxts)]
 
 
 class PReLU(Activation):
@@ -268,12 +263,12 @@ class Softmax(Activation):
         return Node.contribs(self, state)
 
     def backward(self, state, pos_mxts, neg_mxts):
-        if self._mode() != NonlinearMxtsMode.Gradient:
+        if self.nonlinear_mxts_mode != NonlinearMxtsMode.Gradient:
             raise NotImplementedError(
                 "multipliers cannot go back through softmax layer %r with "
                 "nonlinear_mxts_mode=%s; target the layer before the "
                 "softmax (its pre-activation) instead"
-                % (self.get_name(), self._mode()))
+                % (self.get_name(), self.nonlinear_mxts_mode))
         y = state.act
 
         def vjp(m):

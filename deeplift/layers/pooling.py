@@ -3,9 +3,8 @@ import tensorflow as tf
 
 from deeplift.layers.core import (SingleInputMixin, Node, StructuralLayer,
                                   MaxPoolDeepLiftMode, check_mode)
-from deeplift.layers.convolutional import (PaddingMode, DataFormat,
-                                           _padding, _ints)
-from deeplift.graph import vjp
+from deeplift.layers.convolutional import DataFormat, _padding, _ints
+from deeplift.graph import vjp, jvp  # noqa: F401 (jvp re-exported)
 from deeplift.util import NEAR_ZERO_THRESHOLD
 
 
@@ -45,19 +44,19 @@ class MaxPoolMixin(object):
                 + vjp(self.forward, [x0], m_b)[0])
 
     def backward(self, state, pos_mxts, neg_mxts):
-        if self.maxpool_deeplift_mode != MaxPoolDeepLiftMode.gradient:
-            # the output difference is credited as a whole: pick the
-            # multiplier of its sign, route it once
-            if neg_mxts is not pos_mxts:
-                dy = state.diff
-                pos_mxts = tf.where(dy > 0, pos_mxts, tf.where(
-                    dy < 0, neg_mxts, 0.5 * (pos_mxts + neg_mxts)))
-            inc = self._summation_to_delta_route(state, pos_mxts)
-            return [(inc, inc)]
-        route = self._gradient_route
-        pos = route(state, pos_mxts)
-        return [(pos, pos if neg_mxts is pos_mxts else route(state,
-                                                               neg_mxts))]
+        if self.maxpool_deeplift_mode == MaxPoolDeepLiftMode.gradient:
+            pos = self._gradient_route(state, pos_mxts)
+            neg = (pos if neg_mxts is pos_mxts
+                   else self._gradient_route(state, neg_mxts))
+            return [(pos, neg)]
+        # the output difference is credited as a whole: take the
+        # multiplier of its sign and route it once
+        if neg_mxts is not pos_mxts:
+            dy = state.diff
+            pos_mxts = tf.where(dy > 0, pos_mxts, tf.where(
+                dy < 0, neg_mxts, 0.5 * (pos_mxts + neg_mxts)))
+        inc = self._summation_to_delta_route(state, pos_mxts)
+        return [(inc, inc)]
 
 
 def safe_ratio(num, den):
@@ -65,13 +64,6 @@ def safe_ratio(num, den):
     near = tf.abs(den) < NEAR_ZERO_THRESHOLD
     return tf.where(near, tf.ones_like(num),
                     num / tf.where(near, tf.ones_like(den), den))
-
-
-def jvp(fn, x, tangent):
-    """Jacobian-vector product of single-input ``fn`` at ``x``."""
-    with tf.autodiff.ForwardAccumulator(primals=x, tangents=tangent) as acc:
-        y = fn([x])
-    return acc.jvp(y)
 
 
 class MaxPool1D(MaxPoolMixin, SingleInputMixin, Node):
