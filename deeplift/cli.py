@@ -55,55 +55,46 @@ def _quiet_native_stderr():
     start-up logs) to a temporary file while Python's ``sys.stderr`` (error
     messages, warnings, progress bars) keeps going to the real stderr.  The
     captured native output is replayed (less the known start-up noise) if
-    the command fails unexpectedly.  ``DEEPLIFT_SHOW_TF_LOGS=1`` turns this
-    off."""
+    the command fails unexpectedly.  File descriptor 2 and ``sys.stderr``
+    are restored however the block ends.  ``DEEPLIFT_SHOW_TF_LOGS=1`` turns
+    this off."""
     if os.environ.get("DEEPLIFT_SHOW_TF_LOGS"):
         yield
         return
     try:
         sys.stderr.flush()
         saved_fd = os.dup(2)
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError):   # no usable stderr
         yield
         return
-    capture = tempfile.TemporaryFile()
     old_stderr = sys.stderr
-    python_err = io.TextIOWrapper(os.fdopen(os.dup(saved_fd), "wb",
-                                            buffering=0),
-                                  encoding=getattr(old_stderr, "encoding",
-                                                   None) or "utf-8",
-                                  errors="backslashreplace",
-                                  line_buffering=True, write_through=True)
-    os.dup2(capture.fileno(), 2)
-    sys.stderr = python_err
     failed = False
     try:
-        yield
-    except (CLIError, KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:
-        failed = True
-        raise
+        # unbuffered (write_through on a raw file): nothing to flush later
+        with tempfile.TemporaryFile() as capture, io.TextIOWrapper(
+                os.fdopen(os.dup(saved_fd), "wb", buffering=0),
+                encoding=getattr(old_stderr, "encoding", None) or "utf-8",
+                errors="backslashreplace", write_through=True) as python_err:
+            os.dup2(capture.fileno(), 2)
+            sys.stderr = python_err
+            try:
+                yield
+            except BaseException as exc:
+                failed = not isinstance(exc, (CLIError, KeyboardInterrupt,
+                                              SystemExit))
+                raise
+            finally:
+                sys.stderr = old_stderr
+                os.dup2(saved_fd, 2)
+                if failed:
+                    capture.seek(0)
+                    text = capture.read().decode("utf-8", "replace")
+                    lines = [l for l in text.splitlines() if l.strip()
+                             and not l.startswith(_NATIVE_NOISE)]
+                    if lines:
+                        sys.stderr.write("\n".join(lines) + "\n")
     finally:
-        try:
-            python_err.flush()
-        except (OSError, ValueError):
-            pass
-        os.dup2(saved_fd, 2)
         os.close(saved_fd)
-        sys.stderr = old_stderr
-        try:
-            python_err.close()
-        except (OSError, ValueError):
-            pass
-        if failed:
-            capture.seek(0)
-            text = capture.read().decode("utf-8", "replace")
-            lines = [l for l in text.splitlines()
-                     if l.strip() and not l.startswith(_NATIVE_NOISE)]
-            if lines:
-                sys.stderr.write("\n".join(lines) + "\n")
-        capture.close()
 
 
 def _conversion_error(path, exc):
@@ -127,6 +118,30 @@ def _layer_ref(text):
         return int(text)
     except ValueError:
         return text
+
+
+def _check_model_files(args):
+    _check_file(args.model, "model file")
+    for option, path in (("--json", args.json), ("--yaml", args.yaml)):
+        if path is not None:
+            _check_file(path, option + " file")
+
+
+def _load_model(args, method):
+    """The model of ``args`` (MODEL, --json, --yaml) converted for
+    ``method``."""
+    from deeplift import genomics
+    try:
+        return genomics.load_model(args.model, json_file=args.json,
+                                   yaml_file=args.yaml, method=method)
+    except (ValueError, KeyError) as exc:
+        raise _conversion_error(args.model, exc)
+
+
+def _output_layers(model):
+    """The layers of a graph model that feed no other layer."""
+    return [l for l in model.get_name_to_layer().values()
+            if not l.get_output_layers()]
 
 
 def _check_file(path, what):
@@ -165,6 +180,7 @@ def _atomic_write_npz(items):
     replace their targets only once all were written; on any error the
     temporary files are removed and no target is touched."""
     temps = []
+    path = items[0][0]
     try:
         for path, arrays in items:
             directory = os.path.dirname(os.path.abspath(path))
@@ -184,9 +200,7 @@ def _atomic_write_npz(items):
             os.replace(tmp, path)
         temps = []
     except OSError as exc:
-        raise CLIError("cannot write %s: %s"
-                       % (items[len(temps) - 1][0] if temps else
-                          items[0][0], exc.strerror or exc))
+        raise CLIError("cannot write %s: %s" % (path, exc.strerror or exc))
     finally:
         for tmp in temps:
             try:
@@ -212,14 +226,13 @@ def _read_sequences(args):
             names, seqs = genomics.read_fasta(args.fasta)
         except ValueError as exc:
             raise CLIError(str(exc))
-        lengths = sorted(set(len(s) for s in seqs))
-        if len(lengths) > 1:
-            first = len(seqs[0])
-            bad = next(i for i, s in enumerate(seqs) if len(s) != first)
+        bad = genomics.length_mismatch(seqs)
+        if bad is not None:
             raise CLIError(
                 "%s: sequences must all have the same length; %r has length "
-                "%d but %r has length %d" % (args.fasta, names[0], first,
-                                             names[bad], len(seqs[bad])))
+                "%d but %r has length %d" % (args.fasta, names[0],
+                                             len(seqs[0]), names[bad],
+                                             len(seqs[bad])))
         return names, genomics.one_hot_encode(seqs)
     _check_file(args.npy, "input file")
     try:
@@ -244,10 +257,7 @@ def _read_sequences(args):
 
 def cmd_contribs(args):
     from deeplift import genomics
-    _check_file(args.model, "model file")
-    for option, path in (("--json", args.json), ("--yaml", args.yaml)):
-        if path is not None:
-            _check_file(path, option + " file")
+    _check_model_files(args)
     if args.batch_size < 1:
         raise CLIError("--batch-size must be at least 1")
     if args.ig_steps < 1:
@@ -267,11 +277,7 @@ def cmd_contribs(args):
     if len(onehot) == 0:
         raise CLIError("no sequences to score")
 
-    try:
-        model = genomics.load_model(args.model, json_file=args.json,
-                                    yaml_file=args.yaml, method=method)
-    except (ValueError, KeyError) as exc:
-        raise _conversion_error(args.model, exc)
+    model = _load_model(args, method)
     reference = ref_value if ref_kind == "array" else args.reference
     try:
         hyp, contribs = genomics.score_sequences(
@@ -299,9 +305,7 @@ def cmd_contribs(args):
     settings_json = np.array([json.dumps(settings, sort_keys=True)])
     if args.format == "npz":
         _atomic_write_npz([(args.out, {
-            "onehot": onehot.astype(np.float32),
-            "hypothetical": hyp.astype(np.float32),
-            "contribs": contribs.astype(np.float32),
+            "onehot": onehot, "hypothetical": hyp, "contribs": contribs,
             "names": np.array(names, dtype=str),
             "settings": settings_json})])
         print("wrote %s: onehot, hypothetical, contribs (%d x %d x 4), "
@@ -332,9 +336,7 @@ def _model_layers(model):
     if hasattr(model, "get_layers"):
         return list(enumerate(model.get_layers()))
     from deeplift.graph import topological_order
-    outputs = [l for l in model.get_name_to_layer().values()
-               if not l.get_output_layers()]
-    return list(enumerate(topological_order(outputs)))
+    return list(enumerate(topological_order(_output_layers(model))))
 
 
 def _layer_mode(layer):
@@ -396,8 +398,7 @@ def _keras_check(model, args, quiet):
         outputs = [model.get_layers()[-1]]
     else:
         inputs = [model.get_layer(n) for n in model.get_input_layer_names()]
-        outputs = [l for l in model.get_name_to_layer().values()
-                   if not l.get_output_layers()]
+        outputs = _output_layers(model)
     if len(inputs) != 1 or len(outputs) != 1:
         return "skipped (only single-input, single-output models are checked)"
     shape = inputs[0].get_shape()
@@ -421,7 +422,7 @@ def _keras_check(model, args, quiet):
         expected = expected[0]
     if isinstance(expected, dict):
         return "skipped (the Keras model has named outputs)"
-    predict = model._prediction_function(inputs, outputs[0])
+    predict = model.prediction_function(inputs, outputs[0])
     ours = predict([x], batch_size=8)
     expected = np.asarray(expected)
     if ours.shape != expected.shape:
@@ -434,19 +435,12 @@ def _keras_check(model, args, quiet):
 
 def cmd_convert(args):
     from deeplift import genomics
-    _check_file(args.model, "model file")
-    for option, path in (("--json", args.json), ("--yaml", args.yaml)):
-        if path is not None:
-            _check_file(path, option + " file")
+    _check_model_files(args)
     try:
         method = genomics.normalize_method(args.method)
     except ValueError as exc:
         raise CLIError(str(exc))
-    try:
-        model = genomics.load_model(args.model, json_file=args.json,
-                                    yaml_file=args.yaml, method=method)
-    except (ValueError, KeyError) as exc:
-        raise _conversion_error(args.model, exc)
+    model = _load_model(args, method)
     rows = [(str(i), str(layer.get_name()), type(layer).__name__,
              _shape_text(layer), _layer_mode(layer))
             for i, layer in _model_layers(model)]
@@ -550,22 +544,24 @@ def cmd_demo(args):
                                 % (t, genomics.TASK_NAMES[t],
                                    labels[:, t].sum())
                                 for t in range(num_tasks)))
-    example = {}
-    for task in range(num_tasks):
-        positives = np.flatnonzero(labels[:, task])
-        if len(positives) == 0:
+    positives = [np.flatnonzero(labels[:, task]) for task in range(num_tasks)]
+    example = []      # per task: the logo's sequence, an index in positives
+    for task, pos in enumerate(positives):
+        if len(pos) == 0:
             raise CLIError("no positive sequence for task %d; increase --n"
                            % task)
         # the logos show a sequence with only the task's own motif (GATA
         # for task 1, TAL1 for task 2) where there is one
-        own = [i for i in positives
+        own = [j for j, i in enumerate(pos)
                if labels[i].sum() == 1 or task == 0]
-        example[task] = int(own[0] if own else positives[0])
+        example.append(own[0] if own else 0)
 
-    rows, logos = [], {}
+    rows, logos, models = [], {}, {}
     for label, method, reference in DEMO_METHODS:
         t0 = time.time()
-        model = genomics.load_model(DEMO_MODEL, method=method)
+        if method not in models:
+            models[method] = genomics.load_model(DEMO_MODEL, method=method)
+        model = models[method]
         if not rows:
             predict = model.get_prediction_function(0, -1)
             pred = predict([onehot], batch_size=256)
@@ -573,16 +569,15 @@ def cmd_demo(args):
                 "task %d %.3f" % (t, genomics.auroc(pred[:, t], labels[:, t]))
                 for t in range(num_tasks)))
         aurocs = []
-        for task in range(num_tasks):
-            positives = np.flatnonzero(labels[:, task])
+        for task, pos in enumerate(positives):
             hyp, contribs = genomics.score_sequences(
-                model, onehot[positives], task_idx=task, method=method,
+                model, onehot[pos], task_idx=task, method=method,
                 reference=reference, seed=args.seed,
                 progress=not args.quiet)
-            aurocs.append(genomics.motif_mask_auroc(
-                contribs, mask[positives, task]))
-            where = int(np.searchsorted(positives, example[task]))
-            logos[(label, reference, task)] = (contribs[where], hyp[where])
+            aurocs.append(genomics.motif_mask_auroc(contribs,
+                                                    mask[pos, task]))
+            logos[(label, reference, task)] = (contribs[example[task]],
+                                               hyp[example[task]])
         rows.append((label, reference, aurocs, time.time() - t0))
 
     header = ["method", "reference"] + [
@@ -600,8 +595,8 @@ def cmd_demo(args):
         print("  ".join(("%-*s" if c < 2 else "%*s") % (widths[c], row[c])
                         for c in range(len(row))).rstrip())
     print("gc: each sequence's base composition at every position; time: "
-          "conversion, compilation and scoring of the positives of all "
-          "tasks")
+          "scoring of the positives of all tasks, with the model's "
+          "conversion and compilation for the first row of a method")
     with open(os.path.join(out_dir, "demo_results.tsv"), "w") as handle:
         handle.write("\t".join(header) + "\n")
         for row in table:
@@ -609,7 +604,7 @@ def cmd_demo(args):
 
     written = []
     for task in range(num_tasks):
-        idx = example[task]
+        idx = int(positives[task][example[task]])
         panels = [
             ("gradient x input: contributions",
              logos[("gradient x input", "zeros", task)][0]),
@@ -648,6 +643,18 @@ REFERENCE_HELP = ("reference: zeros, gc (each sequence's base composition), "
                   "copies of each sequence, scores averaged) or a .npy file "
                   "of shape (L, 4), (N, L, 4) or (N, R, L, 4) (default: "
                   "%(default)s)")
+
+
+def _add_model_arguments(parser):
+    """MODEL and --json / --yaml (for contribs and convert)."""
+    parser.add_argument("model", metavar="MODEL",
+                        help="saved Keras model: whole-model .h5, .keras, "
+                        "or a weights .h5 with --json/--yaml")
+    config = parser.add_mutually_exclusive_group()
+    config.add_argument("--json", metavar="FILE",
+                        help="model architecture (model.to_json())")
+    config.add_argument("--yaml", metavar="FILE",
+                        help="model architecture (YAML)")
 
 
 def build_parser():
@@ -692,14 +699,7 @@ def build_parser():
         "under 'arr_0', the layout read by TF-MoDISco-lite's 'modisco "
         "motifs -s OUT.ohe.npz -a OUT.shap.npz -n MAX_SEQLETS -w L'. "
         "Output files are written atomically.")
-    contribs.add_argument("model", metavar="MODEL",
-                          help="saved Keras model: whole-model .h5, .keras, "
-                          "or a weights .h5 with --json/--yaml")
-    config = contribs.add_mutually_exclusive_group()
-    config.add_argument("--json", metavar="FILE",
-                        help="model architecture (model.to_json())")
-    config.add_argument("--yaml", metavar="FILE",
-                        help="model architecture (YAML)")
+    _add_model_arguments(contribs)
     inputs = contribs.add_mutually_exclusive_group(required=True)
     inputs.add_argument("--fasta", metavar="FILE",
                         help="sequences (equal length; .gz accepted; "
@@ -747,14 +747,7 @@ def build_parser():
         "(index, name, type, output shape, mode) and, when Keras 3 or "
         "tf_keras can load the model, the largest absolute difference "
         "between the two forward passes on random input.")
-    convert.add_argument("model", metavar="MODEL",
-                         help="saved Keras model: whole-model .h5, .keras, "
-                         "or a weights .h5 with --json/--yaml")
-    config = convert.add_mutually_exclusive_group()
-    config.add_argument("--json", metavar="FILE",
-                        help="model architecture (model.to_json())")
-    config.add_argument("--yaml", metavar="FILE",
-                        help="model architecture (YAML)")
+    _add_model_arguments(convert)
     convert.add_argument("--method", default="genomics_default",
                          help=METHOD_HELP)
     convert.add_argument("--no-keras-check", action="store_true",

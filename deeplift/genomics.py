@@ -91,6 +91,10 @@ _METHOD_ALIASES = {
 _REFERENCE_CHUNK = 128
 #: integrated gradients: path points evaluated per call
 _IG_POINTS_PER_BLOCK = 8192
+#: the method :func:`score_sequences` uses for an already converted model
+#: given with ``method=None``: the first of these that the model supports
+_DEFAULT_METHODS = ("genomics_default", "gradient", "rescale",
+                    "revealcancel", "guided_backprop")
 
 
 # ---------------------------------------------------------------------------
@@ -120,19 +124,25 @@ def one_hot_encode(seqs):
                              % (i, type(s).__name__))
     if not seqs:
         return np.zeros((0, 0, 4), dtype=np.float32)
-    lengths = set(len(s) for s in seqs)
-    if len(lengths) > 1:
-        first = len(seqs[0])
-        bad = next(i for i, s in enumerate(seqs) if len(s) != first)
+    bad = length_mismatch(seqs)
+    if bad is not None:
         raise ValueError(
             "sequences must all have the same length; sequence 0 has length "
-            "%d but sequence %d has length %d" % (first, bad, len(seqs[bad])))
-    length = lengths.pop()
+            "%d but sequence %d has length %d"
+            % (len(seqs[0]), bad, len(seqs[bad])))
+    length = len(seqs[0])
     raw = "".join(seqs).encode("ascii", "replace")
     codes = _LOOKUP[np.frombuffer(raw, dtype=np.uint8)]
     table = np.concatenate([np.eye(4, dtype=np.float32),
                             np.zeros((1, 4), dtype=np.float32)])
     return table[codes].reshape(len(seqs), length, 4)
+
+
+def length_mismatch(seqs):
+    """The index of the first sequence whose length differs from that of
+    ``seqs[0]``, or None when they all have the same length."""
+    return next((i for i, s in enumerate(seqs) if len(s) != len(seqs[0])),
+                None)
 
 
 def onehot_to_sequences(onehot):
@@ -310,21 +320,33 @@ def make_references(onehot, reference="dinuc-shuffle:20", seed=0):
     of shape (N, R, L, 4) (R references per sequence).  Same rules as
     :func:`score_sequences`."""
     onehot = np.asarray(onehot, dtype=np.float32)
-    kind, value = parse_reference(reference)
-    if kind == "array":
-        refs = _check_reference_array(value, len(onehot), onehot.shape[1])
-        return np.ascontiguousarray(np.broadcast_to(
-            refs, (len(onehot),) + refs.shape[1:]))
-    rng = np.random.RandomState(seed)
-    parts = [_chunk_references(onehot[s:s + _REFERENCE_CHUNK], kind, value,
-                               rng)
-             for s in range(0, len(onehot), _REFERENCE_CHUNK)]
+    parts = [refs for _, _, refs in _reference_chunks(onehot, reference,
+                                                      seed)]
     if not parts:
         return np.zeros((0, 1) + onehot.shape[1:], dtype=np.float32)
     return np.concatenate(parts, axis=0)
 
 
-def _chunk_references(chunk, kind, value, rng):
+def _reference_chunks(onehot, reference, seed):
+    """Check ``reference`` and return an iterator of ``(start, chunk,
+    refs)``: the sequences ``onehot[start:start + len(chunk)]`` and their
+    references, (len(chunk), R, L, 4), for chunks of
+    :data:`_REFERENCE_CHUNK` sequences (shuffles are drawn chunk by chunk
+    from one random stream seeded by ``seed``)."""
+    kind, value = parse_reference(reference)
+    if kind == "array":
+        value = _check_reference_array(value, len(onehot), onehot.shape[1])
+    rng = np.random.RandomState(seed)
+
+    def chunks():
+        for start in range(0, len(onehot), _REFERENCE_CHUNK):
+            chunk = onehot[start:start + _REFERENCE_CHUNK]
+            yield start, chunk, _chunk_references(chunk, start, kind, value,
+                                                  rng)
+    return chunks()
+
+
+def _chunk_references(chunk, start, kind, value, rng):
     if kind == "zeros":
         return np.zeros((len(chunk), 1) + chunk.shape[1:], dtype=np.float32)
     if kind == "gc":
@@ -332,6 +354,9 @@ def _chunk_references(chunk, kind, value, rng):
     if kind == "dinuc-shuffle":
         from deeplift.dinuc_shuffle import dinuc_shuffle_batch
         return dinuc_shuffle_batch(chunk, value, rng=rng).astype(np.float32)
+    if kind == "array":     # (1 or N, R, L, 4)
+        refs = value if len(value) == 1 else value[start:start + len(chunk)]
+        return np.broadcast_to(refs, (len(chunk),) + refs.shape[1:])
     raise AssertionError(kind)
 
 
@@ -392,7 +417,7 @@ def model_methods(model):
     modes = set()
     for layer in _all_layers(model):
         if isinstance(layer, Activation) and layer.get_output_layers():
-            modes.add(layer._mode())
+            modes.add(layer.nonlinear_mxts_mode)
     N = NonlinearMxtsMode
     if not modes:      # linear model: every rule is the gradient
         return set(METHODS)
@@ -419,12 +444,13 @@ def _input_layer(model):
     return model.get_layer(names[0])
 
 
-def _func_kwargs(model, find_scores_layer, target_layer):
+def _layer_refs(model, find_scores_layer, target_layer):
+    """``find_scores_layer`` and ``target_layer`` as :class:`MultiRefScorer`
+    takes them: indices for a Sequential model; names for a GraphModel,
+    where the integers 0 / -2 / -1 mean the input / the layer before the
+    output activation / the output."""
     if hasattr(model, "get_layers"):
-        return dict(find_scores_layer_idx=find_scores_layer,
-                    target_layer_idx=target_layer)
-    # GraphModel: integers 0 / -2 mean "the input" / "the layer before the
-    # output activation"
+        return find_scores_layer, target_layer
     if isinstance(find_scores_layer, int):
         if find_scores_layer != 0:
             raise ValueError("for a functional model give find_scores_layer "
@@ -435,8 +461,7 @@ def _func_kwargs(model, find_scores_layer, target_layer):
             raise ValueError("for a functional model give target_layer as a "
                              "layer name (or -2 for the layer before the "
                              "output activation, -1 for the output)")
-        name_to_layer = model.get_name_to_layer()
-        outputs = [l for l in name_to_layer.values()
+        outputs = [l for l in model.get_name_to_layer().values()
                    if not l.get_output_layers()]
         if len(outputs) != 1:
             raise ValueError("the model has %d outputs (%s); give "
@@ -452,27 +477,31 @@ def _func_kwargs(model, find_scores_layer, target_layer):
                                  % (out.get_name(),))
             out = out.inputs
         target_layer = out.get_name()
-    return dict(find_scores_layer_name=find_scores_layer,
-                pre_activation_target_layer_name=target_layer)
+    return find_scores_layer, target_layer
 
 
-_FUNC_CACHE = weakref.WeakKeyDictionary()
+_SCORER_CACHE = weakref.WeakKeyDictionary()
 
 
-def _multipliers_func(model, find_scores_layer, target_layer):
-    cache = _FUNC_CACHE.setdefault(model, {})
+def _scorer(model, find_scores_layer, target_layer):
+    """``(scorer, size)``: a :class:`deeplift.multiref.MultiRefScorer` of
+    ``find_scores_layer`` for ``target_layer`` (built once per model and
+    layers, so it compiles once) and the number of units of the target."""
+    cache = _SCORER_CACHE.setdefault(model, {})
     key = (find_scores_layer, target_layer)
     if key not in cache:
-        kwargs = _func_kwargs(model, find_scores_layer, target_layer)
-        cache[key] = model.get_target_multipliers_func(**kwargs)
+        from deeplift.multiref import MultiRefScorer
+        score_ref, target_ref = _layer_refs(model, find_scores_layer,
+                                            target_layer)
+        try:
+            scorer = MultiRefScorer(model, score_ref, target_ref)
+        except RuntimeError as exc:   # e.g. an activation as the target
+            raise ValueError(str(exc))
+        target = (model.get_layers()[target_ref]
+                  if hasattr(model, "get_layers")
+                  else model.get_layer(target_ref))
+        cache[key] = scorer, int(np.prod(target.get_shape()[1:]))
     return cache[key]
-
-
-def _target_size(func):
-    scorer = getattr(func, "scorer", None)
-    if scorer is None:
-        return None
-    return int(np.prod(scorer.target_layer.get_shape()[1:]))
 
 
 def _check_onehot(onehot, length):
@@ -523,26 +552,21 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
 
     Returns ``(hypothetical, contribs)``, two float32 arrays of shape
     (N, L, 4): the hypothetical contributions averaged over the references
-    (see :func:`deeplift.util.get_hypothetical_contribs_func_onehot`) and
+    (see :func:`deeplift.util.get_hypothetical_contribs_func_onehot`;
+    computed by :class:`deeplift.multiref.MultiRefScorer`) and
     ``hypothetical * onehot``.
     """
     if isinstance(model, (str, os.PathLike)):
-        method = normalize_method("genomics_default" if method is None
-                                  else method)
         model = load_model(model, json_file=json_file, yaml_file=yaml_file,
-                           method=method)
+                           method=("genomics_default" if method is None
+                                   else method))
+        method = model.deeplift_method
     else:
         supported = model_methods(model)
         if method is None:
-            method = getattr(model, "deeplift_method", None)
-            if method is None:
-                for choice in ("genomics_default", "gradient", "rescale",
-                               "revealcancel", "guided_backprop"):
-                    if choice in supported:
-                        method = choice
-                        break
-                else:
-                    method = "genomics_default"
+            method = getattr(model, "deeplift_method", None) or next(
+                (m for m in _DEFAULT_METHODS if m in supported),
+                "genomics_default")
         method = normalize_method(method)
         if supported and method not in supported:
             raise ValueError(
@@ -563,67 +587,56 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
         raise ValueError("the model's input has shape %s, not (None, L, 4) "
                          "one-hot DNA" % (tuple(in_shape),))
     onehot = _check_onehot(onehot, in_shape[1])
-    try:
-        func = _multipliers_func(model, find_scores_layer, target_layer)
-    except RuntimeError as exc:   # e.g. an activation as the target layer
-        raise ValueError(str(exc))
-    size = _target_size(func)
+    scorer, size = _scorer(model, find_scores_layer, target_layer)
     if isinstance(task_idx, (bool, np.bool_)) or not isinstance(
             task_idx, (int, np.integer)):
         raise ValueError("task_idx must be an integer, got %r" % (task_idx,))
     task_idx = int(task_idx)
-    if size is not None and not 0 <= task_idx < size:
+    if not 0 <= task_idx < size:
         raise ValueError("task %d is out of range: the target layer has %d "
                          "outputs (tasks 0..%d)" % (task_idx, size, size - 1))
-    kind, value = parse_reference(reference)
-    num, length = onehot.shape[0], onehot.shape[1]
-    if kind == "array":
-        ref_array = _check_reference_array(value, num, length)
-    rng = np.random.RandomState(seed)
-    hyp = np.zeros(onehot.shape, dtype=np.float32)
-    with progress_bar(num, bool(progress), "deeplift %s" % method) as bar:
-        for start in range(0, num, _REFERENCE_CHUNK):
-            chunk = onehot[start:start + _REFERENCE_CHUNK]
-            if kind == "array":
-                refs = ref_array if len(ref_array) == 1 else \
-                    ref_array[start:start + len(chunk)]
-                refs = np.broadcast_to(refs, (len(chunk),) + refs.shape[1:])
-            else:
-                refs = _chunk_references(chunk, kind, value, rng)
-            hyp[start:start + len(chunk)] = _hypothetical(
-                func, chunk, refs, task_idx, method, batch_size, ig_steps)
+    chunks = _reference_chunks(onehot, reference, seed)
+    if method != "integrated_gradients":
+        ig_steps = None
+    hyp = np.empty(onehot.shape, dtype=np.float32)
+    with progress_bar(len(onehot), bool(progress),
+                      "deeplift %s" % method) as bar:
+        for start, chunk, refs in chunks:
+            hyp[start:start + len(chunk)] = _mean_hypothetical(
+                scorer, chunk, refs, task_idx, batch_size, ig_steps)
             bar.update(len(chunk))
     return hyp, hyp * onehot
 
 
-def _hypothetical(func, chunk, refs, task_idx, method, batch_size,
-                  ig_steps):
-    """Mean hypothetical contributions of ``chunk`` (n, L, 4) over its
-    references ``refs`` (n, R, L, 4)."""
-    n, num_refs = refs.shape[0], refs.shape[1]
-    xs = np.repeat(chunk, num_refs, axis=0)              # (n*R, L, 4)
-    rs = np.ascontiguousarray(refs, dtype=np.float32).reshape(xs.shape)
-    if method == "integrated_gradients":
-        alphas = ((np.arange(ig_steps) + 0.5) / ig_steps).astype(np.float32)
-        mult = np.empty(xs.shape, dtype=np.float32)
-        # the path points of a block of pairs at a time, to bound memory
-        block = max(1, _IG_POINTS_PER_BLOCK // ig_steps)
-        for start in range(0, len(xs), block):
-            x_b, r_b = xs[start:start + block], rs[start:start + block]
-            points = (r_b[:, None] + alphas[None, :, None, None]
-                      * (x_b - r_b)[:, None]).reshape((-1,) + xs.shape[1:])
-            grads = func(task_idx=task_idx, input_data_list=[points],
-                         input_references_list=[np.repeat(r_b, ig_steps,
-                                                          axis=0)],
-                         batch_size=batch_size, progress_update=None)
-            mult[start:start + block] = np.asarray(grads).reshape(
-                (len(x_b), ig_steps) + xs.shape[1:]).mean(axis=1)
-    else:
-        mult = np.asarray(func(task_idx=task_idx, input_data_list=[xs],
-                               input_references_list=[rs],
-                               batch_size=batch_size, progress_update=None))
-    hyp = mult - np.sum(rs * mult, axis=-1, keepdims=True)
-    return hyp.reshape((n, num_refs) + xs.shape[1:]).mean(axis=1)
+def _mean_hypothetical(scorer, chunk, refs, task_idx, batch_size, ig_steps):
+    """Hypothetical contributions of ``chunk`` (n, L, 4) averaged over its
+    references ``refs`` (n, R, L, 4); with ``ig_steps``, integrated
+    gradients along ``ig_steps`` points of each straight path."""
+    def hypothetical(inputs, references):
+        return scorer.run(inputs, references, task_idx=task_idx,
+                          batch_size=batch_size, hypothetical=True,
+                          progress=False).hypothetical_contribs
+
+    if ig_steps is None:
+        return hypothetical(chunk, refs)
+    # Every path point is scored with its pair's reference; hypothetical
+    # contributions are linear in the multipliers, so their mean over the
+    # points is that of the mean gradient.  A block of pairs at a time, to
+    # bound memory.
+    xs = np.repeat(chunk, refs.shape[1], axis=0)          # (n*R, L, 4)
+    rs = np.reshape(refs, xs.shape)
+    alphas = ((np.arange(ig_steps) + 0.5) / ig_steps).astype(np.float32)
+    hyp = np.empty(xs.shape, dtype=np.float32)
+    block = max(1, _IG_POINTS_PER_BLOCK // ig_steps)
+    for start in range(0, len(xs), block):
+        x_b, r_b = xs[start:start + block], rs[start:start + block]
+        points = (r_b[:, None] + alphas[:, None, None]
+                  * (x_b - r_b)[:, None])              # (b, steps, L, 4)
+        hyp[start:start + block] = hypothetical(
+            points.reshape((-1,) + xs.shape[1:]),
+            np.repeat(r_b, ig_steps, axis=0)[:, None]).reshape(
+                points.shape).mean(axis=1)
+    return hyp.reshape(refs.shape).mean(axis=1)
 
 
 # ---------------------------------------------------------------------------

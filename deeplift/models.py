@@ -95,7 +95,9 @@ class Model(object):
         return self._get_func(*args, func_type=FuncType.multipliers,
                               **kwargs)
 
-    def _prediction_function(self, input_layers, output_layer):
+    def prediction_function(self, input_layers, output_layer):
+        """``f(input_data_list, batch_size, progress_update=None)`` -> the
+        activations of ``output_layer`` given the ``input_layers``."""
         predictor = Predictor(input_layers, output_layer,
                               input_names=[l.get_name()
                                            for l in input_layers])
@@ -154,7 +156,7 @@ class SequentialModel(Model):
                                 output_layer_idx=-1):
         """``f(input_data_list, batch_size, progress_update=None)`` -> the
         activations of layer ``output_layer_idx``."""
-        return self._prediction_function([self._layer(input_layer_idx)],
+        return self.prediction_function([self._layer(input_layer_idx)],
                                          self._layer(output_layer_idx))
 
 
@@ -223,6 +225,6 @@ class GraphModel(Model):
             **kwargs)
 
     def get_prediction_function(self, input_layer_names, output_layer_name):
-        return self._prediction_function(
+        return self.prediction_function(
             [self._resolve(n) for n in input_layer_names],
             self._resolve(output_layer_name))

@@ -3,24 +3,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from deeplift import cli, genomics
 from deeplift.cli import DEMO_MODEL, main
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-FIXTURES = SHARED / "fixtures"
-REAL_JSON = (FIXTURES / "keras2_real" /
-             "keras2_conv1d_record_5_model_PQzyq_modelJson.json")
-REAL_WEIGHTS = (FIXTURES / "keras2_real" /
-                "keras2_conv1d_record_5_model_PQzyq_modelWeights.h5")
-SIMDATA = FIXTURES / "genomics_sim" / "sequences.simdata.gz"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
-                                  reason="../shared fixtures are absent")
+from tests.genomics_helpers import (REPO, REAL_JSON, REAL_WEIGHTS, SIMDATA,
+                                    needs_shared)
 
 
 def run(argv, capfd):
@@ -253,6 +243,27 @@ def test_bad_input_subprocess_single_clean_line(tmp_path, sim_seqs):
         "deeplift: error: task 5 is out of range: the target layer has 3 "
         "outputs (tasks 0..2)"]
     assert not (tmp_path / "o.npz").exists()
+
+
+def test_native_stderr_restored_and_replayed_on_crash(capfd, monkeypatch):
+    """An unexpected error: fd 2 and sys.stderr are restored and what
+    native code wrote to fd 2 meanwhile is shown (less the start-up
+    noise)."""
+    monkeypatch.delenv("DEEPLIFT_SHOW_TF_LOGS", raising=False)
+
+    def crash():
+        os.write(2, b"I0000 start-up noise\nnative detail\n")
+        sys.stderr.write("python message\n")
+        raise RuntimeError("boom")
+    monkeypatch.setattr(cli, "build_parser", crash)
+    stderr, fd2 = sys.stderr, os.fstat(2)
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["demo"])
+    assert sys.stderr is stderr
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (fd2.st_dev, fd2.st_ino)
+    err = capfd.readouterr().err
+    assert err.splitlines() == ["python message", "native detail"]
 
 
 def test_interrupted_run_leaves_nothing(tmp_path, capfd, sim_seqs,

@@ -2,23 +2,14 @@
 score_sequences) and of the example scripts (run on tiny inputs)."""
 import importlib.util
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from deeplift import genomics, util
 from deeplift.cli import DEMO_MODEL
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-FIXTURES = SHARED / "fixtures"
-REAL_JSON = (FIXTURES / "keras2_real" /
-             "keras2_conv1d_record_5_model_PQzyq_modelJson.json")
-REAL_WEIGHTS = (FIXTURES / "keras2_real" /
-                "keras2_conv1d_record_5_model_PQzyq_modelWeights.h5")
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
-                                  reason="../shared fixtures are absent")
+from tests.genomics_helpers import (REPO, REAL_JSON, REAL_WEIGHTS,
+                                    needs_shared)
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +93,9 @@ def test_make_references_dinuc_shuffle_preserves_dinucleotides(sim):
     for i in range(3):
         for r in range(4):
             assert dinucs(refs[i, r]) == dinucs(onehot[i])
+        # shuffled, not copies of the sequence
+        assert not np.array_equal(refs[i, 0], onehot[i])
+        assert not np.array_equal(refs[i, 0], refs[i, 1])
     again = genomics.make_references(onehot, "dinuc-shuffle:4", seed=1)
     np.testing.assert_array_equal(refs, again)
 

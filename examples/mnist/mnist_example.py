@@ -22,6 +22,7 @@ digits are the MNIST test set IDX files in ``../shared/fixtures/mnist``
 ``keras.datasets.mnist`` (which downloads).
 """
 import argparse
+import functools
 import gzip
 import os
 import sys
@@ -107,6 +108,7 @@ def main(argv=None):
     pairs = parse_pairs(args.pairs)
     ig_steps = [int(s) for s in args.ig_steps.split(",") if s]
 
+    @functools.lru_cache(maxsize=None)     # each model converted once
     def convert(mode):
         return kc.convert_model_from_saved_files(
             args.model, nonlinear_mxts_mode=mode, verbose=False)
