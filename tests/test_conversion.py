@@ -348,7 +348,9 @@ def test_graph_names_and_aliases(k3_saved, k2_saved):
                                            verbose=False)
     k2 = kc.convert_model_from_saved_files(k2_saved["multi_io"]["h5"],
                                            verbose=False)
-    for dl_model, nested_node in ((k3, 0), (k2, 1)):
+    for dl_model, nested_node, keras_model in (
+            (k3, 0, k3_saved["multi_io"]["model"]),
+            (k2, 1, k2_saved["multi_io"]["model"])):
         names = list(dl_model.get_name_to_layer())
         assert dl_model.get_input_layer_names() == ["seq_in_0", "aux_in_0"]
         for expected in ["seq_in_0", "aux_in_0", "preact_conv_0", "conv_0",
@@ -377,7 +379,10 @@ def test_graph_names_and_aliases(k3_saved, k2_saved):
         func = dl_model.get_prediction_function(
             input_layer_names=["seq_in", "aux_in"],
             output_layer_name="out1")
-        assert func(_inputs("multi_io"), batch_size=5).shape == (5, 1)
+        xs = _inputs("multi_io")
+        np.testing.assert_allclose(func(xs, batch_size=5),
+                                   keras_model.predict(xs, verbose=0)[0],
+                                   rtol=0, atol=TOL)
 
 
 def test_shared_layers_and_shared_nested_models(tmp_path):
@@ -481,15 +486,18 @@ def test_modes_and_layer_overrides(k3_saved):
         path, verbose=False, nonlinear_mxts_mode=NonlinearMxtsMode.Rescale,
         dense_mxts_mode=DenseMxtsMode.Linear,
         conv_mxts_mode=ConvMxtsMode.Linear,
-        maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient,
+        maxpool_deeplift_mode=MaxPoolDeepLiftMode.summation_to_delta,
         layer_overrides={10: {
             "nonlinear_mxts_mode": NonlinearMxtsMode.RevealCancel}})
     by_name = {l.get_name(): l for l in dl_model.get_layers()}
     assert by_name["1"].nonlinear_mxts_mode == NonlinearMxtsMode.Rescale
     assert by_name["10"].nonlinear_mxts_mode == \
         NonlinearMxtsMode.RevealCancel
+    assert by_name["11"].nonlinear_mxts_mode == NonlinearMxtsMode.Rescale
     assert by_name["preact_12"].dense_mxts_mode == DenseMxtsMode.Linear
-    assert by_name["3"].maxpool_deeplift_mode == MaxPoolDeepLiftMode.gradient
+    # not the default (gradient): the option reaches the layer
+    assert by_name["3"].maxpool_deeplift_mode == \
+        MaxPoolDeepLiftMode.summation_to_delta
 
     graph = kc.convert_model_from_saved_files(
         k3_saved["multi_io"]["keras"], verbose=False,
@@ -753,11 +761,15 @@ def test_unknown_activation(tmp_path):
 
 def test_tf_keras_batchnorm_axis_is_a_list(k2_saved):
     """tf_keras writes BatchNormalization's axis as a list of one int."""
-    cfg = json.loads(k2_saved["seq2d"]["json"].read_text())
+    entry = k2_saved["seq2d"]
+    cfg = json.loads(entry["json"].read_text())
     bn = [l for l in cfg["config"]["layers"]
           if l["class_name"] == "BatchNormalization"]
-    assert bn and isinstance(bn[0]["config"]["axis"], list)
-    # ... and forward passes with it are covered by test_tf_keras_forward
+    assert bn and bn[0]["config"]["axis"] == [3]
+    dl_model = kc.convert_model_from_saved_files(
+        entry["weights"], json_file=entry["json"], verbose=False)
+    assert dl_model.get_layers()[3].axis == 3
+    assert_same_forward(dl_model, entry["model"], _inputs("seq2d"))
 
 
 def test_keras3_archive_without_layer_name_attributes(k3_saved, tmp_path):
@@ -769,11 +781,14 @@ def test_keras3_archive_without_layer_name_attributes(k3_saved, tmp_path):
         members = {n: zin.read(n) for n in zin.namelist()}
     h5_path = tmp_path / "model.weights.h5"
     h5_path.write_bytes(members["model.weights.h5"])
+    stripped = []
     with h5py.File(h5_path, "r+") as f:
         def strip(name, obj):
             if "name" in obj.attrs:
                 del obj.attrs["name"]
+                stripped.append(name)
         f.visititems(strip)
+    assert stripped  # else this would test the name-based lookup
     members["model.weights.h5"] = h5_path.read_bytes()
     dst = tmp_path / "noname.keras"
     with zipfile.ZipFile(dst, "w") as zout:
@@ -819,3 +834,69 @@ def test_linear_activation_layer_in_graph_is_identity():
     np.testing.assert_allclose(
         dl_model.get_prediction_function(["i"], "o")([x], batch_size=3),
         model.predict(x, verbose=0), atol=TOL, rtol=0)
+
+
+# --------------------------------------------------------------------------
+# activations that depend on the Keras version
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("K", [keras, tf_keras], ids=["keras3", "tf_keras"])
+def test_hard_sigmoid_follows_the_keras_version(K, tmp_path):
+    """Keras 1/2's hard_sigmoid is clip(0.2 x + 0.5, 0, 1), Keras 3's
+    relu6(x + 3) / 6; each model gets that of the Keras that wrote it
+    (from the HDF5 file, the archive's metadata, the JSON config or the
+    model object), as a layer's activation and as an Activation layer."""
+    K.utils.set_random_seed(0)
+    inp = K.Input((3,), name="i")
+    h = K.layers.Dense(4, activation="hard_sigmoid", name="d")(inp)
+    h = K.layers.Dense(3, name="d2")(h)
+    out = K.layers.Activation("hard_sigmoid", name="a")(h)
+    model = _randomize(K.Model(inp, out))
+    dense2 = model.get_layer("d2")
+    dense2.set_weights([w * 8 for w in dense2.get_weights()])
+    model.save(str(tmp_path / "hs.h5"))
+    model.save(str(tmp_path / "hs.keras"))
+    model.save_weights(str(tmp_path / "hs.weights.h5"))
+    (tmp_path / "hs.json").write_text(model.to_json())
+    # inputs reaching the sloped part and both clipped parts
+    x = np.random.RandomState(0).uniform(-8, 8, (50, 3)).astype("float32")
+    expected = model.predict(x, verbose=0)
+    assert expected.min() == 0 and expected.max() == 1
+    assert ((expected > 0) & (expected < 1)).any()
+    slope = 0.2 if K is tf_keras else 1.0 / 6
+    for dl_model in (
+            kc.convert_keras_model(model, verbose=False),
+            kc.convert_model_from_saved_files(tmp_path / "hs.h5",
+                                              verbose=False),
+            kc.convert_model_from_saved_files(tmp_path / "hs.keras",
+                                              verbose=False),
+            kc.convert_model_from_saved_files(
+                tmp_path / "hs.weights.h5", json_file=tmp_path / "hs.json",
+                verbose=False)):
+        for name in ("d_0", "a_0"):
+            assert isinstance(dl_model.get_layer(name),
+                              dl_layers.HardSigmoid)
+            assert dl_model.get_layer(name).slope == slope
+        got = dl_model.get_prediction_function(["i_0"], "a_0")(
+            [x], batch_size=10)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=TOL)
+
+
+def test_keras_version_of_config_dicts():
+    """convert_sequential_model takes the Keras version from a wrapped
+    config; a bare config is Keras 3's."""
+    layer_list = [
+        {"class_name": "InputLayer",
+         "config": {"batch_shape": [None, 2], "name": "in"}},
+        {"class_name": "Activation",
+         "config": {"activation": "hard_sigmoid", "name": "hs"}}]
+    for config, slope in (
+            (layer_list, 1.0 / 6),
+            ({"class_name": "Sequential", "config": {"layers": layer_list},
+              "keras_version": "3.4.1"}, 1.0 / 6),
+            ({"class_name": "Sequential", "config": {"layers": layer_list},
+              "keras_version": "2.15.0"}, 0.2),
+            ({"class_name": "Sequential", "config": layer_list,
+              "keras_version": "1.2.2"}, 0.2)):
+        dl_model = kc.convert_sequential_model(config, verbose=False)
+        assert dl_model.get_layers()[-1].slope == slope

@@ -8,91 +8,17 @@ conversion functions (same form as ``registry.ACTIVATIONS``), and
 ``EXTRA_MULTI_INPUT_CLASSES`` lists the classes whose layer takes a list
 of inputs.
 """
-import numpy as np
-
-from deeplift.conversion.errors import ConversionError, WeightsMismatchError
+from deeplift.conversion.helpers import (
+    ACTIVATIONS, activation_conversion, check_groups, conv1d_options,
+    conv2d_options, data_format, kernels_and_bias, layer_err, padding,
+    weights, with_activation)
 from deeplift.layers import activations_extra as A
 from deeplift.layers import convolutional_extra as CX
 from deeplift.layers import merge as M
 from deeplift.layers import reshaping as R
 
-
-# --------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------
-
-def _err(name, config, message, cls=ConversionError):
-    keras_name = config.get("name", name) if isinstance(config, dict) \
-        else name
-    return cls("Layer '%s' (deeplift name '%s'): %s"
-               % (keras_name, name, message))
-
-
-def _weights(config, name, expected):
-    weights = config.get("weights")
-    if weights is None:
-        raise _err(name, config, "no weights were found for this layer",
-                   WeightsMismatchError)
-    weights = [np.asarray(w) for w in weights]
-    if len(weights) != expected:
-        raise _err(name, config, "expected %d weight array(s), found %d"
-                   % (expected, len(weights)), WeightsMismatchError)
-    return weights
-
-
-def _padding(config, name):
-    padding = str(config.get("padding", "valid")).lower()
-    if padding not in ("valid", "same"):
-        raise _err(name, config, "padding '%s' is not supported (only "
-                   "'valid' and 'same')" % padding)
-    return padding.upper()
-
-
-def _data_format(config):
-    return config.get("data_format") or "channels_last"
-
-
-def _activation_name(config):
-    act = config.get("activation", "linear")
-    if act is None:
-        return "linear"
-    if isinstance(act, dict):
-        inner = act.get("config")
-        if isinstance(inner, str):
-            act = inner
-        elif isinstance(inner, dict) and isinstance(inner.get("name"), str):
-            act = inner["name"]
-        else:
-            act = act.get("registered_name") or act.get("class_name")
-    return str(act).lower()
-
-
-def activation_layers(config, name, verbose, nonlinear_mxts_mode):
-    """The deeplift layers (0 or 1) of a layer's ``activation``."""
-    act = _activation_name(config)
-    factory = A.ACTIVATION_BY_NAME.get(act)
-    if factory is None:
-        raise _err(name, config, "activation '%s' is not supported; "
-                   "supported activations are: %s"
-                   % (act, ", ".join(sorted(A.ACTIVATION_BY_NAME))))
-    layer = factory(nonlinear_mxts_mode, name=name, verbose=verbose)
-    return [] if layer is None else [layer]
-
-
-def _with_activation(config, name, verbose, nonlinear_mxts_mode, build):
-    act = activation_layers(config, name, verbose, nonlinear_mxts_mode)
-    main = build(("preact_" if act else "") + name)
-    chain = [main] + act
-    for prev, layer in zip(chain[:-1], chain[1:]):
-        layer.set_inputs(prev)
-    return chain
-
-
-def _kernel_bias(config, name, n_kernels=1):
-    use_bias = config.get("use_bias", True)
-    weights = _weights(config, name, n_kernels + int(bool(use_bias)))
-    bias = weights[n_kernels] if use_bias else None
-    return weights[:n_kernels], bias
+#: the deeplift layers (none or one) of a layer config's ``activation``
+activation_layers = activation_conversion
 
 
 # --------------------------------------------------------------------------
@@ -142,19 +68,19 @@ def cropping1d_conversion(config, name, verbose=True, **kwargs):
 
 def cropping2d_conversion(config, name, verbose=True, **kwargs):
     return [R.Cropping2D(cropping=config.get("cropping", ((0, 0), (0, 0))),
-                         data_format=_data_format(config), name=name,
+                         data_format=data_format(config), name=name,
                          verbose=verbose)]
 
 
 def zeropadding1d_conversion(config, name, verbose=True, **kwargs):
     return [R.ZeroPadding1D(padding=config.get("padding", 1),
-                            data_format=_data_format(config), name=name,
+                            data_format=data_format(config), name=name,
                             verbose=verbose)]
 
 
 def zeropadding2d_conversion(config, name, verbose=True, **kwargs):
     return [R.ZeroPadding2D(padding=config.get("padding", (1, 1)),
-                            data_format=_data_format(config), name=name,
+                            data_format=data_format(config), name=name,
                             verbose=verbose)]
 
 
@@ -168,10 +94,10 @@ def upsampling1d_conversion(config, name, verbose=True, **kwargs):
 def upsampling2d_conversion(config, name, verbose=True, **kwargs):
     interpolation = config.get("interpolation", "nearest")
     if str(interpolation).lower() != "nearest":
-        raise _err(name, config, "UpSampling2D interpolation '%s' is not "
-                   "supported (only 'nearest')" % interpolation)
+        raise layer_err(name, config, "UpSampling2D interpolation '%s' is "
+                        "not supported (only 'nearest')" % interpolation)
     return [R.UpSampling2D(size=config.get("size", (2, 2)),
-                           data_format=_data_format(config), name=name,
+                           data_format=data_format(config), name=name,
                            verbose=verbose)]
 
 
@@ -183,110 +109,73 @@ def repeatvector_conversion(config, name, verbose=True, **kwargs):
 # convolutions
 # --------------------------------------------------------------------------
 
-def _no_groups(config, name):
-    if int(config.get("groups", 1) or 1) != 1:
-        raise _err(name, config, "grouped convolutions are not supported")
-
-
-def _conv_transpose(cls):
+def _spatial_conv(cls, extra_keys=()):
+    """Conversion function of a transposed or depthwise convolution; the
+    config's ``extra_keys`` are passed on to ``cls`` too."""
     def convert(config, name, nonlinear_mxts_mode, conv_mxts_mode,
                 verbose=True, **kwargs):
-        _no_groups(config, name)
-        (kernel,), bias = _kernel_bias(config, name)
-        return _with_activation(
+        check_groups(config, name)
+        (kernel,), bias = kernels_and_bias(config, name)
+        options = {key: config.get(key) for key in extra_keys}
+        return with_activation(
             config, name, verbose, nonlinear_mxts_mode,
             lambda lname: cls(
                 kernel=kernel, bias=bias,
                 strides=config.get("strides", 1),
-                padding=_padding(config, name),
-                output_padding=config.get("output_padding"),
-                data_format=_data_format(config),
+                padding=padding(config, name),
+                data_format=data_format(config),
                 dilation_rate=config.get("dilation_rate", 1),
                 conv_mxts_mode=conv_mxts_mode, name=lname,
-                verbose=verbose))
+                verbose=verbose, **options),
+            **kwargs)
     convert.__name__ = "%s_conversion" % cls.__name__.lower()
     return convert
 
 
-conv1dtranspose_conversion = _conv_transpose(CX.Conv1DTranspose)
-conv2dtranspose_conversion = _conv_transpose(CX.Conv2DTranspose)
+conv1dtranspose_conversion = _spatial_conv(CX.Conv1DTranspose,
+                                           ("output_padding",))
+conv2dtranspose_conversion = _spatial_conv(CX.Conv2DTranspose,
+                                           ("output_padding",))
+depthwiseconv1d_conversion = _spatial_conv(CX.DepthwiseConv1D)
+depthwiseconv2d_conversion = _spatial_conv(CX.DepthwiseConv2D)
 
 
-def _depthwise(cls):
+def _separable_conv(cls, options):
+    """Conversion function of a separable convolution; ``options(config,
+    name)`` gives the deeplift layer's stride/padding/dilation arguments
+    (those of the plain convolution of the same rank)."""
     def convert(config, name, nonlinear_mxts_mode, conv_mxts_mode,
                 verbose=True, **kwargs):
-        (kernel,), bias = _kernel_bias(config, name)
-        return _with_activation(
+        layer_options = options(config, name)
+        (depthwise, pointwise), bias = kernels_and_bias(config, name, 2)
+        return with_activation(
             config, name, verbose, nonlinear_mxts_mode,
             lambda lname: cls(
-                kernel=kernel, bias=bias,
-                strides=config.get("strides", 1),
-                padding=_padding(config, name),
-                data_format=_data_format(config),
-                dilation_rate=config.get("dilation_rate", 1),
-                conv_mxts_mode=conv_mxts_mode, name=lname,
-                verbose=verbose))
+                depthwise_kernel=depthwise, pointwise_kernel=pointwise,
+                bias=bias, conv_mxts_mode=conv_mxts_mode, name=lname,
+                verbose=verbose, **layer_options),
+            **kwargs)
     convert.__name__ = "%s_conversion" % cls.__name__.lower()
     return convert
 
 
-depthwiseconv1d_conversion = _depthwise(CX.DepthwiseConv1D)
-depthwiseconv2d_conversion = _depthwise(CX.DepthwiseConv2D)
-
-
-def separableconv1d_conversion(config, name, nonlinear_mxts_mode,
-                               conv_mxts_mode, verbose=True, **kwargs):
-    if _data_format(config) != "channels_last":
-        raise _err(name, config, "SeparableConv1D with data_format '%s' is "
-                   "not supported (only channels_last)"
-                   % _data_format(config))
-    (depthwise, pointwise), bias = _kernel_bias(config, name, 2)
-    stride = config.get("strides", 1)
-    dilation = config.get("dilation_rate", 1)
-    return _with_activation(
-        config, name, verbose, nonlinear_mxts_mode,
-        lambda lname: CX.SeparableConv1D(
-            depthwise_kernel=depthwise, pointwise_kernel=pointwise,
-            bias=bias,
-            stride=stride[0] if isinstance(stride, (list, tuple))
-            else stride,
-            padding=_padding(config, name),
-            dilation=dilation[0] if isinstance(dilation, (list, tuple))
-            else dilation,
-            conv_mxts_mode=conv_mxts_mode, name=lname, verbose=verbose))
-
-
-def separableconv2d_conversion(config, name, nonlinear_mxts_mode,
-                               conv_mxts_mode, verbose=True, **kwargs):
-    (depthwise, pointwise), bias = _kernel_bias(config, name, 2)
-    return _with_activation(
-        config, name, verbose, nonlinear_mxts_mode,
-        lambda lname: CX.SeparableConv2D(
-            depthwise_kernel=depthwise, pointwise_kernel=pointwise,
-            bias=bias, strides=config.get("strides", 1),
-            padding=_padding(config, name),
-            data_format=_data_format(config),
-            dilation_rate=config.get("dilation_rate", 1),
-            conv_mxts_mode=conv_mxts_mode, name=lname, verbose=verbose))
+separableconv1d_conversion = _separable_conv(CX.SeparableConv1D,
+                                             conv1d_options)
+separableconv2d_conversion = _separable_conv(CX.SeparableConv2D,
+                                             conv2d_options)
 
 
 def embedding_conversion(config, name, verbose=True, **kwargs):
     """Scores of models starting with an Embedding are found at the
     embedding layer (see :class:`deeplift.layers.convolutional_extra.
     Embedding`)."""
-    (embeddings,) = _weights(config, name, 1)
+    (embeddings,) = weights(config, name, 1)
     return [CX.Embedding(embeddings=embeddings, name=name, verbose=verbose)]
 
 
 # --------------------------------------------------------------------------
-# activations
+# activation layers
 # --------------------------------------------------------------------------
-
-def activation_conversion(config, name, verbose, nonlinear_mxts_mode,
-                          **kwargs):
-    """keras.layers.Activation with any name of ACTIVATION_BY_NAME."""
-    return activation_layers(config, name, verbose, nonlinear_mxts_mode)
-
 
 def leakyrelu_conversion(config, name, verbose, nonlinear_mxts_mode,
                          **kwargs):
@@ -308,8 +197,8 @@ def relu_layer_conversion(config, name, verbose, nonlinear_mxts_mode,
     threshold = float(config.get("threshold", 0) or 0)
     slope = float(config.get("negative_slope", 0) or 0)
     if max_value is None and threshold == 0 and slope == 0:
-        return [A.ACTIVATION_BY_NAME["relu"](nonlinear_mxts_mode,
-                                             name=name, verbose=verbose)]
+        return ACTIVATIONS["relu"](name=name, verbose=verbose,
+                                   nonlinear_mxts_mode=nonlinear_mxts_mode)
     return [A.ReLUGeneral(max_value=max_value, threshold=threshold,
                           negative_slope=slope, name=name, verbose=verbose,
                           nonlinear_mxts_mode=nonlinear_mxts_mode)]
@@ -323,19 +212,9 @@ def thresholdedrelu_conversion(config, name, verbose, nonlinear_mxts_mode,
                           nonlinear_mxts_mode=nonlinear_mxts_mode)]
 
 
-def _named_activation(act):
-    def convert(name, verbose, nonlinear_mxts_mode, **kwargs):
-        layer = A.ACTIVATION_BY_NAME[act](nonlinear_mxts_mode, name=name,
-                                          verbose=verbose)
-        return [] if layer is None else [layer]
-    convert.__name__ = "%s_conversion" % act
-    return convert
-
-
-#: Keras activation name -> activation conversion function (the form of
-#: ``registry.ACTIVATIONS``)
-EXTRA_ACTIVATIONS = {act: _named_activation(act)
-                     for act in A.ACTIVATION_BY_NAME}
+#: Keras activation name -> activation conversion function (all of
+#: ``registry.ACTIVATIONS``, the same dict)
+EXTRA_ACTIVATIONS = ACTIVATIONS
 
 #: Keras classes whose deeplift layer takes a list of inputs
 EXTRA_MULTI_INPUT_CLASSES = frozenset(

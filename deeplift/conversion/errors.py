@@ -13,6 +13,8 @@ A conversion function is called with keyword arguments only:
   verbose               -- bool, pass it on to the deeplift layers
   nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
   maxpool_deeplift_mode -- the modes in force for this layer
+  keras_version         -- the version of Keras that wrote the model (e.g.
+                           '2.15.0'; None when unknown, i.e. Keras 3)
   **kwargs              -- anything else; accept and ignore it
 and returns a list of deeplift layers. The layers of the list are connected
 in sequence (each takes the previous one as input); the first one receives

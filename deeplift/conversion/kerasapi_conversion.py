@@ -29,7 +29,6 @@ Unsupported layer classes raise :class:`UnsupportedLayerError` (listing all
 of them); layers can be added with ``custom_conversion_funcs`` -- see
 :data:`deeplift.conversion.errors.CONVERSION_FUNCTION_CONTRACT`.
 """
-import copy
 import logging
 import os
 from collections import OrderedDict
@@ -88,8 +87,7 @@ def layer_name_to_conversion_function(layer_name):
         raise UnsupportedLayerError({layer_name: ["(class lookup)"]})
     return func
 
-_MODE_NAMES = ("nonlinear_mxts_mode", "dense_mxts_mode", "conv_mxts_mode",
-               "maxpool_deeplift_mode")
+
 _CONTAINERS = readers.CONTAINER_CLASSES
 _FUNCTIONALS = readers.FUNCTIONAL_CLASSES
 
@@ -99,19 +97,21 @@ _FUNCTIONALS = readers.FUNCTIONAL_CLASSES
 # --------------------------------------------------------------------------
 
 def _unwrap(model_config, expected):
-    """Accept either a bare model config or {"class_name", "config"}."""
+    """``(config, keras_version)`` from either a bare model config or
+    ``{"class_name", "config"[, "keras_version"]}`` (keras_version None
+    when unknown)."""
     if (isinstance(model_config, dict) and "class_name" in model_config
             and "config" in model_config
             and model_config["class_name"] in expected):
-        return model_config["config"]
-    return model_config
+        return model_config["config"], model_config.get("keras_version")
+    return model_config, None
 
 
 def _find_unsupported(entries, custom, path, found):
     for entry in entries:
         cls = entry.get("class_name")
         name = readers.layer_entry_name(entry)
-        if custom and cls in custom:
+        if cls in custom:
             continue
         if cls in _CONTAINERS:
             _find_unsupported(
@@ -122,8 +122,7 @@ def _find_unsupported(entries, custom, path, found):
     return found
 
 
-def _check_supported(class_name, config, custom):
-    entries = readers.container_layer_entries(class_name, config)
+def _check_supported(entries, custom):
     found = _find_unsupported(entries, custom, "", OrderedDict())
     if found:
         raise UnsupportedLayerError(found)
@@ -183,22 +182,34 @@ def _io_refs(spec):
 
 def _first_batch_shape(entries):
     """Batch input shape of a Sequential model's layer list."""
-    for entry in entries[:1]:
-        cls = entry.get("class_name")
-        config = entry.get("config")
-        if isinstance(config, dict):
-            for key in ("batch_input_shape", "batch_shape"):
-                if config.get(key) is not None:
-                    return config[key]
-        if cls == "Sequential":
-            return _first_batch_shape(
-                readers.container_layer_entries(cls, config))
-        if cls in _FUNCTIONALS:
-            inputs = [e for e in config.get("layers", [])
-                      if e.get("class_name") == "InputLayer"]
-            if len(inputs) == 1:
-                return _first_batch_shape(inputs)
+    if not entries:
+        return None
+    cls = entries[0].get("class_name")
+    config = entries[0].get("config")
+    if isinstance(config, dict):
+        for key in ("batch_input_shape", "batch_shape"):
+            if config.get(key) is not None:
+                return config[key]
+    if cls == "Sequential":
+        return _first_batch_shape(
+            readers.container_layer_entries(cls, config))
+    if cls in _FUNCTIONALS:
+        inputs = [e for e in config.get("layers", [])
+                  if e.get("class_name") == "InputLayer"]
+        if len(inputs) == 1:
+            return _first_batch_shape(inputs)
     return None
+
+
+def _nodes_numbered_from_1(entry):
+    """Whether Keras 2 numbers the nodes of this layer from 1: nested
+    functional models, and nested Sequential models that start with an
+    InputLayer."""
+    cls = entry.get("class_name")
+    if cls == "Sequential":
+        entries = readers.container_layer_entries(cls, entry.get("config"))
+        return bool(entries) and entries[0].get("class_name") == "InputLayer"
+    return cls in _FUNCTIONALS
 
 
 # --------------------------------------------------------------------------
@@ -206,6 +217,8 @@ def _first_batch_shape(entries):
 # --------------------------------------------------------------------------
 
 class _Converter(object):
+    """Converts one model config with the given options (the arguments of
+    the public ``convert_*`` functions): :meth:`convert`."""
 
     def __init__(self, nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
                  maxpool_deeplift_mode, layer_overrides,
@@ -217,10 +230,82 @@ class _Converter(object):
         self.layer_overrides = layer_overrides or {}
         self.custom = dict(custom_conversion_funcs or {})
         self.verbose = verbose
+        self.keras_version = None
         self.name_to_layer = OrderedDict()
         self.aliases = {}
         self._ambiguous_aliases = set()
         self.input_layer_names = []
+
+    # ---- entry point ----------------------------------------------------
+
+    def convert(self, model_config, kind=None, store=None, source=None):
+        """Convert a model config, bare or as ``{"class_name", "config"[,
+        "keras_version"]}``: a Sequential one (``kind="Sequential"``), a
+        functional one (``kind="Functional"``) or, with ``kind=None``, a
+        wrapped one of either kind. ``store``: a weight store whose weights
+        are inserted into the layer configs first; ``source``: the model
+        file(s) or object, named in error messages."""
+        if kind is None:
+            class_name = model_config["class_name"]
+            if class_name == "Sequential":
+                kind = "Sequential"
+            elif class_name in _FUNCTIONALS:
+                kind = "Functional"
+            else:
+                raise ConversionError(
+                    "%s: don't know how to convert a model of class '%s' "
+                    "(only Sequential and functional Model/Functional)"
+                    % (source, class_name))
+        config, self.keras_version = _unwrap(
+            model_config,
+            ("Sequential",) if kind == "Sequential" else _FUNCTIONALS)
+        if kind == "Functional" and not isinstance(config, dict):
+            raise ConversionError("A functional model config must be a dict")
+        entries = readers.container_layer_entries(kind, config)
+        _check_supported(entries, self.custom)
+        if store is not None:
+            readers.insert_weights(entries, store)
+        self._log("nonlinear_mxts_mode is set to: %s",
+                  self.modes["nonlinear_mxts_mode"])
+        try:
+            if kind == "Sequential":
+                return self._sequential_model(config, entries)
+            return self._functional_model(config)
+        except UnsupportedLayerError:
+            raise
+        except ConversionError as exc:
+            if source is None or source in str(exc):
+                raise
+            raise type(exc)("%s: %s" % (source, exc)) from exc
+
+    def _sequential_model(self, config, entries):
+        if not entries:
+            raise ConversionError("The Sequential model has no layers")
+        batch_shape = _first_batch_shape(entries)
+        if batch_shape is None and isinstance(config, dict):
+            batch_shape = config.get("build_input_shape")
+        if batch_shape is None:
+            raise ConversionError(
+                "Cannot determine the input shape of the Sequential model: "
+                "its first layer has no batch_input_shape/batch_shape (build "
+                "the model with an Input or input_shape before saving)")
+        input_layer = layers.Input(batch_shape=list(batch_shape),
+                                   name="input")
+        self._register(input_layer)
+        converted = [input_layer] + self.sequential(entries, "", input_layer,
+                                                    True)
+        converted[-1].build_fwd_pass_vars()
+        return models.SequentialModel(converted)
+
+    def _functional_model(self, config):
+        output_layers, _ = self.functional(config, "", None)
+        if not output_layers:
+            raise ConversionError("The functional model has no outputs")
+        for output_layer in output_layers:
+            output_layer.build_fwd_pass_vars()
+        return models.GraphModel(name_to_layer=self.name_to_layer,
+                                 input_layer_names=self.input_layer_names,
+                                 name_aliases=self.finish_aliases())
 
     # ---- helpers --------------------------------------------------------
 
@@ -229,13 +314,14 @@ class _Converter(object):
                    *args)
 
     def _modes_for(self, keys):
+        """The modes, with those of the first of ``keys`` (a layer's index
+        or names) found in ``layer_overrides``."""
         modes = dict(self.modes)
         for key in keys:
             if key in self.layer_overrides:
                 override = self.layer_overrides[key]
-                for mode in _MODE_NAMES:
-                    if mode in override:
-                        modes[mode] = override[mode]
+                modes.update((mode, override[mode]) for mode in self.modes
+                             if mode in override)
                 break
         return modes
 
@@ -266,6 +352,7 @@ class _Converter(object):
                 {class_name: [config.get("name", name)
                               if isinstance(config, dict) else name]})
         result = func(config=config, name=name, verbose=self.verbose,
+                      keras_version=self.keras_version,
                       **self._modes_for(override_keys))
         if not isinstance(result, (list, tuple)):
             raise ConversionError(
@@ -298,22 +385,12 @@ class _Converter(object):
             cls = entry.get("class_name")
             config = entry.get("config")
             name = prefix + str(idx)
-            keys = ([idx] if top_level else []) + [name]
-            if cls in self.custom:
-                converted = self.convert_leaf(cls, config, name, keys)
-            elif cls == "InputLayer":
+            builtin = cls not in self.custom
+            if builtin and cls == "InputLayer":
                 self._log("Encountered an Input layer in sequential "
                           "container; skipping due to redundancy")
                 continue
-            elif cls == "Sequential":
-                sub = self.sequential(
-                    readers.container_layer_entries(cls, config),
-                    name + "-", prev, False)
-                created.extend(sub)
-                if sub:
-                    prev = sub[-1]
-                continue
-            elif cls in _FUNCTIONALS:
+            if builtin and cls in _FUNCTIONALS:
                 outputs, sub = self.functional(config, name + "_", [prev])
                 if len(outputs) != 1:
                     raise ConversionError(
@@ -323,11 +400,17 @@ class _Converter(object):
                 created.extend(sub)
                 prev = outputs[0]
                 continue
+            if builtin and cls == "Sequential":
+                converted = self.sequential(
+                    readers.container_layer_entries(cls, config),
+                    name + "-", prev, False)
             else:
-                converted = self.convert_leaf(cls, config, name, keys)
+                converted = self.convert_leaf(
+                    cls, config, name, ([idx] if top_level else []) + [name])
+                if converted:
+                    self._wire(converted[0], [prev], cls)
+            created.extend(converted)
             if converted:
-                self._wire(converted[0], [prev], cls)
-                created.extend(converted)
                 prev = converted[-1]
         return created
 
@@ -344,13 +427,15 @@ class _Converter(object):
             raise ConversionError("Functional model config without 'layers'")
         keras3 = any(isinstance(node, dict) for e in entries
                      for node in (e.get("inbound_nodes") or []))
+        # per layer: its entry and the input refs of each of its nodes (a
+        # layer without inbound nodes has one node without inputs)
         by_name = OrderedDict()
-        for pos, entry in enumerate(entries):
+        for entry in entries:
             lname = entry.get("name") or readers.layer_entry_name(entry)
-            nodes = entry.get("inbound_nodes") or []
-            by_name[lname] = dict(entry=entry, pos=pos, nodes=nodes,
-                                  refs=[_node_refs(n, lname) for n in nodes],
-                                  n_nodes=max(len(nodes), 1))
+            by_name[lname] = dict(
+                entry=entry,
+                refs=[_node_refs(n, lname)
+                      for n in entry.get("inbound_nodes") or []] or [[]])
         input_refs = _io_refs(config.get("input_layers", []))
         output_refs = _io_refs(config.get("output_layers", []))
 
@@ -363,20 +448,11 @@ class _Converter(object):
                 for ref_name, k, _ in refs:
                     referenced.setdefault(ref_name, []).append(k)
         for lname, info in by_name.items():
-            cls = info["entry"].get("class_name")
             if lname in referenced:
-                offset = min(referenced[lname])
-            elif not keras3 and (cls in _FUNCTIONALS or (
-                    cls == "Sequential" and
-                    readers.container_layer_entries(
-                        cls, info["entry"].get("config"))[:1] and
-                    readers.container_layer_entries(
-                        cls, info["entry"].get("config"))[0]
-                    .get("class_name") == "InputLayer")):
-                offset = 1
+                info["offset"] = min(referenced[lname])
             else:
-                offset = 0
-            info["offset"] = offset
+                info["offset"] = int(not keras3 and
+                                     _nodes_numbered_from_1(info["entry"]))
 
         def resolve(ref, from_outputs):
             ref_name, k, t = ref
@@ -385,40 +461,37 @@ class _Converter(object):
                                       "'%s', which is not in its layer list"
                                       % ref_name)
             info = by_name[ref_name]
-            if info["n_nodes"] == 1:
+            n_nodes = len(info["refs"])
+            if n_nodes == 1:
                 local = 0
             elif (from_outputs and keras3 and
                   info["entry"].get("class_name") in _FUNCTIONALS):
                 local = k - 1
             else:
                 local = k - info["offset"]
-            if not 0 <= local < info["n_nodes"]:
+            if not 0 <= local < n_nodes:
                 raise ConversionError("The model config refers to node %d "
                                       "of layer '%s', which does not exist"
                                       % (k, ref_name))
             return (ref_name, local), t
 
         # topological order of the nodes
-        node_deps = OrderedDict()
-        for lname, info in by_name.items():
-            for local in range(info["n_nodes"]):
-                refs = info["refs"][local] if info["nodes"] else []
-                node_deps[(lname, local)] = [resolve(r, False)[0]
-                                             for r in refs]
+        node_deps = OrderedDict(
+            ((lname, local), [resolve(r, False)[0] for r in refs])
+            for lname, info in by_name.items()
+            for local, refs in enumerate(info["refs"]))
         order = []
         done = set()
         pending = list(node_deps)
         while pending:
-            progressed = False
             remaining = []
             for key in pending:
                 if all(dep in done for dep in node_deps[key]):
                     order.append(key)
                     done.add(key)
-                    progressed = True
                 else:
                     remaining.append(key)
-            if not progressed:
+            if len(remaining) == len(pending):
                 raise ConversionError("The model graph has a cycle or refers "
                                       "to missing nodes: %s"
                                       % [k[0] for k in remaining])
@@ -439,10 +512,11 @@ class _Converter(object):
             entry = info["entry"]
             cls = entry.get("class_name")
             layer_config = entry.get("config")
+            builtin = cls not in self.custom
             node_id = "%s%s_%d" % (prefix, lname, local + info["offset"])
             node_id_of[key] = node_id
+            refs = info["refs"][local]
             inputs = []
-            refs = info["refs"][local] if info["nodes"] else []
             for ref in refs:
                 dep, t = resolve(ref, False)
                 dep_outputs = outputs_of[dep]
@@ -453,7 +527,7 @@ class _Converter(object):
                 inputs.append(dep_outputs[t])
             keys = (node_id, lname)
 
-            if not refs and cls == "InputLayer" and cls not in self.custom:
+            if not refs and builtin and cls == "InputLayer":
                 if outer_inputs is not None:
                     if lname not in input_names:
                         raise ConversionError("Nested model input '%s' is not "
@@ -472,7 +546,7 @@ class _Converter(object):
                 created.extend(converted)
                 continue
 
-            if cls not in self.custom and cls == "Sequential":
+            if builtin and cls == "Sequential":
                 if len(inputs) != 1:
                     raise ConversionError("Nested Sequential '%s' has %d "
                                           "inputs" % (lname, len(inputs)))
@@ -482,7 +556,7 @@ class _Converter(object):
                 created.extend(sub)
                 outputs_of[key] = [sub[-1] if sub else inputs[0]]
                 continue
-            if cls not in self.custom and cls in _FUNCTIONALS:
+            if builtin and cls in _FUNCTIONALS:
                 sub_outputs, sub = self.functional(layer_config,
                                                    node_id + "_", inputs)
                 created.extend(sub)
@@ -497,7 +571,7 @@ class _Converter(object):
                 self._wire(converted[0], inputs, cls)
                 outputs_of[key] = [converted[-1]]
                 created.extend(converted)
-                if prefix == "" and info["n_nodes"] == 1:
+                if prefix == "" and len(info["refs"]) == 1:
                     for layer in converted:
                         lyr_name = layer.get_name()
                         if lyr_name.endswith(node_id):
@@ -544,36 +618,19 @@ def convert_sequential_model(
         layer_overrides={},
         custom_conversion_funcs={}):
     """Convert a Sequential model config (list of layer entries, or dict
-    with 'layers') whose layer configs carry their weights under
+    with 'layers', bare or wrapped as ``{"class_name", "config"}``, where a
+    ``"keras_version"`` next to them gives the Keras version's activation
+    definitions) whose layer configs carry their weights under
     'weights'. Returns a :class:`deeplift.models.SequentialModel`.
 
     ``layer_overrides`` maps a Keras layer index (or a deeplift layer name)
     to a dict of modes (``nonlinear_mxts_mode``, ``dense_mxts_mode``,
     ``conv_mxts_mode``, ``maxpool_deeplift_mode``) used for that layer.
     """
-    model_config = _unwrap(model_config, ("Sequential",))
-    entries = readers.container_layer_entries("Sequential", model_config)
-    if not entries:
-        raise ConversionError("The Sequential model has no layers")
-    _check_supported("Sequential", entries, custom_conversion_funcs)
-    converter = _Converter(nonlinear_mxts_mode, dense_mxts_mode,
-                           conv_mxts_mode, maxpool_deeplift_mode,
-                           layer_overrides, custom_conversion_funcs, verbose)
-    converter._log("nonlinear_mxts_mode is set to: %s", nonlinear_mxts_mode)
-    batch_shape = _first_batch_shape(entries)
-    if batch_shape is None and isinstance(model_config, dict):
-        batch_shape = model_config.get("build_input_shape")
-    if batch_shape is None:
-        raise ConversionError(
-            "Cannot determine the input shape of the Sequential model: its "
-            "first layer has no batch_input_shape/batch_shape (build the "
-            "model with an Input or input_shape before saving)")
-    input_layer = layers.Input(batch_shape=list(batch_shape), name="input")
-    converter._register(input_layer)
-    converted = [input_layer] + converter.sequential(entries, "", input_layer,
-                                                     True)
-    converted[-1].build_fwd_pass_vars()
-    return models.SequentialModel(converted)
+    return _Converter(nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
+                      maxpool_deeplift_mode, layer_overrides,
+                      custom_conversion_funcs, verbose).convert(
+                          model_config, "Sequential")
 
 
 def convert_functional_model(
@@ -586,59 +643,17 @@ def convert_functional_model(
         layer_overrides={},
         custom_conversion_funcs={}):
     """Convert a functional model config (dict with 'layers',
-    'input_layers', 'output_layers') whose layer configs carry their
+    'input_layers', 'output_layers', bare or wrapped as in
+    :func:`convert_sequential_model`) whose layer configs carry their
     weights under 'weights'. Returns a :class:`deeplift.models.GraphModel`.
 
     ``layer_overrides`` maps a deeplift node name (``dense_2_0``) or a Keras
     layer name to a dict of modes used for that layer.
     """
-    model_config = _unwrap(model_config, _FUNCTIONALS)
-    if not isinstance(model_config, dict):
-        raise ConversionError("A functional model config must be a dict")
-    _check_supported("Functional", model_config, custom_conversion_funcs)
-    converter = _Converter(nonlinear_mxts_mode, dense_mxts_mode,
-                           conv_mxts_mode, maxpool_deeplift_mode,
-                           layer_overrides, custom_conversion_funcs, verbose)
-    converter._log("nonlinear_mxts_mode is set to: %s", nonlinear_mxts_mode)
-    output_layers, _ = converter.functional(model_config, "", None)
-    input_layer_names = converter.input_layer_names
-    if not output_layers:
-        raise ConversionError("The functional model has no outputs")
-    for output_layer in output_layers:
-        output_layer.build_fwd_pass_vars()
-    return models.GraphModel(name_to_layer=converter.name_to_layer,
-                             input_layer_names=input_layer_names,
-                             name_aliases=converter.finish_aliases())
-
-
-def _convert_config(model_class_and_config, store, source, kwargs):
-    class_name = model_class_and_config["class_name"]
-    model_config = copy.deepcopy(model_class_and_config["config"])
-    custom = kwargs.get("custom_conversion_funcs") or {}
-    if class_name == "Sequential":
-        if isinstance(model_config, dict):
-            entries = readers.container_layer_entries(class_name,
-                                                      model_config)
-        else:
-            entries = model_config
-        convert = convert_sequential_model
-    elif class_name in _FUNCTIONALS:
-        entries = readers.container_layer_entries(class_name, model_config)
-        convert = convert_functional_model
-    else:
-        raise ConversionError("%s: don't know how to convert a model of "
-                              "class '%s' (only Sequential and functional "
-                              "Model/Functional)" % (source, class_name))
-    _check_supported(class_name, entries, custom)
-    readers.insert_weights(entries, store)
-    try:
-        return convert(model_config=model_config, **kwargs)
-    except UnsupportedLayerError:
-        raise
-    except ConversionError as exc:
-        if source in str(exc):
-            raise
-        raise type(exc)("%s: %s" % (source, exc)) from exc
+    return _Converter(nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
+                      maxpool_deeplift_mode, layer_overrides,
+                      custom_conversion_funcs, verbose).convert(
+                          model_config, "Functional")
 
 
 def convert_model_from_saved_files(
@@ -656,7 +671,9 @@ def convert_model_from_saved_files(
     ``.h5``), a weights-only HDF5 file (then give ``json_file`` or
     ``yaml_file``, as written by ``model.to_json()``/``to_yaml()``), or a
     Keras 3 ``.keras`` archive. Returns a ``SequentialModel`` for Sequential
-    models and a ``GraphModel`` for functional ones.
+    models and a ``GraphModel`` for functional ones. Activations are those
+    of the Keras version that wrote the model (Keras 1/2's
+    ``hard_sigmoid`` differs from Keras 3's).
 
     Raises :class:`UnsupportedLayerError` (a ``ValueError``) listing every
     layer without a conversion; ``custom_conversion_funcs={"ClassName":
@@ -665,17 +682,14 @@ def convert_model_from_saved_files(
     """
     model_class_and_config, store = readers.read_saved_files(
         h5_file, json_file=json_file, yaml_file=yaml_file)
-    source = os.fspath(json_file if json_file is not None else
-                       yaml_file if yaml_file is not None else h5_file)
-    if source != os.fspath(h5_file):
-        source = "%s + %s" % (source, os.fspath(h5_file))
-    return _convert_config(
-        model_class_and_config, store, source,
-        dict(nonlinear_mxts_mode=nonlinear_mxts_mode, verbose=verbose,
-             dense_mxts_mode=dense_mxts_mode, conv_mxts_mode=conv_mxts_mode,
-             maxpool_deeplift_mode=maxpool_deeplift_mode,
-             layer_overrides=layer_overrides,
-             custom_conversion_funcs=custom_conversion_funcs))
+    config_file = json_file if json_file is not None else yaml_file
+    source = os.fspath(h5_file)
+    if config_file is not None:
+        source = "%s + %s" % (os.fspath(config_file), source)
+    return _Converter(nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
+                      maxpool_deeplift_mode, layer_overrides,
+                      custom_conversion_funcs, verbose).convert(
+                          model_class_and_config, store=store, source=source)
 
 
 def convert_keras_model(
@@ -691,11 +705,8 @@ def convert_keras_model(
     (Sequential or functional). Same options and results as
     :func:`convert_model_from_saved_files`."""
     model_class_and_config, store = readers.read_keras_model(model)
-    source = "model '%s'" % getattr(model, "name", "?")
-    return _convert_config(
-        model_class_and_config, store, source,
-        dict(nonlinear_mxts_mode=nonlinear_mxts_mode, verbose=verbose,
-             dense_mxts_mode=dense_mxts_mode, conv_mxts_mode=conv_mxts_mode,
-             maxpool_deeplift_mode=maxpool_deeplift_mode,
-             layer_overrides=layer_overrides,
-             custom_conversion_funcs=custom_conversion_funcs))
+    return _Converter(nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
+                      maxpool_deeplift_mode, layer_overrides,
+                      custom_conversion_funcs, verbose).convert(
+                          model_class_and_config, store=store,
+                          source=store.source)

@@ -18,19 +18,19 @@ converters expect.
 """
 import io
 import json
-import logging
 import os
 import re
 import zipfile
 from collections import OrderedDict
 
+import h5py
 import numpy as np
+import yaml
 
 from deeplift.conversion.errors import (ConversionError,
                                         InvalidModelFileError,
                                         WeightsMismatchError)
 
-logger = logging.getLogger(__name__)
 
 CONTAINER_CLASSES = ("Sequential", "Model", "Functional")
 FUNCTIONAL_CLASSES = ("Model", "Functional")
@@ -120,127 +120,116 @@ def _weight_path_components(weight_name):
 # weight stores
 # --------------------------------------------------------------------------
 
-class _LegacyWeights(object):
+class _WeightStore(object):
+    """Base of the weight stores: ``get(name, class_name)`` -> the arrays
+    of a layer, ``nested(name, class_name)`` -> the store of a nested
+    model, ``prepare(entries)`` before the layers of ``entries`` are
+    looked up."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def prepare(self, entries):
+        pass
+
+
+class _LegacyWeights(_WeightStore):
     """Keras 1/2 (and Keras 3 legacy h5) layout: one group per top-level
     layer, arrays listed in the group's ``weight_names`` attribute."""
 
     def __init__(self, layers, source):
+        super(_LegacyWeights, self).__init__(source)
         # layers: OrderedDict layer_name -> list of (weight_name, array)
         self.layers = layers
-        self.source = source
 
-    def prepare(self, entries):
-        pass
-
-    def _missing(self, name, class_name):
-        raise WeightsMismatchError(
-            "%s: layer '%s' (%s) of the model config has no weights group "
-            "in the weights file; the file has groups for layers: %s"
-            % (self.source, name, class_name,
-               ", ".join(self.layers.keys()) or "(none)"))
+    def _named_arrays(self, name, class_name):
+        if name not in self.layers:
+            raise WeightsMismatchError(
+                "%s: layer '%s' (%s) of the model config has no weights "
+                "group in the weights file; the file has groups for "
+                "layers: %s" % (self.source, name, class_name,
+                                ", ".join(self.layers.keys()) or "(none)"))
+        return self.layers[name]
 
     def get(self, name, class_name):
-        if name not in self.layers:
-            self._missing(name, class_name)
-        return [arr for _, arr in self.layers[name]]
+        return [arr for _, arr in self._named_arrays(name, class_name)]
 
     def nested(self, name, class_name):
-        if name not in self.layers:
-            self._missing(name, class_name)
-        return _FlatNamedWeights(self.layers[name], self.source, name)
+        return _FlatNamedWeights(self._named_arrays(name, class_name),
+                                 self.source)
 
 
-class _FlatNamedWeights(object):
+class _FlatNamedWeights(_WeightStore):
     """Weights of a nested model in a legacy file: one flat list of named
     arrays; a layer's arrays are those whose name has the layer's name as
-    the path component just before the variable name."""
+    the path component just before the variable name (else anywhere in
+    the path)."""
 
-    def __init__(self, named_arrays, source, owner):
-        self.named_arrays = named_arrays
-        self.source = source
-        self.owner = owner
-
-    def prepare(self, entries):
-        pass
+    def __init__(self, named_arrays, source):
+        super(_FlatNamedWeights, self).__init__(source)
+        self.named_arrays = [(_weight_path_components(wname)[:-1], arr)
+                             for wname, arr in named_arrays]
 
     def get(self, name, class_name):
-        picked = [arr for wname, arr in self.named_arrays
-                  if len(_weight_path_components(wname)) >= 2
-                  and _weight_path_components(wname)[-2] == name]
+        picked = [arr for path, arr in self.named_arrays
+                  if path and path[-1] == name]
         if not picked:
-            picked = [arr for wname, arr in self.named_arrays
-                      if name in _weight_path_components(wname)[:-1]]
+            picked = [arr for path, arr in self.named_arrays if name in path]
         return picked
 
     def nested(self, name, class_name):
         return self
 
 
-class _TreeWeights(object):
+class _TreeWeights(_WeightStore):
     """Keras 3 layout (``.keras`` archives, ``.weights.h5``): nested groups
     ``layers/<key>/vars/<i>`` where ``<key>`` is the snake-cased class name
     (deduplicated with ``_1``, ``_2``...); recent Keras versions also store
     the layer name as attribute ``name`` of the ``vars`` group."""
 
-    def __init__(self, node, source, path=""):
+    def __init__(self, node, source):
+        super(_TreeWeights, self).__init__(source)
         # node: dict(vars=[arrays], name=str|None, children=OrderedDict)
         self.node = node
-        self.source = source
-        self.path = path
         self._fallback_keys = {}
 
     def prepare(self, entries):
-        counters = {}
-        keys = {}
+        counts = {}
+        self._fallback_keys = {}
         for entry in entries:
             base = snake_case(entry.get("class_name", ""))
-            if base in counters:
-                counters[base] += 1
-                key = "%s_%d" % (base, counters[base])
-            else:
-                counters[base] = 0
-                key = base
-            try:
-                keys[layer_entry_name(entry)] = key
-            except ConversionError:
-                pass
-        self._fallback_keys = keys
+            n = counts.get(base, 0)
+            counts[base] = n + 1
+            self._fallback_keys[layer_entry_name(entry)] = \
+                base if n == 0 else "%s_%d" % (base, n)
 
     def _find(self, name):
         children = self.node["children"]
-        for key, child in children.items():
+        for child in children.values():
             if child.get("name") == name:
-                return key, child
-        key = self._fallback_keys.get(name)
-        if key is not None and key in children:
-            return key, children[key]
-        return None, None
+                return child
+        return children.get(self._fallback_keys.get(name))
 
     def get(self, name, class_name):
-        key, child = self._find(name)
-        if child is None:
-            return []
-        return list(child["vars"])
+        child = self._find(name)
+        return [] if child is None else list(child["vars"])
 
     def nested(self, name, class_name):
-        key, child = self._find(name)
+        child = self._find(name)
         if child is None:
             raise WeightsMismatchError(
                 "%s: nested model '%s' (%s) of the model config has no "
                 "weights group in the weights file" % (self.source, name,
                                                        class_name))
-        return _TreeWeights(child, self.source, self.path + key + "/")
+        return _TreeWeights(child, self.source)
 
 
-class _ObjectWeights(object):
+class _ObjectWeights(_WeightStore):
     """Weights taken from an in-memory Keras model, by layer name."""
 
     def __init__(self, model, source):
+        super(_ObjectWeights, self).__init__(source)
         self.model = model
-        self.source = source
-
-    def prepare(self, entries):
-        pass
 
     def _layer(self, name, class_name):
         try:
@@ -286,29 +275,17 @@ def insert_weights(layer_entries, store, path=""):
 # reading files
 # --------------------------------------------------------------------------
 
-class _LenientYamlLoader(object):
-    """Built lazily: a yaml SafeLoader that also accepts the python tuple /
-    unicode tags Keras 2's ``to_yaml`` emitted."""
-    _cls = None
+class _LenientYamlLoader(yaml.SafeLoader):
+    """A yaml SafeLoader that also accepts the python tuple / unicode tags
+    Keras 2's ``to_yaml`` emitted."""
 
-    @classmethod
-    def get(cls):
-        if cls._cls is None:
-            import yaml
 
-            class Loader(yaml.SafeLoader):
-                pass
-
-            def _seq(loader, node):
-                return loader.construct_sequence(node, deep=True)
-
-            def _str(loader, node):
-                return loader.construct_scalar(node)
-
-            Loader.add_constructor("tag:yaml.org,2002:python/tuple", _seq)
-            Loader.add_constructor("tag:yaml.org,2002:python/unicode", _str)
-            cls._cls = Loader
-        return cls._cls
+_LenientYamlLoader.add_constructor(
+    "tag:yaml.org,2002:python/tuple",
+    lambda loader, node: loader.construct_sequence(node, deep=True))
+_LenientYamlLoader.add_constructor(
+    "tag:yaml.org,2002:python/unicode",
+    lambda loader, node: loader.construct_scalar(node))
 
 
 def _check_model_config(data, source):
@@ -320,34 +297,48 @@ def _check_model_config(data, source):
     return data
 
 
-def read_json_config(json_file):
+def _parse_json_config(text, source, what):
+    """The model config in the JSON ``text`` (``what`` of ``source``)."""
     try:
-        with open(json_file, "r") as fh:
-            data = json.load(fh)
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidModelFileError("%s: %s is not valid JSON: %s"
+                                    % (source, what, exc))
+    return _check_model_config(data, source)
+
+
+def _read_config_file(path, kind, load, errors):
+    try:
+        with open(path, "r") as fh:
+            data = load(fh)
     except FileNotFoundError:
-        raise FileNotFoundError("JSON model file not found: %s" % json_file)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidModelFileError("%s is not a valid JSON file: %s"
-                                    % (json_file, exc))
-    return _check_model_config(data, json_file)
+        raise FileNotFoundError("%s model file not found: %s" % (kind, path))
+    except errors + (UnicodeDecodeError,) as exc:
+        raise InvalidModelFileError("%s is not a valid %s file: %s"
+                                    % (path, kind, exc))
+    return _check_model_config(data, path)
+
+
+def read_json_config(json_file):
+    return _read_config_file(json_file, "JSON", json.load, (ValueError,))
 
 
 def read_yaml_config(yaml_file):
-    import yaml
-    try:
-        with open(yaml_file, "r") as fh:
-            data = yaml.load(fh, Loader=_LenientYamlLoader.get())
-    except FileNotFoundError:
-        raise FileNotFoundError("YAML model file not found: %s" % yaml_file)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InvalidModelFileError("%s is not a valid YAML file: %s"
-                                    % (yaml_file, exc))
-    return _check_model_config(data, yaml_file)
+    return _read_config_file(
+        yaml_file, "YAML", lambda fh: yaml.load(fh, Loader=_LenientYamlLoader),
+        (yaml.YAMLError,))
+
+
+def _attr_str(value):
+    """A string HDF5 attribute (str, bytes, or an array of one of them)."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    return to_str(value)
 
 
 def _read_array(dataset, source, where):
     try:
-        return np.array(dataset[()])
+        return np.asarray(dataset[()])
     except (OSError, KeyError, ValueError) as exc:
         raise InvalidModelFileError("%s: cannot read weights %s (file "
                                     "truncated or corrupted?): %s"
@@ -357,7 +348,7 @@ def _read_array(dataset, source, where):
 def _read_legacy_weights(group, source):
     layer_names = read_attr_list(group, "layer_names")
     if layer_names is None:
-        layer_names = [k for k in group.keys()]
+        layer_names = list(group.keys())
     layers = OrderedDict()
     for lname in layer_names:
         if lname not in group:
@@ -380,12 +371,10 @@ def _read_legacy_weights(group, source):
 
 
 def _read_tree(group, source, path=""):
-    import h5py
     node = {"vars": [], "name": None, "children": OrderedDict()}
     if "vars" in group and isinstance(group["vars"], h5py.Group):
         vgroup = group["vars"]
-        node["name"] = to_str(vgroup.attrs.get("name")) \
-            if "name" in vgroup.attrs else None
+        node["name"] = to_str(vgroup.attrs.get("name"))
         keys = sorted((k for k in vgroup.keys() if k.isdigit()), key=int)
         node["vars"] = [_read_array(vgroup[k], source, path + "vars/" + k)
                         for k in keys]
@@ -411,7 +400,7 @@ def _read_weights_from_h5(h5f, source):
         "'layers' group)" % source)
 
 
-def _open_h5(h5py, target, source):
+def _open_h5(target, source):
     try:
         return h5py.File(target, "r")
     except OSError as exc:
@@ -420,14 +409,67 @@ def _open_h5(h5py, target, source):
             "corrupted?): %s" % (source, exc))
 
 
+def _read_keras_archive(source, model_config):
+    """``(model_config, store, keras_version)`` of a ``.keras`` archive;
+    ``model_config`` (None: the archive's config.json) is passed on."""
+    try:
+        with zipfile.ZipFile(source, "r") as archive:
+            names = set(archive.namelist())
+            needed = ["model.weights.h5"]
+            if model_config is None:
+                needed.insert(0, "config.json")
+            for member in needed:
+                if member not in names:
+                    raise InvalidModelFileError(
+                        "%s is a zip archive without %s: not a Keras .keras "
+                        "file" % (source, member))
+            if model_config is None:
+                model_config = _parse_json_config(
+                    archive.read("config.json"), source, "config.json")
+            metadata = archive.read("metadata.json") \
+                if "metadata.json" in names else b"{}"
+            weights_file = io.BytesIO(archive.read("model.weights.h5"))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError,
+            EOFError) as exc:
+        raise InvalidModelFileError("%s: cannot read the zip archive "
+                                    "(truncated or corrupted?): %s"
+                                    % (source, exc))
+    try:
+        keras_version = json.loads(metadata).get("keras_version")
+    except (ValueError, AttributeError):
+        keras_version = None
+    wsource = source + ":model.weights.h5"
+    with _open_h5(weights_file, wsource) as h5f:
+        return model_config, _read_weights_from_h5(h5f, wsource), \
+            keras_version
+
+
+def _read_h5_file(source, model_config):
+    """``(model_config, store, keras_version)`` of an HDF5 file;
+    ``model_config`` (None: the file's model_config attribute) is passed
+    on."""
+    with _open_h5(source, source) as h5f:
+        if model_config is None:
+            if "model_config" not in h5f.attrs:
+                raise InvalidModelFileError(
+                    "%s holds no model configuration (a weights-only "
+                    "file?): pass json_file= or yaml_file=" % source)
+            model_config = _parse_json_config(
+                _attr_str(h5f.attrs["model_config"]), source,
+                "the model_config attribute")
+        return model_config, _read_weights_from_h5(h5f, source), \
+            _attr_str(h5f.attrs.get("keras_version"))
+
+
 def read_saved_files(h5_file, json_file=None, yaml_file=None):
     """Read a saved Keras model.
 
     Returns ``(model_class_and_config, weight_store)``; the config is the
-    ``{"class_name": ..., "config": ...}`` dict of the model.
+    ``{"class_name": ..., "config": ...}`` dict of the model, with the
+    version of Keras that wrote it under ``"keras_version"`` when known
+    (from the JSON/YAML config, else from the HDF5 file or the archive's
+    metadata), as in the JSON configs of Keras 1/2.
     """
-    import h5py
-
     if json_file is not None and yaml_file is not None:
         raise ValueError("At most one of json_file and yaml_file can be "
                          "specified")
@@ -439,74 +481,23 @@ def read_saved_files(h5_file, json_file=None, yaml_file=None):
             "%s is a directory (a TensorFlow SavedModel?); expected an HDF5 "
             "file or a .keras archive" % source)
 
-    external_config = None
+    model_config = None
     if json_file is not None:
-        external_config = read_json_config(json_file)
+        model_config = read_json_config(json_file)
     elif yaml_file is not None:
-        external_config = read_yaml_config(yaml_file)
+        model_config = read_yaml_config(yaml_file)
 
     if zipfile.is_zipfile(source):
-        try:
-            with zipfile.ZipFile(source, "r") as archive:
-                names = archive.namelist()
-                if external_config is None:
-                    if "config.json" not in names:
-                        raise InvalidModelFileError(
-                            "%s is a zip archive without config.json: not "
-                            "a Keras .keras file" % source)
-                    try:
-                        model_config = _check_model_config(
-                            json.loads(archive.read("config.json")
-                                       .decode("utf-8")),
-                            source + ":config.json")
-                    except ValueError as exc:
-                        if isinstance(exc, ConversionError):
-                            raise
-                        raise InvalidModelFileError(
-                            "%s: config.json is not valid JSON: %s"
-                            % (source, exc))
-                else:
-                    model_config = external_config
-                if "model.weights.h5" not in names:
-                    raise InvalidModelFileError(
-                        "%s is a zip archive without model.weights.h5: not "
-                        "a Keras .keras file" % source)
-                buffer = io.BytesIO(archive.read("model.weights.h5"))
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError,
-                EOFError) as exc:
-            raise InvalidModelFileError("%s: cannot read the zip archive "
-                                        "(truncated or corrupted?): %s"
-                                        % (source, exc))
-        wsource = source + ":model.weights.h5"
-        with _open_h5(h5py, buffer, wsource) as h5f:
-            store = _read_weights_from_h5(h5f, wsource)
-        return model_config, store
-
-    if not h5py.is_hdf5(source):
+        read = _read_keras_archive
+    elif h5py.is_hdf5(source):
+        read = _read_h5_file
+    else:
         raise InvalidModelFileError(
             "%s is neither an HDF5 file nor a Keras .keras (zip) archive"
             % source)
-    with _open_h5(h5py, source, source) as h5f:
-        if external_config is None:
-            if "model_config" not in h5f.attrs:
-                raise InvalidModelFileError(
-                    "%s holds no model configuration (a weights-only "
-                    "file?): pass json_file= or yaml_file=" % source)
-            raw = h5f.attrs["model_config"]
-            if isinstance(raw, np.ndarray):
-                raw = raw.item() if raw.size == 1 else raw
-            raw = to_str(raw)
-            try:
-                model_config = _check_model_config(json.loads(raw), source)
-            except ValueError as exc:
-                if isinstance(exc, ConversionError):
-                    raise
-                raise InvalidModelFileError(
-                    "%s: the model_config attribute is not valid JSON: %s"
-                    % (source, exc))
-        else:
-            model_config = external_config
-        store = _read_weights_from_h5(h5f, source)
+    model_config, store, keras_version = read(source, model_config)
+    if keras_version is not None:
+        model_config.setdefault("keras_version", keras_version)
     return model_config, store
 
 
