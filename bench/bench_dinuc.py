@@ -3,7 +3,7 @@
 Workload: 100 random one-hot sequences of 1000 bp, 20 dinucleotide shuffles
 each.  Three timings, each the median of several runs after a warm-up run
 (the three variants are run round-robin, so that changes in machine load
-affect them alike):
+affect them alike), in wall-clock time and in CPU time of the process:
 
 * original: deeplift 0.6.13's ``dinuc_shuffle`` called once per sequence
   (its module is loaded from the original source distribution by file path,
@@ -122,16 +122,19 @@ def time_interleaved(funcs, runs):
     """Time each function ``runs`` times, round-robin, after a warm-up.
 
     Interleaving the variants spreads any change in machine load evenly
-    over them.  Returns one list of times (seconds) per function.
+    over them.  Returns, per function, a list of wall-clock times and a
+    list of CPU times of this process (seconds); the CPU time leaves out
+    the time the process waits while other processes hold the CPUs.
     """
     for func in funcs:
         func()  # warm-up
-    times = [[] for _ in funcs]
+    times = [([], []) for _ in funcs]
     for _ in range(runs):
-        for func, func_times in zip(funcs, times):
-            start = time.perf_counter()
+        for func, (wall, cpu) in zip(funcs, times):
+            start, start_cpu = time.perf_counter(), time.process_time()
             func()
-            func_times.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+            wall.append(time.perf_counter() - start)
     return times
 
 
@@ -203,11 +206,13 @@ def main():
         return dinuc_shuffle_batch(seqs, NUM_SHUFS, rng)
 
     load_before = load_average()
-    all_orig, all_loop, all_batch = time_interleaved(
+    timings = time_interleaved(
         [run_original, run_ours_loop, run_ours_batch], runs)
     load_after = load_average()
+    (all_orig, all_loop, all_batch), cpu_times = zip(*timings)
     t_orig, t_loop, t_batch = (statistics.median(t)
                                for t in (all_orig, all_loop, all_batch))
+    c_orig, c_loop, c_batch = (statistics.median(t) for t in cpu_times)
 
     def fmt(times):
         return ", ".join("%.1f" % (1000 * t) for t in times)
@@ -226,22 +231,28 @@ def main():
         if string_note != "works" else
         "- Original: `%s/deeplift/dinuc_shuffle.py`" % original_dir,
         "- Median of %d runs per variant after one warm-up run each, the "
-        "variants run round-robin (all runs in ms in brackets)." % runs,
+        "variants run round-robin (all runs in ms in brackets).  CPU time: "
+        "of this process (all its threads), without the time spent waiting "
+        "for a CPU held by other processes." % runs,
         "",
         "| implementation | median time | speed-up vs original (medians) "
-        "| best time | speed-up (best times) |",
-        "|---|---|---|---|---|",
+        "| best time | speed-up (best times) | median CPU time "
+        "| speed-up (CPU medians) |",
+        "|---|---|---|---|---|---|---|",
         "| original `dinuc_shuffle`, loop over sequences | %.1f ms [%s] "
-        "| 1.0x | %.1f ms | 1.0x |"
-        % (1000 * t_orig, fmt(all_orig), 1000 * min(all_orig)),
+        "| 1.0x | %.1f ms | 1.0x | %.1f ms | 1.0x |"
+        % (1000 * t_orig, fmt(all_orig), 1000 * min(all_orig),
+           1000 * c_orig),
         "| `deeplift.dinuc_shuffle.dinuc_shuffle`, loop over sequences "
-        "| %.1f ms [%s] | %.1fx | %.1f ms | %.1fx |"
+        "| %.1f ms [%s] | %.1fx | %.1f ms | %.1fx | %.1f ms | %.1fx |"
         % (1000 * t_loop, fmt(all_loop), t_orig / t_loop,
-           1000 * min(all_loop), min(all_orig) / min(all_loop)),
+           1000 * min(all_loop), min(all_orig) / min(all_loop),
+           1000 * c_loop, c_orig / c_loop),
         "| `deeplift.dinuc_shuffle.dinuc_shuffle_batch`, one call "
-        "| %.1f ms [%s] | %.1fx | %.1f ms | %.1fx |"
+        "| %.1f ms [%s] | %.1fx | %.1f ms | %.1fx | %.1f ms | %.1fx |"
         % (1000 * t_batch, fmt(all_batch), t_orig / t_batch,
-           1000 * min(all_batch), min(all_orig) / min(all_batch)),
+           1000 * min(all_batch), min(all_orig) / min(all_batch),
+           1000 * c_batch, c_orig / c_batch),
         "",
     ])
     sys.stdout.write(text + "\n")

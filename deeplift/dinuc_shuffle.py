@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 # positions, to bound the memory used for temporary arrays.
 _CHUNK_ELEMENTS = 1 << 22
 
+# tokens_to_one_hot converts its tokens to indices in chunks of this many.
+_INDEX_CHUNK_ELEMENTS = 1 << 16
+
 __all__ = [
     "dinuc_shuffle",
     "dinuc_shuffle_batch",
@@ -99,7 +102,8 @@ def tokens_to_one_hot(tokens, one_hot_dim, dtype=np.float64):
     out = np.empty(tokens.shape + (one_hot_dim,), dtype=dtype)
     flat_tokens = tokens.reshape(-1)
     flat_out = out.reshape(-1, one_hot_dim)
-    step = _CHUNK_ELEMENTS
+    # Small chunks: their intp indices stay in the CPU cache.
+    step = _INDEX_CHUNK_ELEMENTS
     for begin in range(0, flat_tokens.size, step):
         index = flat_tokens[begin:begin + step].astype(np.intp)
         table.take(index, axis=0, out=flat_out[begin:begin + step],
@@ -189,6 +193,11 @@ _NUMPY_WALK_MIN_WALKS = 48
 # Candidate dtypes of the random sort keys of _shuffled_successors.
 _KEY_DTYPES = (np.uint32, np.uint64)
 
+# The sort keys are finished (masked, sorted, checked for ties, reduced to
+# successors) in tiles of about this many bytes, which stay in the CPU cache
+# from one of those passes to the next.
+_TILE_BYTES = 1 << 19
+
 
 def _small_int_dtype(max_value):
     for dtype in (np.int8, np.int16, np.int32):
@@ -203,6 +212,119 @@ def _random_bits(gen, shape, dtype):
     words = -(-size * np.dtype(dtype).itemsize // 8)
     raw = gen.bit_generator.random_raw(words)
     return raw.view(dtype)[:size].reshape(shape)
+
+
+def _group_edges(tokens, num_tokens):
+    """The edges (adjacent pairs) of each row of ``tokens``, grouped by
+    source token.
+
+    ``tokens``: (N, L) ints in [0, num_tokens).  Returns ``grouped_src`` and
+    ``grouped_dst``, (N, L - 1): the edges, stably sorted by source (so in
+    the order of the sequence within a group); ``pinned``, (N, L - 1): True
+    for the last edge of each group; ``counts`` and ``starts``, (N,
+    num_tokens): the size of each token's group and where it starts.
+    """
+    num_seqs, length = tokens.shape
+    src = tokens[:, :-1]
+    # Stable grouping by token (radix sort for 8- and 16-bit ints).
+    order = np.argsort(src.astype(_small_int_dtype(num_tokens)), axis=1,
+                       kind="stable")
+    grouped_src = np.take_along_axis(src, order, axis=1)
+    grouped_dst = np.take_along_axis(tokens[:, 1:], order, axis=1)
+    pinned = np.ones((num_seqs, length - 1), dtype=bool)
+    pinned[:, :-1] = grouped_src[:, :-1] != grouped_src[:, 1:]
+    counts = np.bincount(
+        (src + np.arange(num_seqs)[:, None] * num_tokens).reshape(-1),
+        minlength=num_seqs * num_tokens).reshape(num_seqs, num_tokens)
+    starts = np.zeros((num_seqs, num_tokens), dtype=np.intp)
+    np.cumsum(counts[:, :-1], axis=1, out=starts[:, 1:])
+    return grouped_src, grouped_dst, pinned, counts, starts
+
+
+def _choose_key_dtype(counts, value_bits):
+    """The smallest of _KEY_DTYPES whose random bits (all but
+    ``value_bits`` + 1) make repeated ranks rare, and their number; (None,
+    None) if none does."""
+    width = int(counts.max())
+    # Probability of a repeated draw in a row: about
+    # sum(counts**2) / 2**random_bits.
+    collision_scale = float(np.max(np.sum(
+        counts.astype(np.float64) ** 2, axis=1)))
+    for dtype in _KEY_DTYPES:
+        random_bits = 8 * np.dtype(dtype).itemsize - value_bits - 1
+        if (random_bits >= 16 and width < 2 ** random_bits
+                and collision_scale / 2.0 ** random_bits < 0.02):
+            return dtype, random_bits
+    return None, None
+
+
+def _tiles(num_seqs, num_shufs, rows_per_tile):
+    """Split the (num_seqs, num_shufs) rows, in row-major order, into
+    ``(n0, n1, s0, s1)`` blocks ``[n0:n1, s0:s1]`` of at most about
+    ``rows_per_tile`` rows: whole sequences, or parts of one."""
+    if rows_per_tile >= num_shufs:
+        step = rows_per_tile // num_shufs
+        for n0 in range(0, num_seqs, step):
+            yield n0, min(n0 + step, num_seqs), 0, num_shufs
+        return
+    for n0 in range(num_seqs):
+        for s0 in range(0, num_shufs, rows_per_tile):
+            yield n0, n0 + 1, s0, min(s0 + rows_per_tile, num_shufs)
+
+
+def _key_template(grouped_src, grouped_dst, pinned, counts, starts,
+                  key_dtype, random_bits, value_bits):
+    """The fixed parts of the sort keys of _shuffled_successors.
+
+    Returns ``prefix`` and ``mask``, (N, 1, M) arrays: a row's keys are its
+    random bits ``& mask | prefix``; ``offsets``, (N, num_tokens): where
+    each token's block starts in a row; and ``(num_blocks, width)``, the
+    blocks of a row (M == num_blocks * width).
+    """
+    num_seqs, num_edges = grouped_src.shape
+    num_tokens = counts.shape[1]
+    # Blocks for the tokens that have a list in some sequence.
+    width = int(counts.max())
+    active = np.flatnonzero(counts.max(axis=0) > 0)
+    block = np.zeros(num_tokens, dtype=np.intp)
+    block[active] = np.arange(active.size)
+    row_len = active.size * width
+    offsets = np.where(counts > 0, block * width, 0)
+
+    top = 1 << random_bits
+    position = np.arange(width, dtype=np.uint64)
+    padding = ((np.uint64(top + 1) + position) << np.uint64(value_bits)
+               | np.uint64((1 << value_bits) - 1)).astype(key_dtype)
+    prefix = np.empty((num_seqs, 1, row_len), dtype=key_dtype)
+    prefix[...] = np.tile(padding, active.size)
+    mask = np.zeros((num_seqs, 1, row_len), dtype=key_dtype)
+    rows = np.arange(num_seqs)[:, None]
+    column = (block[grouped_src] * width + np.arange(num_edges)
+              - np.take_along_axis(starts, grouped_src, axis=1))
+    prefix[rows, 0, column] = np.where(
+        pinned, key_dtype(top) << key_dtype(value_bits), key_dtype(0)
+    ) | grouped_dst.astype(key_dtype)
+    mask[rows, 0, column] = np.where(
+        pinned, key_dtype(0), key_dtype((top - 1) << value_bits))
+    return prefix, mask, offsets, (active.size, width)
+
+
+def _finish_keys(keys, mask, prefix, blocks_shape, value_bits, succ_out,
+                 tied_out):
+    """Turn ``keys``, (n, s, M) C-contiguous random bits, into sort keys
+    (``keys & mask | prefix``) and sort each of their blocks, in place.
+    The successors, in their sorted order, go to ``succ_out``, (n, s, M);
+    ``tied_out``, (n, s), tells the rows with two equal random ranks in a
+    block."""
+    value_mask = keys.dtype.type((1 << value_bits) - 1)
+    keys &= mask
+    keys |= prefix
+    blocks = keys.reshape((-1,) + blocks_shape)  # a view: keys is contiguous
+    blocks.sort(axis=-1)
+    # Equal ranks: adjacent sorted keys that differ in the value bits only.
+    tied = np.bitwise_xor(blocks[..., 1:], blocks[..., :-1]) <= value_mask
+    np.any(tied.reshape(tied_out.shape + (-1,)), axis=-1, out=tied_out)
+    np.bitwise_and(keys, value_mask, out=succ_out, casting="unsafe")
 
 
 def _shuffled_successors(tokens, num_tokens, num_shufs, gen):
@@ -224,88 +346,42 @@ def _shuffled_successors(tokens, num_tokens, num_shufs, gen):
     successor and 2**(R - 1) + 1 + position for the padding, which therefore
     sorts last, in order.  Sorting short rows is fast (sorting networks for
     G <= 512 on x86-64).  Rows in which two random ranks of a list are equal
-    are drawn again, so that the orders are exactly uniform.
+    are drawn again, so that the orders are exactly uniform.  The keys are
+    finished in tiles that stay in the CPU cache (see _TILE_BYTES).
     """
-    num_seqs, length = tokens.shape
-    num_edges = length - 1
-    src = tokens[:, :-1]
-    # Stable grouping by token (radix sort for 8- and 16-bit ints).
-    order = np.argsort(src.astype(_small_int_dtype(num_tokens)), axis=1,
-                       kind="stable")
-    grouped_src = np.take_along_axis(src, order, axis=1)
-    grouped_dst = np.take_along_axis(tokens[:, 1:], order, axis=1)
-    pinned = np.ones((num_seqs, num_edges), dtype=bool)
-    pinned[:, :-1] = grouped_src[:, :-1] != grouped_src[:, 1:]
-    counts = np.bincount(
-        (src + np.arange(num_seqs)[:, None] * num_tokens).reshape(-1),
-        minlength=num_seqs * num_tokens).reshape(num_seqs, num_tokens)
-    starts = np.zeros((num_seqs, num_tokens), dtype=np.intp)
-    np.cumsum(counts[:, :-1], axis=1, out=starts[:, 1:])
-    width = int(counts.max())
-
+    num_seqs = tokens.shape[0]
+    grouped_src, grouped_dst, pinned, counts, starts = _group_edges(
+        tokens, num_tokens)
     value_bits = max(1, int(num_tokens - 1).bit_length())
-    # Probability of a repeated draw in a row: about
-    # sum(counts**2) / 2**random_bits.
-    collision_scale = float(np.max(np.sum(
-        counts.astype(np.float64) ** 2, axis=1)))
-    key_dtype = None
-    for dtype in _KEY_DTYPES:
-        random_bits = 8 * np.dtype(dtype).itemsize - value_bits - 1
-        if (random_bits >= 16 and width < 2 ** random_bits
-                and collision_scale / 2.0 ** random_bits < 0.02):
-            key_dtype = dtype
-            break
+    key_dtype, random_bits = _choose_key_dtype(counts, value_bits)
     if key_dtype is None:
         return _shuffled_successors_permuted(
             grouped_dst, starts, counts, num_shufs, gen)
+    prefix, mask, offsets, blocks_shape = _key_template(
+        grouped_src, grouped_dst, pinned, counts, starts, key_dtype,
+        random_bits, value_bits)
+    row_len = prefix.shape[-1]
 
-    # Blocks for the tokens that have a list in some sequence.
-    active = np.flatnonzero(counts.max(axis=0) > 0)
-    block = np.zeros(num_tokens, dtype=np.intp)
-    block[active] = np.arange(active.size)
-    row_len = active.size * width
-    offsets = np.where(counts > 0, block * width, 0)
-
-    top = 1 << random_bits
-    position = np.arange(width, dtype=np.uint64)
-    padding = ((np.uint64(top + 1) + position) << np.uint64(value_bits)
-               | np.uint64((1 << value_bits) - 1)).astype(key_dtype)
-    prefix = np.empty((num_seqs, row_len), dtype=key_dtype)
-    prefix[...] = np.tile(padding, active.size)
-    mask = np.zeros((num_seqs, row_len), dtype=key_dtype)
-    rows = np.arange(num_seqs)[:, None]
-    column = (block[grouped_src] * width + np.arange(num_edges)
-              - np.take_along_axis(starts, grouped_src, axis=1))
-    prefix[rows, column] = np.where(
-        pinned, key_dtype(top) << key_dtype(value_bits), key_dtype(0)
-    ) | grouped_dst.astype(key_dtype)
-    mask[rows, column] = np.where(
-        pinned, key_dtype(0), key_dtype((top - 1) << value_bits))
-    prefix = prefix[:, None, :]
-    mask = mask[:, None, :]
-    shift = key_dtype(value_bits)
-
-    def draw(prefix_rows, mask_rows, num_rows):
-        keys = _random_bits(gen, (prefix_rows.shape[0], num_rows, row_len),
-                            key_dtype)
-        keys &= mask_rows
-        keys |= prefix_rows
-        blocks = keys.reshape(keys.shape[:2] + (active.size, width))
-        blocks.sort(axis=-1)
-        ranks = blocks >> shift
-        tied = ranks[..., 1:] == ranks[..., :-1]
-        return keys, tied.reshape(tied.shape[:2] + (-1,)).any(axis=-1)
-
-    keys, repeated = draw(prefix, mask, num_shufs)
+    keys = _random_bits(gen, (num_seqs, num_shufs, row_len), key_dtype)
+    succ = np.empty(keys.shape, dtype=_small_int_dtype(num_tokens))
+    repeated = np.empty((num_seqs, num_shufs), dtype=bool)
+    rows_per_tile = max(1, _TILE_BYTES // keys[0, 0].nbytes)
+    for n0, n1, s0, s1 in _tiles(num_seqs, num_shufs, rows_per_tile):
+        _finish_keys(keys[n0:n1, s0:s1], mask[n0:n1], prefix[n0:n1],
+                     blocks_shape, value_bits, succ[n0:n1, s0:s1],
+                     repeated[n0:n1, s0:s1])
     while np.any(repeated):
         seq_idx, shuf_idx = np.nonzero(repeated)
         logger.debug("dinuc_shuffle: redrawing %d shuffle(s) with tied "
                      "random keys", seq_idx.size)
-        new_keys, new_repeated = draw(prefix[seq_idx], mask[seq_idx], 1)
-        keys[seq_idx, shuf_idx] = new_keys[:, 0]
+        keys = _random_bits(gen, (seq_idx.size, 1, row_len), key_dtype)
+        new_succ = np.empty(keys.shape, dtype=succ.dtype)
+        new_repeated = np.empty((seq_idx.size, 1), dtype=bool)
+        _finish_keys(keys, mask[seq_idx], prefix[seq_idx], blocks_shape,
+                     value_bits, new_succ, new_repeated)
+        succ[seq_idx, shuf_idx] = new_succ[:, 0]
         repeated[seq_idx, shuf_idx] = new_repeated[:, 0]
-    keys &= key_dtype((1 << value_bits) - 1)
-    return keys.astype(_small_int_dtype(num_tokens)), offsets, counts
+    return succ, offsets, counts
 
 
 def _shuffled_successors_permuted(grouped_dst, starts, counts, num_shufs,
@@ -346,13 +422,15 @@ def _walk_numpy(succ, offsets, first, num_edges):
     state = np.empty(num_walks, dtype=np.intp)
     edge = np.empty(num_walks, dtype=np.intp)
     next_edge = np.empty(num_walks, dtype=np.intp)
-    add, take = np.add, np.take
+    # Bound methods and positional arguments: the per-call overhead is a
+    # good part of each step's cost.
+    add, take_pointer, take_succ = np.add, pointer.take, flat_succ.take
     for j in range(num_edges):
-        add(walk_base, visited[j], out=state)
-        take(pointer, state, out=edge, mode="clip")
-        add(edge, 1, out=next_edge)
+        add(walk_base, visited[j], state)
+        take_pointer(state, None, edge, "clip")
+        add(edge, 1, next_edge)
         pointer[state] = next_edge
-        take(flat_succ, edge, out=visited[j + 1], mode="clip")
+        take_succ(edge, None, visited[j + 1], "clip")
     return visited.T
 
 
@@ -424,6 +502,19 @@ def _shuffle_token_chunk(tokens, num_tokens, num_shufs, gen):
     return visited.reshape(num_seqs, num_shufs, length)
 
 
+def _shuffle_one_hot(arr, num_shufs, rng, what):
+    """Shuffles of an L x D (or of each of N) one-hot sequence(s): a
+    num_shufs x L x D (N x num_shufs x L x D) array of ``arr``'s dtype.
+    One-hot sequences of one call, and all their shuffles, are drawn and
+    walked together."""
+    tokens = _check_one_hot(arr, what)
+    dim = arr.shape[-1]
+    shuffled = _shuffle_token_rows(np.atleast_2d(tokens), dim + 1,
+                                   num_shufs, _as_generator(rng))
+    result = tokens_to_one_hot(shuffled, dim, dtype=arr.dtype)
+    return result.reshape(arr.shape[:-2] + result.shape[1:])
+
+
 # ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
@@ -468,11 +559,7 @@ def dinuc_shuffle(seq, num_shufs=None, rng=None):
                 "Expected a string or an L x D one-hot encoded array, got an "
                 "array with shape %s (use dinuc_shuffle_batch for N x L x D "
                 "arrays)" % (seq.shape,))
-        tokens = _check_one_hot(seq, "seq")
-        dim = seq.shape[1]
-        shuffled = _shuffle_token_rows(tokens[None], dim + 1, count,
-                                       _as_generator(rng))[0]
-        result = tokens_to_one_hot(shuffled, dim, dtype=seq.dtype)
+        result = _shuffle_one_hot(seq, count, rng, "seq")
         return result if checked_num_shufs is not None else result[0]
 
     raise ValueError("Expected a string or an L x D one-hot encoded NumPy "
@@ -501,8 +588,4 @@ def dinuc_shuffle_batch(seqs, num_shufs=1, rng=None):
     if seqs.ndim != 3:
         raise ValueError("seqs must be an N x L x D one-hot array, got shape "
                          "%s" % (seqs.shape,))
-    tokens = _check_one_hot(seqs, "seqs")
-    dim = seqs.shape[2]
-    shuffled = _shuffle_token_rows(tokens, dim + 1, num_shufs,
-                                   _as_generator(rng))
-    return tokens_to_one_hot(shuffled, dim, dtype=seqs.dtype)
+    return _shuffle_one_hot(seqs, num_shufs, rng, "seqs")

@@ -153,3 +153,11 @@ def keras_preactivation(model, target_idx_from_end=None):
     if isinstance(last, keras.layers.Activation):
         return keras.Model(model.inputs, model.layers[-2].output)
     return model
+
+
+def random_data(shape, n, seed=1, dtype=np.float32):
+    """``n`` random inputs of ``shape`` and ``n`` references (with 0.3
+    times their spread), both drawn from ``RandomState(seed)``."""
+    rng = np.random.RandomState(seed)
+    return (rng.randn(n, *shape).astype(dtype),
+            (0.3 * rng.randn(n, *shape)).astype(dtype))

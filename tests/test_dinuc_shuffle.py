@@ -1,5 +1,6 @@
 """Tests for deeplift.dinuc_shuffle."""
 import collections
+import itertools
 
 import numpy as np
 import pytest
@@ -129,15 +130,40 @@ def test_all_n_rows():
         assert_valid_shuffle(seq, shuf)
 
 
+def key_dtype_for(seq):
+    """The sort-key dtype _shuffled_successors picks for a one-hot seq."""
+    tokens = ds._check_one_hot(seq, "seq")[None]
+    num_tokens = seq.shape[1] + 1
+    counts = ds._group_edges(tokens, num_tokens)[3]
+    value_bits = (num_tokens - 1).bit_length()
+    return ds._choose_key_dtype(counts, value_bits)[0]
+
+
 def test_large_alphabet_and_long_sequences():
-    # 64-bit sort keys (long sequences) and the permutation fallback.
+    # 64-bit sort keys (long sequences) and a large alphabet.
     rng = np.random.RandomState(1)
     seq = random_one_hot(rng, 6000, dim=4)
+    assert key_dtype_for(seq) == np.uint64
     for shuf in dinuc_shuffle(seq, 2, rng):
         assert_valid_shuffle(seq, shuf)
     seq = random_one_hot(rng, 500, dim=30, n_frac=0.1)
+    assert key_dtype_for(seq) == np.uint32
     for shuf in dinuc_shuffle(seq, 2, rng):
         assert_valid_shuffle(seq, shuf)
+
+
+def test_tiles_do_not_change_results(monkeypatch):
+    # The sort keys are finished tile by tile (whole sequences, or parts of
+    # one sequence's shuffles); tiling must not change the shuffles.
+    rng = np.random.RandomState(6)
+    seqs = np.stack([random_one_hot(rng, 150, n_frac=0.05)
+                     for _ in range(5)])
+    expected = dinuc_shuffle_batch(seqs, 7, np.random.RandomState(8))
+    for tile_bytes in (1, 1000, 5000):
+        monkeypatch.setattr(ds, "_TILE_BYTES", tile_bytes)
+        np.testing.assert_array_equal(
+            dinuc_shuffle_batch(seqs, 7, np.random.RandomState(8)),
+            expected)
 
 
 @pytest.mark.parametrize("num_shufs", [4, 60])
@@ -165,7 +191,8 @@ def test_tied_random_keys_are_redrawn(monkeypatch):
     rng = np.random.RandomState(0)
     seq = random_one_hot(rng, 100)
     out = dinuc_shuffle(seq, 3, rng)
-    assert len(calls) > 1
+    # One redraw of the three tied shuffles, whose new keys have no ties.
+    assert calls[1:] == [(3, 1, calls[0][-1])]
     for shuf in out:
         assert_valid_shuffle(seq, shuf)
 
@@ -240,18 +267,26 @@ def test_unseeded_rng_gives_random_results():
 
 
 def test_shuffles_are_uniform_over_valid_sequences():
-    # "AACAB"-like tiny example: enumerate all sequences with the same
-    # dinucleotide counts, first character and last-successor constraint,
-    # and check that each appears about equally often.
-    seq = "ABACABBA"
-    shufs = dinuc_shuffle(seq, 4000, np.random.RandomState(0))
-    counts = collections.Counter(shufs)
-    for shuf in counts:
-        assert_valid_shuffle(seq, shuf)
-    freqs = np.array(list(counts.values())) / len(shufs)
-    assert len(counts) > 1
-    expected = 1.0 / len(counts)
-    assert np.all(np.abs(freqs - expected) < 0.25 * expected + 0.01)
+    # Enumerate all sequences with the same first character, dinucleotide
+    # counts and last successor of each character: the shuffles must be
+    # exactly these, each about equally often.
+    seq = "ABACABBACA"
+
+    def invariants(s):
+        last_successors = {c: s[s[:-1].rindex(c) + 1] for c in set(s[:-1])}
+        return s[0], dinuc_counts(s), last_successors
+
+    valid = {"".join(chars) for chars in itertools.product(
+        sorted(set(seq)), repeat=len(seq))
+        if invariants("".join(chars)) == invariants(seq)}
+    assert len(valid) > 4
+    num_shufs = 600 * len(valid)
+    counts = collections.Counter(
+        dinuc_shuffle(seq, num_shufs, np.random.RandomState(0)))
+    assert set(counts) == valid
+    expected = num_shufs / len(valid)
+    chi2 = sum((n - expected) ** 2 / expected for n in counts.values())
+    assert chi2 < 25  # p ~ 1e-4 for 5 degrees of freedom
 
 
 def test_numpy2_string_helpers():

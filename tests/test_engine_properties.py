@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from deeplift.layers import NonlinearMxtsMode
-from tests.nets import build, keras_preactivation
+from tests.nets import build, keras_preactivation, random_data
 
 DENSE = [("dense", 7, "relu"), ("bn",), ("dense", 6, "sigmoid"),
          ("dense", 5, None), ("prelu",), ("dense", 5, "tanh"),
@@ -39,9 +39,7 @@ HAS_MAXPOOL = {"conv1d_maxpool", "conv2d", "conv2d_gmax"}
 
 
 def _data(shape, n=6, seed=1, dtype=np.float32):
-    rng = np.random.RandomState(seed)
-    return (rng.randn(n, *shape).astype(dtype),
-            (0.3 * rng.randn(n, *shape)).astype(dtype))
+    return random_data(shape, n, seed=seed, dtype=dtype)
 
 
 @pytest.mark.parametrize("net", sorted(NETS))

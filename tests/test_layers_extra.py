@@ -24,6 +24,7 @@ from deeplift.graph import topological_order, forward_sweep, backward_sweep
 from deeplift.models import GraphModel
 from deeplift.conversion.converters_extra import (EXTRA_CONVERTERS,
                                                   EXTRA_ACTIVATIONS)
+from tests.nets import random_data
 
 RC, RESCALE, GRAD = Mode.RevealCancel, Mode.Rescale, Mode.Gradient
 
@@ -61,68 +62,55 @@ def _input_contribs(states, mxts, layer):
     return (pos_m * pos_c + neg_m * neg_c).numpy()
 
 
+def _merge_case(name, *shapes):
+    """A CASES entry of the merge layer ``name`` (the same in Keras and
+    deeplift) taking inputs of ``shapes``."""
+    dcls = getattr(L, name)
+    if name in ("Multiply", "Maximum", "Minimum"):
+        return (getattr(keras.layers, name),
+                lambda w, m: dcls(nonlinear_mxts_mode=m), list(shapes))
+    return getattr(keras.layers, name), lambda w, m: dcls(), list(shapes)
+
+
+def _reshaping_case(name, shape, *args, **kwargs):
+    """A CASES entry of the reshaping layer ``name`` (the same in Keras and
+    deeplift) made with ``args`` and ``kwargs``, taking one input of
+    ``shape``."""
+    return (lambda: getattr(keras.layers, name)(*args, **kwargs),
+            lambda w, m: getattr(L, name)(*args, **kwargs), [shape])
+
+
 CASES = {
     # merges
-    "add": (lambda: keras.layers.Add(), lambda w, m: L.Add(),
-            [(5, 3), (5, 3)]),
-    "add_broadcast": (lambda: keras.layers.Add(), lambda w, m: L.Add(),
-                      [(5, 3), (1, 3), (5, 1)]),
-    "subtract": (lambda: keras.layers.Subtract(),
-                 lambda w, m: L.Subtract(), [(4, 3), (4, 3)]),
-    "subtract_broadcast": (lambda: keras.layers.Subtract(),
-                           lambda w, m: L.Subtract(), [(4, 3), (1, 3)]),
-    "average": (lambda: keras.layers.Average(), lambda w, m: L.Average(),
-                [(6,), (6,), (6,)]),
-    "multiply": (lambda: keras.layers.Multiply(),
-                 lambda w, m: L.Multiply(nonlinear_mxts_mode=m),
-                 [(4, 3), (4, 3)]),
-    "multiply3": (lambda: keras.layers.Multiply(),
-                  lambda w, m: L.Multiply(nonlinear_mxts_mode=m),
-                  [(7,), (7,), (7,)]),
-    "multiply_broadcast": (lambda: keras.layers.Multiply(),
-                           lambda w, m: L.Multiply(nonlinear_mxts_mode=m),
-                           [(6, 4), (1, 4)]),
-    "maximum": (lambda: keras.layers.Maximum(),
-                lambda w, m: L.Maximum(nonlinear_mxts_mode=m),
-                [(4, 3), (4, 3), (4, 3)]),
-    "minimum": (lambda: keras.layers.Minimum(),
-                lambda w, m: L.Minimum(nonlinear_mxts_mode=m),
-                [(5, 2), (5, 2)]),
+    "add": _merge_case("Add", (5, 3), (5, 3)),
+    "add_broadcast": _merge_case("Add", (5, 3), (1, 3), (5, 1)),
+    "subtract": _merge_case("Subtract", (4, 3), (4, 3)),
+    "subtract_broadcast": _merge_case("Subtract", (4, 3), (1, 3)),
+    "average": _merge_case("Average", (6,), (6,), (6,)),
+    "multiply": _merge_case("Multiply", (4, 3), (4, 3)),
+    "multiply3": _merge_case("Multiply", (7,), (7,), (7,)),
+    "multiply_broadcast": _merge_case("Multiply", (6, 4), (1, 4)),
+    "maximum": _merge_case("Maximum", (4, 3), (4, 3), (4, 3)),
+    "minimum": _merge_case("Minimum", (5, 2), (5, 2)),
     # reshaping
-    "reshape": (lambda: keras.layers.Reshape((6, 2)),
-                lambda w, m: L.Reshape((6, 2)), [(4, 3)]),
-    "reshape_minus1": (lambda: keras.layers.Reshape((-1, 3)),
-                       lambda w, m: L.Reshape((-1, 3)), [(2, 2, 3)]),
-    "permute": (lambda: keras.layers.Permute((3, 1, 2)),
-                lambda w, m: L.Permute((3, 1, 2)), [(2, 3, 4)]),
-    "cropping1d": (lambda: keras.layers.Cropping1D((1, 2)),
-                   lambda w, m: L.Cropping1D((1, 2)), [(8, 3)]),
-    "cropping2d": (lambda: keras.layers.Cropping2D(((1, 0), (2, 1))),
-                   lambda w, m: L.Cropping2D(((1, 0), (2, 1))),
-                   [(5, 6, 2)]),
-    "cropping2d_cf": (lambda: keras.layers.Cropping2D(
-        (1, 2), data_format="channels_first"),
-        lambda w, m: L.Cropping2D((1, 2), data_format="channels_first"),
-        [(2, 5, 6)]),
-    "zeropadding1d": (lambda: keras.layers.ZeroPadding1D((1, 2)),
-                      lambda w, m: L.ZeroPadding1D((1, 2)), [(5, 3)]),
-    "zeropadding2d": (lambda: keras.layers.ZeroPadding2D(((1, 0), (2, 1))),
-                      lambda w, m: L.ZeroPadding2D(((1, 0), (2, 1))),
-                      [(3, 4, 2)]),
-    "zeropadding2d_cf": (lambda: keras.layers.ZeroPadding2D(
-        1, data_format="channels_first"),
-        lambda w, m: L.ZeroPadding2D(1, data_format="channels_first"),
-        [(2, 3, 4)]),
-    "upsampling1d": (lambda: keras.layers.UpSampling1D(3),
-                     lambda w, m: L.UpSampling1D(3), [(4, 2)]),
-    "upsampling2d": (lambda: keras.layers.UpSampling2D((2, 3)),
-                     lambda w, m: L.UpSampling2D((2, 3)), [(3, 2, 2)]),
-    "upsampling2d_cf": (lambda: keras.layers.UpSampling2D(
-        2, data_format="channels_first"),
-        lambda w, m: L.UpSampling2D(2, data_format="channels_first"),
-        [(2, 3, 2)]),
-    "repeatvector": (lambda: keras.layers.RepeatVector(3),
-                     lambda w, m: L.RepeatVector(3), [(5,)]),
+    "reshape": _reshaping_case("Reshape", (4, 3), (6, 2)),
+    "reshape_minus1": _reshaping_case("Reshape", (2, 2, 3), (-1, 3)),
+    "permute": _reshaping_case("Permute", (2, 3, 4), (3, 1, 2)),
+    "cropping1d": _reshaping_case("Cropping1D", (8, 3), (1, 2)),
+    "cropping2d": _reshaping_case("Cropping2D", (5, 6, 2),
+                                  ((1, 0), (2, 1))),
+    "cropping2d_cf": _reshaping_case("Cropping2D", (2, 5, 6), (1, 2),
+                                     data_format="channels_first"),
+    "zeropadding1d": _reshaping_case("ZeroPadding1D", (5, 3), (1, 2)),
+    "zeropadding2d": _reshaping_case("ZeroPadding2D", (3, 4, 2),
+                                     ((1, 0), (2, 1))),
+    "zeropadding2d_cf": _reshaping_case("ZeroPadding2D", (2, 3, 4), 1,
+                                        data_format="channels_first"),
+    "upsampling1d": _reshaping_case("UpSampling1D", (4, 2), 3),
+    "upsampling2d": _reshaping_case("UpSampling2D", (3, 2, 2), (2, 3)),
+    "upsampling2d_cf": _reshaping_case("UpSampling2D", (2, 3, 2), 2,
+                                       data_format="channels_first"),
+    "repeatvector": _reshaping_case("RepeatVector", (5,), 3),
     # convolutions
     "conv1d_transpose_same": (
         lambda: keras.layers.Conv1DTranspose(4, 3, strides=2,
@@ -634,19 +622,13 @@ MODELS = {"bpnet": (bpnet, (40, 4)), "resnet2d": (resnet2d, (10, 10, 3)),
           "gated": (gated, (20, 4)), "dense_acts": (dense_acts, (8,))}
 
 
-def _data(shape, dtype, n=5, seed=1):
-    rng = np.random.RandomState(seed)
-    return (rng.randn(n, *shape).astype(dtype),
-            (0.3 * rng.randn(n, *shape)).astype(dtype))
-
-
 @pytest.mark.parametrize("net", sorted(MODELS))
 def test_model_forward_and_gradient(net):
     builder, shape = MODELS[net]
     t, heads = builder(GRAD)
     model = t.graph()
     kin = t.inputs[0][0]
-    x, ref = _data(shape, np.float32)
+    x, ref = random_data(shape, n=5)
     for head, (kout, tasks) in heads.items():
         kmodel = keras.Model(kin, kout)
         pred = model.get_prediction_function(["input"], head)
@@ -676,7 +658,7 @@ def test_model_summation_to_delta(net, mode, dtype):
                        else "float32")
     model = t.graph()
     kin = t.inputs[0][0]
-    x, ref = _data(shape, dtype)
+    x, ref = random_data(shape, n=5, dtype=dtype)
     tol = 1e-10 if dtype == np.float64 else 1e-4
     for head, (kout, tasks) in heads.items():
         kmodel = keras.Model(kin, kout)

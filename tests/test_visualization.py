@@ -272,19 +272,30 @@ def test_heatmap_on_given_axes_and_options():
     assert len(images) == 1
     assert images[0].get_clim() == (0.0, 11.0)
     assert images[0].get_cmap().name == "viridis"
-    # Grayscale (H, W, 1) image and (H, W) scores.
-    plot_heatmap(np.ones((3, 4)), image=np.ones((3, 4, 1)), ax=ax)
+    # Grayscale (H, W, 1) image and (H, W) scores; a constant image is
+    # drawn black, and the heatmap is translucent over it.
+    plot_heatmap(np.ones((3, 4)), image=np.full((3, 4, 1), 7.0), ax=ax,
+                 colorbar=False)
+    gray, heat = ax.get_images()[1:]
+    np.testing.assert_array_equal(gray.get_array(), np.zeros((3, 4)))
+    assert gray.get_cmap().name == "gray"
+    np.testing.assert_array_equal(heat.get_array(), np.ones((3, 4)))
+    assert heat.get_alpha() == 0.6
+    assert heat.get_clim() == (-1.0, 1.0)
 
 
 @needs_mpl
 @pytest.mark.parametrize("scores,image", [
     (np.ones(5), None), (np.ones((2, 3, 4, 5)), None),
     (np.ones((4, 4)), np.ones((5, 4))), (np.ones((4, 4)), np.ones((4, 4, 2))),
-    (np.full((2, 2), np.inf), None)])
+    (np.full((2, 2), np.inf), None), ([["a", "b"]], None),
+    (np.ones((2, 2)), [["a", "b"], ["c", "d"]])])
 def test_heatmap_bad_inputs(scores, image):
     from deeplift.visualization.heatmap import plot_heatmap
+    before = plt.get_fignums()
     with pytest.raises(ValueError):
         plot_heatmap(scores, image=image, show=False)
+    assert plt.get_fignums() == before
 
 
 # ---------------------------------------------------------------------------

@@ -21,6 +21,12 @@ def _c(value, x):
     return tf.constant(value, dtype=x.dtype)
 
 
+def _elu_gradient(x, alpha):
+    """Derivative of ``elu(x, alpha)``."""
+    return tf.where(x > 0, tf.ones_like(x),
+                    _c(alpha, x) * tf.exp(tf.minimum(x, 0)))
+
+
 class LeakyReLU(PReLU):
     """``x`` if ``x > 0`` else ``negative_slope * x`` (Keras 3's
     ``negative_slope``, Keras 2's ``alpha``; Keras' layer default 0.3)."""
@@ -45,8 +51,7 @@ class ELU(Activation):
                         _c(self.alpha, x) * tf.math.expm1(tf.minimum(x, 0)))
 
     def gradient(self, x):
-        return tf.where(x > 0, tf.ones_like(x),
-                        _c(self.alpha, x) * tf.exp(tf.minimum(x, 0)))
+        return _elu_gradient(x, self.alpha)
 
 
 class SELU(Activation):
@@ -56,9 +61,7 @@ class SELU(Activation):
         return tf.nn.selu(x)
 
     def gradient(self, x):
-        return _c(SELU_SCALE, x) * tf.where(
-            x > 0, tf.ones_like(x),
-            _c(SELU_ALPHA, x) * tf.exp(tf.minimum(x, 0)))
+        return _c(SELU_SCALE, x) * _elu_gradient(x, SELU_ALPHA)
 
 
 class GELU(Activation):
@@ -192,8 +195,6 @@ class ReLUGeneral(Activation):
             return tf.where(x > 0, tf.ones_like(x),
                             _c(ns, x) * tf.ones_like(x))
         on = x > _c(thr, x)
-        if thr == 0:
-            on = x > 0
         if self.max_value is not None:
             on = tf.logical_and(on, tf.logical_and(
                 x > 0, x < _c(self.max_value, x)))

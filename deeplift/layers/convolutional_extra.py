@@ -50,38 +50,73 @@ def transposed_length(size, kernel, stride, padding, output_padding,
     return (size - 1) * stride + kernel % 2 + output_padding
 
 
-class _ConvTranspose(Conv):
-    """Transposed convolution; ``kernel`` is ``kernel_size + (filters,
-    in_channels)`` (Keras' layout)."""
+class _SpatialConv(Conv):
+    """Base of the transposed and depthwise convolutions: ``n_spatial``
+    spatial axes, either data format, a kernel ``kernel_size + (a, b)``
+    (``kernel_layout`` names ``a, b``).  Subclasses define
+    ``_num_outputs(kernel)`` (the size of the default zero bias) and
+    ``_apply_channels_last(x, kernel)``."""
 
     n_spatial = None
+    kernel_layout = None
 
-    def __init__(self, kernel, bias, strides, padding, output_padding=None,
+    def __init__(self, kernel, bias, strides, padding,
                  data_format=DataFormat.channels_last, dilation_rate=1,
                  conv_mxts_mode=ConvMxtsMode.Linear, **kwargs):
         kernel = as_float_array(kernel)
         n = self.n_spatial
         if kernel.ndim != n + 2:
             raise ValueError("%s kernel must have %d dimensions "
-                             "(kernel_size..., filters, in_channels); got "
-                             "shape %s" % (type(self).__name__, n + 2,
-                                           kernel.shape))
+                             "(kernel_size..., %s); got shape %s"
+                             % (type(self).__name__, n + 2,
+                                self.kernel_layout, kernel.shape))
         if bias is None:
-            bias = np.zeros(kernel.shape[-2], dtype=kernel.dtype)
-        super(_ConvTranspose, self).__init__(kernel=kernel, bias=bias,
-                                             conv_mxts_mode=conv_mxts_mode,
-                                             **kwargs)
+            bias = np.zeros(self._num_outputs(kernel), dtype=kernel.dtype)
+        super(_SpatialConv, self).__init__(kernel=kernel, bias=bias,
+                                           conv_mxts_mode=conv_mxts_mode,
+                                           **kwargs)
         self.strides = _ints(strides, n, "strides")
         self.dilation_rate = _ints(dilation_rate, n, "dilation_rate")
-        self.output_padding = (None if output_padding is None else
-                               _ints(output_padding, n, "output_padding"))
+        self._check_geometry()
         self.padding = _padding(padding)
         self.data_format = check_mode(data_format or
                                       DataFormat.channels_last, DataFormat,
                                       "data_format")
 
+    def _check_geometry(self):
+        """Hook: check strides and dilation together."""
+
     def apply_kernel(self, x, kernel):
-        x = _to_channels_last(x, self.data_format)
+        y = self._apply_channels_last(_to_channels_last(x, self.data_format),
+                                      kernel)
+        return _from_channels_last(y, self.data_format)
+
+    def add_bias(self, y, bias):
+        return _bias_for(y, bias, self.data_format)
+
+
+class _ConvTranspose(_SpatialConv):
+    """Transposed convolution; ``kernel`` is ``kernel_size + (filters,
+    in_channels)`` (Keras' layout)."""
+
+    kernel_layout = "filters, in_channels"
+
+    def __init__(self, kernel, bias, strides, padding, output_padding=None,
+                 data_format=DataFormat.channels_last, dilation_rate=1,
+                 conv_mxts_mode=ConvMxtsMode.Linear, **kwargs):
+        super(_ConvTranspose, self).__init__(
+            kernel=kernel, bias=bias, strides=strides, padding=padding,
+            data_format=data_format, dilation_rate=dilation_rate,
+            conv_mxts_mode=conv_mxts_mode, **kwargs)
+        self.output_padding = (None if output_padding is None else
+                               _ints(output_padding, self.n_spatial,
+                                     "output_padding"))
+
+    @staticmethod
+    def _num_outputs(kernel):
+        return kernel.shape[-2]
+
+    def _apply_channels_last(self, x, kernel):
         sizes = []
         for i in range(self.n_spatial):
             size = x.shape[1 + i]
@@ -92,13 +127,9 @@ class _ConvTranspose(Conv):
                 else self.output_padding[i], self.dilation_rate[i]))
         output_shape = tf.stack([tf.shape(x)[0]] + sizes
                                 + [int(self.kernel.shape[-2])])
-        y = tf.nn.conv_transpose(x, kernel, output_shape, self.strides,
-                                 padding=self.padding,
-                                 dilations=self.dilation_rate)
-        return _from_channels_last(y, self.data_format)
-
-    def add_bias(self, y, bias):
-        return _bias_for(y, bias, self.data_format)
+        return tf.nn.conv_transpose(x, kernel, output_shape, self.strides,
+                                    padding=self.padding,
+                                    dilations=self.dilation_rate)
 
 
 class Conv1DTranspose(_ConvTranspose):
@@ -111,40 +142,22 @@ class Conv2DTranspose(_ConvTranspose):
     n_spatial = 2
 
 
-class _DepthwiseConv(Conv):
+class _DepthwiseConv(_SpatialConv):
     """Depthwise convolution; ``kernel`` is ``kernel_size + (in_channels,
     depth_multiplier)``, output channel ``c * depth_multiplier + m``."""
 
-    n_spatial = None
+    kernel_layout = "in_channels, depth_multiplier"
 
-    def __init__(self, kernel, bias, strides, padding,
-                 data_format=DataFormat.channels_last, dilation_rate=1,
-                 conv_mxts_mode=ConvMxtsMode.Linear, **kwargs):
-        kernel = as_float_array(kernel)
-        n = self.n_spatial
-        if kernel.ndim != n + 2:
-            raise ValueError("%s kernel must have %d dimensions "
-                             "(kernel_size..., in_channels, "
-                             "depth_multiplier); got shape %s"
-                             % (type(self).__name__, n + 2, kernel.shape))
-        if bias is None:
-            bias = np.zeros(kernel.shape[-2] * kernel.shape[-1],
-                            dtype=kernel.dtype)
-        super(_DepthwiseConv, self).__init__(kernel=kernel, bias=bias,
-                                             conv_mxts_mode=conv_mxts_mode,
-                                             **kwargs)
-        self.strides = _ints(strides, n, "strides")
-        self.dilation_rate = _ints(dilation_rate, n, "dilation_rate")
+    @staticmethod
+    def _num_outputs(kernel):
+        return kernel.shape[-2] * kernel.shape[-1]
+
+    def _check_geometry(self):
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError("%s with both strides > 1 and dilation_rate > 1 "
                              "is not supported" % type(self).__name__)
-        self.padding = _padding(padding)
-        self.data_format = check_mode(data_format or
-                                      DataFormat.channels_last, DataFormat,
-                                      "data_format")
 
-    def apply_kernel(self, x, kernel):
-        x = _to_channels_last(x, self.data_format)
+    def _apply_channels_last(self, x, kernel):
         strides, dilations = self.strides, self.dilation_rate
         if self.n_spatial == 1:
             x = tf.expand_dims(x, 1)
@@ -152,12 +165,7 @@ class _DepthwiseConv(Conv):
             strides, dilations = (1,) + strides, (1,) + dilations
         y = tf.nn.depthwise_conv2d(x, kernel, (1,) + strides + (1,),
                                    self.padding, dilations=dilations)
-        if self.n_spatial == 1:
-            y = tf.squeeze(y, 1)
-        return _from_channels_last(y, self.data_format)
-
-    def add_bias(self, y, bias):
-        return _bias_for(y, bias, self.data_format)
+        return tf.squeeze(y, 1) if self.n_spatial == 1 else y
 
 
 class DepthwiseConv1D(_DepthwiseConv):
@@ -190,11 +198,10 @@ class SeparableConv1D(Conv1D):
     def __init__(self, depthwise_kernel, pointwise_kernel, bias, stride,
                  padding, dilation=1, conv_mxts_mode=ConvMxtsMode.Linear,
                  **kwargs):
-        kernel = separable_kernel(depthwise_kernel, pointwise_kernel)
-        if bias is None:
-            bias = np.zeros(kernel.shape[-1], dtype=kernel.dtype)
+        # a None bias becomes LinearLayer's zeros (one per output channel)
         super(SeparableConv1D, self).__init__(
-            kernel=kernel, bias=bias, stride=stride, padding=padding,
+            kernel=separable_kernel(depthwise_kernel, pointwise_kernel),
+            bias=bias, stride=stride, padding=padding,
             dilation=dilation, conv_mxts_mode=conv_mxts_mode, **kwargs)
 
 
@@ -206,11 +213,9 @@ class SeparableConv2D(Conv2D):
                  padding, data_format=DataFormat.channels_last,
                  dilation_rate=(1, 1), conv_mxts_mode=ConvMxtsMode.Linear,
                  **kwargs):
-        kernel = separable_kernel(depthwise_kernel, pointwise_kernel)
-        if bias is None:
-            bias = np.zeros(kernel.shape[-1], dtype=kernel.dtype)
         super(SeparableConv2D, self).__init__(
-            kernel=kernel, bias=bias, strides=strides, padding=padding,
+            kernel=separable_kernel(depthwise_kernel, pointwise_kernel),
+            bias=bias, strides=strides, padding=padding,
             data_format=data_format or DataFormat.channels_last,
             dilation_rate=dilation_rate, conv_mxts_mode=conv_mxts_mode,
             **kwargs)

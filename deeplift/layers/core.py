@@ -69,6 +69,18 @@ def negative_part(t):
     return tf.where(t < 0, t, tf.zeros_like(t))
 
 
+def select_by_sign(diff, pos_mxts, neg_mxts):
+    """One multiplier from a (pos, neg) pair, chosen by the sign of
+    ``diff``: the positive multiplier where diff > 0, the negative one
+    where < 0, their mean at 0.  Used where a difference is credited as a
+    whole (the Linear rule's input side, max pooling, merges)."""
+    if neg_mxts is pos_mxts:
+        return pos_mxts
+    return tf.where(diff > 0, pos_mxts,
+                    tf.where(diff < 0, neg_mxts,
+                             0.5 * (pos_mxts + neg_mxts)))
+
+
 class SymbolicVar(object):
     """Stands for a tensor of the original's TF1 graph (what
     ``get_activation_vars()`` etc. return).  Pass these to
@@ -465,10 +477,7 @@ class LinearLayer(SingleInputMixin, Node):
                     + self.transpose(state, neg_mxts, kneg))
         when_neg = (self.transpose(state, pos_mxts, kneg)
                     + self.transpose(state, neg_mxts, kpos))
-        diff = state.input.diff
-        increment = tf.where(diff > 0, when_pos,
-                             tf.where(diff < 0, when_neg,
-                                      0.5 * (when_pos + when_neg)))
+        increment = select_by_sign(state.input.diff, when_pos, when_neg)
         return [(increment, increment)]
 
 

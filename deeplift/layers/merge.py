@@ -26,7 +26,8 @@ import tensorflow as tf
 from deeplift.graph import vjp
 from deeplift.layers.core import (ListInputMixin, Node, StructuralLayer,
                                   NonlinearMxtsMode, check_mode,
-                                  positive_part, negative_part)
+                                  positive_part, negative_part,
+                                  select_by_sign)
 from deeplift.layers.pooling import safe_ratio
 
 #: modes under which Multiply / Maximum / Minimum send back the gradient
@@ -56,37 +57,50 @@ def _sum(ts):
     return functools.reduce(tf.add, ts)
 
 
-def _select_by_sign(diff, pos_mxts, neg_mxts):
-    """The multiplier of the output difference: the positive multiplier
-    where it is > 0, the negative one where < 0, their mean at 0 (the
-    output's contributions are the sign split of its difference)."""
-    if neg_mxts is pos_mxts:
-        return pos_mxts
-    return tf.where(diff > 0, pos_mxts,
-                    tf.where(diff < 0, neg_mxts,
-                             0.5 * (pos_mxts + neg_mxts)))
+def _unbroadcast_pair(pos_mxts, neg_mxts, like):
+    """:func:`unbroadcast` of both multipliers (once if they are one)."""
+    pos = unbroadcast(pos_mxts, like)
+    return pos, (pos if neg_mxts is pos_mxts else unbroadcast(neg_mxts, like))
 
 
-def _check_count(layer):
-    n = len(layer.inputs)
-    if n < layer.min_inputs or (layer.max_inputs is not None
-                                and n > layer.max_inputs):
-        raise ValueError("layer %r (%s) takes %s inputs, got %d"
-                         % (layer.name, type(layer).__name__,
-                            layer.min_inputs if layer.max_inputs ==
-                            layer.min_inputs else
-                            "at least %d" % layer.min_inputs, n))
+def _prefix_products(ts):
+    """``[None, ts[0], ts[0]*ts[1], ...]``: the product of the factors
+    before each one (None for none)."""
+    out = [None]
+    for t in ts[:-1]:
+        out.append(t if out[-1] is None else out[-1] * t)
+    return out
 
 
-class _ElementwiseMerge(ListInputMixin, StructuralLayer):
-    """Base of the linear merges."""
+def _suffix_products(ts):
+    """The product of the factors after each one (None for none)."""
+    out = [None] * len(ts)
+    for i in range(len(ts) - 2, -1, -1):
+        out[i] = ts[i + 1] if out[i + 1] is None else out[i + 1] * ts[i + 1]
+    return out
+
+
+class _CountedInputsMixin(ListInputMixin):
+    """A list of ``min_inputs`` to ``max_inputs`` (None: any number)
+    input layers."""
 
     min_inputs = 1
     max_inputs = None
 
     def _check_inputs(self):
         ListInputMixin._check_inputs(self)
-        _check_count(self)
+        n = len(self.inputs)
+        if n < self.min_inputs or (self.max_inputs is not None
+                                   and n > self.max_inputs):
+            raise ValueError("layer %r (%s) takes %s inputs, got %d"
+                             % (self.name, type(self).__name__,
+                                self.min_inputs if self.max_inputs ==
+                                self.min_inputs else
+                                "at least %d" % self.min_inputs, n))
+
+
+class _ElementwiseMerge(_CountedInputsMixin, StructuralLayer):
+    """Base of the linear merges."""
 
 
 class Add(_ElementwiseMerge):
@@ -96,13 +110,8 @@ class Add(_ElementwiseMerge):
         return _sum(xs)
 
     def backward(self, state, pos_mxts, neg_mxts):
-        out = []
-        for s in state.inputs:
-            pos = unbroadcast(pos_mxts, s.act)
-            neg = pos if neg_mxts is pos_mxts else unbroadcast(neg_mxts,
-                                                                s.act)
-            out.append((pos, neg))
-        return out
+        return [_unbroadcast_pair(pos_mxts, neg_mxts, s.act)
+                for s in state.inputs]
 
 
 class Average(Add):
@@ -139,31 +148,21 @@ class Subtract(_ElementwiseMerge):
 
     def backward(self, state, pos_mxts, neg_mxts):
         a, b = state.inputs
-        pos_a = unbroadcast(pos_mxts, a.act)
-        neg_a = pos_a if neg_mxts is pos_mxts else unbroadcast(neg_mxts,
-                                                                a.act)
-        neg_b = -unbroadcast(pos_mxts, b.act)
-        pos_b = neg_b if neg_mxts is pos_mxts else -unbroadcast(neg_mxts,
-                                                                 b.act)
-        return [(pos_a, neg_a), (pos_b, neg_b)]
+        b_pos, b_neg = _unbroadcast_pair(pos_mxts, neg_mxts, b.act)
+        neg_b = -b_pos
+        pos_b = neg_b if b_neg is b_pos else -b_neg
+        return [_unbroadcast_pair(pos_mxts, neg_mxts, a.act), (pos_b, neg_b)]
 
 
-class _NonlinearMerge(ListInputMixin, Node):
+class _NonlinearMerge(_CountedInputsMixin, Node):
     """Base of Multiply / Maximum / Minimum (they take a
     ``nonlinear_mxts_mode``)."""
-
-    min_inputs = 1
-    max_inputs = None
 
     def __init__(self, nonlinear_mxts_mode=NonlinearMxtsMode.Rescale,
                  **kwargs):
         super(_NonlinearMerge, self).__init__(**kwargs)
         self.nonlinear_mxts_mode = check_mode(
             nonlinear_mxts_mode, NonlinearMxtsMode, "nonlinear_mxts_mode")
-
-    def _check_inputs(self):
-        ListInputMixin._check_inputs(self)
-        _check_count(self)
 
     def _gradient_like(self):
         return self.nonlinear_mxts_mode in GRADIENT_LIKE_MODES
@@ -197,43 +196,22 @@ class Multiply(_NonlinearMerge):
         if "coefficients" in state.cache:
             return state.cache["coefficients"]
         acts = [s.act for s in state.inputs]
-        n = len(acts)
-        shape = tf.shape(state.act)
         if self._gradient_like():
-            prefix = [None] * n
-            suffix = [None] * n
-            for i in range(1, n):
-                prefix[i] = acts[i - 1] if i == 1 else prefix[i - 1] * \
-                    acts[i - 1]
-            for i in range(n - 2, -1, -1):
-                suffix[i] = acts[i + 1] if i == n - 2 else suffix[i + 1] * \
-                    acts[i + 1]
-            coefs = []
-            for i in range(n):
-                parts = [p for p in (prefix[i], suffix[i]) if p is not None]
-                coef = (functools.reduce(tf.multiply, parts) if parts
-                        else tf.ones_like(acts[i]))
-                coefs.append(tf.broadcast_to(coef, shape))
+            before = _prefix_products(acts)
+            after = _suffix_products(acts)
         else:
             refs = [s.ref for s in state.inputs]
-            means = [0.5 * (a + r) for a, r in zip(acts, refs)]
-            suffix = [None] * n
-            for i in range(n - 2, -1, -1):
-                suffix[i] = means[i + 1] if i == n - 2 else suffix[i + 1] * \
-                    means[i + 1]
-            coefs = []
-            prod_act = prod_ref = None
-            for i in range(n):
-                parts = []
-                if prod_act is not None:
-                    parts.append(0.5 * (prod_act + prod_ref))
-                if suffix[i] is not None:
-                    parts.append(suffix[i])
-                coef = (functools.reduce(tf.multiply, parts) if parts
-                        else tf.ones_like(acts[i]))
-                coefs.append(tf.broadcast_to(coef, shape))
-                prod_act = acts[i] if prod_act is None else prod_act * acts[i]
-                prod_ref = refs[i] if prod_ref is None else prod_ref * refs[i]
+            before = [None if a is None else 0.5 * (a + r) for a, r in
+                      zip(_prefix_products(acts), _prefix_products(refs))]
+            after = _suffix_products([0.5 * (a + r)
+                                      for a, r in zip(acts, refs)])
+        shape = tf.shape(state.act)
+        coefs = []
+        for act, b, a in zip(acts, before, after):
+            parts = [p for p in (b, a) if p is not None]
+            coef = (functools.reduce(tf.multiply, parts) if parts
+                    else tf.ones_like(act))
+            coefs.append(tf.broadcast_to(coef, shape))
         state.cache["coefficients"] = coefs
         return coefs
 
@@ -253,12 +231,9 @@ class Multiply(_NonlinearMerge):
                 inc = pos_mxts * coef
             else:
                 cpos, cneg = positive_part(coef), negative_part(coef)
-                when_pos = pos_mxts * cpos + neg_mxts * cneg
-                when_neg = pos_mxts * cneg + neg_mxts * cpos
-                diff = s.diff + tf.zeros_like(coef)
-                inc = tf.where(diff > 0, when_pos,
-                               tf.where(diff < 0, when_neg,
-                                        0.5 * (when_pos + when_neg)))
+                inc = select_by_sign(s.diff + tf.zeros_like(coef),
+                                      pos_mxts * cpos + neg_mxts * cneg,
+                                      pos_mxts * cneg + neg_mxts * cpos)
             inc = unbroadcast(inc, s.act)
             out.append((inc, inc))
         return out
@@ -311,7 +286,7 @@ class Maximum(_NonlinearMerge):
         return weights
 
     def backward(self, state, pos_mxts, neg_mxts):
-        m = _select_by_sign(state.diff, pos_mxts, neg_mxts)
+        m = select_by_sign(state.diff, pos_mxts, neg_mxts)
         weights = self._weights(state)
         out = []
         for i, s in enumerate(state.inputs):

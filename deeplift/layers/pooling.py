@@ -2,7 +2,8 @@
 import tensorflow as tf
 
 from deeplift.layers.core import (SingleInputMixin, Node, StructuralLayer,
-                                  MaxPoolDeepLiftMode, check_mode)
+                                  MaxPoolDeepLiftMode, check_mode,
+                                  select_by_sign)
 from deeplift.layers.convolutional import DataFormat, _padding, _ints
 from deeplift.graph import vjp, jvp  # noqa: F401 (jvp re-exported)
 from deeplift.util import NEAR_ZERO_THRESHOLD
@@ -51,11 +52,8 @@ class MaxPoolMixin(object):
             return [(pos, neg)]
         # the output difference is credited as a whole: take the
         # multiplier of its sign and route it once
-        if neg_mxts is not pos_mxts:
-            dy = state.diff
-            pos_mxts = tf.where(dy > 0, pos_mxts, tf.where(
-                dy < 0, neg_mxts, 0.5 * (pos_mxts + neg_mxts)))
-        inc = self._summation_to_delta_route(state, pos_mxts)
+        inc = self._summation_to_delta_route(
+            state, select_by_sign(state.diff, pos_mxts, neg_mxts))
         return [(inc, inc)]
 
 

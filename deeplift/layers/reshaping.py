@@ -9,7 +9,8 @@ transpose.
 import numpy as np
 import tensorflow as tf
 
-from deeplift.layers.core import SingleInputMixin, StructuralLayer, check_mode
+from deeplift.layers.core import (SingleInputMixin, StructuralLayer,
+                                  Flatten, check_mode)
 from deeplift.layers.convolutional import DataFormat
 
 
@@ -79,11 +80,8 @@ class Reshape(_Structural):
             target[target.index(-1)] = total // known
         return (None,) + tuple(target)
 
-    def backward(self, state, pos_mxts, neg_mxts):
-        shape = tf.shape(state.input.act)
-        pos = tf.reshape(pos_mxts, shape)
-        neg = pos if neg_mxts is pos_mxts else tf.reshape(neg_mxts, shape)
-        return [(pos, neg)]
+    # the transpose of a reshape reshapes back, as Flatten's
+    backward = Flatten.backward
 
 
 class Permute(_Structural):

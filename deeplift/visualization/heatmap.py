@@ -17,19 +17,21 @@ __all__ = ["plot_heatmap"]
 _LUMINANCE = np.array([0.299, 0.587, 0.114])
 
 
-def _drop_leading_singletons(arr, min_ndim):
-    while arr.ndim > min_ndim and arr.shape[0] == 1:
+def _float_image(value, what):
+    """``value`` as a float array, leading size-1 axes dropped (down to
+    2-D); a ValueError naming ``what`` if it is not numeric."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError("%s must be numeric" % what) from exc
+    while arr.ndim > 2 and arr.shape[0] == 1:
         arr = arr[0]
     return arr
 
 
 def _scores_2d(scores):
     """(H, W) or channels-last (H, W, C) scores -> (H, W), summing over C."""
-    try:
-        arr = np.asarray(scores, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError("scores must be numeric") from exc
-    arr = _drop_leading_singletons(arr, 2)
+    arr = _float_image(scores, "scores")
     if arr.ndim == 3:
         arr = arr.sum(axis=-1)
     if arr.ndim != 2 or 0 in arr.shape:
@@ -44,11 +46,7 @@ def _scores_2d(scores):
 
 def _grayscale(image, shape):
     """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image -> (H, W) in [0, 1]."""
-    try:
-        img = np.asarray(image, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError("image must be numeric") from exc
-    img = _drop_leading_singletons(img, 2)
+    img = _float_image(image, "image")
     if img.ndim == 3:
         channels = img.shape[-1]
         if channels == 1:
