@@ -224,12 +224,21 @@ def workload_b(args, rows, notes, h5):
     notes.append("(b) deeplift: %.0f (example, reference) pairs/s"
                  % (n * k / t))
     try:
-        import captum  # noqa: F401
-        notes.append("(b) captum installed but the PyTorch twin is not "
-                     "implemented in this harness yet")
+        from peers import peer_pairs_per_second
+        res = peer_pairs_per_second(h5, x, refs, batch_size=128,
+                                    repeats=args.repeats, with_ours=False)
     except ImportError:
-        notes.append("(b) captum / tangermeme not installed (optional "
-                     "extras): no peer comparison in this run")
+        notes.append("(b) captum not installed (pip install .[peers]): no "
+                     "peer comparison in this run; tangermeme not tried")
+        return
+    for key, who in (("captum_deeplift_pairs_per_s",
+                      "captum DeepLift (per-pair baselines)"),
+                     ("captum_deepliftshap_pairs_per_s",
+                      "captum DeepLiftShap (K baselines per example)")):
+        rows.append(("(b) Basset %dx%d dinuc refs" % (n, k), who,
+                     n * k / res[key], float("nan")))
+        notes.append("(b) %s: %.0f pairs/s; deeplift is %.1fx faster"
+                     % (who, res[key], (n * k / t) / res[key]))
 
 
 def workload_c(args, rows, notes):
