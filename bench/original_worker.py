@@ -8,10 +8,8 @@ DATA.npz holds ``x`` and ``ref`` (one reference per example).  OUT.npz gets
 ``time_<mode>`` (median seconds after a warm-up) and ``scores_<mode>``.
 """
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -19,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "reference"))
 
 import original_runner as runner  # noqa: E402
+from timing import median_time  # noqa: E402
 
 
 def main(argv):
@@ -50,12 +49,7 @@ def main(argv):
                                    batch_size=batch_size,
                                    progress_update=None))
         scores = call()          # warm-up
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - start)
-        result["time_" + mode] = statistics.median(times)
+        result["time_" + mode] = median_time(call, repeats, warmup=0)
         result["scores_" + mode] = scores
     np.savez(out_file, **result)
 

@@ -39,22 +39,11 @@ ReLU and its own max-pooling rule, ours GenomicsDefault (Rescale in the
 convolutions, RevealCancel in the dense layers) with gradient max-pooling.
 """
 import os
-import statistics
 import tempfile
-import time
 
 import numpy as np
 
-
-def _median_time(fn, repeats, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_time
 
 
 def _load_model(model_or_path):
@@ -253,10 +242,10 @@ def peer_pairs_per_second(keras_model_builder_or_weights, x, refs,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         theirs = captum_deeplift()
-        t = _median_time(captum_deeplift, repeats, warmup=0)
+        t = median_time(captum_deeplift, repeats, warmup=0)
         result["captum_deeplift_pairs_per_s"] = n * k / t
         theirs_shap = captum_shap()
-        t = _median_time(captum_shap, repeats, warmup=0)
+        t = median_time(captum_shap, repeats, warmup=0)
         result["captum_deepliftshap_pairs_per_s"] = n * k / t
 
     if with_ours:
@@ -293,7 +282,7 @@ def peer_pairs_per_second(keras_model_builder_or_weights, x, refs,
                                    batch_size=batch_size,
                                    progress_update=None))
         ours = ours_fn()
-        t = _median_time(ours_fn, repeats, warmup=0)
+        t = median_time(ours_fn, repeats, warmup=0)
         result["ours_pairs_per_s"] = n * k / t
         result["max_abs_ours"] = float(np.abs(ours).max())
         result["max_abs_diff_deeplift"] = float(np.abs(ours - theirs).max())

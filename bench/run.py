@@ -19,13 +19,13 @@ import argparse
 import gzip
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
+
+from timing import median_time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -37,17 +37,6 @@ os.environ.setdefault("DEEPLIFT_NO_PROGRESS", "1")
 import tensorflow as tf  # noqa: E402
 
 GC_REF = np.array([0.3, 0.2, 0.2, 0.3], dtype=np.float32)
-
-
-def median_time(fn, repeats, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def basset_keras_model_file(path):
