@@ -1,9 +1,11 @@
-"""Peer comparison for workload (b): captum's DeepLift / DeepLiftShap on a
-PyTorch twin of the Keras model, against this package, on the same
-(example, reference) pairs.
+"""Peer comparison for workload (b): captum's DeepLift / DeepLiftShap and
+tangermeme's ``deep_lift_shap`` on a PyTorch twin of the Keras model,
+against this package, on the same (example, reference) pairs.
 
 Needs the optional ``peers`` extra (``pip install -e .[peers]``, i.e. torch
-and captum); this module imports without them (torch and captum are
+and captum); tangermeme (``pip install tangermeme``) is optional on top of
+that and is skipped, with a note in the result, when it is not importable.
+This module imports without any of them (torch, captum and tangermeme are
 imported inside the functions).
 
 Usage, from bench/run.py's workload (b) (``h5`` is the Basset-like model
@@ -13,6 +15,7 @@ saved by ``basset_keras_model_file``, ``x`` is (N, L, 4), ``refs`` is
     from peers import peer_pairs_per_second
     res = peer_pairs_per_second(h5, x, refs, batch_size=128)
     res["captum_deeplift_pairs_per_s"], res["ours_pairs_per_s"], ...
+    res.get("tangermeme_pairs_per_s")   # else res["tangermeme_skipped"]
 
 or standalone (8 examples x 20 references, the Basset-like model)::
 
@@ -32,11 +35,27 @@ What is timed (median of ``repeats`` after one warm-up, pairs = N x K):
   * captum ``DeepLiftShap``, one call per example with that example's K
     references as the (shared) baselines -- captum's way of averaging over
     references; compared with the mean over references of our scores;
+  * tangermeme ``deep_lift_shap`` (when installed) on the same twin, with
+    the same references passed explicitly (``references``, (N, K, 4, L)
+    channels-first), ``target=task``, ``batch_size`` (example, reference)
+    pairs per batch, on the CPU, no progress bar, default outputs
+    (``raw_outputs=False, hypothetical=False``).  Those are the mean over
+    the K references of the "hypothetical" projection, masked by the input:
+    at each position, the observed base gets the sum over the channels of
+    (x - r) * multipliers, the other bases 0.  Its differences with captum
+    DeepLiftShap and with our mean over references are therefore taken
+    after the same projection of theirs / ours (``x * a.sum(channels)``).
+    tangermeme hooks every ``nn.ReLU`` (Rescale) and ``nn.MaxPool1d`` (its
+    revision of captum's max-pooling rule, routing the change of each
+    pooled output to the winning input positions); our Flatten module, the
+    convolutions and the dense layers are linear to it;
   * ours: ``convert_model_from_saved_files(h5, 'DeepLIFT_GenomicsDefault')``
     then ``get_target_contribs_func`` on the tiled pairs.
-The differences are reported, not asserted: captum uses Rescale at every
-ReLU and its own max-pooling rule, ours GenomicsDefault (Rescale in the
-convolutions, RevealCancel in the dense layers) with gradient max-pooling.
+The differences are reported, not asserted: captum and tangermeme use
+Rescale at every ReLU and each its own max-pooling rule, ours
+GenomicsDefault (Rescale in the convolutions, RevealCancel in the dense
+layers) with gradient max-pooling.  The ``convergence_delta_*`` entries
+show which scores sum to the output difference (summation-to-delta).
 """
 import os
 import tempfile
@@ -166,11 +185,19 @@ def _to_torch(a):
         np.transpose(a, (0, 2, 1)), dtype=np.float32))
 
 
+def _project_on_input(scores, x):
+    """tangermeme's default output from per-channel mean scores (N, L, C):
+    at each position the observed base (``x`` one-hot) gets the sum over
+    the channels, the other bases 0."""
+    return x * scores.sum(axis=-1, keepdims=True)
+
+
 def peer_pairs_per_second(keras_model_builder_or_weights, x, refs,
                           batch_size=128, task=0, repeats=3, h5_file=None,
                           target_layer_idx=-2, with_ours=True):
-    """Time captum's DeepLift / DeepLiftShap on a PyTorch twin of the model
-    (and this package on the same pairs); see the module docstring.
+    """Time captum's DeepLift / DeepLiftShap and, when installed,
+    tangermeme's ``deep_lift_shap`` on a PyTorch twin of the model (and this
+    package on the same pairs); see the module docstring.
 
     ``x``: (N, L, C) examples; ``refs``: (N, K, L, C) references per
     example.  ``h5_file``: the saved model for our side (default: the path
@@ -183,7 +210,17 @@ def peer_pairs_per_second(keras_model_builder_or_weights, x, refs,
     ``max_abs_diff_deepliftshap`` (captum DeepLiftShap vs our mean over
     references), ``max_abs_diff_deeplift_ours_rescale`` (captum DeepLift
     vs our Rescale mode, untimed: what remains is the max-pooling rule),
-    ``max_abs_ours`` (scale of our scores), ``torch_threads``.
+    ``max_abs_ours`` (scale of our scores), ``torch_threads``; with
+    tangermeme: ``tangermeme_pairs_per_s``, ``tangermeme_version``,
+    ``max_abs_diff_tangermeme_captum`` (vs captum DeepLiftShap) and
+    ``max_abs_diff_tangermeme_ours`` (vs our mean over references), both
+    after the projection described in the module docstring, and
+    ``max_abs_tangermeme`` (scale of its scores); without it:
+    ``tangermeme_skipped`` (why).  ``convergence_delta_<who>`` (who:
+    ``captum_deepliftshap``, ``tangermeme``, ``ours``): the largest, over
+    the examples, |sum of the mean-over-references scores - mean over the
+    references of the output difference| (summation-to-delta; untimed).
+    Raises ImportError without torch or captum.
     """
     import torch
     from captum.attr import DeepLift, DeepLiftShap
@@ -212,6 +249,21 @@ def peer_pairs_per_second(keras_model_builder_or_weights, x, refs,
 
     result = {"pairs": n * k, "torch_threads": torch.get_num_threads(),
               "twin_max_abs_diff": twin_diff}
+
+    # summation-to-delta: the scores of example i, summed, should equal the
+    # mean over its references of (output(x_i) - output(r_ik)), task ``task``
+    with torch.no_grad():
+        out_x = twin(_to_torch(x))[:, task].numpy()
+        out_r = np.concatenate([
+            twin(_to_torch(pairs_r[s:s + batch_size]))[:, task].numpy()
+            for s in range(0, len(pairs_r), batch_size)]).reshape(n, k)
+    mean_out_diff = out_x - out_r.mean(axis=1)
+
+    def convergence_delta(mean_scores):
+        """max over examples of |sum of the mean scores - mean output
+        difference|."""
+        sums = mean_scores.reshape(n, -1).sum(axis=1)
+        return float(np.abs(sums - mean_out_diff).max())
 
     # captum DeepLift on the tiled pairs, per-pair baselines
     tx, tr = _to_torch(pairs_x), _to_torch(pairs_r)
@@ -247,6 +299,40 @@ def peer_pairs_per_second(keras_model_builder_or_weights, x, refs,
         theirs_shap = captum_shap()
         t = median_time(captum_shap, repeats, warmup=0)
         result["captum_deepliftshap_pairs_per_s"] = n * k / t
+    result["convergence_delta_captum_deepliftshap"] = convergence_delta(
+        theirs_shap)
+
+    # tangermeme deep_lift_shap: same twin, same references, mean over them
+    try:
+        from tangermeme.deep_lift_shap import deep_lift_shap
+    except ImportError as e:
+        deep_lift_shap = None
+        result["tangermeme_skipped"] = "tangermeme not installed (%s)" % e
+    if deep_lift_shap is not None:
+        import tangermeme
+        result["tangermeme_version"] = getattr(tangermeme, "__version__",
+                                               "?")
+        tm_x = _to_torch(x)
+        tm_refs = torch.from_numpy(np.ascontiguousarray(
+            np.transpose(refs, (0, 1, 3, 2))))           # (N, K, C, L)
+
+        def tangermeme_fn():
+            return deep_lift_shap(
+                twin, tm_x, target=task, batch_size=batch_size,
+                references=tm_refs, device="cpu", verbose=False,
+                print_convergence_deltas=False)
+
+        with warnings.catch_warnings():
+            # its convergence-delta warnings: differences are reported below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            theirs_tm = tangermeme_fn().detach().numpy().transpose(0, 2, 1)
+            t = median_time(tangermeme_fn, repeats, warmup=0)
+        result["tangermeme_pairs_per_s"] = n * k / t
+        result["max_abs_tangermeme"] = float(np.abs(theirs_tm).max())
+        result["convergence_delta_tangermeme"] = convergence_delta(theirs_tm)
+        result["max_abs_diff_tangermeme_captum"] = float(
+            np.abs(theirs_tm - _project_on_input(theirs_shap, x)).max())
 
     if with_ours:
         from deeplift.conversion import kerasapi_conversion as kc
@@ -289,6 +375,10 @@ def peer_pairs_per_second(keras_model_builder_or_weights, x, refs,
         ours_mean = ours.reshape((n, k) + x.shape[1:]).mean(axis=1)
         result["max_abs_diff_deepliftshap"] = float(
             np.abs(ours_mean - theirs_shap).max())
+        result["convergence_delta_ours"] = convergence_delta(ours_mean)
+        if "tangermeme_pairs_per_s" in result:
+            result["max_abs_diff_tangermeme_ours"] = float(
+                np.abs(theirs_tm - _project_on_input(ours_mean, x)).max())
     return result
 
 
@@ -318,7 +408,7 @@ def main(argv=None):
         res = peer_pairs_per_second(h5, x, refs, batch_size=args.batch_size,
                                     repeats=args.repeats)
     for key, value in res.items():
-        print("%-36s %s" % (key, ("%.4g" % value)
+        print("%-38s %s" % (key, ("%.4g" % value)
                             if isinstance(value, float) else value))
 
 

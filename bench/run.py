@@ -185,9 +185,18 @@ def workload_a(args, rows, notes):
                                      input_references_list=[ref],
                                      batch_size=128, progress_update=None)
                                 for t in range(8)], max(1, args.repeats // 2))
-    rows.append(("(a) Basset", "deeplift Rescale, all 8 tasks", all8,
-                 all8 / t_floor))
-    notes.append("(a) all 8 tasks / one task = %.2fx" % (all8 / one))
+    shared = median_time(lambda: func(task_idx=list(range(8)),
+                                      input_data_list=[x],
+                                      input_references_list=[ref],
+                                      batch_size=128, progress_update=None),
+                         args.repeats)
+    rows.append(("(a) Basset", "deeplift Rescale, all 8 tasks, 8 calls",
+                 all8, all8 / t_floor))
+    rows.append(("(a) Basset", "deeplift Rescale, all 8 tasks, one call "
+                 "(task_idx=[0..7])", shared, shared / t_floor))
+    notes.append("(a) all 8 tasks / one task = %.2fx in one call "
+                 "(task_idx=[0..7], one forward pass shared), %.2fx in 8 "
+                 "calls" % (shared / one, all8 / one))
     if not args.skip_original:
         compare_with_original("(a) Basset", h5, x, ref, 128, ours, t_floor,
                               rows, notes, args)
@@ -228,6 +237,27 @@ def workload_b(args, rows, notes, h5):
                      n * k / res[key], float("nan")))
         notes.append("(b) %s: %.0f pairs/s; deeplift is %.1fx faster"
                      % (who, res[key], (n * k / t) / res[key]))
+    if "tangermeme_pairs_per_s" in res:
+        who = "tangermeme %s deep_lift_shap (K references per example)" \
+            % res["tangermeme_version"]
+        rate = res["tangermeme_pairs_per_s"]
+        rows.append(("(b) Basset %dx%d dinuc refs" % (n, k), who,
+                     n * k / rate, float("nan")))
+        notes.append("(b) %s: %.0f pairs/s; deeplift is %.1fx faster"
+                     % (who, rate, (n * k / t) / rate))
+        notes.append("(b) tangermeme vs captum DeepLiftShap, max abs "
+                     "difference of the projected mean scores: %.3g (scores "
+                     "up to %.3g); summation-to-delta error: tangermeme "
+                     "%.3g, captum DeepLiftShap %.3g (max-pooling rules "
+                     "differ)" % (res["max_abs_diff_tangermeme_captum"],
+                                  res["max_abs_tangermeme"],
+                                  res["convergence_delta_tangermeme"],
+                                  res["convergence_delta_"
+                                      "captum_deepliftshap"]))
+    else:
+        notes.append("(b) no tangermeme row in this run: %s (pip install "
+                     "tangermeme)" % res.get("tangermeme_skipped",
+                                             "tangermeme not installed"))
 
 
 def workload_c(args, rows, notes):

@@ -64,7 +64,10 @@ class Model(object):
         def func(task_idx, input_data_list, batch_size=100,
                  progress_update=None, input_references_list=None,
                  target_weights=None):
-            """Scores of the chosen layer(s) for target unit ``task_idx``.
+            """Scores of the chosen layer(s) for target unit ``task_idx``
+            (an int, or a list of T ints: then each array gets a leading
+            task axis, (T, N, ...), and one forward pass per batch serves
+            all T tasks).
 
             ``input_data_list``: one array per input (or a dict by input
             name); ``input_references_list``: None (zeros), one array per
@@ -82,6 +85,7 @@ class Model(object):
                 target_weights=target_weights, scoring_mode=scoring_mode)
             return results[0] if single else results
         func.scorer = scorer
+        func.accepts_task_lists = True
         return func
 
     def get_target_contribs_func(self, *args, **kwargs):

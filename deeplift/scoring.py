@@ -55,6 +55,13 @@ def layer_output(kind, state, mxts):
     raise ValueError("unknown score kind %r" % (kind,))
 
 
+def is_task_list(task_idx):
+    """True when ``task_idx`` names several tasks (a list, tuple or 1-D
+    array) rather than one."""
+    return isinstance(task_idx, (list, tuple)) or (
+        isinstance(task_idx, np.ndarray) and task_idx.ndim == 1)
+
+
 def check_finite(array, what):
     if np.issubdtype(array.dtype, np.floating) and not np.all(
             np.isfinite(array)):
@@ -199,26 +206,33 @@ class Scorer(object):
         self.trace_count = 0
 
     # ----- the compiled function -----------------------------------------
-    def compiled_function(self, dtype):
+    def compiled_function(self, dtype, num_tasks=None):
         """The ``tf.function(*inputs, *references, seed)`` for ``dtype``:
         returns a list with, for each kind, one tensor per scored layer
-        (then the target's difference from reference if asked for)."""
-        fn = self._functions.get(dtype)
+        (then the target's difference from reference if asked for).
+
+        With ``num_tasks`` (an int), ``seed`` has a leading axis of that
+        many target seeds, each (1,) + target shape: one forward sweep is
+        shared by one backward sweep per seed, and every output gets a
+        leading task axis, (num_tasks, batch, ...).  The seeds are tensors,
+        so choosing other tasks never retraces.
+        """
+        key = (dtype, num_tasks)
+        fn = self._functions.get(key)
         if fn is not None:
             return fn
         tf_dtype = tf.as_dtype(dtype)
         specs = [tf.TensorSpec((None,) + tuple(l.get_shape()[1:]), tf_dtype)
                  for l in self.input_layers]
-        seed_spec = tf.TensorSpec(
-            (None,) + tuple(self.target_layer.get_shape()[1:]), tf_dtype)
+        target_shape = tuple(self.target_layer.get_shape()[1:])
+        if num_tasks is None:
+            seed_spec = tf.TensorSpec((None,) + target_shape, tf_dtype)
+        else:
+            seed_spec = tf.TensorSpec((num_tasks, 1) + target_shape,
+                                      tf_dtype)
         n = len(self.input_layers)
 
-        def scores(*args):
-            self.trace_count += 1
-            xs, refs, seed = args[:n], args[n:2 * n], args[2 * n]
-            states = forward_sweep(self.order,
-                                   dict(zip(self.input_layers, xs)),
-                                   dict(zip(self.input_layers, refs)))
+        def outputs_for(states, seed):
             mxts = backward_sweep(self.order, states, self.target_layer,
                                   seed, override=self.backward_override)
             outputs = [layer_output(kind, states[id(layer)],
@@ -228,8 +242,22 @@ class Scorer(object):
                 outputs.append(states[id(self.target_layer)].diff)
             return outputs
 
+        def scores(*args):
+            self.trace_count += 1
+            xs, refs, seed = args[:n], args[n:2 * n], args[2 * n]
+            states = forward_sweep(self.order,
+                                   dict(zip(self.input_layers, xs)),
+                                   dict(zip(self.input_layers, refs)))
+            if num_tasks is None:
+                return outputs_for(states, seed)
+            # the rules cache their scale factors in the states, so the
+            # sweeps share everything that does not depend on the seed
+            per_task = [outputs_for(states, seed[t])
+                        for t in range(num_tasks)]
+            return [tf.stack(column) for column in zip(*per_task)]
+
         fn = tf.function(scores, input_signature=specs + specs + [seed_spec])
-        self._functions[dtype] = fn
+        self._functions[key] = fn
         return fn
 
     # ----- running --------------------------------------------------------
@@ -238,44 +266,62 @@ class Scorer(object):
                                              scoring_mode=scoring_mode,
                                              dtype=dtype)
 
+    def _seed(self, task_idx, target_weights, num, dtype, scoring_mode):
+        """The seed array and the number of tasks (None for one task)."""
+        if target_weights is None:
+            if is_task_list(task_idx):
+                tasks = list(task_idx)
+                if not tasks:
+                    raise ValueError("task_idx is an empty list; give at "
+                                     "least one task index")
+                return np.stack([self.seed_for_task(t, dtype, scoring_mode)
+                                 for t in tasks]), len(tasks)
+            return self.seed_for_task(task_idx, dtype, scoring_mode), None
+        if is_task_list(task_idx):
+            raise ValueError("target_weights replaces task_idx, so task_idx "
+                             "cannot be a list of tasks with it")
+        seed = np.asarray(target_weights, dtype=dtype)
+        target_shape = tuple(self.target_layer.get_shape()[1:])
+        if seed.shape[1:] != target_shape or seed.shape[0] not in (1, num):
+            raise ValueError(
+                "target_weights must have shape (N, %s) or (1, %s); got "
+                "%s" % (target_shape, target_shape, seed.shape))
+        check_finite(seed, "target_weights")
+        return seed, None
+
     def run(self, input_data_list, input_references_list=None, task_idx=0,
             batch_size=100, progress_update=None, target_weights=None,
             scoring_mode=None):
         """Scores for every example, batch by batch.
 
-        ``target_weights``: optional multipliers on the target's output,
-        shape (N,) + target shape or (1,) + target shape, used instead of
-        the one-hot ``task_idx``.  Returns a list with one array of shape
-        (N,) + layer shape per scored layer.
+        ``task_idx``: one target index, or a list of them (then one forward
+        pass per batch serves all of them, and every returned array gets a
+        leading task axis).  ``target_weights``: optional multipliers on
+        the target's output, shape (N,) + target shape or (1,) + target
+        shape, used instead of the one-hot ``task_idx``.  Returns a list
+        with one array of shape (N,) + layer shape per scored layer
+        ((T, N) + layer shape for T tasks).
         """
         data, dtype = prepare_inputs(self.input_layers, input_data_list,
                                      self.input_names)
         refs = prepare_references(input_references_list, data,
                                   self.input_names, dtype)
         num = len(data[0])
-        if target_weights is None:
-            seed = self.seed_for_task(task_idx, dtype, scoring_mode)
-        else:
-            seed = np.asarray(target_weights, dtype=dtype)
-            target_shape = tuple(self.target_layer.get_shape()[1:])
-            if seed.shape[1:] != target_shape or seed.shape[0] not in (
-                    1, num):
-                raise ValueError(
-                    "target_weights must have shape (N, %s) or (1, %s); got "
-                    "%s" % (target_shape, target_shape, seed.shape))
-            check_finite(seed, "target_weights")
+        seed, num_tasks = self._seed(task_idx, target_weights, num, dtype,
+                                     scoring_mode)
         if batch_size is None or int(batch_size) < 1:
             raise ValueError("batch_size must be a positive integer, got %r"
                              % (batch_size,))
         batch_size = int(batch_size)
-        fn = self.compiled_function(dtype)
+        fn = self.compiled_function(dtype, num_tasks)
+        lead = () if num_tasks is None else (num_tasks,)
         shapes = [tuple(l.get_shape()[1:])
                   for _ in self.kinds for l in self.score_layers]
         if self.with_target_diff:
             shapes.append(tuple(self.target_layer.get_shape()[1:]))
         if num == 0:
-            return [np.zeros((0,) + tuple(d or 0 for d in s), dtype=dtype)
-                    for s in shapes]
+            return [np.zeros(lead + (0,) + tuple(d or 0 for d in s),
+                             dtype=dtype) for s in shapes]
         results = None
         with progress_bar(num, progress_update is not None,
                           "deeplift") as bar:
@@ -287,13 +333,18 @@ class Scorer(object):
                     # multi-input layers need equal batches on every input
                     rs = [np.broadcast_to(r, (stop - start,) + r.shape[1:])
                           for r in rs]
-                sd = seed if len(seed) == 1 else seed[start:stop]
-                outs = fn(*xs, *rs, sd)
+                sd = (seed if num_tasks is not None or len(seed) == 1
+                      else seed[start:stop])
+                outs = [out.numpy() for out in fn(*xs, *rs, sd)]
                 if results is None:
-                    results = [np.empty((num,) + tuple(o.shape[1:]),
+                    results = [np.empty(lead + (num,)
+                                        + o.shape[len(lead) + 1:],
                                         dtype=dtype) for o in outs]
                 for store, out in zip(results, outs):
-                    store[start:stop] = out.numpy()
+                    if num_tasks is None:
+                        store[start:stop] = out
+                    else:
+                        store[:, start:stop] = out
                 bar.update(stop - start)
         return results
 

@@ -267,17 +267,25 @@ def get_shuffle_seq_ref_function(score_computation_function, shuffle_func,
                      + tuple(np.asarray(input_data_sequences).shape[1:]))
             data = np.reshape(np.asarray(seqs), shape)
             references = np.reshape(np.asarray(refs), shape)
-        tasks = task_idx if hasattr(task_idx, '__iter__') else [task_idx]
-        results = []
-        for task in tasks:
-            scores = np.asarray(score_computation_function(
+        several = hasattr(task_idx, '__iter__')
+        tasks = list(task_idx) if several else [task_idx]
+        if several and getattr(score_computation_function,
+                               "accepts_task_lists", False):
+            # this package's scoring functions share one forward pass
+            # between the tasks
+            per_task = list(np.asarray(score_computation_function(
+                task_idx=tasks, input_data_list=[data],
+                input_references_list=[references], batch_size=batch_size,
+                progress_update=progress_update)))
+        else:
+            per_task = [np.asarray(score_computation_function(
                 task_idx=task, input_data_list=[data],
                 input_references_list=[references], batch_size=batch_size,
-                progress_update=progress_update))
-            scores = scores.reshape((len(input_data_sequences),
-                                     num_refs_per_seq) + data.shape[1:])
-            results.append(np.mean(scores, axis=1))
-        return results if hasattr(task_idx, '__iter__') else results[0]
+                progress_update=progress_update)) for task in tasks]
+        results = [np.mean(scores.reshape(
+            (len(input_data_sequences), num_refs_per_seq) + data.shape[1:]),
+            axis=1) for scores in per_task]
+        return results if several else results[0]
     return compute_scores_with_shuffle_seq_refs
 
 
