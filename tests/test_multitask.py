@@ -120,3 +120,4 @@ def test_shuffled_references_with_a_task_list_use_one_pass(data):
         alone = shuffled(task_idx=task, input_data_sequences=seqs,
                          num_refs_per_seq=4, batch_size=5, seed=7)
         np.testing.assert_array_equal(together[t], alone)
+

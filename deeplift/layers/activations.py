@@ -8,6 +8,7 @@ and lives in ``MXTS_RULES``; contributions (needed by RevealCancel
 downstream) come from ``CONTRIB_RULES``.
 """
 import logging
+import os
 
 import tensorflow as tf
 
@@ -26,16 +27,43 @@ def pseudocount_near_zero(t):
     return tf.where(near, t + NEAR_ZERO_THRESHOLD * shift, t)
 
 
+# Elementwise rule math on large tensors runs as one XLA-compiled kernel
+# (fused loops instead of a dozen full-size temporaries) for activations
+# whose ``f`` XLA evaluates bit for bit like TensorFlow's own kernels
+# (``exact_under_xla``: the ReLU family; transcendental functions differ in
+# the last bits, which RevealCancel's pseudocounts would amplify).  Smaller
+# tensors are not worth a compilation.  DEEPLIFT_NO_XLA=1 turns it off.
+FUSE_MIN_ELEMENTS = 4096
+
+
+def fused(layer, name, math, like):
+    """``math`` itself, or its XLA-compiled version when the rule math of
+    ``layer`` on tensors shaped like ``like`` is fused (see above).  The
+    compiled functions are kept on the layer, one per ``name``."""
+    size = like.shape[1:].num_elements()
+    if (not getattr(layer, "exact_under_xla", False) or size is None
+            or size < FUSE_MIN_ELEMENTS
+            or os.environ.get("DEEPLIFT_NO_XLA")):
+        return math
+    cache = layer.__dict__.setdefault("_fused_math", {})
+    if name not in cache:
+        cache[name] = tf.function(math, jit_compile=True, autograph=False)
+    return cache[name]
+
+
 def rescale_factor(layer, state):
     """Delta-out / delta-in, or the gradient at the reference where the
     input difference is below NEAR_ZERO_THRESHOLD."""
     if "rescale" not in state.cache:
-        in_diff = state.input.diff
-        near_zero = tf.abs(in_diff) < NEAR_ZERO_THRESHOLD
-        safe = tf.where(near_zero, tf.ones_like(in_diff), in_diff)
-        state.cache["rescale"] = tf.where(
-            near_zero, layer.gradient(state.input.ref) + tf.zeros_like(
-                in_diff), state.diff / safe)
+        def math(act_in, ref_in, act_out, ref_out):
+            in_diff = act_in - ref_in
+            near_zero = tf.abs(in_diff) < NEAR_ZERO_THRESHOLD
+            safe = tf.where(near_zero, tf.ones_like(in_diff), in_diff)
+            return tf.where(near_zero, layer.gradient(ref_in)
+                            + tf.zeros_like(in_diff),
+                            (act_out - ref_out) / safe)
+        state.cache["rescale"] = fused(layer, "rescale", math, state.act)(
+            state.input.act, state.input.ref, state.act, state.ref)
     return state.cache["rescale"]
 
 
@@ -87,28 +115,42 @@ def _reveal_cancel_parts(f, ref, pos_in, neg_in):
     return pos, neg
 
 
-def reveal_cancel_rule(layer, state, pos_mxts, neg_mxts):
-    """Multipliers: output part / input part.  Where an input part is
-    (near) zero the ratio is the original's finite difference with a
-    NEAR_ZERO_THRESHOLD pseudocount."""
-    if "reveal_cancel_scale" not in state.cache:
-        pos_out, neg_out = state.contribs
-        pos_in, neg_in = state.input.contribs
-        pc_pos, pc_neg = (pseudocount_near_zero(pos_in),
-                          pseudocount_near_zero(neg_in))
+def _reveal_cancel_math(f):
+    """``math(ref, pos_in, neg_in)`` -> ``(pos_out, neg_out, pos_scale,
+    neg_scale)``: the output parts and the multiplier scales (output part /
+    input part; where an input part is (near) zero, the original's finite
+    difference with a NEAR_ZERO_THRESHOLD pseudocount)."""
+    def math(ref, pos_in, neg_in):
         # the reference is broadcast to the batch so that f is evaluated
         # exactly as the original does (the finite difference at near-zero
         # parts is sensitive to float32 rounding of f's kernels)
-        pc_pos_out, pc_neg_out = _reveal_cancel_parts(
-            layer.f, state.input.ref + tf.zeros_like(pos_in), pc_pos, pc_neg)
+        ref = ref + tf.zeros_like(pos_in)
+        pos_out, neg_out = _reveal_cancel_parts(f, ref, pos_in, neg_in)
+        pc_pos, pc_neg = (pseudocount_near_zero(pos_in),
+                          pseudocount_near_zero(neg_in))
+        pc_pos_out, pc_neg_out = _reveal_cancel_parts(f, ref, pc_pos, pc_neg)
         near_pos = tf.abs(pos_in) < 0.5 * NEAR_ZERO_THRESHOLD
         near_neg = tf.abs(neg_in) < 0.5 * NEAR_ZERO_THRESHOLD
-        state.cache["reveal_cancel_scale"] = (
-            tf.where(near_pos, pc_pos_out / pc_pos,
-                     pos_out / tf.where(near_pos, pc_pos, pos_in)),
-            tf.where(near_neg, pc_neg_out / pc_neg,
-                     neg_out / tf.where(near_neg, pc_neg, neg_in)))
-    pos_scale, neg_scale = state.cache["reveal_cancel_scale"]
+        return (pos_out, neg_out,
+                tf.where(near_pos, pc_pos_out / pc_pos,
+                         pos_out / tf.where(near_pos, pc_pos, pos_in)),
+                tf.where(near_neg, pc_neg_out / pc_neg,
+                         neg_out / tf.where(near_neg, pc_neg, neg_in)))
+    return math
+
+
+def _reveal_cancel(layer, state):
+    """RevealCancel's four tensors at ``layer``, computed once per state."""
+    if "reveal_cancel" not in state.cache:
+        pos_in, neg_in = state.input.contribs
+        math = fused(layer, "reveal_cancel", _reveal_cancel_math(layer.f),
+                     state.act)
+        state.cache["reveal_cancel"] = math(state.input.ref, pos_in, neg_in)
+    return state.cache["reveal_cancel"]
+
+
+def reveal_cancel_rule(layer, state, pos_mxts, neg_mxts):
+    _, _, pos_scale, neg_scale = _reveal_cancel(layer, state)
     return pos_scale * pos_mxts, neg_scale * neg_mxts
 
 
@@ -123,9 +165,8 @@ def reveal_cancel_contribs(layer, state):
     propagated separately, each getting the average of its effect when
     added first and when added after the other (the two-player Shapley
     value), so that pos + neg == f(x) - f(ref) exactly."""
-    pos_in, neg_in = state.input.contribs
-    return _reveal_cancel_parts(layer.f, state.input.ref + tf.zeros_like(
-        pos_in), pos_in, neg_in)
+    pos_out, neg_out, _, _ = _reveal_cancel(layer, state)
+    return pos_out, neg_out
 
 
 MXTS_RULES = {
@@ -203,6 +244,8 @@ class Activation(SingleInputMixin, Node):
 
 class PReLU(Activation):
     """``max(x, 0) + alpha * min(x, 0)``; ``alpha`` scalar or per-unit."""
+
+    exact_under_xla = True
 
     def __init__(self, alpha=0.0, **kwargs):
         super(PReLU, self).__init__(**kwargs)
