@@ -1,9 +1,11 @@
 """Benchmark deeplift.dinuc_shuffle against deeplift 0.6.13's dinuc_shuffle.
 
 Workload: 100 random one-hot sequences of 1000 bp, 20 dinucleotide shuffles
-each.  Three timings, each the median of several runs after a warm-up run
-(the three variants are run round-robin, so that changes in machine load
-affect them alike), in wall-clock time and in CPU time of the process:
+each.  Three variants, each timed two ways: in the steady state (rounds in
+which every variant runs once untimed, then a few timed runs in a row; the
+rounds spread changes in machine load over the variants) and interleaved
+(round-robin, each run right after the other variants), in wall-clock time
+and in CPU time of the process:
 
 * original: deeplift 0.6.13's ``dinuc_shuffle`` called once per sequence
   (its module is loaded from the original source distribution by file path,
@@ -49,6 +51,7 @@ SECTION_BEGIN = "<!-- BEGIN bench_dinuc.py -->"
 SECTION_END = "<!-- END bench_dinuc.py -->"
 
 NUM_SEQS, SEQ_LEN, NUM_SHUFS = 100, 1000, 20
+BLOCK = 3
 
 
 def find_original_dir():
@@ -138,6 +141,22 @@ def time_interleaved(funcs, runs):
     return times
 
 
+def time_blocks(funcs, rounds, block):
+    """Steady-state timings: in each of ``rounds`` rounds, each function
+    runs once untimed and then ``block`` times in a row, timed.  Returns,
+    per function, a list of wall-clock times and a list of CPU times."""
+    times = [([], []) for _ in funcs]
+    for _ in range(rounds):
+        for func, (wall, cpu) in zip(funcs, times):
+            func()
+            for _ in range(block):
+                start, start_cpu = time.perf_counter(), time.process_time()
+                func()
+                cpu.append(time.process_time() - start_cpu)
+                wall.append(time.perf_counter() - start)
+    return times
+
+
 def dinuc_count_matrix(one_hot):
     dim = one_hot.shape[-1]
     tokens = np.where(one_hot.any(-1), one_hot.argmax(-1), dim)
@@ -168,7 +187,8 @@ def write_section(text):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5,
-                        help="timed runs per variant (median reported)")
+                        help="rounds of the steady-state timing (3 timed "
+                        "runs each) and runs of the interleaved timing")
     parser.add_argument("--no-write", action="store_true",
                         help="do not update bench/RESULTS_dinuc.md")
     args = parser.parse_args()
@@ -205,56 +225,57 @@ def main():
     def run_ours_batch():
         return dinuc_shuffle_batch(seqs, NUM_SHUFS, rng)
 
+    funcs = [run_original, run_ours_loop, run_ours_batch]
+    names = ["original `dinuc_shuffle`, loop over sequences",
+             "`deeplift.dinuc_shuffle.dinuc_shuffle`, loop over sequences",
+             "`deeplift.dinuc_shuffle.dinuc_shuffle_batch`, one call"]
     load_before = load_average()
-    timings = time_interleaved(
-        [run_original, run_ours_loop, run_ours_batch], runs)
+    steady = time_blocks(funcs, runs, BLOCK)
+    interleaved = time_interleaved(funcs, runs)
     load_after = load_average()
-    (all_orig, all_loop, all_batch), cpu_times = zip(*timings)
-    t_orig, t_loop, t_batch = (statistics.median(t)
-                               for t in (all_orig, all_loop, all_batch))
-    c_orig, c_loop, c_batch = (statistics.median(t) for t in cpu_times)
 
     def fmt(times):
         return ", ".join("%.1f" % (1000 * t) for t in times)
 
+    med = statistics.median
+    rows = []
+    for name, (wall, cpu), (wall_i, _) in zip(names, steady, interleaved):
+        rows.append("| %s | %.1f ms | %.1fx | %.1f ms | %.1fx | %.1f ms | "
+                    "%.1fx | %.1f ms [%s] | %.1fx |" % (
+                        name, 1000 * med(wall), med(steady[0][0]) / med(wall),
+                        1000 * min(wall), min(steady[0][0]) / min(wall),
+                        1000 * med(cpu), med(steady[0][1]) / med(cpu),
+                        1000 * med(wall_i), fmt(wall_i),
+                        med(interleaved[0][0]) / med(wall_i)))
     text = "\n".join([
         "## %d one-hot sequences x %d bp x %d shuffles"
         % (NUM_SEQS, SEQ_LEN, NUM_SHUFS),
         "",
         "- CPU: %s (%d logical CPUs); 1-minute load average %s before and "
         "%s after the runs (other processes compete for the CPUs when it "
-        "exceeds the CPU count; the short batch call suffers most)"
+        "exceeds the CPU count)"
         % (cpu_name(), os.cpu_count() or 0, load_before, load_after),
         "- Python %s, NumPy %s" % (platform.python_version(), np.__version__),
         "- Original: `%s/deeplift/dinuc_shuffle.py`; its string path %s, so "
         "only the one-hot path is compared." % (original_dir, string_note)
         if string_note != "works" else
         "- Original: `%s/deeplift/dinuc_shuffle.py`" % original_dir,
-        "- Median of %d runs per variant after one warm-up run each, the "
-        "variants run round-robin (all runs in ms in brackets).  CPU time: "
-        "of this process (all its threads), without the time spent waiting "
-        "for a CPU held by other processes." % runs,
+        "- Steady state: %d rounds; in each round every variant runs once "
+        "untimed, then %d timed runs in a row (%d timed runs per variant; "
+        "median, best, and median CPU time of this process, which leaves "
+        "out time spent waiting for a CPU held by other processes)."
+        % (runs, BLOCK, runs * BLOCK),
+        "- Interleaved: %d runs per variant, round-robin, each right after "
+        "the other variants (all runs in brackets).  The batch call's fresh "
+        "64 MB float64 output and its temporaries then come from memory the "
+        "other variants just churned (page faults), so it is slower and "
+        "noisier there than in a pipeline that calls it repeatedly." % runs,
         "",
-        "| implementation | median time | speed-up vs original (medians) "
-        "| best time | speed-up (best times) | median CPU time "
-        "| speed-up (CPU medians) |",
-        "|---|---|---|---|---|---|---|",
-        "| original `dinuc_shuffle`, loop over sequences | %.1f ms [%s] "
-        "| 1.0x | %.1f ms | 1.0x | %.1f ms | 1.0x |"
-        % (1000 * t_orig, fmt(all_orig), 1000 * min(all_orig),
-           1000 * c_orig),
-        "| `deeplift.dinuc_shuffle.dinuc_shuffle`, loop over sequences "
-        "| %.1f ms [%s] | %.1fx | %.1f ms | %.1fx | %.1f ms | %.1fx |"
-        % (1000 * t_loop, fmt(all_loop), t_orig / t_loop,
-           1000 * min(all_loop), min(all_orig) / min(all_loop),
-           1000 * c_loop, c_orig / c_loop),
-        "| `deeplift.dinuc_shuffle.dinuc_shuffle_batch`, one call "
-        "| %.1f ms [%s] | %.1fx | %.1f ms | %.1fx | %.1f ms | %.1fx |"
-        % (1000 * t_batch, fmt(all_batch), t_orig / t_batch,
-           1000 * min(all_batch), min(all_orig) / min(all_batch),
-           1000 * c_batch, c_orig / c_batch),
-        "",
-    ])
+        "| implementation | steady median | speed-up (medians) | best "
+        "| speed-up (best) | median CPU | speed-up (CPU) | interleaved "
+        "median | speed-up (interleaved) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ] + rows + [""])
     sys.stdout.write(text + "\n")
     if not args.no_write:
         write_section(text)
