@@ -277,6 +277,12 @@ def main():
         "|---|---|---|---|---|---|---|---|---|",
     ] + rows + [""])
     sys.stdout.write(text + "\n")
+    batch_wall, batch_wall_i = steady[2][0], interleaved[2][0]
+    sys.stdout.write(
+        "SUMMARY: dinuc_shuffle_batch %.1f ms, %.1fx faster than the "
+        "original (steady-state medians; %.1fx interleaved)\n"
+        % (1000 * med(batch_wall), med(steady[0][0]) / med(batch_wall),
+           med(interleaved[0][0]) / med(batch_wall_i)))
     if not args.no_write:
         write_section(text)
         sys.stdout.write("updated %s\n" % RESULTS_PATH)

@@ -81,6 +81,36 @@ def over_batches(fn, xs, *rest):
     return run
 
 
+def op_profile(compiled, args, repeats=3):
+    """Milliseconds per TensorFlow op type in one call of the compiled
+    function on ``args`` (the graph run with full tracing; summed over
+    ops, which may overlap on several threads).  XLA-fused rule math
+    shows up as one op per layer."""
+    import collections
+    concrete = compiled.get_concrete_function(*args)
+    graph = concrete.graph
+    feed = {t.name: a.numpy() for t, a in zip(concrete.inputs, args)}
+    totals = collections.Counter()
+    with tf.compat.v1.Session(graph=graph) as session:
+        for _ in range(2):
+            session.run(concrete.outputs, feed)
+        for _ in range(repeats):
+            meta = tf.compat.v1.RunMetadata()
+            session.run(concrete.outputs, feed,
+                        options=tf.compat.v1.RunOptions(
+                            trace_level=tf.compat.v1.RunOptions.FULL_TRACE),
+                        run_metadata=meta)
+            for device in meta.step_stats.dev_stats:
+                for node in device.node_stats:
+                    try:
+                        kind = graph.get_operation_by_name(
+                            node.node_name.split(":")[0]).type
+                    except (KeyError, ValueError):
+                        continue
+                    totals[kind] += node.all_end_rel_micros / 1e3 / repeats
+    return totals
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -224,6 +254,17 @@ def main(argv=None):
         b_ms = tc["%s transpose" % name] * 1e3
         lines.append("| %s %s -> %s, %s | %.2f | %.2f | %.2f |" % (
             name, shapes[0], shapes[1], shapes[2], f_ms, b_ms, b_ms / f_ms))
+    lines += ["", "Time by op type, one batch of %d (graph run with full "
+              "tracing; op times summed, ops may overlap on the 2 threads):"
+              % BATCH, ""]
+    for mode in (M.Rescale, M.RevealCancel):
+        totals = op_profile(scorers[mode].compiled_function(np.float32),
+                            (xs[0], ref, seed))
+        whole = sum(totals.values())
+        convs = sum(v for k, v in totals.items() if k.startswith("Conv"))
+        lines.append("- %s: %.0f ms in all, convolutions %.0f%% (%s)" % (
+            mode, whole, 100 * convs / whole, ", ".join(
+                "%s %.0f" % kv for kv in totals.most_common(8))))
     text = "\n".join(lines) + "\n"
     with open(args.out, "w") as fh:
         fh.write(text)

@@ -291,9 +291,15 @@ def workload_c(args, rows, notes):
 def workload_d(args, notes):
     cmd = [sys.executable, os.path.join(HERE, "bench_dinuc.py")]
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    tail = (proc.stdout.strip().splitlines() or ["(no output)"])[-3:]
-    notes.append("(d) dinucleotide shuffles (bench/bench_dinuc.py, see "
-                 "bench/RESULTS_dinuc.md): " + " | ".join(tail))
+    summary = [line for line in proc.stdout.splitlines()
+               if line.startswith("SUMMARY:")]
+    if proc.returncode != 0 or not summary:
+        notes.append("(d) bench/bench_dinuc.py failed: %s" % (
+            (proc.stderr.strip().splitlines() or ["no output"])[-1]))
+        return
+    notes.append("(d) dinucleotide shuffles, 100 x 1000 bp x 20 "
+                 "(bench/bench_dinuc.py, details in bench/RESULTS_dinuc.md): "
+                 + summary[-1][len("SUMMARY:"):].strip())
 
 
 def machine_description():

@@ -91,7 +91,8 @@ class Model(object):
     def get_target_contribs_func(self, *args, **kwargs):
         """Returns ``func(task_idx, input_data_list, batch_size,
         progress_update, input_references_list=None)`` giving the
-        contributions of the scored layer(s) to target unit ``task_idx``."""
+        contributions of the scored layer(s) to target unit ``task_idx``
+        (an int, or a list of ints for a leading task axis)."""
         return self._get_func(*args, func_type=FuncType.contribs, **kwargs)
 
     def get_target_multipliers_func(self, *args, **kwargs):

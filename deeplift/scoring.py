@@ -148,6 +148,10 @@ def prepare_references(input_references_list, data, names, dtype):
                     "has %d; give one reference per example or a single "
                     "shared one" % (name, ref.shape[0], d.shape[0]))
         else:
+            # a shared reference: broadcastable to one example, with or
+            # without a leading batch axis of 1 (e.g. (1, 1, 4) GC content)
+            if ref.ndim == d.ndim and ref.shape[0] == 1:
+                ref = ref[0]
             try:
                 ref = np.broadcast_to(ref, d.shape[1:])[None]
             except ValueError:

@@ -282,6 +282,18 @@ def test_reference_broadcasting_equivalence():
              progress_update=None,
              input_references_list=[np.tile(ref, (4, 1))])
     np.testing.assert_allclose(a, b, rtol=1e-6)
+    # a shared reference with a leading batch axis of 1 that broadcasts
+    # (e.g. per-channel GC content of shape (1, 1, 4) for (N, L, 4) data)
+    c = func(task_idx=0, input_data_list=[x], batch_size=2,
+             progress_update=None, input_references_list=[ref[None]])
+    np.testing.assert_allclose(a, c, rtol=1e-6)
+    scalar_ref = func(task_idx=0, input_data_list=[x], batch_size=2,
+                      progress_update=None,
+                      input_references_list=[np.full((1, 1), 0.25)])
+    tiled = func(task_idx=0, input_data_list=[x], batch_size=2,
+                 progress_update=None,
+                 input_references_list=[np.full((4, 3), 0.25)])
+    np.testing.assert_allclose(scalar_ref, tiled, rtol=1e-6)
 
 
 @pytest.mark.parametrize("bad,match", [
