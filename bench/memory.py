@@ -15,6 +15,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from timing import write_report  # noqa: E402
 
 CHILD = r"""
 import os, resource, sys, tempfile
@@ -64,10 +66,7 @@ def main(argv=None):
         rest = peak - n * per_sequence_kib
         lines.append("| %d | %d | %.0f | %.0f |" % (n, b, peak / 1024.0,
                                                    rest / 1024.0))
-    text = "\n".join(lines) + "\n"
-    with open(args.out, "w") as fh:
-        fh.write(text)
-    sys.stdout.write(text)
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

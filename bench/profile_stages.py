@@ -36,6 +36,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from timing import write_report  # noqa: E402
 from run import (basset_keras_model_file, random_onehot, GC_REF,  # noqa
                  machine_description, ROOT)
 sys.path.insert(0, ROOT)
@@ -265,10 +266,7 @@ def main(argv=None):
         lines.append("- %s: %.0f ms in all, convolutions %.0f%% (%s)" % (
             mode, whole, 100 * convs / whole, ", ".join(
                 "%s %.0f" % kv for kv in totals.most_common(8))))
-    text = "\n".join(lines) + "\n"
-    with open(args.out, "w") as fh:
-        fh.write(text)
-    sys.stdout.write(text)
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

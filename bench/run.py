@@ -25,7 +25,7 @@ import tempfile
 
 import numpy as np
 
-from timing import median_time
+from timing import median_time, write_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -342,10 +342,7 @@ def main(argv=None):
         lines.append("| %s | %s | %.3f | %s |" % (
             workload, who, t, "-" if ratio != ratio else "%.2f" % ratio))
     lines += ["", "## Notes", ""] + ["- " + n for n in notes]
-    text = "\n".join(lines) + "\n"
-    with open(args.out, "w") as fh:
-        fh.write(text)
-    sys.stdout.write(text)
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

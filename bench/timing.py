@@ -1,5 +1,6 @@
-"""The one timing helper of the benchmarks."""
+"""The shared helpers of the benchmarks: timing and writing a report."""
 import statistics
+import sys
 import time
 
 
@@ -14,3 +15,11 @@ def median_time(fn, repeats, warmup=1):
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def write_report(path, lines):
+    """Write ``lines`` (markdown) to ``path`` and to standard output."""
+    text = "\n".join(lines) + "\n"
+    with open(path, "w") as fh:
+        fh.write(text)
+    sys.stdout.write(text)
