@@ -50,6 +50,7 @@ import numpy as np
 
 from deeplift.layers import NonlinearMxtsMode
 from deeplift.progress import progress_bar
+from deeplift.scoring import is_task_list
 
 logger = logging.getLogger(__name__)
 
@@ -537,7 +538,9 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
             :func:`deeplift.conversion.kerasapi_conversion.convert_model_from_saved_files`);
             a path is converted for ``method``.
         onehot: (N, L, 4) one-hot sequences (or a list of strings).
-        task_idx: the output unit of ``target_layer`` to explain.
+        task_idx: the output unit of ``target_layer`` to explain, or a
+            list of T units: one forward pass per batch then serves all T,
+            and both returned arrays get a leading task axis, (T, N, L, 4).
         method: one of :data:`METHODS`; with an already converted model,
             ``None`` (use the model's rule) or a method that its conversion
             supports (a ValueError says how to reconvert otherwise).
@@ -588,21 +591,29 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
                          "one-hot DNA" % (tuple(in_shape),))
     onehot = _check_onehot(onehot, in_shape[1])
     scorer, size = _scorer(model, find_scores_layer, target_layer)
-    if isinstance(task_idx, (bool, np.bool_)) or not isinstance(
-            task_idx, (int, np.integer)):
-        raise ValueError("task_idx must be an integer, got %r" % (task_idx,))
-    task_idx = int(task_idx)
-    if not 0 <= task_idx < size:
-        raise ValueError("task %d is out of range: the target layer has %d "
-                         "outputs (tasks 0..%d)" % (task_idx, size, size - 1))
+    several = is_task_list(task_idx)
+    tasks = list(task_idx) if several else [task_idx]
+    if not tasks:
+        raise ValueError("task_idx is an empty list; give at least one task")
+    for task in tasks:
+        if isinstance(task, (bool, np.bool_)) or not isinstance(
+                task, (int, np.integer)):
+            raise ValueError("task_idx must be an integer or a list of "
+                             "integers, got %r" % (task_idx,))
+        if not 0 <= task < size:
+            raise ValueError("task %d is out of range: the target layer has "
+                             "%d outputs (tasks 0..%d)"
+                             % (task, size, size - 1))
+    task_idx = [int(t) for t in tasks] if several else int(tasks[0])
     chunks = _reference_chunks(onehot, reference, seed)
     if method != "integrated_gradients":
         ig_steps = None
-    hyp = np.empty(onehot.shape, dtype=np.float32)
+    lead = (len(tasks),) if several else ()
+    hyp = np.empty(lead + onehot.shape, dtype=np.float32)
     with progress_bar(len(onehot), bool(progress),
                       "deeplift %s" % method) as bar:
         for start, chunk, refs in chunks:
-            hyp[start:start + len(chunk)] = _mean_hypothetical(
+            hyp[..., start:start + len(chunk), :, :] = _mean_hypothetical(
                 scorer, chunk, refs, task_idx, batch_size, ig_steps)
             bar.update(len(chunk))
     return hyp, hyp * onehot
@@ -611,7 +622,8 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
 def _mean_hypothetical(scorer, chunk, refs, task_idx, batch_size, ig_steps):
     """Hypothetical contributions of ``chunk`` (n, L, 4) averaged over its
     references ``refs`` (n, R, L, 4); with ``ig_steps``, integrated
-    gradients along ``ig_steps`` points of each straight path."""
+    gradients along ``ig_steps`` points of each straight path.  A list of
+    T tasks adds a leading task axis."""
     def hypothetical(inputs, references):
         return scorer.run(inputs, references, task_idx=task_idx,
                           batch_size=batch_size, hypothetical=True,
@@ -623,20 +635,21 @@ def _mean_hypothetical(scorer, chunk, refs, task_idx, batch_size, ig_steps):
     # contributions are linear in the multipliers, so their mean over the
     # points is that of the mean gradient.  A block of pairs at a time, to
     # bound memory.
+    lead = (len(task_idx),) if is_task_list(task_idx) else ()
     xs = np.repeat(chunk, refs.shape[1], axis=0)          # (n*R, L, 4)
     rs = np.reshape(refs, xs.shape)
     alphas = ((np.arange(ig_steps) + 0.5) / ig_steps).astype(np.float32)
-    hyp = np.empty(xs.shape, dtype=np.float32)
+    hyp = np.empty(lead + xs.shape, dtype=np.float32)
     block = max(1, _IG_POINTS_PER_BLOCK // ig_steps)
     for start in range(0, len(xs), block):
         x_b, r_b = xs[start:start + block], rs[start:start + block]
         points = (r_b[:, None] + alphas[:, None, None]
                   * (x_b - r_b)[:, None])              # (b, steps, L, 4)
-        hyp[start:start + block] = hypothetical(
+        hyp[..., start:start + block, :, :] = hypothetical(
             points.reshape((-1,) + xs.shape[1:]),
             np.repeat(r_b, ig_steps, axis=0)[:, None]).reshape(
-                points.shape).mean(axis=1)
-    return hyp.reshape(refs.shape).mean(axis=1)
+                lead + points.shape).mean(axis=len(lead) + 1)
+    return hyp.reshape(lead + refs.shape).mean(axis=len(lead) + 1)
 
 
 # ---------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from deeplift.layers.core import Layer
 from deeplift.layers.activations import Activation
 from deeplift.progress import progress_bar
 from deeplift.scoring import (Scorer, CONTRIBS, MULTIPLIERS, prepare_inputs,
-                              check_finite)
+                              is_task_list, check_finite)
 
 logger = logging.getLogger(__name__)
 
@@ -390,10 +390,21 @@ class MultiRefScorer(object):
         return int(num_refs)
 
     def _seed(self, task_idx, target_weights, num, dtype):
+        """The seed array, and the number of tasks (None for one)."""
         target = self.scorer.target_layer
+        if target_weights is None and is_task_list(task_idx):
+            if not len(task_idx):
+                raise ValueError("task_idx is an empty list; give at least "
+                                 "one task index")
+            return np.stack([self.scorer.seed_for_task(t, dtype,
+                                                       self.scoring_mode)
+                             for t in task_idx]), len(task_idx)
         if target_weights is None:
             return self.scorer.seed_for_task(task_idx, dtype,
-                                             self.scoring_mode)
+                                             self.scoring_mode), None
+        if is_task_list(task_idx):
+            raise ValueError("target_weights replaces task_idx, so task_idx "
+                             "cannot be a list of tasks with it")
         seed = np.asarray(target_weights, dtype=dtype)
         shape = tuple(target.get_shape()[1:])
         if seed.shape == shape:
@@ -403,7 +414,7 @@ class MultiRefScorer(object):
                              "%s) or %s; got %s"
                              % (shape, shape, shape, seed.shape))
         check_finite(seed, "target_weights")
-        return seed
+        return seed, None
 
     # ----- running -------------------------------------------------------
     def run(self, inputs, references, num_refs=None, task_idx=0,
@@ -424,8 +435,11 @@ class MultiRefScorer(object):
         called once per example in example order.
 
         ``num_refs``: K; required with ``ref_fn``, checked against arrays.
-        ``task_idx``: target unit (flat index); ``target_weights``: instead,
-        multipliers on the target's output, shape (N or 1,) + target shape.
+        ``task_idx``: target unit (flat index), or a list of T of them:
+        then one forward pass per batch serves all T, and every returned
+        array (deltas too) gets a leading task axis of length T.
+        ``target_weights``: instead, multipliers on the target's output,
+        shape (N or 1,) + target shape.
         ``batch_size``: (example, reference) pairs per compiled call.
         ``hypothetical``: also return the mean hypothetical contributions
         of scored input layers (one-hot along the last axis):
@@ -449,7 +463,8 @@ class MultiRefScorer(object):
         num = len(data[0])
         source, k = self._references(references, data, num_refs, dtype,
                                      seed, names)
-        seed_arr = self._seed(task_idx, target_weights, num, dtype)
+        seed_arr, num_tasks = self._seed(task_idx, target_weights, num,
+                                         dtype)
         if batch_size is None or isinstance(batch_size, bool) or int(
                 batch_size) < 1:
             raise ValueError("batch_size must be a positive integer, got %r"
@@ -465,14 +480,18 @@ class MultiRefScorer(object):
                     "hypothetical contributions need the references of the "
                     "scored layer, so only input layers can be scored; "
                     "%s are not input layers" % bad)
-        shapes = [tuple(int(s) for s in l.get_shape()[1:]) for l in layers]
-        sums_c = [np.zeros((num,) + s, dtype=np.float64) for s in shapes]
-        sums_m = ([np.zeros((num,) + s, dtype=np.float64) for s in shapes]
+        # every sum carries a leading task axis (of length 1 for one task)
+        tasks = 1 if num_tasks is None else num_tasks
+        shapes = [(tasks, num) + tuple(int(s) for s in l.get_shape()[1:])
+                  for l in layers]
+        sums_c = [np.zeros(s, dtype=np.float64) for s in shapes]
+        sums_m = ([np.zeros(s, dtype=np.float64) for s in shapes]
                   if return_multipliers else None)
-        sums_h = ([np.zeros((num,) + s, dtype=np.float64) for s in shapes]
+        sums_h = ([np.zeros(s, dtype=np.float64) for s in shapes]
                   if hypothetical else None)
-        deltas = np.zeros((num, k), dtype=dtype) if return_deltas else None
-        fn = scorer.compiled_function(dtype)
+        deltas = (np.zeros((tasks, num, k), dtype=dtype) if return_deltas
+                  else None)
+        fn = scorer.compiled_function(dtype, num_tasks)
         total = num * k
         with progress_bar(total, bool(progress), "multi-ref") as bar:
             for start in range(0, total, batch_size):
@@ -480,38 +499,48 @@ class MultiRefScorer(object):
                 ii, kk = pairs // k, pairs % k
                 xs = [d[ii] for d in data]
                 rs = source.get(ii, kk)
-                sd = seed_arr if len(seed_arr) == 1 else seed_arr[ii]
+                sd = (seed_arr if num_tasks is not None or len(seed_arr) == 1
+                      else seed_arr[ii])
                 outs = [o.numpy() for o in fn(*xs, *rs, sd)]
+                if num_tasks is None:
+                    outs = [o[None] for o in outs]
                 contribs = outs[:n_layers]
                 mults = outs[n_layers:2 * n_layers]
                 starts, examples = _segments(ii)
                 for j in range(n_layers):
-                    sums_c[j][examples] += np.add.reduceat(
-                        contribs[j], starts, axis=0)
+                    sums_c[j][:, examples] += np.add.reduceat(
+                        contribs[j], starts, axis=1)
                     if sums_m is not None:
-                        sums_m[j][examples] += np.add.reduceat(
-                            mults[j], starts, axis=0)
+                        sums_m[j][:, examples] += np.add.reduceat(
+                            mults[j], starts, axis=1)
                     if sums_h is not None:
                         ref = rs[self._input_pos[id(layers[j])]]
                         hyp = mults[j] - np.sum(ref * mults[j], axis=-1,
                                                 keepdims=True)
-                        sums_h[j][examples] += np.add.reduceat(
-                            hyp, starts, axis=0)
+                        sums_h[j][:, examples] += np.add.reduceat(
+                            hyp, starts, axis=1)
                 if deltas is not None:
+                    # sd: (T, 1, ...) for task lists, else (1 or B, ...)
+                    weights = sd if num_tasks is not None else sd[None]
                     target_change = np.sum(
-                        (sd * outs[-1]).reshape(len(pairs), -1), axis=1)
+                        (weights * outs[-1]).reshape(tasks, len(pairs), -1),
+                        axis=2)
                     total_contrib = sum(
-                        c.reshape(len(pairs), -1).sum(axis=1, dtype=np.float64)
-                        for c in contribs)
-                    deltas[ii, kk] = total_contrib - target_change
+                        c.reshape(tasks, len(pairs), -1).sum(
+                            axis=2, dtype=np.float64) for c in contribs)
+                    deltas[:, ii, kk] = total_contrib - target_change
                 bar.update(len(pairs))
 
         def finish(sums):
             if sums is None:
                 return None
             means = [(s / k).astype(dtype) for s in sums]
+            if num_tasks is None:
+                means = [m[0] for m in means]
             return means[0] if self._single else means
         contribs = finish(sums_c)
+        if deltas is not None and num_tasks is None:
+            deltas = deltas[0]
         if not (hypothetical or return_deltas or return_multipliers):
             return contribs
         return MultiRefResult(contribs=contribs,

@@ -209,6 +209,30 @@ def test_gradient_and_integrated_gradients(sim, demo_models):
     np.testing.assert_allclose(ig.sum(-1), expected.sum(-1), atol=1e-5)
 
 
+@pytest.mark.parametrize("method,reference", [
+    ("genomics_default", "dinuc-shuffle:3"),
+    ("integrated_gradients", "gc")])
+def test_task_list_equals_one_call_per_task(sim, demo_models, method,
+                                            reference):
+    model = demo_models[method if method in demo_models else "gradient"]
+    onehot = sim[3][:4]
+    kwargs = dict(method=method, reference=reference, seed=3, ig_steps=4,
+                  batch_size=7, progress=False)
+    hyp, contribs = genomics.score_sequences(model, onehot, task_idx=[2, 0],
+                                             **kwargs)
+    assert hyp.shape == contribs.shape == (2,) + onehot.shape
+    for t, task in enumerate([2, 0]):
+        hyp_t, contribs_t = genomics.score_sequences(model, onehot,
+                                                     task_idx=task, **kwargs)
+        np.testing.assert_allclose(hyp[t], hyp_t, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(contribs[t], contribs_t, rtol=1e-5,
+                                   atol=1e-7)
+    with pytest.raises(ValueError, match="out of range"):
+        genomics.score_sequences(model, onehot, task_idx=[0, 3], **kwargs)
+    with pytest.raises(ValueError, match="empty list"):
+        genomics.score_sequences(model, onehot, task_idx=[], **kwargs)
+
+
 def test_score_sequences_from_path_and_errors(sim, demo_models):
     onehot = sim[3][:2]
     hyp, _ = genomics.score_sequences(DEMO_MODEL, onehot, task_idx=0,

@@ -146,6 +146,35 @@ def test_hypothetical_and_deltas(net):
         atol=1e-5)
 
 
+def test_task_list_equals_one_run_per_task(net):
+    """task_idx=[...] shares the forward pass; every output (mean
+    contributions, hypothetical contributions, multipliers, deltas) gets a
+    leading task axis and equals one run per task."""
+    x, refs = net["x"], net["refs"]
+    kwargs = dict(hypothetical=True, return_deltas=True,
+                  return_multipliers=True, batch_size=4, progress=False)
+    together = score_with_references(net["contribs"], x, refs,
+                                     task_idx=[2, 0], **kwargs)
+    assert together.contribs.shape == (2,) + x.shape
+    assert together.deltas.shape == (2, N, K)
+    for t, task in enumerate([2, 0]):
+        alone = score_with_references(net["contribs"], x, refs,
+                                      task_idx=task, **kwargs)
+        for field in ("contribs", "hypothetical_contribs", "multipliers",
+                      "deltas"):
+            np.testing.assert_allclose(getattr(together, field)[t],
+                                       getattr(alone, field), rtol=1e-6,
+                                       atol=1e-7, err_msg=field)
+    assert not np.allclose(together.contribs[0], together.contribs[1])
+    with pytest.raises(ValueError, match="empty list"):
+        score_with_references(net["contribs"], x, refs, task_idx=[],
+                              progress=False)
+    with pytest.raises(ValueError, match="target_weights replaces"):
+        score_with_references(net["contribs"], x, refs, task_idx=[0, 1],
+                              target_weights=np.ones((1, 3), np.float32),
+                              progress=False)
+
+
 def test_keras_model_and_graph_model(net):
     # converted Keras model == hand-built deeplift model
     scorer = MultiRefScorer(net["kmodel"],
