@@ -13,7 +13,8 @@ machine load hits them alike):
 * this package: the forward sweep on the inputs, the same with the
   (batch-1) reference, the contributions of every layer (what RevealCancel
   adds before its backward sweep), and the whole compiled scoring function
-  per mode; the differences give the backward sweep's cost;
+  per mode, with and without ``fuse=True`` (XLA-fused rule math); the
+  differences give the backward sweep's cost;
 * the public function (``get_target_contribs_func``) on NumPy arrays: its
   excess over the compiled function is the Python and host-to-device
   overhead (input checks, slicing, tensor conversion, copying results back);
@@ -177,6 +178,10 @@ def main(argv=None):
     for mode in scorers:
         stages["ours: %s, compiled function" % mode] = over_batches(
             scorers[mode].compiled_function(np.float32), xs, ref, seed)
+        if mode != M.Gradient:
+            stages["ours: %s, compiled function, fuse=True" % mode] = (
+                over_batches(scorers[mode].compiled_function(
+                    np.float32, fuse=True), xs, ref, seed))
     rescale = funcs[M.Rescale]
     stages["ours: Rescale, public function on NumPy arrays"] = (
         lambda: rescale(task_idx=0, input_data_list=[x_np],
@@ -240,6 +245,10 @@ def main(argv=None):
         ("RevealCancel backward sweep = compiled RevealCancel - forward + "
          "contributions", t["ours: RevealCancel, compiled function"]
          - t["ours: RevealCancel forward + contributions of every layer"]),
+        ("RevealCancel elementwise work removed by fusion = compiled "
+         "RevealCancel - the same with fuse=True",
+         t["ours: RevealCancel, compiled function"]
+         - t["ours: RevealCancel, compiled function, fuse=True"]),
         ("Python and host-device overhead = public Rescale - compiled "
          "Rescale", t["ours: Rescale, public function on NumPy arrays"]
          - t["ours: Rescale, compiled function"]),
@@ -258,13 +267,16 @@ def main(argv=None):
     lines += ["", "Time by op type, one batch of %d (graph run with full "
               "tracing; op times summed, ops may overlap on the 2 threads):"
               % BATCH, ""]
-    for mode in (M.Rescale, M.RevealCancel):
-        totals = op_profile(scorers[mode].compiled_function(np.float32),
+    for mode, fuse in ((M.Rescale, False), (M.Rescale, True),
+                       (M.RevealCancel, False), (M.RevealCancel, True)):
+        totals = op_profile(scorers[mode].compiled_function(np.float32,
+                                                            fuse=fuse),
                             (xs[0], ref, seed))
         whole = sum(totals.values())
         convs = sum(v for k, v in totals.items() if k.startswith("Conv"))
-        lines.append("- %s: %.0f ms in all, convolutions %.0f%% (%s)" % (
-            mode, whole, 100 * convs / whole, ", ".join(
+        lines.append("- %s%s: %.0f ms in all, convolutions %.0f%% (%s)" % (
+            mode, ", fuse=True (fused kernels: PartitionedCall)" if fuse
+            else "", whole, 100 * convs / whole, ", ".join(
                 "%s %.0f" % kv for kv in totals.most_common(8))))
     write_report(args.out, lines)
 

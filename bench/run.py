@@ -36,6 +36,8 @@ os.environ.setdefault("DEEPLIFT_NO_PROGRESS", "1")
 
 import tensorflow as tf  # noqa: E402
 
+from deeplift.scoring import FUSE_MIN_EXAMPLES  # noqa: E402
+
 GC_REF = np.array([0.3, 0.2, 0.2, 0.3], dtype=np.float32)
 
 
@@ -132,6 +134,17 @@ def time_ours(label, model_file, modes, x, ref, batch_size, t_floor, rows,
         t = median_time(call, args.repeats)
         ours[mode] = (t, call(), func)
         rows.append((label, "deeplift " + mode, t, t / t_floor))
+        # the same with the rules' elementwise math XLA-fused (the default
+        # from FUSE_MIN_EXAMPLES examples per call on; compilation is in
+        # the warm-up, not in the timed runs)
+        fused_call = lambda: func(task_idx=0, input_data_list=[x],
+                                  input_references_list=[ref],
+                                  batch_size=batch_size,
+                                  progress_update=None, fuse=True)
+        if len(x) < FUSE_MIN_EXAMPLES and mode != "Gradient":
+            t = median_time(fused_call, args.repeats)
+            rows.append((label, "deeplift %s, fuse=True" % mode, t,
+                         t / t_floor))
     return ours
 
 

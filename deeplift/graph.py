@@ -22,16 +22,19 @@ class LayerState(object):
     ``act``: activations on the input batch; ``ref``: activations on the
     references (batch 1 when the reference is shared); ``diff``: act - ref;
     ``contribs``: (pos, neg) split of ``diff``, computed on first use.
-    ``inputs``: the states of the input layers, in order.
+    ``inputs``: the states of the input layers, in order.  ``fuse``: the
+    rules may run their elementwise math as XLA-compiled kernels (see
+    :func:`deeplift.layers.activations.fused`).
     """
     __slots__ = ("layer", "inputs", "act", "ref", "_diff", "_contribs",
-                 "cache")
+                 "cache", "fuse")
 
-    def __init__(self, layer, inputs, act, ref):
+    def __init__(self, layer, inputs, act, ref, fuse=False):
         self.layer = layer
         self.inputs = inputs
         self.act = act
         self.ref = ref
+        self.fuse = fuse
         self._diff = None
         self._contribs = None
         self.cache = {}
@@ -80,13 +83,13 @@ def topological_order(output_layers):
     return order
 
 
-def forward_sweep(order, input_values, reference_values=None):
+def forward_sweep(order, input_values, reference_values=None, fuse=False):
     """Evaluate activations and reference activations.
 
     ``input_values`` / ``reference_values``: dicts Input layer -> tensor;
     without ``reference_values`` only activations are computed (``ref`` is
-    None).  Returns a dict ``id(layer) -> LayerState`` for every layer in
-    ``order``.
+    None).  ``fuse``: passed to every state.  Returns a dict ``id(layer) ->
+    LayerState`` for every layer in ``order``.
     """
     states = {}
     for layer in order:
@@ -102,7 +105,7 @@ def forward_sweep(order, input_values, reference_values=None):
             act = input_values[layer]
             ref = (None if reference_values is None
                    else reference_values[layer])
-        states[id(layer)] = LayerState(layer, parents, act, ref)
+        states[id(layer)] = LayerState(layer, parents, act, ref, fuse)
     return states
 
 

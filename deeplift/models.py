@@ -63,7 +63,7 @@ class Model(object):
 
         def func(task_idx, input_data_list, batch_size=100,
                  progress_update=None, input_references_list=None,
-                 target_weights=None):
+                 target_weights=None, fuse=None):
             """Scores of the chosen layer(s) for target unit ``task_idx``
             (an int, or a list of T ints: then each array gets a leading
             task axis, (T, N, ...), and one forward pass per batch serves
@@ -74,6 +74,9 @@ class Model(object):
             input, shared (no batch axis or batch 1) or one per example.
             ``target_weights`` (optional): (N or 1,) + target shape array of
             target multipliers used instead of the one-hot task.
+            ``fuse``: run the rules' large elementwise math XLA-compiled
+            (same numbers; None: from
+            ``deeplift.scoring.FUSE_MIN_EXAMPLES`` examples on).
             Returns a numpy array (a list of arrays when several layers
             were asked for).
             """
@@ -82,7 +85,8 @@ class Model(object):
                 input_references_list=input_references_list,
                 task_idx=task_idx, batch_size=batch_size,
                 progress_update=progress_update,
-                target_weights=target_weights, scoring_mode=scoring_mode)
+                target_weights=target_weights, scoring_mode=scoring_mode,
+                fuse=fuse)
             return results[0] if single else results
         func.scorer = scorer
         func.accepts_task_lists = True

@@ -48,7 +48,7 @@ from deeplift.layers.core import Layer
 from deeplift.layers.activations import Activation
 from deeplift.progress import progress_bar
 from deeplift.scoring import (Scorer, CONTRIBS, MULTIPLIERS, prepare_inputs,
-                              is_task_list, check_finite)
+                              is_task_list, should_fuse, check_finite)
 
 logger = logging.getLogger(__name__)
 
@@ -420,7 +420,7 @@ class MultiRefScorer(object):
     def run(self, inputs, references, num_refs=None, task_idx=0,
             target_weights=None, batch_size=256, hypothetical=False,
             return_deltas=False, return_multipliers=False, progress=True,
-            seed=1):
+            seed=1, fuse=None):
         """Scores averaged over K references per example.
 
         ``inputs``: array (N, ...) for a single-input model, or a list (or
@@ -452,6 +452,9 @@ class MultiRefScorer(object):
         ``progress``: show a progress bar over pairs.
         ``seed``: int, None or a ``RandomState``/``Generator`` giving the
         ``rng`` passed to ``ref_fn``.
+        ``fuse``: run the rules' large elementwise math XLA-compiled (same
+        numbers); None: when there are at least
+        ``deeplift.scoring.FUSE_MIN_EXAMPLES`` (example, reference) pairs.
 
         Returns the mean contributions, (N, ...) (a list for several
         scored layers), or a :data:`MultiRefResult` when any of
@@ -491,8 +494,9 @@ class MultiRefScorer(object):
                   if hypothetical else None)
         deltas = (np.zeros((tasks, num, k), dtype=dtype) if return_deltas
                   else None)
-        fn = scorer.compiled_function(dtype, num_tasks)
         total = num * k
+        fn = scorer.compiled_function(dtype, num_tasks,
+                                      should_fuse(fuse, total))
         with progress_bar(total, bool(progress), "multi-ref") as bar:
             for start in range(0, total, batch_size):
                 pairs = np.arange(start, min(start + batch_size, total))
@@ -574,7 +578,8 @@ def _as_multiref_scorer(scorer_or_func):
 def score_with_references(scorer_or_func, inputs, references, num_refs=None,
                           task_idx=0, target_weights=None, batch_size=256,
                           hypothetical=False, return_deltas=False,
-                          return_multipliers=False, progress=True, seed=1):
+                          return_multipliers=False, progress=True, seed=1,
+                          fuse=None):
     """Contributions averaged over K references per example.
 
     ``scorer_or_func``: a :class:`MultiRefScorer`; a function made by
@@ -594,4 +599,5 @@ def score_with_references(scorer_or_func, inputs, references, num_refs=None,
         inputs, references, num_refs=num_refs, task_idx=task_idx,
         target_weights=target_weights, batch_size=batch_size,
         hypothetical=hypothetical, return_deltas=return_deltas,
-        return_multipliers=return_multipliers, progress=progress, seed=seed)
+        return_multipliers=return_multipliers, progress=progress, seed=seed,
+        fuse=fuse)

@@ -27,22 +27,26 @@ def pseudocount_near_zero(t):
     return tf.where(near, t + NEAR_ZERO_THRESHOLD * shift, t)
 
 
-# Elementwise rule math on large tensors runs as one XLA-compiled kernel
-# (fused loops instead of a dozen full-size temporaries) for activations
-# whose ``f`` XLA evaluates bit for bit like TensorFlow's own kernels
-# (``exact_under_xla``: the ReLU family; transcendental functions differ in
-# the last bits, which RevealCancel's pseudocounts would amplify).  Smaller
-# tensors are not worth a compilation.  DEEPLIFT_NO_XLA=1 turns it off.
+# The elementwise rule math of a layer (Rescale's ratio, RevealCancel's
+# Shapley split and pseudocounts) can run as one XLA-compiled kernel: fused
+# loops instead of a dozen full-size temporaries.  It does when the scoring
+# call asks for it (``state.fuse``; by default, calls with many examples,
+# see deeplift.scoring.FUSE_MIN_EXAMPLES: each new batch shape costs a
+# compilation of about 0.2 s per layer), the layer's ``f`` is evaluated by
+# XLA bit for bit like TensorFlow's own kernels (``exact_under_xla``: the
+# ReLU family; transcendental functions differ in the last bits, which
+# RevealCancel's pseudocounts would amplify) and the layer is large enough
+# to gain.  DEEPLIFT_NO_XLA=1 turns it off everywhere.
 FUSE_MIN_ELEMENTS = 4096
 
 
-def fused(layer, name, math, like):
+def fused(layer, name, math, state):
     """``math`` itself, or its XLA-compiled version when the rule math of
-    ``layer`` on tensors shaped like ``like`` is fused (see above).  The
-    compiled functions are kept on the layer, one per ``name``."""
-    size = like.shape[1:].num_elements()
-    if (not getattr(layer, "exact_under_xla", False) or size is None
-            or size < FUSE_MIN_ELEMENTS
+    ``layer`` in ``state`` is fused (see above).  The compiled functions
+    are kept on the layer, one per ``name``."""
+    size = state.act.shape[1:].num_elements()
+    if (not state.fuse or not getattr(layer, "exact_under_xla", False)
+            or size is None or size < FUSE_MIN_ELEMENTS
             or os.environ.get("DEEPLIFT_NO_XLA")):
         return math
     cache = layer.__dict__.setdefault("_fused_math", {})
@@ -62,7 +66,7 @@ def rescale_factor(layer, state):
             return tf.where(near_zero, layer.gradient(ref_in)
                             + tf.zeros_like(in_diff),
                             (act_out - ref_out) / safe)
-        state.cache["rescale"] = fused(layer, "rescale", math, state.act)(
+        state.cache["rescale"] = fused(layer, "rescale", math, state)(
             state.input.act, state.input.ref, state.act, state.ref)
     return state.cache["rescale"]
 
@@ -144,7 +148,7 @@ def _reveal_cancel(layer, state):
     if "reveal_cancel" not in state.cache:
         pos_in, neg_in = state.input.contribs
         math = fused(layer, "reveal_cancel", _reveal_cancel_math(layer.f),
-                     state.act)
+                     state)
         state.cache["reveal_cancel"] = math(state.input.ref, pos_in, neg_in)
     return state.cache["reveal_cancel"]
 
