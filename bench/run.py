@@ -123,33 +123,34 @@ def run_original(h5_file, data_file, modes, batch_size, repeats, task,
 
 def time_ours(label, model_file, modes, x, ref, batch_size, t_floor, rows,
               args):
-    """Time this package's contribs for each mode; returns
-    {mode: (seconds, scores, contribs function)}."""
-    ours = {}
+    """Time this package's contribs for each mode, with the default
+    settings and, where it applies, with ``fuse=True`` (the rules'
+    elementwise math XLA-fused: the default only from FUSE_MIN_EXAMPLES
+    examples per call on; its compilation is in the warm-up, not in the
+    timed runs).  Returns {mode: (seconds, scores, contribs function)} and
+    {mode: seconds with fuse=True}."""
+    ours, fused = {}, {}
     for mode in modes:
-        func = our_function(model_file, mode)
-        call = lambda: func(task_idx=0, input_data_list=[x],
-                            input_references_list=[ref],
-                            batch_size=batch_size, progress_update=None)
-        t = median_time(call, args.repeats)
-        ours[mode] = (t, call(), func)
-        rows.append((label, "deeplift " + mode, t, t / t_floor))
-        # the same with the rules' elementwise math XLA-fused (the default
-        # from FUSE_MIN_EXAMPLES examples per call on; compilation is in
-        # the warm-up, not in the timed runs)
-        fused_call = lambda: func(task_idx=0, input_data_list=[x],
-                                  input_references_list=[ref],
-                                  batch_size=batch_size,
-                                  progress_update=None, fuse=True)
-        if len(x) < FUSE_MIN_EXAMPLES and mode != "Gradient":
-            t = median_time(fused_call, args.repeats)
-            rows.append((label, "deeplift %s, fuse=True" % mode, t,
-                         t / t_floor))
-    return ours
+        for fuse in (None, True):
+            if fuse and (len(x) >= FUSE_MIN_EXAMPLES or mode == "Gradient"):
+                continue
+            func = our_function(model_file, mode)
+            call = (lambda func=func, fuse=fuse: func(
+                task_idx=0, input_data_list=[x], input_references_list=[ref],
+                batch_size=batch_size, progress_update=None, fuse=fuse))
+            t = median_time(call, args.repeats)
+            if fuse:
+                fused[mode] = t
+                rows.append((label, "deeplift %s, fuse=True" % mode, t,
+                             t / t_floor))
+            else:
+                ours[mode] = (t, call(), func)
+                rows.append((label, "deeplift " + mode, t, t / t_floor))
+    return ours, fused
 
 
 def compare_with_original(label, model_file, x, ref, batch_size, ours,
-                          t_floor, rows, notes, args):
+                          fused, t_floor, rows, notes, args):
     """Time the original on the same data and compare scores."""
     data_file = os.path.join(tempfile.mkdtemp(), "data.npz")
     np.savez(data_file, x=x, ref=np.broadcast_to(ref, x.shape))
@@ -163,11 +164,13 @@ def compare_with_original(label, model_file, x, ref, batch_size, ours,
         t = float(result["time_" + mode])
         diff = np.abs(result["scores_" + mode] - ours[mode][1])
         rows.append((label, "original 0.6.13 " + mode, t, t / t_floor))
-        notes.append("%s %s: deeplift is %.1fx faster than the original; "
+        notes.append("%s %s: deeplift is %.1fx faster than the original%s; "
                      "max abs score diff %.2e (%d of %d values differ by "
-                     "more than 1e-4)" % (label, mode, t / ours[mode][0],
-                                           diff.max(), int((diff > 1e-4)
-                                                           .sum()), diff.size))
+                     "more than 1e-4)" % (
+                         label, mode, t / ours[mode][0],
+                         " (%.1fx with fuse=True)" % (t / fused[mode])
+                         if mode in fused else "",
+                         diff.max(), int((diff > 1e-4).sum()), diff.size))
 
 
 def workload_a(args, rows, notes):
@@ -182,10 +185,10 @@ def workload_a(args, rows, notes):
     t_floor = median_time(lambda: floor(x, ref, 0, 128), args.repeats)
     rows.append(("(a) Basset 512x1000bp, GC ref", "floor: TF grad x input",
                  t_floor, 1.0))
-    ours = time_ours("(a) Basset", h5, (M.Rescale, M.RevealCancel,
-                                        M.DeepLIFT_GenomicsDefault,
-                                        M.Gradient),
-                     x, ref, 128, t_floor, rows, args)
+    ours, fused = time_ours("(a) Basset", h5,
+                            (M.Rescale, M.RevealCancel,
+                             M.DeepLIFT_GenomicsDefault, M.Gradient),
+                            x, ref, 128, t_floor, rows, args)
     notes.append("(a) traces of the Rescale function after %d calls: %d"
                  % (args.repeats + 2, ours[M.Rescale][2].scorer.trace_count))
     # all 8 tasks vs one
@@ -211,8 +214,8 @@ def workload_a(args, rows, notes):
                  "(task_idx=[0..7], one forward pass shared), %.2fx in 8 "
                  "calls" % (shared / one, all8 / one))
     if not args.skip_original:
-        compare_with_original("(a) Basset", h5, x, ref, 128, ours, t_floor,
-                              rows, notes, args)
+        compare_with_original("(a) Basset", h5, x, ref, 128, ours, fused,
+                              t_floor, rows, notes, args)
     return h5, keras_model
 
 
@@ -293,12 +296,12 @@ def workload_c(args, rows, notes):
     t_floor = median_time(lambda: floor(x, ref, 0, 100), args.repeats)
     rows.append(("(c) MNIST CNN 1000 digits", "floor: TF grad x input",
                  t_floor, 1.0))
-    ours = time_ours("(c) MNIST", path, (M.Rescale, M.RevealCancel,
-                                         M.Gradient),
-                     x, ref, 100, t_floor, rows, args)
+    ours, fused = time_ours("(c) MNIST", path,
+                            (M.Rescale, M.RevealCancel, M.Gradient),
+                            x, ref, 100, t_floor, rows, args)
     if not args.skip_original:
-        compare_with_original("(c) MNIST", path, x, ref, 100, ours, t_floor,
-                              rows, notes, args)
+        compare_with_original("(c) MNIST", path, x, ref, 100, ours, fused,
+                              t_floor, rows, notes, args)
 
 
 def workload_d(args, notes):
