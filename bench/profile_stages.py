@@ -28,16 +28,14 @@ Writes ``--out`` (markdown) and prints it.
 """
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from timing import write_report  # noqa: E402
+from timing import interleaved_medians, write_report  # noqa: E402
 from run import (basset_keras_model_file, random_onehot, GC_REF,  # noqa
                  machine_description, ROOT)
 sys.path.insert(0, ROOT)
@@ -51,20 +49,6 @@ from deeplift.layers.core import Input  # noqa: E402
 from deeplift.scoring import Scorer, POS_CONTRIBS  # noqa: E402
 
 BATCH = 128
-
-
-def interleaved_medians(stages, repeats):
-    """{name: median seconds} of the zero-argument callables in
-    ``stages`` (an ordered dict), run round-robin after one warm-up."""
-    for fn in stages.values():
-        fn()
-    times = {name: [] for name in stages}
-    for _ in range(repeats):
-        for name, fn in stages.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def batches(array):

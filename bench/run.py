@@ -3,7 +3,9 @@
     python bench/run.py [--quick] [--skip-original] [--out bench/RESULTS.md]
 
 Runs, in one process tree and one run, after a warm-up, the median of
-several repetitions of:
+several repetitions (the floor and this package's variants of a workload
+round-robin, so that changes in machine load hit them alike; the original
+in its own process) of:
   (a) a Basset-like CNN (1000 bp one-hot, 8 sigmoid tasks), 512 sequences,
       batch 128, GC reference: this package (Rescale, RevealCancel,
       DeepLIFT_GenomicsDefault, Gradient), the floor (TensorFlow's own
@@ -25,7 +27,7 @@ import tempfile
 
 import numpy as np
 
-from timing import median_time, write_report
+from timing import interleaved_medians, median_time, write_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -121,15 +123,14 @@ def run_original(h5_file, data_file, modes, batch_size, repeats, task,
     return result, None
 
 
-def time_ours(label, model_file, modes, x, ref, batch_size, t_floor, rows,
-              args):
-    """Time this package's contribs for each mode, with the default
-    settings and, where it applies, with ``fuse=True`` (the rules'
-    elementwise math XLA-fused: the default only from FUSE_MIN_EXAMPLES
-    examples per call on; its compilation is in the warm-up, not in the
-    timed runs).  Returns {mode: (seconds, scores, contribs function)} and
-    {mode: seconds with fuse=True}."""
-    ours, fused = {}, {}
+def our_contenders(model_file, modes, x, ref, batch_size):
+    """This package's contribs for each mode as zero-argument callables,
+    with the default settings and, where it applies, with ``fuse=True``
+    (the rules' elementwise math XLA-fused: the default only from
+    FUSE_MIN_EXAMPLES examples per call on; its compilation falls in the
+    warm-up, not in the timed runs).  Returns {(mode, fuse): (callable,
+    contribs function)}."""
+    contenders = {}
     for mode in modes:
         for fuse in (None, True):
             if fuse and (len(x) >= FUSE_MIN_EXAMPLES or mode == "Gradient"):
@@ -138,23 +139,39 @@ def time_ours(label, model_file, modes, x, ref, batch_size, t_floor, rows,
             call = (lambda func=func, fuse=fuse: func(
                 task_idx=0, input_data_list=[x], input_references_list=[ref],
                 batch_size=batch_size, progress_update=None, fuse=fuse))
-            t = median_time(call, args.repeats)
-            if fuse:
-                fused[mode] = t
-                rows.append((label, "deeplift %s, fuse=True" % mode, t,
-                             t / t_floor))
-            else:
-                ours[mode] = (t, call(), func)
-                rows.append((label, "deeplift " + mode, t, t / t_floor))
-    return ours, fused
+            contenders[(mode, fuse)] = (call, func)
+    return contenders
 
 
-def compare_with_original(label, model_file, x, ref, batch_size, ours,
-                          fused, t_floor, rows, notes, args):
-    """Time the original on the same data and compare scores."""
+def time_side_by_side(label, floor_label, floor_call, contenders, extra,
+                      rows, args):
+    """Time the floor, our contenders and ``extra`` ({row name: callable})
+    round-robin (bench.timing.interleaved_medians); add the rows.  Returns
+    (floor seconds, {(mode, fuse): seconds}, {row name: seconds})."""
+    stages = {"floor": floor_call}
+    stages.update({key: call for key, (call, _) in contenders.items()})
+    stages.update(extra)
+    t = interleaved_medians(stages, args.repeats)
+    t_floor = t["floor"]
+    rows.append((floor_label, "floor: TF grad x input", t_floor, 1.0))
+    for key in contenders:
+        mode, fuse = key
+        rows.append((label, "deeplift %s%s" % (mode, ", fuse=True" if fuse
+                                               else ""),
+                     t[key], t[key] / t_floor))
+    for name in extra:
+        rows.append((label, name, t[name], t[name] / t_floor))
+    return (t_floor, {key: t[key] for key in contenders},
+            {name: t[name] for name in extra})
+
+
+def compare_with_original(label, model_file, x, ref, batch_size,
+                          contenders, times, t_floor, rows, notes, args):
+    """Time the original on the same data (in its own process, after our
+    contenders) and compare scores with our default settings."""
     data_file = os.path.join(tempfile.mkdtemp(), "data.npz")
     np.savez(data_file, x=x, ref=np.broadcast_to(ref, x.shape))
-    modes = list(ours)
+    modes = [mode for (mode, fuse) in contenders if not fuse]
     result, err = run_original(model_file, data_file, modes, batch_size,
                                args.repeats, 0)
     if err:
@@ -162,14 +179,16 @@ def compare_with_original(label, model_file, x, ref, batch_size, ours,
         return
     for mode in modes:
         t = float(result["time_" + mode])
-        diff = np.abs(result["scores_" + mode] - ours[mode][1])
+        ours = contenders[(mode, None)][0]()
+        diff = np.abs(result["scores_" + mode] - ours)
         rows.append((label, "original 0.6.13 " + mode, t, t / t_floor))
+        fused = times.get((mode, True))
         notes.append("%s %s: deeplift is %.1fx faster than the original%s; "
                      "max abs score diff %.2e (%d of %d values differ by "
                      "more than 1e-4)" % (
-                         label, mode, t / ours[mode][0],
-                         " (%.1fx with fuse=True)" % (t / fused[mode])
-                         if mode in fused else "",
+                         label, mode, t / times[(mode, None)],
+                         " (%.1fx with fuse=True)" % (t / fused)
+                         if fused else "",
                          diff.max(), int((diff > 1e-4).sum()), diff.size))
 
 
@@ -182,40 +201,36 @@ def workload_a(args, rows, notes):
     x = random_onehot(n, 1000)
     ref = GC_REF[None, None, :] * np.ones((1, 1000, 4), np.float32)
     floor = floor_function(keras_model)
-    t_floor = median_time(lambda: floor(x, ref, 0, 128), args.repeats)
-    rows.append(("(a) Basset 512x1000bp, GC ref", "floor: TF grad x input",
-                 t_floor, 1.0))
-    ours, fused = time_ours("(a) Basset", h5,
-                            (M.Rescale, M.RevealCancel,
-                             M.DeepLIFT_GenomicsDefault, M.Gradient),
-                            x, ref, 128, t_floor, rows, args)
-    notes.append("(a) traces of the Rescale function after %d calls: %d"
-                 % (args.repeats + 2, ours[M.Rescale][2].scorer.trace_count))
-    # all 8 tasks vs one
+    contenders = our_contenders(h5, (M.Rescale, M.RevealCancel,
+                                     M.DeepLIFT_GenomicsDefault, M.Gradient),
+                                x, ref, 128)
+    # all 8 tasks: eight calls, and one call with a task list
     func = our_function(h5, M.Rescale)
-    one = median_time(lambda: func(task_idx=0, input_data_list=[x],
-                                   input_references_list=[ref],
-                                   batch_size=128, progress_update=None),
-                      args.repeats)
-    all8 = median_time(lambda: [func(task_idx=t, input_data_list=[x],
-                                     input_references_list=[ref],
-                                     batch_size=128, progress_update=None)
-                                for t in range(8)], max(1, args.repeats // 2))
-    shared = median_time(lambda: func(task_idx=list(range(8)),
-                                      input_data_list=[x],
-                                      input_references_list=[ref],
-                                      batch_size=128, progress_update=None),
-                         args.repeats)
-    rows.append(("(a) Basset", "deeplift Rescale, all 8 tasks, 8 calls",
-                 all8, all8 / t_floor))
-    rows.append(("(a) Basset", "deeplift Rescale, all 8 tasks, one call "
-                 "(task_idx=[0..7])", shared, shared / t_floor))
+    extra = {
+        "deeplift Rescale, all 8 tasks, 8 calls": lambda: [
+            func(task_idx=t, input_data_list=[x], input_references_list=[ref],
+                 batch_size=128, progress_update=None) for t in range(8)],
+        "deeplift Rescale, all 8 tasks, one call (task_idx=[0..7])":
+            lambda: func(task_idx=list(range(8)), input_data_list=[x],
+                         input_references_list=[ref], batch_size=128,
+                         progress_update=None),
+    }
+    t_floor, times, t_extra = time_side_by_side(
+        "(a) Basset", "(a) Basset 512x1000bp, GC ref",
+        lambda: floor(x, ref, 0, 128), contenders, extra, rows, args)
+    notes.append("(a) traces of the default Rescale function after %d "
+                 "calls: %d" % (args.repeats + 1, contenders[
+                     (M.Rescale, None)][1].scorer.trace_count))
+    one = times[(M.Rescale, None)]
     notes.append("(a) all 8 tasks / one task = %.2fx in one call "
                  "(task_idx=[0..7], one forward pass shared), %.2fx in 8 "
-                 "calls" % (shared / one, all8 / one))
+                 "calls" % (t_extra["deeplift Rescale, all 8 tasks, one call "
+                                    "(task_idx=[0..7])"] / one,
+                            t_extra["deeplift Rescale, all 8 tasks, 8 calls"]
+                            / one))
     if not args.skip_original:
-        compare_with_original("(a) Basset", h5, x, ref, 128, ours, fused,
-                              t_floor, rows, notes, args)
+        compare_with_original("(a) Basset", h5, x, ref, 128, contenders,
+                              times, t_floor, rows, notes, args)
     return h5, keras_model
 
 
@@ -293,15 +308,14 @@ def workload_c(args, rows, notes):
     import tf_keras as k2
     keras_model = k2.models.load_model(path, compile=False)
     floor = floor_function(keras_model)
-    t_floor = median_time(lambda: floor(x, ref, 0, 100), args.repeats)
-    rows.append(("(c) MNIST CNN 1000 digits", "floor: TF grad x input",
-                 t_floor, 1.0))
-    ours, fused = time_ours("(c) MNIST", path,
-                            (M.Rescale, M.RevealCancel, M.Gradient),
-                            x, ref, 100, t_floor, rows, args)
+    contenders = our_contenders(path, (M.Rescale, M.RevealCancel,
+                                       M.Gradient), x, ref, 100)
+    t_floor, times, _ = time_side_by_side(
+        "(c) MNIST", "(c) MNIST CNN 1000 digits",
+        lambda: floor(x, ref, 0, 100), contenders, {}, rows, args)
     if not args.skip_original:
-        compare_with_original("(c) MNIST", path, x, ref, 100, ours, fused,
-                              t_floor, rows, notes, args)
+        compare_with_original("(c) MNIST", path, x, ref, 100, contenders,
+                              times, t_floor, rows, notes, args)
 
 
 def workload_d(args, notes):

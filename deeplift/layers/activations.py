@@ -23,8 +23,8 @@ def pseudocount_near_zero(t):
     """Push values with |t| < NEAR_ZERO_THRESHOLD/2 away from zero by
     NEAR_ZERO_THRESHOLD (sign kept, zero counts as positive)."""
     near = tf.abs(t) < 0.5 * NEAR_ZERO_THRESHOLD
-    shift = tf.where(t >= 0, tf.ones_like(t), -tf.ones_like(t))
-    return tf.where(near, t + NEAR_ZERO_THRESHOLD * shift, t)
+    return tf.where(near, tf.where(t >= 0, t + NEAR_ZERO_THRESHOLD,
+                                   t - NEAR_ZERO_THRESHOLD), t)
 
 
 # The elementwise rule math of a layer (Rescale's ratio, RevealCancel's
@@ -60,11 +60,13 @@ def rescale_factor(layer, state):
     input difference is below NEAR_ZERO_THRESHOLD."""
     if "rescale" not in state.cache:
         def math(act_in, ref_in, act_out, ref_out):
+            # tf.where broadcasts: the constant and the gradient at the
+            # (possibly shared) reference are never tiled to the batch
             in_diff = act_in - ref_in
             near_zero = tf.abs(in_diff) < NEAR_ZERO_THRESHOLD
-            safe = tf.where(near_zero, tf.ones_like(in_diff), in_diff)
-            return tf.where(near_zero, layer.gradient(ref_in)
-                            + tf.zeros_like(in_diff),
+            safe = tf.where(near_zero, tf.constant(1, in_diff.dtype),
+                            in_diff)
+            return tf.where(near_zero, layer.gradient(ref_in),
                             (act_out - ref_out) / safe)
         state.cache["rescale"] = fused(layer, "rescale", math, state)(
             state.input.act, state.input.ref, state.act, state.ref)
@@ -119,16 +121,19 @@ def _reveal_cancel_parts(f, ref, pos_in, neg_in):
     return pos, neg
 
 
-def _reveal_cancel_math(f):
+def _reveal_cancel_math(f, exact_f):
     """``math(ref, pos_in, neg_in)`` -> ``(pos_out, neg_out, pos_scale,
     neg_scale)``: the output parts and the multiplier scales (output part /
     input part; where an input part is (near) zero, the original's finite
     difference with a NEAR_ZERO_THRESHOLD pseudocount)."""
     def math(ref, pos_in, neg_in):
-        # the reference is broadcast to the batch so that f is evaluated
-        # exactly as the original does (the finite difference at near-zero
-        # parts is sensitive to float32 rounding of f's kernels)
-        ref = ref + tf.zeros_like(pos_in)
+        if not exact_f:
+            # the reference is broadcast to the batch so that f is
+            # evaluated exactly as the original does (the finite difference
+            # at near-zero parts is sensitive to the last bits of f, which
+            # vectorised kernels compute differently from scalar tails);
+            # the ReLU family is exact anyway
+            ref = ref + tf.zeros_like(pos_in)
         pos_out, neg_out = _reveal_cancel_parts(f, ref, pos_in, neg_in)
         pc_pos, pc_neg = (pseudocount_near_zero(pos_in),
                           pseudocount_near_zero(neg_in))
@@ -147,8 +152,8 @@ def _reveal_cancel(layer, state):
     """RevealCancel's four tensors at ``layer``, computed once per state."""
     if "reveal_cancel" not in state.cache:
         pos_in, neg_in = state.input.contribs
-        math = fused(layer, "reveal_cancel", _reveal_cancel_math(layer.f),
-                     state)
+        math = fused(layer, "reveal_cancel", _reveal_cancel_math(
+            layer.f, getattr(layer, "exact_under_xla", False)), state)
         state.cache["reveal_cancel"] = math(state.input.ref, pos_in, neg_in)
     return state.cache["reveal_cancel"]
 
