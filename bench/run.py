@@ -372,6 +372,9 @@ def main(argv=None):
         lines.append("| %s | %s | %.3f | %s |" % (
             workload, who, t, "-" if ratio != ratio else "%.2f" % ratio))
     lines += ["", "## Notes", ""] + ["- " + n for n in notes]
+    lines += ["", "Which targets of issue 6 these numbers meet, and why the "
+              "others are not met (with the per-stage and per-op profile of "
+              "bench/PROFILE.md): bench/NOTES.md."]
     write_report(args.out, lines)
 
 
