@@ -209,9 +209,30 @@ def _atomic_write_npz(items):
                 pass
 
 
-def _modisco_paths(out):
+def _modisco_paths(out, tasks=None):
+    """The one-hot file, then the hypothetical-contribution file (one per
+    task when ``tasks`` lists several)."""
     stem = out[:-4] if out.endswith(".npz") else out
-    return stem + ".ohe.npz", stem + ".shap.npz"
+    if tasks is None:
+        return [stem + ".ohe.npz", stem + ".shap.npz"]
+    return [stem + ".ohe.npz"] + ["%s.task%d.shap.npz" % (stem, t)
+                                  for t in tasks]
+
+
+def _parse_tasks(text):
+    """``--task``: an int, or a list of ints for "0,2,5"."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        tasks = [int(p) for p in parts]
+    except ValueError:
+        raise CLIError("--task takes a task index or a comma-separated list "
+                       "of them (e.g. 0 or 0,2,5), got %r" % (text,))
+    bad = [t for t in tasks if t < 0]
+    if bad:
+        raise CLIError("--task must be >= 0, got %d" % bad[0])
+    if len(set(tasks)) != len(tasks):
+        raise CLIError("--task lists a task twice: %s" % (text,))
+    return tasks if len(parts) > 1 else tasks[0]
 
 
 # ---------------------------------------------------------------------------
@@ -262,15 +283,15 @@ def cmd_contribs(args):
         raise CLIError("--batch-size must be at least 1")
     if args.ig_steps < 1:
         raise CLIError("--ig-steps must be at least 1")
-    if args.task < 0:
-        raise CLIError("--task must be >= 0, got %d" % args.task)
+    task = _parse_tasks(args.task)
+    several = isinstance(task, list)
     try:
         method = genomics.normalize_method(args.method)
         ref_kind, ref_value = genomics.parse_reference(args.reference)
     except ValueError as exc:
         raise CLIError(str(exc))
     outputs = ([args.out] if args.format == "npz"
-               else list(_modisco_paths(args.out)))
+               else _modisco_paths(args.out, task if several else None))
     for path in outputs:
         _check_writable(path)
     names, onehot = _read_sequences(args)
@@ -281,7 +302,7 @@ def cmd_contribs(args):
     reference = ref_value if ref_kind == "array" else args.reference
     try:
         hyp, contribs = genomics.score_sequences(
-            model, onehot, task_idx=args.task, method=method,
+            model, onehot, task_idx=task, method=method,
             reference=reference, seed=args.seed, batch_size=args.batch_size,
             find_scores_layer=args.find_scores_layer,
             target_layer=args.target_layer, progress=not args.quiet,
@@ -295,7 +316,7 @@ def cmd_contribs(args):
         "json": args.json, "yaml": args.yaml,
         "input": args.fasta if args.fasta is not None else args.npy,
         "num_sequences": int(onehot.shape[0]),
-        "length": int(onehot.shape[1]), "task": args.task,
+        "length": int(onehot.shape[1]), "task": task,
         "method": method, "reference": args.reference, "seed": args.seed,
         "batch_size": args.batch_size,
         "find_scores_layer": args.find_scores_layer,
@@ -308,20 +329,24 @@ def cmd_contribs(args):
             "onehot": onehot, "hypothetical": hyp, "contribs": contribs,
             "names": np.array(names, dtype=str),
             "settings": settings_json})])
-        print("wrote %s: onehot, hypothetical, contribs (%d x %d x 4), "
-              "names, settings" % (args.out, onehot.shape[0],
+        print("wrote %s: onehot, hypothetical, contribs (%s%d x %d x 4), "
+              "names, settings" % (args.out, "%d tasks x " % len(task)
+                                   if several else "", onehot.shape[0],
                                    onehot.shape[1]))
     else:
-        ohe_path, shap_path = outputs
-        _atomic_write_npz([
-            (ohe_path, [np.ascontiguousarray(
-                onehot.transpose(0, 2, 1), dtype=np.float32)]),
-            (shap_path, [np.ascontiguousarray(
-                hyp.transpose(0, 2, 1), dtype=np.float32)])])
+        ohe_path, shap_paths = outputs[0], outputs[1:]
+        per_task = list(hyp) if several else [hyp]
+        _atomic_write_npz(
+            [(ohe_path, [np.ascontiguousarray(
+                onehot.transpose(0, 2, 1), dtype=np.float32)])]
+            + [(path, [np.ascontiguousarray(h.transpose(0, 2, 1),
+                                            dtype=np.float32)])
+               for path, h in zip(shap_paths, per_task)])
         print("wrote %s (one-hot) and %s (hypothetical contributions), "
               "arrays (%d, 4, %d) under 'arr_0'; run: modisco motifs -s %s "
-              "-a %s -n 2000 -w %d" % (ohe_path, shap_path, onehot.shape[0],
-                                       onehot.shape[1], ohe_path, shap_path,
+              "-a %s -n 2000 -w %d" % (ohe_path, ", ".join(shap_paths),
+                                       onehot.shape[0], onehot.shape[1],
+                                       ohe_path, shap_paths[0],
                                        onehot.shape[1]))
     return 0
 
@@ -698,7 +723,10 @@ def build_parser():
         "(hypothetical contributions), each one (N, 4, L) float32 array "
         "under 'arr_0', the layout read by TF-MoDISco-lite's 'modisco "
         "motifs -s OUT.ohe.npz -a OUT.shap.npz -n MAX_SEQLETS -w L'. "
-        "Output files are written atomically.")
+        "With several tasks (--task 0,2), one forward pass serves them all: "
+        "'hypothetical' and 'contribs' get a leading task axis (T, N, L, 4), "
+        "and --format modisco writes OUT.taskT.shap.npz per task next to "
+        "OUT.ohe.npz. Output files are written atomically.")
     _add_model_arguments(contribs)
     inputs = contribs.add_mutually_exclusive_group(required=True)
     inputs.add_argument("--fasta", metavar="FILE",
@@ -707,8 +735,9 @@ def build_parser():
                         "encoded as all-zero rows)")
     inputs.add_argument("--npy", metavar="FILE",
                         help="one-hot sequences, an (N, L, 4) array")
-    contribs.add_argument("--task", type=int, default=0,
-                          help="output unit of the target layer to explain "
+    contribs.add_argument("--task", default="0",
+                          help="output unit of the target layer to explain, "
+                          "or a comma-separated list of them, e.g. 0,2,5 "
                           "(default: %(default)s)")
     contribs.add_argument("--method", default="genomics_default",
                           help=METHOD_HELP)

@@ -133,6 +133,45 @@ def test_contribs_npy_input_and_modisco_format(tmp_path, capfd, sim_seqs):
                                    hyp_api.transpose(0, 2, 1), atol=1e-6)
 
 
+def test_contribs_task_list(tmp_path, capfd, sim_seqs):
+    """--task 2,0: one forward pass for both; a leading task axis in the
+    npz, one .shap.npz per task for modisco; equal to one run per task."""
+    fasta = write_fasta(tmp_path / "in.fa", sim_seqs[:3])
+    common = ["--fasta", fasta, "--reference", "dinuc-shuffle:2",
+              "--quiet"]
+    status, stdout, err = run(["contribs", DEMO_MODEL, "--task", "2,0",
+                               "--out", tmp_path / "both.npz"] + common,
+                              capfd)
+    assert status == 0, err
+    assert "2 tasks" in stdout
+    with np.load(tmp_path / "both.npz") as data:
+        hyp, contribs = data["hypothetical"], data["contribs"]
+        settings = json.loads(data["settings"][0])
+        onehot = data["onehot"]
+    assert hyp.shape == contribs.shape == (2, 3, 200, 4)
+    assert settings["task"] == [2, 0]
+    np.testing.assert_array_equal(contribs, hyp * onehot)
+    for t, task in enumerate([2, 0]):
+        out = tmp_path / ("t%d.npz" % task)
+        status, _, err = run(["contribs", DEMO_MODEL, "--task", str(task),
+                              "--out", out] + common, capfd)
+        assert status == 0, err
+        with np.load(out) as data:
+            np.testing.assert_allclose(hyp[t], data["hypothetical"],
+                                       rtol=1e-5, atol=1e-7)
+    status, stdout, err = run(["contribs", DEMO_MODEL, "--task", "2,0",
+                               "--format", "modisco",
+                               "--out", tmp_path / "m.npz"] + common, capfd)
+    assert status == 0, err
+    for t, task in enumerate([2, 0]):
+        with np.load(tmp_path / ("m.task%d.shap.npz" % task)) as shap:
+            np.testing.assert_allclose(shap["arr_0"],
+                                       hyp[t].transpose(0, 2, 1),
+                                       rtol=1e-5, atol=1e-7)
+    assert (tmp_path / "m.ohe.npz").exists()
+    assert not (tmp_path / "m.shap.npz").exists()
+
+
 @needs_shared
 def test_contribs_real_model_matches_python_api(tmp_path, capfd):
     names, seqs = [], []
@@ -182,6 +221,12 @@ BAD_CASES = {
     "task_out_of_range": (["--fasta", "{good}", "--task", "3"],
                           "task 3 is out of range"),
     "negative_task": (["--fasta", "{good}", "--task", "-1"], "--task"),
+    "task_list_out_of_range": (["--fasta", "{good}", "--task", "0,3"],
+                               "task 3 is out of range"),
+    "task_not_a_number": (["--fasta", "{good}", "--task", "0,x"],
+                          "comma-separated list"),
+    "task_twice": (["--fasta", "{good}", "--task", "1,1"],
+                   "lists a task twice"),
     "bad_fasta_char": (["--fasta", "{badchar}"], "invalid character"),
     "unequal_lengths": (["--fasta", "{unequal}"], "same length"),
     "missing_fasta": (["--fasta", "{tmp}/missing.fa"], "does not exist"),
