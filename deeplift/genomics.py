@@ -50,7 +50,7 @@ import numpy as np
 
 from deeplift.layers import NonlinearMxtsMode
 from deeplift.progress import progress_bar
-from deeplift.scoring import is_task_list
+from deeplift.scoring import is_task_list, should_fuse
 
 logger = logging.getLogger(__name__)
 
@@ -322,7 +322,7 @@ def make_references(onehot, reference="dinuc-shuffle:20", seed=0):
     :func:`score_sequences`."""
     onehot = np.asarray(onehot, dtype=np.float32)
     parts = [refs for _, _, refs in _reference_chunks(onehot, reference,
-                                                      seed)]
+                                                      seed)[0]]
     if not parts:
         return np.zeros((0, 1) + onehot.shape[1:], dtype=np.float32)
     return np.concatenate(parts, axis=0)
@@ -333,10 +333,16 @@ def _reference_chunks(onehot, reference, seed):
     refs)``: the sequences ``onehot[start:start + len(chunk)]`` and their
     references, (len(chunk), R, L, 4), for chunks of
     :data:`_REFERENCE_CHUNK` sequences (shuffles are drawn chunk by chunk
-    from one random stream seeded by ``seed``)."""
+    from one random stream seeded by ``seed``), and R."""
     kind, value = parse_reference(reference)
     if kind == "array":
         value = _check_reference_array(value, len(onehot), onehot.shape[1])
+    if kind == "dinuc-shuffle":
+        refs_per_sequence = value
+    elif kind == "array":
+        refs_per_sequence = value.shape[1]
+    else:
+        refs_per_sequence = 1
     rng = np.random.RandomState(seed)
 
     def chunks():
@@ -344,7 +350,7 @@ def _reference_chunks(onehot, reference, seed):
             chunk = onehot[start:start + _REFERENCE_CHUNK]
             yield start, chunk, _chunk_references(chunk, start, kind, value,
                                                   rng)
-    return chunks()
+    return chunks(), int(refs_per_sequence)
 
 
 def _chunk_references(chunk, start, kind, value, rng):
@@ -529,7 +535,7 @@ def _check_onehot(onehot, length):
 def score_sequences(model, onehot, task_idx=0, method="genomics_default",
                     reference="dinuc-shuffle:20", seed=0, batch_size=256,
                     find_scores_layer=0, target_layer=-2, progress=True,
-                    ig_steps=20, json_file=None, yaml_file=None):
+                    ig_steps=20, json_file=None, yaml_file=None, fuse=None):
     """Hypothetical and actual contributions of one-hot DNA sequences.
 
     Arguments:
@@ -552,6 +558,10 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
             the final activation.
         progress: show a progress bar on stderr.
         ig_steps: path points for ``integrated_gradients``.
+        fuse: run the rules' large elementwise math XLA-compiled (same
+            numbers; see :func:`deeplift.scoring.should_fuse`); None decides
+            once for the whole job by its number of (sequence, reference)
+            pairs.
 
     Returns ``(hypothetical, contribs)``, two float32 arrays of shape
     (N, L, 4): the hypothetical contributions averaged over the references
@@ -605,27 +615,32 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
                              "%d outputs (tasks 0..%d)"
                              % (task, size, size - 1))
     task_idx = [int(t) for t in tasks] if several else int(tasks[0])
-    chunks = _reference_chunks(onehot, reference, seed)
+    chunks, refs_per_sequence = _reference_chunks(onehot, reference, seed)
     if method != "integrated_gradients":
         ig_steps = None
+    # decided for the whole job, not per chunk: compiling pays off over
+    # all of its (sequence, reference) pairs
+    fuse = should_fuse(fuse, len(onehot) * refs_per_sequence
+                       * (ig_steps or 1))
     lead = (len(tasks),) if several else ()
     hyp = np.empty(lead + onehot.shape, dtype=np.float32)
     with progress_bar(len(onehot), bool(progress),
                       "deeplift %s" % method) as bar:
         for start, chunk, refs in chunks:
             hyp[..., start:start + len(chunk), :, :] = _mean_hypothetical(
-                scorer, chunk, refs, task_idx, batch_size, ig_steps)
+                scorer, chunk, refs, task_idx, batch_size, ig_steps, fuse)
             bar.update(len(chunk))
     return hyp, hyp * onehot
 
 
-def _mean_hypothetical(scorer, chunk, refs, task_idx, batch_size, ig_steps):
+def _mean_hypothetical(scorer, chunk, refs, task_idx, batch_size, ig_steps,
+                       fuse=None):
     """Hypothetical contributions of ``chunk`` (n, L, 4) averaged over its
     references ``refs`` (n, R, L, 4); with ``ig_steps``, integrated
     gradients along ``ig_steps`` points of each straight path.  A list of
     T tasks adds a leading task axis."""
     def hypothetical(inputs, references):
-        return scorer.run(inputs, references, task_idx=task_idx,
+        return scorer.run(inputs, references, task_idx=task_idx, fuse=fuse,
                           batch_size=batch_size, hypothetical=True,
                           progress=False).hypothetical_contribs
 

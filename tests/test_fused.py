@@ -66,3 +66,24 @@ def test_fusion_is_chosen_by_call_size_and_can_be_turned_off(monkeypatch):
     assert not relu.__dict__.get("_fused_math")
     with pytest.raises(ValueError, match="fuse must be True, False or None"):
         func(task_idx=0, input_data_list=[x], batch_size=5, fuse="yes")
+
+
+def test_genomics_decides_fusion_for_the_whole_job(monkeypatch):
+    """score_sequences works in chunks of 128 sequences; whether to fuse is
+    decided once, from all of the job's (sequence, reference) pairs."""
+    from deeplift import genomics
+    calls = []
+    real = scoring.should_fuse
+
+    def spy(fuse, num):
+        calls.append((fuse, num))
+        return real(fuse, num)
+    monkeypatch.setattr(genomics, "should_fuse", spy)
+    rng = np.random.RandomState(0)
+    onehot = np.eye(4, dtype=np.float32)[rng.randint(0, 4, (3, 200))]
+    from deeplift.cli import DEMO_MODEL
+    genomics.score_sequences(DEMO_MODEL, onehot, method="rescale",
+                             reference="dinuc-shuffle:5", progress=False)
+    genomics.score_sequences(DEMO_MODEL, onehot, method="integrated_gradients",
+                             reference="gc", ig_steps=4, progress=False)
+    assert calls == [(None, 3 * 5), (None, 3 * 1 * 4)]
