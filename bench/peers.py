@@ -2,9 +2,9 @@
 tangermeme's ``deep_lift_shap`` on a PyTorch twin of the Keras model,
 against this package, on the same (example, reference) pairs.
 
-Needs the optional ``peers`` extra (``pip install -e .[peers]``, i.e. torch
-and captum); tangermeme (``pip install tangermeme``) is optional on top of
-that and is skipped, with a note in the result, when it is not importable.
+Needs the optional ``peers`` extra (``pip install -e .[peers]``: torch,
+captum and tangermeme); tangermeme is skipped, with a note in the result,
+when it is not importable.
 This module imports without any of them (torch, captum and tangermeme are
 imported inside the functions).
 
