@@ -491,9 +491,9 @@ _SCORER_CACHE = weakref.WeakKeyDictionary()
 
 
 def _scorer(model, find_scores_layer, target_layer):
-    """``(scorer, size)``: a :class:`deeplift.multiref.MultiRefScorer` of
-    ``find_scores_layer`` for ``target_layer`` (built once per model and
-    layers, so it compiles once) and the number of units of the target."""
+    """A :class:`deeplift.multiref.MultiRefScorer` of ``find_scores_layer``
+    for ``target_layer``, built once per model and layers (so it compiles
+    once)."""
     cache = _SCORER_CACHE.setdefault(model, {})
     key = (find_scores_layer, target_layer)
     if key not in cache:
@@ -504,10 +504,7 @@ def _scorer(model, find_scores_layer, target_layer):
             scorer = MultiRefScorer(model, score_ref, target_ref)
         except RuntimeError as exc:   # e.g. an activation as the target
             raise ValueError(str(exc))
-        target = (model.get_layers()[target_ref]
-                  if hasattr(model, "get_layers")
-                  else model.get_layer(target_ref))
-        cache[key] = scorer, int(np.prod(target.get_shape()[1:]))
+        cache[key] = scorer
     return cache[key]
 
 
@@ -600,21 +597,11 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
         raise ValueError("the model's input has shape %s, not (None, L, 4) "
                          "one-hot DNA" % (tuple(in_shape),))
     onehot = _check_onehot(onehot, in_shape[1])
-    scorer, size = _scorer(model, find_scores_layer, target_layer)
+    scorer = _scorer(model, find_scores_layer, target_layer)
+    # checks the task index or list (and that the target has such units)
+    # before any reference is drawn
+    scorer.scorer.seeds(task_idx, None, len(onehot), np.float32)
     several = is_task_list(task_idx)
-    tasks = list(task_idx) if several else [task_idx]
-    if not tasks:
-        raise ValueError("task_idx is an empty list; give at least one task")
-    for task in tasks:
-        if isinstance(task, (bool, np.bool_)) or not isinstance(
-                task, (int, np.integer)):
-            raise ValueError("task_idx must be an integer or a list of "
-                             "integers, got %r" % (task_idx,))
-        if not 0 <= task < size:
-            raise ValueError("task %d is out of range: the target layer has "
-                             "%d outputs (tasks 0..%d)"
-                             % (task, size, size - 1))
-    task_idx = [int(t) for t in tasks] if several else int(tasks[0])
     chunks, refs_per_sequence = _reference_chunks(onehot, reference, seed)
     if method != "integrated_gradients":
         ig_steps = None
@@ -622,7 +609,7 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
     # all of its (sequence, reference) pairs
     fuse = should_fuse(fuse, len(onehot) * refs_per_sequence
                        * (ig_steps or 1))
-    lead = (len(tasks),) if several else ()
+    lead = (len(task_idx),) if several else ()
     hyp = np.empty(lead + onehot.shape, dtype=np.float32)
     with progress_bar(len(onehot), bool(progress),
                       "deeplift %s" % method) as bar:

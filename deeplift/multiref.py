@@ -48,7 +48,7 @@ from deeplift.layers.core import Layer
 from deeplift.layers.activations import Activation
 from deeplift.progress import progress_bar
 from deeplift.scoring import (Scorer, CONTRIBS, MULTIPLIERS, prepare_inputs,
-                              is_task_list, should_fuse, check_finite)
+                              should_fuse, check_finite)
 
 logger = logging.getLogger(__name__)
 
@@ -389,33 +389,6 @@ class MultiRefScorer(object):
                              % (num_refs,))
         return int(num_refs)
 
-    def _seed(self, task_idx, target_weights, num, dtype):
-        """The seed array, and the number of tasks (None for one)."""
-        target = self.scorer.target_layer
-        if target_weights is None and is_task_list(task_idx):
-            if not len(task_idx):
-                raise ValueError("task_idx is an empty list; give at least "
-                                 "one task index")
-            return np.stack([self.scorer.seed_for_task(t, dtype,
-                                                       self.scoring_mode)
-                             for t in task_idx]), len(task_idx)
-        if target_weights is None:
-            return self.scorer.seed_for_task(task_idx, dtype,
-                                             self.scoring_mode), None
-        if is_task_list(task_idx):
-            raise ValueError("target_weights replaces task_idx, so task_idx "
-                             "cannot be a list of tasks with it")
-        seed = np.asarray(target_weights, dtype=dtype)
-        shape = tuple(target.get_shape()[1:])
-        if seed.shape == shape:
-            seed = seed[None]
-        if seed.shape[1:] != shape or seed.shape[0] not in (1, num):
-            raise ValueError("target_weights must have shape (N, %s), (1, "
-                             "%s) or %s; got %s"
-                             % (shape, shape, shape, seed.shape))
-        check_finite(seed, "target_weights")
-        return seed, None
-
     # ----- running -------------------------------------------------------
     def run(self, inputs, references, num_refs=None, task_idx=0,
             target_weights=None, batch_size=256, hypothetical=False,
@@ -466,8 +439,8 @@ class MultiRefScorer(object):
         num = len(data[0])
         source, k = self._references(references, data, num_refs, dtype,
                                      seed, names)
-        seed_arr, num_tasks = self._seed(task_idx, target_weights, num,
-                                         dtype)
+        seed_arr, num_tasks = scorer.seeds(task_idx, target_weights, num,
+                                           dtype, self.scoring_mode)
         if batch_size is None or isinstance(batch_size, bool) or int(
                 batch_size) < 1:
             raise ValueError("batch_size must be a positive integer, got %r"

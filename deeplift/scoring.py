@@ -292,8 +292,15 @@ class Scorer(object):
                                              scoring_mode=scoring_mode,
                                              dtype=dtype)
 
-    def _seed(self, task_idx, target_weights, num, dtype, scoring_mode):
-        """The seed array and the number of tasks (None for one task)."""
+    def seeds(self, task_idx, target_weights, num, dtype, scoring_mode=None):
+        """The seed array for a call on ``num`` examples, and the number of
+        tasks (None for one task).
+
+        Without ``target_weights``: the one-hot seed of ``task_idx``,
+        (1,) + target shape, or for a list of T tasks their seeds stacked,
+        (T, 1) + target shape.  ``target_weights``: (N or 1,) + target
+        shape, or the bare target shape (shared by all examples).
+        """
         if target_weights is None:
             if is_task_list(task_idx):
                 tasks = list(task_idx)
@@ -308,10 +315,13 @@ class Scorer(object):
                              "cannot be a list of tasks with it")
         seed = np.asarray(target_weights, dtype=dtype)
         target_shape = tuple(self.target_layer.get_shape()[1:])
+        if seed.shape == target_shape:
+            seed = seed[None]
         if seed.shape[1:] != target_shape or seed.shape[0] not in (1, num):
             raise ValueError(
-                "target_weights must have shape (N, %s) or (1, %s); got "
-                "%s" % (target_shape, target_shape, seed.shape))
+                "target_weights must have shape (N, %s), (1, %s) or %s; got "
+                "%s" % (target_shape, target_shape, target_shape,
+                        seed.shape))
         check_finite(seed, "target_weights")
         return seed, None
 
@@ -335,7 +345,7 @@ class Scorer(object):
         refs = prepare_references(input_references_list, data,
                                   self.input_names, dtype)
         num = len(data[0])
-        seed, num_tasks = self._seed(task_idx, target_weights, num, dtype,
+        seed, num_tasks = self.seeds(task_idx, target_weights, num, dtype,
                                      scoring_mode)
         if batch_size is None or int(batch_size) < 1:
             raise ValueError("batch_size must be a positive integer, got %r"

@@ -93,6 +93,10 @@ def test_bad_task_lists(data):
         func(task_idx=[], input_data_list=[x], batch_size=4)
     with pytest.raises(ValueError, match="out of range.*valid: 0..3"):
         func(task_idx=[0, 4], input_data_list=[x], batch_size=4)
+    # a float or a bool is not silently truncated to a task
+    for bad in (1.5, True, [0, 2.0]):
+        with pytest.raises(ValueError, match="must be an integer"):
+            func(task_idx=bad, input_data_list=[x], batch_size=4)
     with pytest.raises(ValueError, match="target_weights replaces task_idx"):
         func(task_idx=[0, 1], input_data_list=[x], batch_size=4,
              target_weights=np.ones((1, 4), np.float32))

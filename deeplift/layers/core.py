@@ -219,6 +219,10 @@ class Layer(object):
         the mean over classes (the paper's normalisation for softmax
         outputs)."""
         num_outputs = int(np.prod(self.get_shape()[1:]))
+        if isinstance(task_idx, (bool, np.bool_)) or not isinstance(
+                task_idx, (int, np.integer)):
+            raise ValueError("task index must be an integer (or a list of "
+                             "integers), got %r" % (task_idx,))
         task_idx = int(task_idx)
         if not 0 <= task_idx < num_outputs:
             raise ValueError(
