@@ -35,7 +35,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import zipfile
 
 import numpy as np
@@ -44,6 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from deeplift.dinuc_shuffle import dinuc_shuffle, dinuc_shuffle_batch  # noqa
+from timing import round_robin  # noqa: E402
 
 ORIGINAL_NAME = "deeplift-0.6.13.0"
 RESULTS_PATH = os.path.join(HERE, "RESULTS_dinuc.md")
@@ -121,42 +121,6 @@ def load_average():
         return "unknown"
 
 
-def time_interleaved(funcs, runs):
-    """Time each function ``runs`` times, round-robin, after a warm-up.
-
-    Interleaving the variants spreads any change in machine load evenly
-    over them.  Returns, per function, a list of wall-clock times and a
-    list of CPU times of this process (seconds); the CPU time leaves out
-    the time the process waits while other processes hold the CPUs.
-    """
-    for func in funcs:
-        func()  # warm-up
-    times = [([], []) for _ in funcs]
-    for _ in range(runs):
-        for func, (wall, cpu) in zip(funcs, times):
-            start, start_cpu = time.perf_counter(), time.process_time()
-            func()
-            cpu.append(time.process_time() - start_cpu)
-            wall.append(time.perf_counter() - start)
-    return times
-
-
-def time_blocks(funcs, rounds, block):
-    """Steady-state timings: in each of ``rounds`` rounds, each function
-    runs once untimed and then ``block`` times in a row, timed.  Returns,
-    per function, a list of wall-clock times and a list of CPU times."""
-    times = [([], []) for _ in funcs]
-    for _ in range(rounds):
-        for func, (wall, cpu) in zip(funcs, times):
-            func()
-            for _ in range(block):
-                start, start_cpu = time.perf_counter(), time.process_time()
-                func()
-                cpu.append(time.process_time() - start_cpu)
-                wall.append(time.perf_counter() - start)
-    return times
-
-
 def dinuc_count_matrix(one_hot):
     dim = one_hot.shape[-1]
     tokens = np.where(one_hot.any(-1), one_hot.argmax(-1), dim)
@@ -230,8 +194,10 @@ def main():
              "`deeplift.dinuc_shuffle.dinuc_shuffle`, loop over sequences",
              "`deeplift.dinuc_shuffle.dinuc_shuffle_batch`, one call"]
     load_before = load_average()
-    steady = time_blocks(funcs, runs, BLOCK)
-    interleaved = time_interleaved(funcs, runs)
+    # steady state: every round runs each variant once untimed, then BLOCK
+    # timed runs in a row; interleaved: one timed run each, round-robin
+    steady = round_robin(funcs, runs, BLOCK, warm_each_round=True)
+    interleaved = round_robin(funcs, runs)
     load_after = load_average()
 
     def fmt(times):

@@ -57,13 +57,12 @@ def batches(array):
 
 
 def over_batches(fn, xs, *rest):
-    """A callable running ``fn(x, *rest)`` on every batch; it fetches
-    every output (``.numpy()`` would add the copy back to the host)."""
+    """A callable running ``fn(x, *rest)`` on every batch.  Calling a
+    ``tf.function`` eagerly returns computed tensors, so nothing is copied
+    back to the host (``.numpy()`` would add that copy)."""
     def run():
         for x in xs:
-            out = fn(x, *rest)
-            for t in tf.nest.flatten(out):
-                t.shape  # outputs are computed eagerly by the call
+            fn(x, *rest)
     return run
 
 

@@ -17,19 +17,35 @@ def median_time(fn, repeats, warmup=1):
     return statistics.median(times)
 
 
-def interleaved_medians(stages, repeats):
-    """{name: median seconds} of the zero-argument callables in the dict
-    ``stages``, run round-robin after one warm-up run each, so that a
-    change in machine load hits them alike."""
-    for fn in stages.values():
+def round_robin(funcs, rounds, block=1, warm_each_round=False):
+    """Time the zero-argument callables ``funcs`` in ``rounds`` rounds; in
+    each round every function runs ``block`` timed times in a row (after
+    one untimed run each round if ``warm_each_round``).  One untimed
+    warm-up run each comes first.  Interleaving the functions spreads any
+    change in machine load over them alike.  Returns, per function, a list
+    of wall-clock times and a list of CPU times of this process (seconds;
+    the CPU time leaves out time spent waiting for a CPU)."""
+    for fn in funcs:
         fn()
-    times = {name: [] for name in stages}
-    for _ in range(repeats):
-        for name, fn in stages.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    times = [([], []) for _ in funcs]
+    for _ in range(rounds):
+        for fn, (wall, cpu) in zip(funcs, times):
+            if warm_each_round:
+                fn()
+            for _ in range(block):
+                start, start_cpu = time.perf_counter(), time.process_time()
+                fn()
+                cpu.append(time.process_time() - start_cpu)
+                wall.append(time.perf_counter() - start)
+    return times
+
+
+def interleaved_medians(stages, repeats):
+    """{name: median wall seconds} of the zero-argument callables in the
+    dict ``stages``, timed with :func:`round_robin`."""
+    times = round_robin(list(stages.values()), repeats)
+    return {name: statistics.median(wall)
+            for name, (wall, _) in zip(stages, times)}
 
 
 def write_report(path, lines):
