@@ -14,16 +14,18 @@ here, with one change: ``data_fn`` returns the references stored in
 DATA.npz for that example (``refs``, (N, K, L, 4), for ``x``, (N, L, 4)),
 so that both tools score the same (example, reference) pairs.
 
-TARGET: ``counts`` (model output 1) or ``profile`` (model output 0).
+TARGET: ``counts`` (model output 1), ``profile`` (model output 0), or
+both, comma-separated.
 Released shap has no ``combine_mult_and_diffref`` (the kundajelab fork
 that ChromBPNet installs has), so the fork's per-example loop runs here on
 released shap's explainer (``DeepExplainer(...).explainer``): per example,
 one session run of shap's modified gradients on the example tiled K times
 followed by its K references, then ChromBPNet's combination.
 
-Writes OUT.npz with ``hypothetical`` (N, L, 4), the mean hypothetical
-contributions, ``seconds`` (the REPEATS wall times over all N examples,
-after one untimed pass), ``shap_version`` and ``tf_keras_version``.
+Writes OUT.npz with, for each target, ``hypothetical_<target>`` (N, L,
+4), the mean hypothetical contributions, and ``seconds_<target>`` (the
+REPEATS wall times over all N examples, after one untimed pass); and
+``shap_version``, ``tf_keras_version``.
 """
 import os
 import sys
@@ -52,16 +54,19 @@ def main(argv):
     by_example = {x[i].tobytes(): refs[i] for i in range(len(x))}
 
     model = tf_keras.models.load_model(model_file, compile=False)
-    if target == "profile":
+    targets = target.split(",")
+    for name in targets:
+        if name not in ("counts", "profile"):
+            raise SystemExit("TARGET must be counts or profile (or both, "
+                             "comma-separated), got %r" % name)
+
+    def target_output(name):
+        if name == "counts":
+            return model.outputs[1]
         logits = model.outputs[0]
         meannormed = logits - tf.reduce_mean(logits, axis=1)[:, None]
         weights = tf.nn.softmax(tf.stop_gradient(meannormed), axis=1)
-        output = tf.reduce_sum(weights * meannormed, axis=1)
-    elif target == "counts":
-        output = model.outputs[1]
-    else:
-        raise SystemExit("TARGET must be counts or profile, got %r"
-                         % target)
+        return tf.reduce_sum(weights * meannormed, axis=1)
 
     def data_fn(inputs):
         return [by_example[np.asarray(inputs[0], np.float32).tobytes()]]
@@ -81,17 +86,15 @@ def main(argv):
             out.append(np.mean(hyp, axis=0))
         return out
 
-    # the kundajelab fork of shap that ChromBPNet installs takes
-    # combine_mult_and_diffref; released shap does not, so its per-example
-    # loop is run here on released shap's explainer: per example, the
-    # example tiled K times and its K references in one batch, one
-    # session run of shap's modified gradients, then the combination
-    inner = shap.DeepExplainer(
-        (model.input, output), data_fn,
-        session=tf.compat.v1.keras.backend.get_session()).explainer
-    phi = inner.phi_symbolic(0)
-
-    def shap_values(examples):
+    def shap_values(name, examples):
+        # the kundajelab fork of shap that ChromBPNet installs takes
+        # combine_mult_and_diffref; released shap does not, so the fork's
+        # per-example loop is run here on released shap's explainer: per
+        # example, the example tiled K times and its K references in one
+        # batch, one session run of shap's modified gradients, then the
+        # combination
+        inner = explainers[name]
+        phi = inner.phi_symbolic(0)
         out = np.zeros(examples.shape, dtype=np.float64)
         for j in range(len(examples)):
             bg = data_fn([examples[j]])
@@ -103,19 +106,22 @@ def main(argv):
                 [mult[0][k:]], [examples[j]], bg)[0]
         return out
 
-    def run():
-        return shap_values(x)
-
-    result = run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    result = result.reshape(x.shape)
-    np.savez(out_file, hypothetical=result.astype(np.float32),
-             seconds=np.array(times), shap_version=shap.__version__,
-             tf_keras_version=tf_keras.__version__)
+    explainers = {name: shap.DeepExplainer(
+        (model.input, target_output(name)), data_fn,
+        session=tf.compat.v1.keras.backend.get_session()).explainer
+        for name in targets}
+    results = {}
+    for name in targets:
+        result = shap_values(name, x)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            shap_values(name, x)
+            times.append(time.perf_counter() - start)
+        results["hypothetical_" + name] = result.astype(np.float32)
+        results["seconds_" + name] = np.array(times)
+    np.savez(out_file, shap_version=shap.__version__,
+             tf_keras_version=tf_keras.__version__, **results)
 
 
 if __name__ == "__main__":
