@@ -15,8 +15,9 @@ reference) pairs for every contender.
 Timed round-robin in one process (bench/timing.py), median of
 ``--repeats`` after a warm-up:
   * the floor: TensorFlow's gradient x (input - reference) of the Keras
-    model over the same pairs, in a ``tf.function`` (batches of 20 pairs,
-    the fastest batch measured here), for the counts head and for the
+    model over the same pairs, in a ``tf.function`` (batches of the size
+    this package chooses, ``deeplift.multiref.auto_batch_size``: smaller
+    batches were faster for both), for the counts head and for the
     profile scalar ``sum(stop_gradient(softmax(l) - 1/L) * l)``;
   * this package, ``MultiRefScorer.run(..., hypothetical=True)`` with its
     default batch size: Rescale and DeepLIFT_GenomicsDefault on the counts
@@ -63,7 +64,6 @@ from timing import round_robin  # noqa: E402
 BEGIN = "<!-- BEGIN workload e (bench/bench_multiref.py) -->"
 END = "<!-- END workload e -->"
 LENGTH = 2114
-FLOOR_BATCH = 20
 
 
 def load():
@@ -80,7 +80,7 @@ def make_model(tmp, filters, seed=0):
     return model, path
 
 
-def floor_functions(keras_model):
+def floor_functions(keras_model, batch):
     """TF gradient x (input - reference) over pairs, for the counts head
     and the profile scalar (weights fixed at softmax(l(x)) - 1/L)."""
     spec = tf.TensorSpec((None, LENGTH, 4), tf.float32)
@@ -108,9 +108,9 @@ def floor_functions(keras_model):
         flat = refs.reshape((-1,) + x.shape[1:])
 
         def run():
-            for s in range(0, len(flat), FLOOR_BATCH):
-                ii = np.arange(s, min(s + FLOOR_BATCH, len(flat))) // k
-                fn(x[ii], flat[s:s + FLOOR_BATCH]).numpy()
+            for s in range(0, len(flat), batch):
+                ii = np.arange(s, min(s + batch, len(flat))) // k
+                fn(x[ii], flat[s:s + batch]).numpy()
         return run
     return counts, profile, over_pairs
 
@@ -346,8 +346,10 @@ def main(argv=None):
     refs = dinuc_shuffle_batch(x, args.refs, rng=np.random.RandomState(0)
                                ).astype(np.float32)
     pairs = args.regions * args.refs
-    counts_fn, profile_fn, over_pairs = floor_functions(keras_model)
     scorers = our_scorers(path)
+    from deeplift.multiref import auto_batch_size
+    batch = auto_batch_size(scorers[("Rescale", "counts")].scorer)
+    counts_fn, profile_fn, over_pairs = floor_functions(keras_model, batch)
     stages = {
         "floor: TF gradient x input, counts head":
             over_pairs(counts_fn, x, refs),
@@ -373,9 +375,10 @@ def main(argv=None):
              "- Model: 2114 bp, %d filters, 8 dilated residual layers, "
              "profile (1000 logits) and counts heads; %d regions x %d "
              "dinucleotide shuffles = %d (region, reference) pairs; this "
-             "package at its default batch size (256 pairs) and XLA "
-             "fusion setting (on from 2048 pairs)" % (
-                 args.filters, args.regions, args.refs, pairs),
+             "package at its default (automatic) batch size, %d pairs, "
+             "and XLA fusion setting (on from 2048 pairs); the floor in "
+             "batches of the same size" % (
+                 args.filters, args.regions, args.refs, pairs, batch),
              "- Median of %d round-robin runs after a warm-up; brackets: "
              "all runs" % args.repeats, ""]
     lines += ["| contender | seconds | pairs/s | ratio to its floor |",
@@ -390,7 +393,7 @@ def main(argv=None):
 
     # batch-size sweep
     sweep_x, sweep_refs = x[:args.sweep_regions], refs[:args.sweep_regions]
-    sizes = (10, 20, 40, 80, 160, 256)
+    sizes = tuple(sorted(set((5, 10, 20, 40, 80, 256, batch))))
     scorer = scorers[("Rescale", "counts")]
     sweep = round_robin([
         (lambda b=b: run_ours(scorer, "counts", sweep_x, sweep_refs,
@@ -398,7 +401,8 @@ def main(argv=None):
         for b in sizes], args.repeats)
     sweep_pairs = len(sweep_x) * args.refs
     lines += ["", "Batch size (pairs per compiled call), Rescale counts, "
-              "fuse=True, %d regions x %d: " % (len(sweep_x), args.refs)
+              "fuse=True, %d regions x %d (automatic choice: %d): "
+              % (len(sweep_x), args.refs, batch)
               + "; ".join("%d: %.1f pairs/s" % (
                   b, sweep_pairs / statistics.median(w))
                   for b, (w, _) in zip(sizes, sweep))]
