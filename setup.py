@@ -19,7 +19,8 @@ setup(
     ],
     extras_require={
         "viz": ["matplotlib>=3.5"],
-        "test": ["pytest>=7", "matplotlib>=3.5", "tf_keras"],
+        "test": ["pytest>=7", "matplotlib>=3.5", "tf_keras", "numba"],
+        "fast": ["numba"],
         "peers": ["torch", "captum", "tangermeme", "shap"],
     },
     entry_points={"console_scripts": ["deeplift=deeplift.cli:main"]},
