@@ -20,8 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # like for like with this package and the floor, which run with
 # TensorFlow's default oneDNN kernels: the test runner turns oneDNN off
 # (TF_ENABLE_ONEDNN_OPTS=0, for reproducible numbers) unless it is set,
-# which made the original's convolutions here 1.4-1.5x slower than in a
-# plain 0.6.13 session (bench/NOTES.md)
+# and until this round the original was timed that way (bench/NOTES.md)
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "reference"))
 
