@@ -12,8 +12,9 @@ from deeplift.conversion.helpers import (
     ACTIVATIONS, activation_conversion, check_groups, conv1d_options,
     conv2d_options, data_format, kernels_and_bias, layer_err, padding,
     weights, with_activation)
-from deeplift.layers import activations_extra as A
-from deeplift.layers import convolutional_extra as CX
+from deeplift.layers import activations as A
+from deeplift.layers import convolutional as CX
+from deeplift.layers import embedding as E
 from deeplift.layers import merge as M
 from deeplift.layers import reshaping as R
 
@@ -167,10 +168,10 @@ separableconv2d_conversion = _separable_conv(CX.SeparableConv2D,
 
 def embedding_conversion(config, name, verbose=True, **kwargs):
     """Scores of models starting with an Embedding are found at the
-    embedding layer (see :class:`deeplift.layers.convolutional_extra.
+    embedding layer (see :class:`deeplift.layers.embedding.
     Embedding`)."""
     (embeddings,) = weights(config, name, 1)
-    return [CX.Embedding(embeddings=embeddings, name=name, verbose=verbose)]
+    return [E.Embedding(embeddings=embeddings, name=name, verbose=verbose)]
 
 
 # --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ for Keras 1/2 models (:func:`activation_table`).
 import numpy as np
 
 from deeplift.conversion.errors import ConversionError, WeightsMismatchError
-from deeplift.layers import activations_extra as A
+from deeplift.layers import activations as A
 
 
 # --------------------------------------------------------------------------
