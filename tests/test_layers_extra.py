@@ -22,8 +22,8 @@ from deeplift.layers import NonlinearMxtsMode as Mode
 from deeplift.layers import activations_extra as AX
 from deeplift.graph import topological_order, forward_sweep, backward_sweep
 from deeplift.models import GraphModel
-from deeplift.conversion.converters_extra import (EXTRA_CONVERTERS,
-                                                  EXTRA_ACTIVATIONS)
+from deeplift.conversion.registry import (REGISTRY as EXTRA_CONVERTERS,
+                                          ACTIVATIONS as EXTRA_ACTIVATIONS)
 from tests.nets import random_data
 
 RC, RESCALE, GRAD = Mode.RevealCancel, Mode.Rescale, Mode.Gradient
