@@ -6,7 +6,7 @@ import pytest
 
 import deeplift.layers as L
 from deeplift.layers import activations as A
-from deeplift.conversion.converters_extra import EXTRA_CONVERTERS
+from deeplift.conversion.registry import REGISTRY as EXTRA_CONVERTERS
 from tests.layer_checks import RESCALE
 
 
