@@ -11,6 +11,8 @@ import tempfile
 
 import numpy as np
 
+from deeplift import methods
+
 PROG = "deeplift"
 DEMO_MODEL = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -222,11 +224,8 @@ def _parse_tasks(text):
 
 
 
-METHOD_HELP = ("attribution method: rescale, revealcancel, genomics_default "
-               "(Rescale after convolutions, RevealCancel after dense "
-               "layers), gradient (gradient x (input - reference)), "
-               "guided_backprop, integrated_gradients (default: "
-               "%(default)s)")
+METHOD_HELP = ("attribution method: " + methods.help_text().replace("%", "%%")
+               + " (default: %(default)s)")
 REFERENCE_HELP = ("reference: zeros, gc (each sequence's base composition), "
                   "gc:FRACTION, dinuc-shuffle:N (N dinucleotide-shuffled "
                   "copies of each sequence, scores averaged) or a .npy file "

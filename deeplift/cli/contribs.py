@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 
+from deeplift import methods
 from deeplift.cli.common import (CLIError, METHOD_HELP, REFERENCE_HELP,
                                  _add_model_arguments, _atomic_write_npz,
                                  _check_file, _check_model_files,
@@ -169,7 +170,8 @@ def add_parser(sub):
     contribs.add_argument("--find-scores-layer", type=_layer_ref, default=0,
                           help="layer whose scores are computed (default: "
                           "the input, 0)")
-    contribs.add_argument("--ig-steps", type=int, default=20,
+    contribs.add_argument("--ig-steps", type=int,
+                          default=methods.get("integrated_gradients").ig_steps,
                           help="path points for integrated_gradients "
                           "(default: %(default)s)")
     contribs.add_argument("--out", required=True, metavar="FILE.npz",

@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 
+from deeplift import methods as _methods
 from deeplift.genomics.encoding import one_hot_encode
 from deeplift.genomics.models import (METHOD_TO_NONLINEAR_MXTS_MODE,
                                       _DEFAULT_METHODS, _input_layer,
@@ -40,7 +41,7 @@ def _check_onehot(onehot, length):
 def score_sequences(model, onehot, task_idx=0, method="genomics_default",
                     reference="dinuc-shuffle:20", seed=0, batch_size=256,
                     find_scores_layer=0, target_layer=-2, progress=True,
-                    ig_steps=20, json_file=None, yaml_file=None, fuse=None):
+                    ig_steps=None, json_file=None, yaml_file=None, fuse=None):
     """Hypothetical and actual contributions of one-hot DNA sequences.
 
     Arguments:
@@ -62,7 +63,8 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
             names (functional); by default the input and the layer before
             the final activation.
         progress: show a progress bar on stderr.
-        ig_steps: path points for ``integrated_gradients``.
+        ig_steps: path points for ``integrated_gradients`` (None: the
+            method's default in :mod:`deeplift.methods`, 20).
         fuse: run the rules' large elementwise math XLA-compiled (same
             numbers; see :func:`deeplift.scoring.should_fuse`); None decides
             once for the whole job by its number of (sequence, reference)
@@ -97,6 +99,8 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
         raise ValueError("batch_size must be a positive integer, got %r"
                          % (batch_size,))
     batch_size = int(batch_size)
+    if ig_steps is None:
+        ig_steps = _methods.get("integrated_gradients").ig_steps
     ig_steps = int(ig_steps)
     if ig_steps < 1:
         raise ValueError("ig_steps must be at least 1, got %r" % (ig_steps,))
@@ -111,7 +115,7 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
     scorer.scorer.seeds(task_idx, None, len(onehot), np.float32)
     several = is_task_list(task_idx)
     chunks, refs_per_sequence = _reference_chunks(onehot, reference, seed)
-    if method != "integrated_gradients":
+    if _methods.get(method).family != _methods.INTEGRATED_GRADIENTS:
         ig_steps = None
     # decided for the whole job, not per chunk: compiling pays off over
     # all of its (sequence, reference) pairs
