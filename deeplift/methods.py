@@ -3,7 +3,7 @@ the demo, :mod:`deeplift.genomics`, DeepExplain): one registry.
 
 Each :class:`Method` says which nonlinearity rule a model is converted
 with (a :data:`deeplift.layers.NonlinearMxtsMode` value, as a string so
-this module imports nothing heavy), its family (``deeplift``,
+this module imports only the leaf :mod:`deeplift.modes`), its family (``deeplift``,
 ``gradient`` or ``integrated_gradients``), its aliases, its help text
 and, for integrated gradients, the default number of path points.
 Adding a method is one :func:`register` call (or one entry in
@@ -15,6 +15,8 @@ Adding a method is one :func:`register` call (or one entry in
     'Rescale'
 """
 from dataclasses import dataclass, field
+
+from deeplift.modes import NonlinearMxtsMode as _MODE
 
 __all__ = ["Method", "METHODS", "get", "normalize", "names", "register",
            "mode_of", "help_text", "DEEPLIFT", "GRADIENT",
@@ -50,28 +52,29 @@ class Method:
 
 
 _BUILTIN = (
-    Method("rescale", "Rescale", DEEPLIFT, "DeepLIFT Rescale",
+    Method("rescale", _MODE.Rescale, DEEPLIFT, "DeepLIFT Rescale",
            "DeepLIFT with the Rescale rule everywhere",
            deepexplain="deeplift"),
-    Method("revealcancel", "RevealCancel", DEEPLIFT, "DeepLIFT RevealCancel",
+    Method("revealcancel", _MODE.RevealCancel, DEEPLIFT,
+           "DeepLIFT RevealCancel",
            "DeepLIFT with the RevealCancel rule everywhere",
            aliases=("reveal_cancel",)),
-    Method("genomics_default", "DeepLIFT_GenomicsDefault", DEEPLIFT,
+    Method("genomics_default", _MODE.DeepLIFT_GenomicsDefault, DEEPLIFT,
            "DeepLIFT genomics default",
            "DeepLIFT with Rescale after convolutions and RevealCancel after "
            "dense layers",
            aliases=("genomicsdefault", "deeplift_genomicsdefault",
                     "deeplift_genomics_default")),
-    Method("gradient", "Gradient", GRADIENT, "gradient x input",
+    Method("gradient", _MODE.Gradient, GRADIENT, "gradient x input",
            "gradient x (input - reference)",
            aliases=("grad", "grad_times_input", "gradient_times_input",
                     "gradxinput", "grad*input"),
            deepexplain="grad*input"),
-    Method("guided_backprop", "GuidedBackprop", GRADIENT,
+    Method("guided_backprop", _MODE.GuidedBackprop, GRADIENT,
            "guided backprop x input",
            "guided backpropagation x (input - reference)",
            aliases=("guidedbackprop",)),
-    Method("integrated_gradients", "Gradient", INTEGRATED_GRADIENTS,
+    Method("integrated_gradients", _MODE.Gradient, INTEGRATED_GRADIENTS,
            "integrated gradients",
            "gradients averaged along the straight path from the reference, "
            "x (input - reference)",
