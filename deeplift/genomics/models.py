@@ -27,23 +27,65 @@ def normalize_method(method):
 
 
 def load_model(h5_file, json_file=None, yaml_file=None,
-               method="genomics_default", verbose=False):
+               method="genomics_default", verbose=False,
+               maxpool_deeplift_mode=None, custom_conversion_funcs=None):
     """Convert a saved Keras model for ``method`` (see
-    :data:`METHOD_TO_NONLINEAR_MXTS_MODE`).  The returned model remembers
-    the method in its ``deeplift_method`` attribute."""
+    :mod:`deeplift.methods`).  ``maxpool_deeplift_mode`` (None: the
+    converter's default, ``gradient`` as in 0.6.13) and
+    ``custom_conversion_funcs`` (a dict, or ``"module:name"``, see
+    :func:`resolve_custom_conversions`) are passed to the converter.  The returned
+    model remembers the method in its ``deeplift_method`` attribute."""
     from deeplift.conversion import kerasapi_conversion as kc
     method = normalize_method(method)
     for path in (h5_file, json_file, yaml_file):
         if path is not None and not os.path.exists(os.fspath(path)):
             raise ValueError("model file %s does not exist" % (path,))
+    options = {}
+    if maxpool_deeplift_mode is not None:
+        options["maxpool_deeplift_mode"] = maxpool_deeplift_mode
+    if custom_conversion_funcs:
+        options["custom_conversion_funcs"] = resolve_custom_conversions(
+            custom_conversion_funcs)
     model = kc.convert_model_from_saved_files(
         os.fspath(h5_file),
         json_file=None if json_file is None else os.fspath(json_file),
         yaml_file=None if yaml_file is None else os.fspath(yaml_file),
         nonlinear_mxts_mode=_methods.mode_of(method),
-        verbose=verbose)
+        verbose=verbose, **options)
     model.deeplift_method = method
     return model
+
+
+def resolve_custom_conversions(spec):
+    """``custom_conversion_funcs`` for the converter from ``spec``: a dict
+    (Keras class name -> conversion function) is returned as is; a string
+    ``"module:name"`` names such a dict, or a function without arguments
+    returning one, importable from ``module``.  Raises ValueError with the
+    reason otherwise."""
+    import importlib
+    if isinstance(spec, dict):
+        return spec
+    if not isinstance(spec, str) or spec.count(":") != 1:
+        raise ValueError("custom conversions must be given as module:name, "
+                         "got %r" % (spec,))
+    module_name, name = spec.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError("cannot import %s for custom conversions: %s"
+                         % (module_name, exc))
+    try:
+        value = getattr(module, name)
+    except AttributeError:
+        raise ValueError("module %s has no %r (custom conversions)"
+                         % (module_name, name))
+    if callable(value) and not isinstance(value, dict):
+        value = value()
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and callable(v) for k, v in value.items()):
+        raise ValueError("%s must be (or return) a dict of Keras layer class "
+                         "names to conversion functions" % (spec,))
+    return value
 
 
 def _all_layers(model):
