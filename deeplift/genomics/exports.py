@@ -214,7 +214,8 @@ def bigwig_intervals(table, chrom_rank=None):
     chrom, mid = table.chrom[order], centre[order]
     for k in range(1, len(order)):
         if chrom[k] == chrom[k - 1] and lo[k] < hi[k - 1]:
-            cut = (mid[k - 1] + mid[k]) // 2
+            # bases nearer the left centre (or as near) stay with it
+            cut = (mid[k - 1] + mid[k] + 1) // 2
             hi[k - 1] = max(lo[k - 1], min(hi[k - 1], cut))
             lo[k] = max(lo[k], cut, hi[k - 1])
     for k in range(1, len(order)):     # a region inside its neighbours
