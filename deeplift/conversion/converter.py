@@ -49,30 +49,36 @@ class ConversionOptions:
         return {name: getattr(self, name) for name in MODE_NAMES}
 
 
-def find_unsupported(entries, custom, path="", found=None):
-    """``{class name: [layer paths]}`` of the layers (nested containers
-    included) without a conversion function."""
+def find_unsupported(entries, custom, path="", found=None, ops=None):
+    """``({class name: [layer paths]}, {op name: [op node paths]})`` of the
+    layers (nested containers included) without a conversion function and
+    of the Keras 3 op nodes the converter does not know."""
     found = OrderedDict() if found is None else found
+    ops = OrderedDict() if ops is None else ops
     for entry in entries:
         cls = entry.get("class_name")
         name = readers.layer_entry_name(entry)
+        if keras_config.is_op_node(entry):
+            if cls not in registry.OPS:
+                ops.setdefault(cls, []).append(path + name)
+            continue
         if cls in custom:
             continue
         if cls in keras_config.CONTAINERS:
             find_unsupported(
                 readers.container_layer_entries(cls, entry.get("config")),
-                custom, path + name + "/", found)
-        elif registry.lookup(cls, custom) is None:
+                custom, path + name + "/", found, ops)
+        elif registry.lookup(cls, custom, entry.get("module")) is None:
             found.setdefault(cls, []).append(path + name)
-    return found
+    return found, ops
 
 
 def check_supported(entries, custom):
     """Raise one :class:`UnsupportedLayerError` naming every layer without
-    a conversion function."""
-    found = find_unsupported(entries, custom)
-    if found:
-        raise UnsupportedLayerError(found)
+    a conversion function and every unknown op node."""
+    found, ops = find_unsupported(entries, custom)
+    if found or ops:
+        raise UnsupportedLayerError(found, ops=ops)
 
 
 class Converter(object):
@@ -90,6 +96,8 @@ class Converter(object):
         self.aliases = {}
         self._ambiguous_aliases = set()
         self.input_layer_names = []
+        #: the model's output layers (in Keras' order) once converted
+        self.output_layers = []
 
     # ---- entry point ----------------------------------------------------
 
@@ -150,6 +158,7 @@ class Converter(object):
         converted = [input_layer] + self.sequential(entries, "", input_layer,
                                                     True)
         converted[-1].build_fwd_pass_vars()
+        self.output_layers = [converted[-1]]
         return models.SequentialModel(converted)
 
     def _functional_model(self, config):
@@ -158,6 +167,7 @@ class Converter(object):
             raise ConversionError("The functional model has no outputs")
         for output_layer in output_layers:
             output_layer.build_fwd_pass_vars()
+        self.output_layers = list(output_layers)
         return models.GraphModel(name_to_layer=self.name_to_layer,
                                  input_layer_names=self.input_layer_names,
                                  name_aliases=self.finish_aliases())
@@ -200,14 +210,19 @@ class Converter(object):
             return
         self.aliases[alias] = target
 
-    def convert_leaf(self, class_name, config, name, override_keys=()):
-        func = registry.lookup(class_name, self.custom)
+    def convert_leaf(self, class_name, config, name, override_keys=(),
+                     entry=None):
+        """The deeplift layers of one Keras layer (``entry``: its entry in
+        the layer list, for its module and build config)."""
+        entry = entry or {}
+        func = registry.lookup(class_name, self.custom, entry.get("module"))
         if func is None:
             raise UnsupportedLayerError(
                 {class_name: [config.get("name", name)
                               if isinstance(config, dict) else name]})
         result = func(config=config, name=name, verbose=self.verbose,
                       keras_version=self.keras_version,
+                      build_config=entry.get("build_config"),
                       **self._modes_for(override_keys))
         if not isinstance(result, (list, tuple)):
             raise ConversionError(
@@ -222,10 +237,28 @@ class Converter(object):
             self._register(layer)
         return result
 
+    def convert_op(self, entry, node, inputs, name, override_keys=()):
+        """The deeplift layers of one Keras 3 op node (wired to
+        ``inputs``, the last one its output)."""
+        cls = entry.get("class_name")
+        func = registry.OPS.get(cls)
+        if func is None:
+            raise UnsupportedLayerError(
+                {}, ops={cls: [entry.get("name", name)]})
+        args, kwargs = keras_config.op_call(node)
+        config = entry.get("config") or {}
+        result = list(func(args=args, kwargs=kwargs, inputs=inputs,
+                           config=config, name=name, verbose=self.verbose,
+                           keras_version=self.keras_version,
+                           **self._modes_for(override_keys)))
+        for layer in result:
+            self._register(layer)
+        return result
+
     @staticmethod
-    def _wire(layer, inputs, class_name):
-        if len(inputs) == 1 and class_name not in \
-                registry.MULTI_INPUT_CLASSES:
+    def _wire(layer, inputs, class_name, module=None):
+        if len(inputs) == 1 and registry.registry_key(class_name, module) \
+                not in registry.MULTI_INPUT_CLASSES:
             layer.set_inputs(inputs[0])
         else:
             layer.set_inputs(list(inputs))
@@ -261,7 +294,8 @@ class Converter(object):
                     name + "-", prev, False)
             else:
                 converted = self.convert_leaf(
-                    cls, config, name, ([idx] if top_level else []) + [name])
+                    cls, config, name, ([idx] if top_level else []) + [name],
+                    entry)
                 if converted:
                     self._wire(converted[0], [prev], cls)
             created.extend(converted)
@@ -344,12 +378,20 @@ class Converter(object):
                 outputs_of[key] = sub_outputs
                 continue
 
-            converted = self.convert_leaf(cls, layer_config, node_id, keys)
+            if keras_config.is_op_node(entry):
+                converted = self.convert_op(entry, info["nodes"][local],
+                                            inputs, node_id, keys)
+                outputs_of[key] = [converted[-1]]
+                created.extend(converted)
+                continue
+
+            converted = self.convert_leaf(cls, layer_config, node_id, keys,
+                                          entry)
             if converted:
                 if not inputs:
                     raise ConversionError("Layer '%s' (%s) has no inputs"
                                           % (lname, cls))
-                self._wire(converted[0], inputs, cls)
+                self._wire(converted[0], inputs, cls, entry.get("module"))
                 outputs_of[key] = [converted[-1]]
                 created.extend(converted)
                 if prefix == "" and len(info["refs"]) == 1:
