@@ -10,26 +10,9 @@ import random
 
 import numpy as np
 
+from deeplift.modes import NEAR_ZERO_THRESHOLD, enum  # noqa: F401 (0.6.13 names)
+
 logger = logging.getLogger(__name__)
-
-#: differences smaller than this are treated as zero by the Rescale and
-#: RevealCancel rules (same constant as the original package)
-NEAR_ZERO_THRESHOLD = 10 ** (-7)
-
-
-def enum(**enums):
-    """A tiny enum: ``E = enum(a='a')`` gives ``E.a == 'a'``, ``E.vals`` and
-    ``E.the_dict``, as in the original package."""
-    class Enum(object):
-        pass
-    for key, val in enums.items():
-        if callable(val):
-            setattr(Enum, key, staticmethod(val))
-        else:
-            setattr(Enum, key, val)
-    Enum.vals = list(enums.values())
-    Enum.the_dict = dict(enums)
-    return Enum
 
 
 def is_type(instance, the_class):
