@@ -45,7 +45,8 @@ class UnsupportedLayerError(ConversionError):
     description of an unsupported setting -> layers using it.
     """
 
-    def __init__(self, unsupported, ops=None, settings=None):
+    def __init__(self, unsupported, ops=None, settings=None, target=None):
+        self.target = target
         self.unsupported = {cls: list(names)
                             for cls, names in (unsupported or {}).items()}
         self.ops = {op: list(names) for op, names in (ops or {}).items()}
@@ -57,8 +58,13 @@ class UnsupportedLayerError(ConversionError):
         n_layers = (sum(len(v) for v in self.unsupported.values())
                     + sum(len(v) for v in self.ops.values())
                     + sum(len(v) for v in self.settings.values()))
-        lines = ["Cannot convert this model: %d layer(s) cannot be "
-                 "converted:" % n_layers]
+        if self.target is None:
+            lines = ["Cannot convert this model: %d layer(s) cannot be "
+                     "converted:" % n_layers]
+        else:
+            lines = ["Layer '%s' was not converted (it is a placeholder): it "
+                     "depends on %d layer(s) that cannot be converted:"
+                     % (self.target, n_layers)]
         if self.unsupported:
             lines.append("Keras classes that have no deeplift conversion:")
             for cls, names in self.unsupported.items():
@@ -86,4 +92,21 @@ class UnsupportedLayerError(ConversionError):
         return "\n".join(lines)
 
     def __reduce__(self):
-        return (self.__class__, (self.unsupported, self.ops, self.settings))
+        return (self.__class__, (self.unsupported, self.ops, self.settings,
+                                 self.target))
+
+    def merged(self, other):
+        """A new error with the blockers of both."""
+        def union(a, b):
+            out = {k: list(v) for k, v in a.items()}
+            for k, names in b.items():
+                out.setdefault(k, [])
+                out[k].extend(n for n in names if n not in out[k])
+            return out
+        return UnsupportedLayerError(
+            union(self.unsupported, other.unsupported),
+            ops=union(self.ops, other.ops),
+            settings=union(self.settings, other.settings))
+
+    def is_empty(self):
+        return not (self.unsupported or self.ops or self.settings)
