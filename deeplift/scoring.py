@@ -433,6 +433,7 @@ class Predictor(object):
             l.get_name() for l in self.input_layers])
         self.output_layer = output_layer
         output_layer.build_fwd_pass_vars()
+        output_layer.get_shape()  # a conversion placeholder raises here
         self.order = topological_order([output_layer])
         self._functions = {}
 
