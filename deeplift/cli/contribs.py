@@ -140,17 +140,21 @@ def _open_input(args, length):
     except ValueError as exc:
         raise CLIError(str(exc))
     if source.num == 0:
-        raise CLIError("no sequences to score")
-    if kind == "regions":
+        raise CLIError("every region runs off its chromosome"
+                       if kind == "regions" else "no sequences to score")
+    return kind, options, source
+
+
+def _report_dropped(source):
+    """Say on stderr how many regions were left out (after scoring, so
+    that an error stays the only line)."""
+    if source.kind == "regions":
         dropped = int((~source.all_regions.kept).sum())
         if dropped:
             sys.stderr.write(
                 "deeplift: %d of %d regions run off their chromosome and "
-                "are left out (kept=False in the store's region table)\n"
+                "are left out (kept=False in the region table)\n"
                 % (dropped, len(source.all_regions)))
-        if source.num == 0:
-            raise CLIError("every region runs off its chromosome")
-    return kind, options, source
 
 
 def _settings(args, method, task, num, length, fmt):
@@ -206,6 +210,7 @@ def _contribs_to_npz(args, model, method, task, source, settings, fmt):
             ig_steps=args.ig_steps)
     except (ValueError, KeyError) as exc:
         raise CLIError(_cli_words(str(exc).strip("'\"")))
+    _report_dropped(source)
     _warn_on_deltas(model, method, args)
     settings_json = np.array([json.dumps(settings, sort_keys=True)])
     if fmt == "npz":
@@ -328,6 +333,7 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
                 scheduler_file=args.scheduler_file)
     except (DistributedError, store_module.StoreError) as exc:
         raise CLIError(str(exc))
+    _report_dropped(source)
     print("wrote %s: %d chunks of %d rows (%d scored now, %d done before); "
           "deeplift status %s; deeplift export %s --h5/--modisco/--bigwig"
           % (args.out, store.num_chunks, args.chunk_size, len(pending),

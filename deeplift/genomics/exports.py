@@ -212,15 +212,19 @@ def bigwig_intervals(table, chrom_rank=None):
     lo = table.start[order].copy()
     hi = table.end[order].copy()
     chrom, mid = table.chrom[order], centre[order]
-    for k in range(1, len(order)):
-        if chrom[k] == chrom[k - 1] and lo[k] < hi[k - 1]:
-            # bases nearer the left centre (or as near) stay with it
-            cut = (mid[k - 1] + mid[k] + 1) // 2
-            hi[k - 1] = max(lo[k - 1], min(hi[k - 1], cut))
-            lo[k] = max(lo[k], cut, hi[k - 1])
-    for k in range(1, len(order)):     # a region inside its neighbours
-        if chrom[k] == chrom[k - 1]:
-            lo[k] = max(lo[k], hi[k - 1])
+    prev = None              # the last region that keeps a part
+    for k in range(len(order)):
+        if prev is not None and chrom[k] == chrom[prev]:
+            if mid[k] == mid[prev]:       # same centre: the first keeps it
+                lo[k] = hi[k]
+                continue
+            if lo[k] < hi[prev]:
+                # bases nearer the left centre (or as near) stay with it
+                cut = (mid[prev] + mid[k]) // 2 + 1
+                hi[prev] = max(lo[prev], min(hi[prev], cut))
+                lo[k] = max(lo[k], cut)
+            lo[k] = max(lo[k], hi[prev])
+        prev = k
     hi = np.maximum(hi, lo)
     return order, lo, hi
 
