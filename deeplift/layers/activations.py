@@ -1,13 +1,17 @@
-"""Elementwise nonlinearities and the multiplier rules of every
-``NonlinearMxtsMode``.
+"""Elementwise nonlinearities (Keras' activations) and the multiplier
+rules of every ``NonlinearMxtsMode``.
 
 An activation class defines only its function ``f`` and derivative
-``gradient``; the rules below are shared by all of them.  A rule is
+``gradient``; the rules below are shared by all of them.
+``ACTIVATION_BY_NAME`` maps Keras activation names to factories
+``(nonlinear_mxts_mode, **layer_kwargs) -> layer`` (``None`` for
+``'linear'``).  A rule is
 ``rule(layer, state, pos_mxts, neg_mxts) -> (pos_mxts_in, neg_mxts_in)``
 and lives in ``MXTS_RULES``; contributions (needed by RevealCancel
 downstream) come from ``CONTRIB_RULES``.
 """
 import logging
+import math
 import os
 
 import tensorflow as tf
@@ -327,3 +331,227 @@ class Softmax(Activation):
             return y * (m - tf.reduce_sum(m * y, axis=-1, keepdims=True))
         pos = vjp(pos_mxts)
         return [(pos, pos if neg_mxts is pos_mxts else vjp(neg_mxts))]
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _c(value, x):
+    return tf.constant(value, dtype=x.dtype)
+
+
+def _elu_gradient(x, alpha):
+    """Derivative of ``elu(x, alpha)``."""
+    return tf.where(x > 0, tf.ones_like(x),
+                    _c(alpha, x) * tf.exp(tf.minimum(x, 0)))
+
+
+class LeakyReLU(PReLU):
+    """``x`` if ``x > 0`` else ``negative_slope * x`` (Keras 3's
+    ``negative_slope``, Keras 2's ``alpha``; Keras' layer default 0.3)."""
+
+    def __init__(self, negative_slope=None, alpha=None, **kwargs):
+        if negative_slope is None:
+            negative_slope = 0.3 if alpha is None else alpha
+        super(LeakyReLU, self).__init__(alpha=float(negative_slope),
+                                        **kwargs)
+        self.negative_slope = float(negative_slope)
+
+
+class ELU(Activation):
+    """``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``."""
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super(ELU, self).__init__(**kwargs)
+        self.alpha = float(alpha)
+
+    def f(self, x):
+        return tf.where(x > 0, x,
+                        _c(self.alpha, x) * tf.math.expm1(tf.minimum(x, 0)))
+
+    def gradient(self, x):
+        return _elu_gradient(x, self.alpha)
+
+
+class SELU(Activation):
+    """``scale * elu(x, alpha)`` with Keras' fixed constants."""
+
+    def f(self, x):
+        return tf.nn.selu(x)
+
+    def gradient(self, x):
+        return _c(SELU_SCALE, x) * _elu_gradient(x, SELU_ALPHA)
+
+
+class GELU(Activation):
+    """``x * Phi(x)`` (``approximate=False``, Keras' default for the
+    activation) or its tanh approximation (``approximate=True``)."""
+
+    def __init__(self, approximate=False, **kwargs):
+        super(GELU, self).__init__(**kwargs)
+        self.approximate = bool(approximate)
+
+    def f(self, x):
+        return tf.nn.gelu(x, approximate=self.approximate)
+
+    def gradient(self, x):
+        if self.approximate:
+            k = _c(math.sqrt(2.0 / math.pi), x)
+            c = _c(0.044715, x)
+            t = tf.tanh(k * (x + c * x * x * x))
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (
+                1 + 3 * c * x * x)
+        cdf = 0.5 * (1 + tf.math.erf(x / _c(math.sqrt(2.0), x)))
+        pdf = tf.exp(-0.5 * x * x) / _c(math.sqrt(2.0 * math.pi), x)
+        return cdf + x * pdf
+
+
+class Swish(Activation):
+    """``x * sigmoid(x)`` (Keras' ``swish`` / ``silu``)."""
+
+    def f(self, x):
+        return tf.nn.silu(x)
+
+    def gradient(self, x):
+        s = tf.nn.sigmoid(x)
+        return s * (1 + x * (1 - s))
+
+
+
+class Softplus(Activation):
+    """``log(1 + exp(x))``."""
+
+    def f(self, x):
+        return tf.math.softplus(x)
+
+    def gradient(self, x):
+        return tf.nn.sigmoid(x)
+
+
+class Softsign(Activation):
+    """``x / (1 + |x|)``."""
+
+    def f(self, x):
+        return tf.nn.softsign(x)
+
+    def gradient(self, x):
+        d = 1 + tf.abs(x)
+        return 1 / (d * d)
+
+
+class HardSigmoid(Activation):
+    """Keras 3: ``relu6(x + 3) / 6`` (slope 1/6).  Keras 2's was
+    ``clip(0.2 * x + 0.5, 0, 1)``: pass ``slope=0.2`` for models trained
+    with it."""
+
+    def __init__(self, slope=1.0 / 6, offset=0.5, **kwargs):
+        super(HardSigmoid, self).__init__(**kwargs)
+        self.slope = float(slope)
+        self.offset = float(offset)
+
+    def _keras3(self):
+        return self.slope == 1.0 / 6 and self.offset == 0.5
+
+    def f(self, x):
+        if self._keras3():
+            return tf.nn.relu6(x + _c(3.0, x)) / _c(6.0, x)
+        return tf.clip_by_value(_c(self.slope, x) * x + _c(self.offset, x),
+                                _c(0.0, x), _c(1.0, x))
+
+    def gradient(self, x):
+        y = _c(self.slope, x) * x + _c(self.offset, x)
+        inside = tf.logical_and(y > 0, y < 1)
+        return tf.where(inside, _c(self.slope, x) * tf.ones_like(x),
+                        tf.zeros_like(x))
+
+
+class Exponential(Activation):
+    """``exp(x)``."""
+
+    def f(self, x):
+        return tf.exp(x)
+
+    def gradient(self, x):
+        return tf.exp(x)
+
+
+class ReLUGeneral(Activation):
+    """Keras' ``ReLU`` layer / ``relu`` activation with ``max_value``,
+    ``threshold`` and ``negative_slope`` (computed as Keras does):
+    ``x`` above ``threshold`` (else 0), clipped to ``[0, max_value]`` when
+    ``max_value`` is set, minus ``negative_slope * relu(threshold - x)``.
+    """
+
+    def __init__(self, max_value=None, threshold=0.0, negative_slope=0.0,
+                 **kwargs):
+        super(ReLUGeneral, self).__init__(**kwargs)
+        self.max_value = None if max_value is None else float(max_value)
+        self.threshold = float(threshold or 0.0)
+        self.negative_slope = float(negative_slope or 0.0)
+
+    def _leaky_only(self):
+        return self.max_value is None and self.threshold == 0.0
+
+    def f(self, x):
+        ns, thr = self.negative_slope, self.threshold
+        if ns != 0 and self._leaky_only():
+            return tf.where(x > 0, x, _c(ns, x) * x)
+        if thr != 0:
+            y = tf.where(x > _c(thr, x), x, tf.zeros_like(x))
+        else:
+            y = tf.nn.relu(x)
+        if self.max_value is not None:
+            y = tf.clip_by_value(y, _c(0.0, x), _c(self.max_value, x))
+        if ns != 0:
+            y = y - _c(ns, x) * tf.nn.relu(_c(thr, x) - x)
+        return y
+
+    def gradient(self, x):
+        ns, thr = self.negative_slope, self.threshold
+        if ns != 0 and self._leaky_only():
+            return tf.where(x > 0, tf.ones_like(x),
+                            _c(ns, x) * tf.ones_like(x))
+        on = x > _c(thr, x)
+        if self.max_value is not None:
+            on = tf.logical_and(on, tf.logical_and(
+                x > 0, x < _c(self.max_value, x)))
+        grad = tf.cast(on, x.dtype)
+        if ns != 0:
+            grad = grad + _c(ns, x) * tf.cast(x < _c(thr, x), x.dtype)
+        return grad
+
+
+def _factory(cls, **fixed):
+    def make(nonlinear_mxts_mode, **kwargs):
+        params = dict(fixed)
+        params.update(kwargs)
+        return cls(nonlinear_mxts_mode=nonlinear_mxts_mode, **params)
+    make.__name__ = "make_%s" % cls.__name__.lower()
+    return make
+
+
+def _linear(nonlinear_mxts_mode, **kwargs):
+    return None
+
+
+#: Keras activation name -> ``factory(nonlinear_mxts_mode, **kwargs)``
+#: returning a deeplift layer, or None for 'linear' (an identity)
+ACTIVATION_BY_NAME = {
+    "linear": _linear,
+    "relu": _factory(ReLU),
+    "sigmoid": _factory(Sigmoid),
+    "tanh": _factory(Tanh),
+    "softmax": _factory(Softmax),
+    "elu": _factory(ELU),
+    "selu": _factory(SELU),
+    "gelu": _factory(GELU),
+    "swish": _factory(Swish),
+    "silu": _factory(Swish),
+    "softplus": _factory(Softplus),
+    "softsign": _factory(Softsign),
+    "hard_sigmoid": _factory(HardSigmoid),
+    "exponential": _factory(Exponential),
+    "leaky_relu": _factory(LeakyReLU, negative_slope=0.2),
+    "relu6": _factory(ReLUGeneral, max_value=6.0),
+}

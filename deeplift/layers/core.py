@@ -327,7 +327,11 @@ class SingleInputMixin(object):
 
 
 class ListInputMixin(object):
-    """For layers with a list of input layers."""
+    """For layers with a list of ``min_inputs`` to ``max_inputs`` (None:
+    any number) input layers."""
+
+    min_inputs = 1
+    max_inputs = None
 
     def _check_inputs(self):
         if not isinstance(self.inputs, (list, tuple)) or not self.inputs:
@@ -338,6 +342,14 @@ class ListInputMixin(object):
             if not isinstance(an_input, Layer):
                 raise TypeError("inputs of layer %r must be deeplift layers, "
                                 "got %s" % (self.name, type(an_input)))
+        n = len(self.inputs)
+        if n < self.min_inputs or (self.max_inputs is not None
+                                   and n > self.max_inputs):
+            raise ValueError("layer %r (%s) takes %s inputs, got %d"
+                             % (self.name, type(self).__name__,
+                                self.min_inputs if self.max_inputs ==
+                                self.min_inputs else
+                                "at least %d" % self.min_inputs, n))
 
     def input_layers(self):
         return list(self.inputs) if self.inputs is not None else []

@@ -1,0 +1,65 @@
+"""Genomics helpers: one-hot encoding, FASTA reading, references, scoring
+of DNA sequences and a small simulation of the DeepLIFT paper's data.
+
+A package, one concern per module: :mod:`.encoding`, :mod:`.fasta`,
+:mod:`.references`, :mod:`.models` (methods and converted models),
+:mod:`.scoring` and :mod:`.simulate`; every public name is re-exported
+here.
+
+The main entry point is :func:`score_sequences`::
+
+    from deeplift import genomics
+    onehot = genomics.one_hot_encode(["ACGTN...", ...])      # (N, L, 4)
+    hyp, contribs = genomics.score_sequences(
+        "model.h5", onehot, task_idx=0, method="genomics_default",
+        reference="dinuc-shuffle:20", seed=0)
+
+``hyp`` holds the hypothetical contributions (for every position, the
+contribution each of the four bases would have there), averaged over the
+references; ``contribs = hyp * onehot`` is the actual contribution of the
+observed base (zero for the other bases and for N positions).
+
+Methods (the name of the attribution rule; in this package the rule is
+chosen when the Keras model is converted, see
+:data:`METHOD_TO_NONLINEAR_MXTS_MODE`):
+
+* ``rescale``, ``revealcancel``: DeepLIFT with that rule everywhere;
+* ``genomics_default``: DeepLIFT with Rescale for nonlinearities after
+  convolutions and RevealCancel after dense layers (the original default);
+* ``gradient``: gradient x (input - reference), i.e. gradient x input with
+  the ``zeros`` reference;
+* ``guided_backprop``: guided backpropagation x (input - reference);
+* ``integrated_gradients``: gradients averaged over ``ig_steps`` points of
+  the straight path from the reference to the input, x (input - reference).
+
+References (``reference=``):
+
+* ``"zeros"``: an all-zero sequence;
+* ``"gc"``: every position holds the sequence's own base composition,
+  ``[(1-g)/2, g/2, g/2, (1-g)/2]`` with ``g`` its GC fraction (N positions
+  excluded); ``"gc:0.41"`` uses a fixed GC fraction;
+* ``"dinuc-shuffle:N"``: N dinucleotide-shuffled versions of each sequence
+  (seeded by ``seed``), scores averaged over them;
+* an array: ``(4,)`` (the same at every position), ``(L, 4)`` or
+  ``(1, L, 4)`` shared by all sequences,
+  ``(N, L, 4)`` one per sequence, ``(N, R, L, 4)`` R per sequence or
+  ``(1, R, L, 4)`` R shared ones (scores averaged over the R references).
+"""
+from deeplift.genomics.encoding import (BASES, length_mismatch,
+                                        one_hot_encode, onehot_to_sequences)
+from deeplift.genomics.fasta import read_fasta
+from deeplift.genomics.models import (METHOD_TO_NONLINEAR_MXTS_MODE, METHODS,
+                                      load_model, model_methods,
+                                      normalize_method)
+from deeplift.genomics.references import (gc_reference, make_references,
+                                          parse_reference)
+from deeplift.genomics.scoring import score_sequences
+from deeplift.genomics.simulate import (BACKGROUND, GATA_PWM, TAL1_PWM,
+                                        TASK_NAMES, auroc, motif_mask_auroc,
+                                        simulate_sequences)
+
+__all__ = ["one_hot_encode", "read_fasta", "gc_reference", "parse_reference",
+           "make_references", "normalize_method", "load_model",
+           "score_sequences", "simulate_sequences", "motif_mask_auroc",
+           "METHODS", "METHOD_TO_NONLINEAR_MXTS_MODE", "TASK_NAMES",
+           "GATA_PWM", "TAL1_PWM", "BACKGROUND"]
