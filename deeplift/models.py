@@ -2,7 +2,7 @@
 compiled scorer in :mod:`deeplift.scoring`."""
 import logging
 
-from deeplift.util import enum
+from deeplift.modes import enum
 from deeplift.layers.core import Input, Layer, ScoringMode, check_mode
 from deeplift.layers.activations import Activation
 from deeplift.scoring import Scorer, Predictor, CONTRIBS, MULTIPLIERS

@@ -13,6 +13,8 @@ import numpy as np
 import yaml
 
 from deeplift.modes import NEAR_ZERO_THRESHOLD, enum  # noqa: F401 (0.6.13 names)
+from deeplift.progress import progress_bar
+from deeplift.symbolic import compile_symbolic
 
 logger = logging.getLogger(__name__)
 
@@ -106,13 +108,7 @@ def compile_func(inputs, outputs):
     arrays when ``outputs`` was a list.  Multiplier variables use the task
     index and active state of the target layer at call time.
     """
-    from deeplift.symbolic import compile_symbolic
     return compile_symbolic(inputs, outputs)
-
-
-def _progress_bar(total, enabled, desc):
-    from deeplift.progress import progress_bar
-    return progress_bar(total=total, enabled=enabled, desc=desc)
 
 
 def run_function_in_batches(func, input_data_list, learning_phase=None,
@@ -135,8 +131,9 @@ def run_function_in_batches(func, input_data_list, learning_phase=None,
     batch_size = int(batch_size)
     num_examples = len(input_data_list[0])
     chunks = None
-    with _progress_bar(num_examples, progress_update is not None,
-                       "batches") as bar:
+    with progress_bar(total=num_examples,
+                      enabled=progress_update is not None,
+                      desc="batches") as bar:
         for start in range(0, num_examples, batch_size):
             batch = [x[start:start + batch_size] for x in input_data_list]
             if learning_phase is not None:

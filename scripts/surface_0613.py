@@ -14,9 +14,11 @@ import).  For every module: its public top-level functions, classes and
 values, including what ``from .x import *`` brings into a package
 ``__init__``.  Functions and methods carry their parameters
 ``[name, kind, has_default]`` (kind: ``positional``, ``varargs``,
-``kwonly``, ``varkw``); classes their public methods (``__init__``
+``kwonly``, ``varkw``; methods without ``self``/``cls``); classes their
+public methods (``__init__``
 included), inherited ones resolved through base classes defined in the
-package.  Only names are recorded, never code.
+package; an ``__init__`` that forwards ``**kwargs`` to its base also lists
+the base's parameters (as keyword-only).  Only names are recorded, never code.
 """
 import argparse
 import ast
@@ -117,10 +119,28 @@ def class_methods(modules, cls_node, module, seen=None):
                 methods.update(class_methods(modules, other.classes[base_name],
                                              other, seen | {base_name}))
                 break
+    inherited_init = methods.get("__init__")
     for node in cls_node.body:
         if isinstance(node, ast.FunctionDef) and (
                 not node.name.startswith("_") or node.name == "__init__"):
-            methods[node.name] = params_of(node)
+            params = params_of(node)
+            static = any(isinstance(d, ast.Name) and d.id == "staticmethod"
+                         for d in node.decorator_list)
+            # self / cls are not part of what a caller passes
+            methods[node.name] = params if static else params[1:]
+    own_init = methods.get("__init__")
+    if (own_init is not inherited_init and inherited_init is not None
+            and own_init and own_init[-1][1] == "varkw"):
+        # **kwargs forwarded to the base: the base's parameters are
+        # accepted by keyword (and its **kwargs, if any, stays)
+        named = {p[0] for p in own_init}
+        merged = own_init[:-1] + [[p[0], "kwonly", p[2]]
+                                  for p in inherited_init
+                                  if p[1] in ("positional", "kwonly")
+                                  and p[0] not in named]
+        if inherited_init and inherited_init[-1][1] == "varkw":
+            merged.append(own_init[-1])
+        methods["__init__"] = merged
     return methods
 
 
