@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from deeplift.conversion import kerasapi_conversion as kc
+from deeplift.modes import NonlinearMxtsMode
 
 
 def output_names(keras_model):
@@ -34,7 +35,12 @@ def input_names(keras_model):
 
 def converted_three_ways(keras_model, directory, sources=("memory", "keras",
                                                           "h5"), **options):
-    """``{source: deeplift model}`` converted with ``options``."""
+    """``{source: deeplift model}`` converted with ``options``.
+
+    The mode defaults to Rescale: DeepLIFT_GenomicsDefault (the converters'
+    default) refuses, as 0.6.13 did, an activation after a layer that is
+    neither Dense nor a convolution, which these test models have."""
+    options.setdefault("nonlinear_mxts_mode", NonlinearMxtsMode.Rescale)
     out = {}
     for source in sources:
         if source == "memory":
