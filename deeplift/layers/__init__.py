@@ -11,7 +11,8 @@ from deeplift.layers.core import (ScoringMode, NonlinearMxtsMode,  # noqa
                                   SymbolicVar)
 from deeplift.layers.activations import (  # noqa
     Activation, PReLU, ReLU, Sigmoid, Tanh, Softmax, LeakyReLU, ELU, SELU,
-    GELU, Swish, Softplus, Softsign, HardSigmoid, Exponential, ReLUGeneral,
+    GELU, Swish, Softplus, Softsign, HardSigmoid, HardSwish, Exponential,
+    ReLUGeneral,
     ACTIVATION_BY_NAME)
 from deeplift.layers.convolutional import (  # noqa
     Conv, Conv1D, Conv2D, PaddingMode, DataFormat, Conv1DTranspose,
