@@ -11,6 +11,7 @@ of a conversion function (also for user-supplied ones) is appended below
 import numpy as np
 
 from deeplift import layers
+from deeplift.conversion import normalization as normalization_converters
 from deeplift.conversion.converters_extra import (
     EXTRA_CONVERTERS, EXTRA_MULTI_INPUT_CLASSES)
 from deeplift.conversion.errors import (CONVERSION_FUNCTION_CONTRACT,
@@ -284,6 +285,8 @@ REGISTRY = {
     "Flatten": flatten_conversion,
     "Concatenate": concat_conversion,
     "BatchNormalization": batchnorm_conversion,
+    "LayerNormalization": normalization_converters.layernorm_conversion,
+    "GroupNormalization": normalization_converters.groupnorm_conversion,
 
     "Softmax": softmax_layer_conversion,
     "PReLU": prelu_conversion,
