@@ -282,7 +282,11 @@ class Scorer(object):
                         for t in range(num_tasks)]
             return [tf.stack(column) for column in zip(*per_task)]
 
-        fn = tf.function(scores, input_signature=specs + specs + [seed_spec])
+        # no autograph: the sweeps are plain Python over layers (no tensor
+        # control flow), and converting them costs seconds on large graphs
+        # (unrolled recurrent layers)
+        fn = tf.function(scores, input_signature=specs + specs + [seed_spec],
+                         autograph=False)
         self._functions[key] = fn
         return fn
 
@@ -411,7 +415,8 @@ class Predictor(object):
                                        dict(zip(self.input_layers, xs)))
                 return states[id(self.output_layer)].act
             self._functions[dtype] = tf.function(predict,
-                                                 input_signature=specs)
+                                                 input_signature=specs,
+                                                 autograph=False)
         return self._functions[dtype]
 
     def run(self, input_data_list, batch_size=100, progress_update=None):

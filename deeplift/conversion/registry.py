@@ -12,6 +12,7 @@ import numpy as np
 
 from deeplift import layers
 from deeplift.conversion import normalization as normalization_converters
+from deeplift.conversion import recurrent as recurrent_converters
 from deeplift.conversion.converters_extra import (
     EXTRA_CONVERTERS, EXTRA_MULTI_INPUT_CLASSES)
 from deeplift.conversion.errors import (CONVERSION_FUNCTION_CONTRACT,
@@ -313,6 +314,13 @@ REGISTRY = {
     "GlobalMaxPool2D": globalmaxpool2d_conversion,
     "GlobalAveragePooling2D": globalavgpool2d_conversion,
     "GlobalAvgPool2D": globalavgpool2d_conversion,
+
+    # recurrent layers
+    "SimpleRNN": recurrent_converters.simplernn_conversion,
+    "LSTM": recurrent_converters.lstm_conversion,
+    "GRU": recurrent_converters.gru_conversion,
+    "Bidirectional": recurrent_converters.bidirectional_conversion,
+    "Masking": recurrent_converters.masking_conversion,
 
     # identities at inference time
     "Dropout": noop_conversion,

@@ -154,6 +154,15 @@ class Slice(SingleInputMixin, StructuralLayer):
                        else self.start)
         return x[tuple(index)]
 
+    def _compute_shape(self, input_shapes):
+        shape = list(input_shapes[0])
+        axis = self.axis % len(shape)
+        if self.keep_axis:
+            shape[axis] = self.stop - self.start
+        else:
+            del shape[axis]
+        return tuple(shape)
+
 
 class Stack(ListInputMixin, StructuralLayer):
     """Stack the inputs along a new ``axis`` (time steps -> a sequence)."""
@@ -165,6 +174,11 @@ class Stack(ListInputMixin, StructuralLayer):
     def forward(self, xs):
         return tf.stack(xs, axis=self.axis)
 
+    def _compute_shape(self, input_shapes):
+        shape = list(input_shapes[0])
+        shape.insert(self.axis % (len(shape) + 1), len(input_shapes))
+        return tuple(shape)
+
 
 class Reverse(SingleInputMixin, StructuralLayer):
     """Reverse the order along ``axis`` (time, for backward layers)."""
@@ -175,6 +189,9 @@ class Reverse(SingleInputMixin, StructuralLayer):
 
     def forward(self, xs):
         return tf.reverse(xs[0], axis=[self.axis])
+
+    def _compute_shape(self, input_shapes):
+        return tuple(input_shapes[0])
 
 
 class Zeros(SingleInputMixin, StructuralLayer):
