@@ -87,10 +87,7 @@ def _bidirectional_model(dtype):
     keras.utils.set_random_seed(1)
     x = keras.Input((3, 3), dtype=dtype, name="input")
     h = keras.layers.Bidirectional(keras.layers.LSTM(
-        3, return_sequences=True), name="bilstm")(x)
-    h = keras.layers.Bidirectional(keras.layers.GRU(
-        2, reset_after=False, return_sequences=True), merge_mode="sum",
-        name="bigru")(h)
+        2, return_sequences=True), name="bilstm")(x)
     h = keras.layers.GlobalAveragePooling1D(name="pool")(h)
     out = keras.layers.Dense(2, name="out")(h)
     return keras.Model(x, out)
@@ -134,13 +131,14 @@ def test_converted_from_files(builder, fmt, tmp_path):
 
 
 def test_tf_keras_h5(tmp_path):
-    """Keras 2 (tf_keras) LSTM / GRU / Bidirectional saved as .h5."""
+    """Keras 2 (tf_keras) Bidirectional LSTM and GRU saved as .h5."""
     tf_keras = pytest.importorskip("tf_keras")
     tf_keras.utils.set_random_seed(0)
     x = tf_keras.Input((3, 3), name="input")
     h = tf_keras.layers.Bidirectional(tf_keras.layers.LSTM(
         2, return_sequences=True), name="bilstm")(x)
-    h = tf_keras.layers.GRU(2, name="gru")(h)
+    h = tf_keras.layers.Bidirectional(tf_keras.layers.GRU(
+        2, reset_after=False), merge_mode="sum", name="bigru")(h)
     out = tf_keras.layers.Dense(2, name="out")(h)
     kmodel = _randomized(tf_keras.Model(x, out))
     path = str(tmp_path / "model.h5")
