@@ -8,7 +8,7 @@ import keras
 
 import deeplift.layers as L
 from deeplift.layers import activations as A
-from deeplift.conversion.converters_extra import EXTRA_ACTIVATIONS
+from deeplift.conversion.registry import ACTIVATIONS as EXTRA_ACTIVATIONS
 from tests.layer_checks import (  # noqa: F401 (fixture)
     restore_dtype_policy, policy, Twin, check_model_forward_and_gradient,
     check_model_summation_to_delta, RC, RESCALE, GRAD)

@@ -9,7 +9,7 @@ import pytest
 
 import deeplift.layers as L
 from deeplift.layers import activations as A
-from deeplift.conversion.converters_extra import EXTRA_CONVERTERS
+from deeplift.conversion.registry import REGISTRY
 from tests.layer_checks import (  # noqa: F401 (fixture)
     restore_dtype_policy, check_converted, RESCALE)
 
@@ -19,7 +19,7 @@ def _convert(klayer, x_shapes, mode=RESCALE):
     klayer(kins if len(kins) > 1 else kins[0])
     config = klayer.get_config()
     config["weights"] = klayer.get_weights()
-    fn = EXTRA_CONVERTERS[type(klayer).__name__]
+    fn = REGISTRY[type(klayer).__name__]
     return fn(config=config, name="lyr", verbose=False,
               nonlinear_mxts_mode=mode, dense_mxts_mode="Linear",
               conv_mxts_mode="Linear",
@@ -35,7 +35,7 @@ def _convert(klayer, x_shapes, mode=RESCALE):
     (lambda: keras.layers.Conv2DTranspose(2, 3, activation="gelu"),
      [(4, 4, 2)], [L.Conv2DTranspose, A.GELU]),
     (lambda: keras.layers.SeparableConv1D(2, 3, activation="swish"),
-     [(6, 2)], [L.SeparableConv1D, A.Swish]),
+     [(6, 2)], [L.DepthwiseConv1D, L.Conv1D, A.Swish]),  # two stages
     (lambda: keras.layers.DepthwiseConv2D(3, use_bias=False),
      [(4, 4, 2)], [L.DepthwiseConv2D]),
     (lambda: keras.layers.LeakyReLU(negative_slope=0.2), [(3,)],

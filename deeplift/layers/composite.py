@@ -11,6 +11,8 @@ inner layer keeps its own summation-to-delta property, so the composite
 does too.  Layers used only inside composites (time slices, stacking,
 elementwise affine maps) are defined here as well.
 """
+import logging
+
 import numpy as np
 import tensorflow as tf
 
@@ -20,6 +22,8 @@ from deeplift.layers.core import (Input, Node, SingleInputMixin,
                                   NonlinearMxtsMode, check_mode,
                                   positive_part, negative_part,
                                   as_float_array)
+
+logger = logging.getLogger(__name__)
 
 
 class Port(Input):
@@ -36,9 +40,12 @@ class Composite(SingleInputMixin, Node):
     Subclasses implement ``build_inner(port)``: wire deeplift layers from
     ``port`` (a :class:`Port` with this layer's input shape) and return
     the inner output layer.  ``nonlinear_mxts_mode`` is the mode of the
-    inner nonlinearities and products (DeepLIFT_GenomicsDefault resolves
-    per inner activation, as in any graph).
+    inner nonlinearities and products; DeepLIFT_GenomicsDefault means the
+    class's ``genomics_default`` (the inner layers have no Dense or
+    convolution of the model before them to decide by).
     """
+
+    genomics_default = NonlinearMxtsMode.Rescale
 
     def __init__(self, nonlinear_mxts_mode=NonlinearMxtsMode.Rescale,
                  **kwargs):
@@ -63,7 +70,20 @@ class Composite(SingleInputMixin, Node):
         layer.build_fwd_pass_vars()
         return layer
 
+    def resolve_mode(self):
+        """Replace DeepLIFT_GenomicsDefault by ``genomics_default`` (before
+        the inner graph is built)."""
+        if (self.nonlinear_mxts_mode
+                == NonlinearMxtsMode.DeepLIFT_GenomicsDefault):
+            self.nonlinear_mxts_mode = self.genomics_default
+            if self.verbose:
+                logger.info("%s layer %s: %s means %s inside it",
+                            type(self).__name__, self.name,
+                            NonlinearMxtsMode.DeepLIFT_GenomicsDefault,
+                            self.genomics_default)
+
     def _compute_shape(self, input_shapes):
+        self.resolve_mode()
         self._port = Port(batch_shape=input_shapes[0],
                           name=self.inner_name("input"))
         self._out = self.build_inner(self._port)

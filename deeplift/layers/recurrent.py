@@ -8,8 +8,10 @@ the previous state) are linear; the activations follow the chosen rule
 ``i * g``, ``o * tanh(c)``, ``z * h``, ``r * h``) is a two-factor Shapley
 product (:class:`~deeplift.layers.merge.Multiply`); ``1 - z`` is affine.
 Contributions therefore sum to the output difference exactly, and the
-Gradient mode gives the gradient.  The initial state is zero.  The
-sequence length must be known; masking is not supported.
+Gradient mode gives the gradient.  DeepLIFT_GenomicsDefault means
+RevealCancel inside (the gates follow dense projections).  The initial
+state is zero.  The sequence length must be known; masking is not
+supported.
 
 ``activation`` / ``recurrent_activation`` are Keras activation names
 (looked up in :data:`~deeplift.layers.activations.ACTIVATION_BY_NAME`) or
@@ -21,7 +23,8 @@ h).
 """
 import numpy as np
 
-from deeplift.layers.core import Dense, Concat, as_float_array
+from deeplift.layers.core import (Dense, Concat, NonlinearMxtsMode,
+                                  as_float_array)
 from deeplift.layers.activations import ACTIVATION_BY_NAME
 from deeplift.layers.composite import (Composite, ElementwiseAffine, Slice,
                                        Stack, Reverse, Zeros)
@@ -46,6 +49,8 @@ class _Recurrent(Composite):
 
     gates = 1
     num_states = 1
+    # the gates' nonlinearities follow dense projections
+    genomics_default = NonlinearMxtsMode.RevealCancel
 
     def __init__(self, kernel, recurrent_kernel, bias=None,
                  activation="tanh", recurrent_activation="sigmoid",
@@ -228,6 +233,7 @@ class Bidirectional(Composite):
     merged by ``merge_mode`` ('concat', 'sum', 'ave' or 'mul')."""
 
     MERGE_MODES = ("concat", "sum", "ave", "mul")
+    genomics_default = NonlinearMxtsMode.RevealCancel
 
     def __init__(self, forward_layer, backward_layer, merge_mode="concat",
                  **kwargs):
@@ -249,6 +255,8 @@ class Bidirectional(Composite):
         # composites would recompute their inner forward passes)
         self.forward_layer.name = self.inner_name("forward")
         self.backward_layer.name = self.inner_name("backward")
+        self.forward_layer.resolve_mode()
+        self.backward_layer.resolve_mode()
         y = self.forward_layer.build_inner(port)
         y_rev = self.backward_layer.build_inner(port)
         if self.backward_layer.return_sequences:

@@ -1,8 +1,9 @@
 """Conversion functions of Keras' recurrent layers (SimpleRNN, LSTM, GRU,
 Bidirectional) and the refusal of masking (contract in
 ``deeplift.conversion.errors.CONVERSION_FUNCTION_CONTRACT``)."""
-from deeplift.conversion.helpers import (activation_name, activation_table,
-                                         layer_err, weights)
+from deeplift.conversion.converters.activations import (activation_name,
+                                                     activation_table)
+from deeplift.conversion.converters.common import layer_err, weights
 from deeplift.layers import recurrent as R
 
 _CLASSES = {"SimpleRNN": R.SimpleRNN, "LSTM": R.LSTM, "GRU": R.GRU}
