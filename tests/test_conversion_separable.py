@@ -118,3 +118,18 @@ def test_separable_conv1d(tmp_path, use_bias):
     for source, dl_model in converted_three_ways(
             model, tmp_path, sources=("memory", "h5")).items():
         assert forward_error(dl_model, model, [x]) <= 1e-5, source
+
+
+def test_grouped_convolution_with_one_channel_per_group_is_depthwise():
+    inp = keras.Input((6, 6, 3), name="img")
+    x = keras.layers.Conv2D(6, 3, groups=3, padding="same", name="g")(inp)
+    model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(x)),
+                        name="grouped")
+    dl_model = kc.convert_keras_model(model, verbose=False)
+    assert type(dl_model.get_layer("g_0")) is L.DepthwiseConv2D
+    x = np.random.RandomState(3).randn(3, 6, 6, 3).astype("float32")
+    assert forward_error(dl_model, model, [x]) <= 1e-5
+    inp = keras.Input((6, 6, 4), name="img")
+    model = keras.Model(inp, keras.layers.Conv2D(4, 3, groups=2)(inp))
+    with pytest.raises(Exception, match="more than one input channel"):
+        kc.convert_keras_model(model, verbose=False)

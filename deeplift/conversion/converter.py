@@ -500,6 +500,14 @@ class Converter(object):
                     return self.convert_op(entry, info["nodes"][local],
                                            inputs, node_id, keys)
             else:
+                node = info["nodes"][local]
+                if not entry.get("build_config") and node is not None:
+                    # the input shape, for converters that need the rank
+                    shapes = keras_config.node_input_shapes(node)
+                    if len(shapes) == 1 and shapes[0] is not None:
+                        entry = dict(entry, build_config={
+                            "input_shape": shapes[0]})
+
                 def convert():
                     out = self.convert_leaf(cls, layer_config, node_id, keys,
                                             entry)

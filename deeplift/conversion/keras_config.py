@@ -123,6 +123,26 @@ def node_refs(node, layer_name):
     return collect_keras2_refs(node, [])
 
 
+def node_input_shapes(node):
+    """Shapes (batch axis None) of a Keras 3 node's tensor arguments, from
+    the serialized tensors; [] for Keras 1/2 nodes."""
+    if not isinstance(node, dict):
+        return []
+    shapes = []
+
+    def walk(obj):
+        if is_keras3_tensor(obj):
+            shapes.append(obj["config"].get("shape"))
+        elif isinstance(obj, dict):
+            for value in obj.values():
+                walk(value)
+        elif isinstance(obj, (list, tuple)):
+            for item in obj:
+                walk(item)
+    walk(node.get("args", []))
+    return shapes
+
+
 def io_refs(spec):
     """Normalize config['input_layers'] / ['output_layers']."""
     if is_keras_ref(spec):

@@ -44,12 +44,37 @@ def _check_kernel_size(config, name, kernel, n):
 def _conv(cls, n_spatial, options):
     """Conversion function of Keras' Conv1D (``n_spatial=1``) or Conv2D;
     ``options(config, name)`` gives the deeplift layer's arguments."""
+    depthwise_cls = {1: layers.DepthwiseConv1D,
+                     2: layers.DepthwiseConv2D}[n_spatial]
+
     def convert(config, name, verbose, nonlinear_mxts_mode, conv_mxts_mode,
                 **kwargs):
-        check_groups(config, name)
         kernel, bias = kernel_and_bias(config, name, n_spatial + 2,
                                        "filters")
         _check_kernel_size(config, name, kernel, n_spatial)
+        groups = int(config.get("groups", 1) or 1)
+        if groups != 1 and kernel.shape[-2] == 1:
+            # one input channel per group (ConvNeXt's "depthwise" Conv2D):
+            # a depthwise convolution; output channel g * m + j reads input
+            # channel g, as the depthwise layout
+            depthwise = kernel.reshape(kernel.shape[:n_spatial]
+                                       + (groups, kernel.shape[-1] // groups))
+            return with_activation(
+                config, name, verbose, nonlinear_mxts_mode,
+                lambda lname: depthwise_cls(
+                    kernel=depthwise, bias=bias,
+                    strides=config.get("strides", 1),
+                    padding=padding(config, name),
+                    data_format=data_format(config),
+                    dilation_rate=config.get("dilation_rate", 1),
+                    conv_mxts_mode=conv_mxts_mode, name=lname,
+                    verbose=verbose),
+                **kwargs)
+        if groups != 1:
+            raise layer_err(name, config, "grouped convolutions with more "
+                            "than one input channel per group (groups=%d, "
+                            "kernel %s) are not supported"
+                            % (groups, kernel.shape))
         layer_options = options(config, name)
         return with_activation(
             config, name, verbose, nonlinear_mxts_mode,
