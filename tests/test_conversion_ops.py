@@ -128,10 +128,13 @@ def test_unknown_op_raises_naming_it(tmp_path):
     for source in SOURCES:
         with pytest.raises(UnsupportedLayerError) as info:
             converted_three_ways(model, tmp_path, sources=(source,))
-        assert info.value.ops == {"Log": ["log"], "Cos": ["cos"]}, source
+        ops_found = info.value.ops
+        assert sorted(ops_found) == ["Cos", "Log"], source
+        # op names are numbered by Keras per process: log, log_1, ...
+        assert ops_found["Log"][0].startswith("log")
         assert info.value.unsupported == {}
-        assert "op nodes" in str(info.value) and "Log: log" in str(
-            info.value)
+        assert "op nodes" in str(info.value) and \
+            "Log: %s" % ops_found["Log"][0] in str(info.value)
 
 
 def test_op_with_unsupported_arguments_raises(tmp_path):
