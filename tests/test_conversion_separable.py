@@ -120,16 +120,29 @@ def test_separable_conv1d(tmp_path, use_bias):
         assert forward_error(dl_model, model, [x]) <= 1e-5, source
 
 
-def test_grouped_convolution_with_one_channel_per_group_is_depthwise():
-    inp = keras.Input((6, 6, 3), name="img")
-    x = keras.layers.Conv2D(6, 3, groups=3, padding="same", name="g")(inp)
-    model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(x)),
-                        name="grouped")
-    dl_model = kc.convert_keras_model(model, verbose=False)
-    assert type(dl_model.get_layer("g_0")) is L.DepthwiseConv2D
-    x = np.random.RandomState(3).randn(3, 6, 6, 3).astype("float32")
-    assert forward_error(dl_model, model, [x]) <= 1e-5
+def test_grouped_convolutions(tmp_path):
+    """One input channel per group: a depthwise convolution; more (RegNet):
+    a block-diagonal kernel. Same forward pass, gradient and summation to
+    delta."""
     inp = keras.Input((6, 6, 4), name="img")
-    model = keras.Model(inp, keras.layers.Conv2D(4, 3, groups=2)(inp))
-    with pytest.raises(Exception, match="more than one input channel"):
-        kc.convert_keras_model(model, verbose=False)
+    x = keras.layers.Conv2D(8, 3, groups=4, padding="same", name="g")(inp)
+    x = keras.layers.Conv2D(6, 3, groups=2, strides=2, name="g2",
+                            activation="relu")(x)
+    x1 = keras.layers.Conv1D(4, 2, groups=2, name="g1")(
+        keras.layers.Reshape((36, 4))(inp))
+    out = keras.layers.Concatenate()([keras.layers.Flatten()(x),
+                                      keras.layers.Flatten()(x1)])
+    model = keras.Model(inp, keras.layers.Dense(2, name="out")(out),
+                        name="grouped")
+    x = np.random.RandomState(3).randn(3, 6, 6, 4).astype("float32")
+    for source, dl_model in converted_three_ways(
+            model, tmp_path, sources=("memory", "h5"),
+            nonlinear_mxts_mode=NonlinearMxtsMode.RevealCancel).items():
+        assert type(dl_model.get_layer("g_0")) is L.DepthwiseConv2D
+        assert dl_model.get_layer("preact_g2_0").kernel.shape == (3, 3, 8, 6)
+        assert forward_error(dl_model, model, [x]) <= 1e-5, source
+    assert summation_error(dl_model, model, x.astype("float64"),
+                           np.zeros((1, 6, 6, 4)), 0, (0, 1)) <= 1e-10
+    grad = kc.convert_keras_model(
+        model, verbose=False, nonlinear_mxts_mode=NonlinearMxtsMode.Gradient)
+    assert gradient_error(grad, model, x, 0, (0, 1)) <= 1e-5

@@ -41,6 +41,37 @@ def _check_kernel_size(config, name, kernel, n):
                         WeightsMismatchError)
 
 
+#: largest dense kernel a grouped convolution is expanded to
+MAX_GROUPED_KERNEL_BYTES = 64 * 2 ** 20
+
+
+def block_diagonal_kernel(kernel, groups, name, config):
+    """The ordinary kernel ``(..., in, out)`` of a grouped convolution with
+    kernel ``(..., in / groups, out)``: block diagonal (output channel o of
+    group o // (out / groups) reads that group's input channels), zeros
+    elsewhere. TensorFlow's grouped convolution has no gradient on CPU, and
+    the zeros add nothing to any contribution, so scores are those of the
+    grouped layer; the kernel is ``groups`` times larger (refused above
+    MAX_GROUPED_KERNEL_BYTES)."""
+    per_group_in, out = kernel.shape[-2], kernel.shape[-1]
+    if out % groups:
+        raise layer_err(name, config, "filters %d is not a multiple of "
+                        "groups %d" % (out, groups), WeightsMismatchError)
+    size = kernel.size * groups * kernel.itemsize
+    if size > MAX_GROUPED_KERNEL_BYTES:
+        raise layer_err(name, config, "grouped convolution (groups=%d) "
+                        "would need a %.0f MiB dense kernel"
+                        % (groups, size / 2.0 ** 20))
+    dense = np.zeros(kernel.shape[:-2] + (per_group_in * groups, out),
+                     dtype=kernel.dtype)
+    per_group_out = out // groups
+    for g in range(groups):
+        dense[..., g * per_group_in:(g + 1) * per_group_in,
+              g * per_group_out:(g + 1) * per_group_out] = \
+            kernel[..., g * per_group_out:(g + 1) * per_group_out]
+    return dense
+
+
 def _conv(cls, n_spatial, options):
     """Conversion function of Keras' Conv1D (``n_spatial=1``) or Conv2D;
     ``options(config, name)`` gives the deeplift layer's arguments."""
@@ -71,10 +102,7 @@ def _conv(cls, n_spatial, options):
                     verbose=verbose),
                 **kwargs)
         if groups != 1:
-            raise layer_err(name, config, "grouped convolutions with more "
-                            "than one input channel per group (groups=%d, "
-                            "kernel %s) are not supported"
-                            % (groups, kernel.shape))
+            kernel = block_diagonal_kernel(kernel, groups, name, config)
         layer_options = options(config, name)
         return with_activation(
             config, name, verbose, nonlinear_mxts_mode,
