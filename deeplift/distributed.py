@@ -111,7 +111,7 @@ def _connect(workers, scheduler, scheduler_file, threads):
         threads = threads or max(1, cores // workers)
         cluster = distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=logging.ERROR)
+            dashboard_address=None, silence_logs=logging.CRITICAL)
         return distributed.Client(cluster), cluster, threads
     if scheduler_file is not None and not os.path.isfile(scheduler_file):
         raise DistributedError("scheduler file %s does not exist"

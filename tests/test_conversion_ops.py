@@ -125,13 +125,16 @@ def test_unknown_op_raises_naming_it(tmp_path):
     for source in SOURCES:
         with pytest.raises(UnsupportedLayerError) as info:
             converted_three_ways(model, tmp_path, sources=(source,))
+        # Keras numbers op names per session (log, log_1, ...): check the
+        # classes, one node each, and that the message names that node
         ops_found = info.value.ops
         assert sorted(ops_found) == ["Cos", "Log"], source
-        # op names are numbered by Keras per process: log, log_1, ...
-        assert ops_found["Log"][0].startswith("log")
+        assert [len(v) for v in ops_found.values()] == [1, 1], source
+        assert ops_found["Log"][0].startswith("log"), source
+        assert ops_found["Cos"][0].startswith("cos"), source
         assert info.value.unsupported == {}
-        assert "op nodes" in str(info.value) and \
-            "Log: %s" % ops_found["Log"][0] in str(info.value)
+        assert "op nodes" in str(info.value) and (
+            "Log: %s" % ops_found["Log"][0]) in str(info.value)
 
 
 def test_op_with_unsupported_arguments_raises(tmp_path):

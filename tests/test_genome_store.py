@@ -22,7 +22,8 @@ from tests.genomics_helpers import REPO, write_genome, write_peaks  # noqa
 
 SIZES = {"chr1": 2400, "chr2": 900}
 L = 200
-COMMON = ["--reference", "dinuc-shuffle:3", "--task", "0,2", "--quiet"]
+COMMON = ["--reference", "dinuc-shuffle:3", "--task", "0,2", "--batch-size", "24",
+          "--quiet"]
 
 
 def run(argv, capfd):
@@ -116,7 +117,7 @@ def test_regions_store_equals_fasta_path_and_other_chunkings(data, capfd,
                                 maxpool_deeplift_mode="summation_to_delta")
     hyp, contribs = genomics.score_sequences(
         model, genomics.one_hot_encode(seqs), task_idx=[0, 2],
-        reference="dinuc-shuffle:3", seed=0, progress=False)
+        reference="dinuc-shuffle:3", seed=0, batch_size=24, progress=False)
     assert hyp.tobytes() == ref["hypothetical"].tobytes()
     assert contribs.tobytes() == ref["contribs"].tobytes()
     np.testing.assert_array_equal(ref["onehot"],
@@ -323,3 +324,68 @@ def test_export_bigwig_resolves_overlaps_at_midpoints(data, capfd, tmp_path):
                                    equal_nan=True)
     handle.close()
     assert overlaps > 100         # the test data do overlap
+
+
+# ---------------------------------------------------------------------------
+# Dask distributed
+# ---------------------------------------------------------------------------
+
+def _worker_processes(pid):
+    """The Dask worker processes started by process ``pid``."""
+    import psutil
+    found = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            cmdline = " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+        if "spawn_main" in cmdline and "resource_tracker" not in cmdline:
+            found.append(child)
+    return found
+
+
+def test_workers_2_with_a_worker_killed_is_bit_identical(data, tmp_path):
+    """deeplift contribs --workers 2 with one worker SIGKILLed mid-run: the
+    run finishes, every chunk is done once, and the store equals the
+    uninterrupted in-process run."""
+    pytest.importorskip("distributed")
+    pytest.importorskip("psutil")
+    out = tmp_path / "w.zarr"
+    argv = [sys.executable, "-m", "deeplift.cli", "contribs", DEMO_MODEL,
+            "--genome", data["genome"], "--regions", data["peaks"],
+            "--out", str(out), "--chunk-size", "2", "--workers", "2"] + COMMON
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(argv, cwd=str(REPO), env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while _done_count(out) < 2 and proc.poll() is None \
+            and time.time() < deadline:
+        time.sleep(0.05)
+    workers = _worker_processes(proc.pid)
+    assert len(workers) == 2
+    workers[0].kill()
+    killed_at = _done_count(out)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert killed_at < 19
+    assert "19 chunks of 2 rows (19 scored now" in stdout
+    assert ScoreStore.open(out).pending() == []
+    assert_same_bytes(arrays(out), arrays(data["ref"]))
+
+
+def test_worker_that_cannot_load_the_model_is_one_error(data, tmp_path):
+    pytest.importorskip("distributed")
+    from deeplift.distributed import DistributedError, run_chunks
+    from deeplift.genomics.jobs import JobSpec
+    path = tmp_path / "d.zarr"
+    ScoreStore.create(path, {}, {}, 38, L, chunk_size=10)
+    spec = JobSpec(model=data["peaks"], store=str(path),
+                   source=("regions", {"genome": data["genome"],
+                                       "regions": data["peaks"],
+                                       "length": L}),
+                   num=38, length=L, model_key="bad")
+    with pytest.raises(DistributedError,
+                       match="a worker could not load the model: "
+                       "InvalidModelFileError: .*p.narrowPeak is neither"):
+        run_chunks(spec, [0, 1, 2, 3], workers=1)
+    assert ScoreStore.open(path).pending() == [0, 1, 2, 3]

@@ -52,6 +52,17 @@ def _check_arguments(args):
         raise CLIError("give only one of --workers, --scheduler and "
                        "--scheduler-file")
     task = _parse_tasks(args.task)
+    given = args.target_layer is not None
+    if not given:
+        args.target_layer = -2
+    if args.target is not None:
+        if given:
+            raise CLIError("give --target or --target-layer, not both")
+        if args.target == "profile" and task != 0:
+            raise CLIError("--target profile explains the whole profile; "
+                           "--task does not apply")
+    elif args.target_convention is not None:
+        raise CLIError("--target-convention goes with --target profile")
     try:
         method = methods.normalize(args.method)
         parse_reference(args.reference)
@@ -107,6 +118,14 @@ def _conversion_options(args):
     if args.custom_conversions is not None:
         options["custom_conversion_funcs"] = args.custom_conversions
     return options
+
+
+def _target_options(args):
+    """``target`` / ``target_convention`` keywords for the scoring code."""
+    if args.target is None:
+        return {}
+    return {"target": args.target,
+            "target_convention": args.target_convention or "shap"}
 
 
 def _model_length(model):
@@ -171,6 +190,7 @@ def _settings(args, method, task, num, length, fmt):
         "find_scores_layer": args.find_scores_layer,
         "target_layer": args.target_layer, "ig_steps": args.ig_steps,
         "maxpool_mode": args.maxpool_mode,
+        "target": args.target, "target_convention": args.target_convention,
         "custom_conversions": args.custom_conversions,
         "format": fmt,
     }
@@ -207,7 +227,7 @@ def _contribs_to_npz(args, model, method, task, source, settings, fmt):
             batch_size=args.batch_size,
             find_scores_layer=args.find_scores_layer,
             target_layer=args.target_layer, progress=not args.quiet,
-            ig_steps=args.ig_steps)
+            ig_steps=args.ig_steps, **_target_options(args))
     except (ValueError, KeyError) as exc:
         raise CLIError(_cli_words(str(exc).strip("'\"")))
     _report_dropped(source)
@@ -278,6 +298,7 @@ def _fingerprint(args, method, task, source, length, fmt, spec_fuse):
           "chunk_size": args.chunk_size, "batch_size": args.batch_size,
           "maxpool_mode": args.maxpool_mode, "fuse": bool(spec_fuse),
           "custom_conversions": args.custom_conversions}
+    fp.update(_target_options(args))
     if methods.get(method).family == methods.INTEGRATED_GRADIENTS:
         fp["ig_steps"] = args.ig_steps
     if args.reference.strip().lower().endswith(".npy"):
@@ -295,7 +316,7 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
         plan = ScoringPlan(model, method, source.num, source.length, task,
                            args.reference, args.seed, args.batch_size,
                            args.ig_steps, None, args.find_scores_layer,
-                           args.target_layer)
+                           args.target_layer, **_target_options(args))
     except (ValueError, KeyError) as exc:
         raise CLIError(_cli_words(str(exc).strip("'\"")))
     fingerprint = _fingerprint(args, method, task, source, source.length,
@@ -322,7 +343,7 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
         reference=args.reference, seed=args.seed,
         batch_size=args.batch_size, ig_steps=args.ig_steps, fuse=plan.fuse,
         find_scores_layer=args.find_scores_layer,
-        target_layer=args.target_layer,
+        target_layer=args.target_layer, **_target_options(args),
         conversion=_conversion_options(args))
     pending = store.pending()
     done_before = store.num_chunks - len(pending)
@@ -406,7 +427,18 @@ def add_parser(sub):
     contribs.add_argument("--batch-size", type=int, default=256,
                           help="(sequence, reference) pairs per batch "
                           "(default: %(default)s)")
-    contribs.add_argument("--target-layer", type=_layer_ref, default=-2,
+    contribs.add_argument("--target", choices=("counts", "profile"),
+                          help="for a two-headed BPNet / ChromBPNet-style "
+                          "model: the counts head, or the profile head "
+                          "through ChromBPNet's weighted, mean-normalised "
+                          "logits sum(stop_grad(softmax(l) - 1/L) * l); the "
+                          "heads are found by their output shapes")
+    contribs.add_argument("--target-convention", choices=("shap", "fixed"),
+                          help="--target profile: 'shap' (default; per-pair "
+                          "weights 0.5 (w(x) + w(ref)) - 1/L, reproduces "
+                          "ChromBPNet's DeepSHAP numbers) or 'fixed' "
+                          "(weights softmax(l(x)) - 1/L)")
+    contribs.add_argument("--target-layer", type=_layer_ref, default=None,
                           help="layer whose output is explained: index "
                           "(Sequential) or name (functional); default: the "
                           "layer before the final activation (-2)")

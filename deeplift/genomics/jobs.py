@@ -39,6 +39,8 @@ class JobSpec:
     fuse: bool = False
     find_scores_layer: object = 0
     target_layer: object = -2
+    target: str = None
+    target_convention: str = "shap"
     conversion: dict = field(default_factory=dict)
 
     def as_dict(self):
@@ -80,7 +82,8 @@ class ChunkRunner:
         self.plan = ScoringPlan(model, spec.method, spec.num, spec.length,
                                 spec.task_idx, spec.reference, spec.seed,
                                 spec.batch_size, spec.ig_steps, spec.fuse,
-                                spec.find_scores_layer, spec.target_layer)
+                                spec.find_scores_layer, spec.target_layer,
+                                spec.target, spec.target_convention)
 
     def run(self, index):
         """Score and write work chunk ``index``, then mark it done; returns

@@ -137,7 +137,8 @@ def _layer_refs(model, find_scores_layer, target_layer):
     where the integers 0 / -2 / -1 mean the input / the layer before the
     output activation / the output."""
     if hasattr(model, "get_layers"):
-        return find_scores_layer, target_layer
+        return (_sequential_index(model, find_scores_layer, "find_scores_layer"),
+                _sequential_index(model, target_layer, "target_layer"))
     if isinstance(find_scores_layer, int):
         if find_scores_layer != 0:
             raise ValueError("for a functional model give find_scores_layer "
@@ -165,6 +166,64 @@ def _layer_refs(model, find_scores_layer, target_layer):
             out = out.inputs
         target_layer = out.get_name()
     return find_scores_layer, target_layer
+
+
+def _sequential_index(model, ref, what):
+    """A Sequential model's layer given by index or by name, as an index;
+    an unknown name is a ValueError listing the names."""
+    if not isinstance(ref, str):
+        return ref
+    names = [layer.get_name() for layer in model.get_layers()]
+    if ref in names:
+        return names.index(ref)
+    raise ValueError("unknown layer name %r for %s; the layers are: %s"
+                     % (ref, what, ", ".join(map(str, names))))
+
+
+#: ``target=`` values of :func:`resolve_target`
+TARGETS = ("counts", "profile")
+
+
+def _output_layers(model):
+    if hasattr(model, "get_layers"):
+        return [model.get_layers()[-1]]
+    return [l for l in model.get_name_to_layer().values()
+            if not l.get_output_layers()]
+
+
+def resolve_target(model, target):
+    """The layer name (and whether it is the profile head) for ``target``
+    ``"counts"`` or ``"profile"`` of a two-headed BPNet / ChromBPNet-style
+    model: the profile head is the output whose shape is (None, L) or
+    (None, L, C) with L > 1 (its logits: the layer before a final
+    activation), the counts head the output of shape (None, 1) or
+    (None, C) with C <= 2.  Raises ValueError naming the outputs when the
+    model does not have exactly one of each."""
+    from deeplift.layers import Activation
+    if target not in TARGETS:
+        raise ValueError("target must be one of %s, got %r"
+                         % (", ".join(TARGETS), target))
+    outputs = _output_layers(model)
+    described = ", ".join("%s %s" % (l.get_name(), tuple(l.get_shape()))
+                          for l in outputs)
+    profile, counts = [], []
+    for layer in outputs:
+        shape = tuple(layer.get_shape())[1:]
+        if len(shape) >= 1 and shape[0] is not None and (
+                len(shape) >= 2 or shape[0] > 2):
+            profile.append(layer)
+        elif len(shape) == 1 and shape[0] is not None and shape[0] <= 2:
+            counts.append(layer)
+    chosen = profile if target == "profile" else counts
+    if len(outputs) != 2 or len(profile) != 1 or len(counts) != 1:
+        raise ValueError(
+            "cannot tell the %s head of this model: expected two outputs, "
+            "profile logits (None, L[, C]) and counts (None, 1), but it has "
+            "%s; give target_layer as a layer name" % (target, described))
+    layer = chosen[0]
+    if isinstance(layer, Activation):       # explain the pre-activation
+        layer = layer.inputs
+    return layer.get_name()
 
 
 _SCORER_CACHE = weakref.WeakKeyDictionary()

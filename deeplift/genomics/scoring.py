@@ -8,7 +8,7 @@ from deeplift.genomics.encoding import one_hot_encode
 from deeplift.genomics.models import (METHOD_TO_NONLINEAR_MXTS_MODE,
                                       _DEFAULT_METHODS, _input_layer,
                                       _scorer, load_model, model_methods,
-                                      normalize_method)
+                                      normalize_method, resolve_target)
 from deeplift.genomics.references import ReferenceSpec
 from deeplift.progress import progress_bar
 from deeplift.scoring import is_task_list, should_fuse
@@ -43,7 +43,9 @@ def _check_onehot(onehot, length):
 def score_sequences(model, onehot, task_idx=0, method="genomics_default",
                     reference="dinuc-shuffle:20", seed=0, batch_size=256,
                     find_scores_layer=0, target_layer=-2, progress=True,
-                    ig_steps=None, json_file=None, yaml_file=None, fuse=None):
+                    ig_steps=None, json_file=None, yaml_file=None, fuse=None,
+                    target=None, target_convention="shap",
+                    target_weights=None):
     """Hypothetical and actual contributions of one-hot DNA sequences.
 
     Arguments:
@@ -67,6 +69,19 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
         progress: show a progress bar on stderr.
         ig_steps: path points for ``integrated_gradients`` (None: the
             method's default in :mod:`deeplift.methods`, 20).
+        target: None (``task_idx`` of ``target_layer``), or for a
+            two-headed BPNet / ChromBPNet-style model ``"counts"`` (the
+            counts head, unit ``task_idx``) or ``"profile"`` (the profile
+            logits ``l`` through ChromBPNet's scalar
+            ``sum(stop_grad(softmax(l) - 1/L) * l)``); the heads are found
+            by their shapes (:func:`~deeplift.genomics.models.resolve_target`).
+        target_convention: for ``"profile"``: ``"shap"`` (default; per
+            pair weights ``0.5 * (w(x) + w(ref))`` with ``w = softmax(l) -
+            1/L``, which reproduces ChromBPNet's DeepSHAP numbers) or
+            ``"fixed"`` (weights ``w(x)``); see :mod:`deeplift.targets`.
+        target_weights: multipliers on the target layer's output instead
+            of ``task_idx`` (an array or a function, as for
+            :meth:`deeplift.multiref.MultiRefScorer.run`).
         fuse: run the rules' large elementwise math XLA-compiled (same
             numbers; see :func:`deeplift.scoring.should_fuse`); None decides
             once for the whole job by its number of (sequence, reference)
@@ -113,7 +128,8 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
     onehot = _check_onehot(onehot, in_shape[1])
     plan = ScoringPlan(model, method, len(onehot), onehot.shape[1], task_idx,
                        reference, seed, batch_size, ig_steps, fuse,
-                       find_scores_layer, target_layer)
+                       find_scores_layer, target_layer, target,
+                       target_convention, target_weights)
     hyp = np.empty(plan.lead + onehot.shape, dtype=np.float32)
     with progress_bar(len(onehot), bool(progress),
                       "deeplift %s" % method) as bar:
@@ -142,12 +158,29 @@ class ScoringPlan:
     def __init__(self, model, method, num, length, task_idx=0,
                  reference="dinuc-shuffle:20", seed=0, batch_size=256,
                  ig_steps=None, fuse=None, find_scores_layer=0,
-                 target_layer=-2):
+                 target_layer=-2, target=None, target_convention="shap",
+                 target_weights=None):
         self.method = normalize_method(method)
+        if target is not None:
+            target_layer = resolve_target(model, target)
+            if target == "profile":
+                from deeplift.targets import profile_target
+                if target_weights is not None:
+                    raise ValueError("target='profile' makes its own "
+                                     "target_weights")
+                if is_task_list(task_idx) or task_idx not in (0, None):
+                    raise ValueError("target='profile' explains the whole "
+                                     "profile; task_idx must be 0")
+                target_weights = profile_target(target_convention)
         self.scorer = _scorer(model, find_scores_layer, target_layer)
-        # checks the task index or list (and that the target has such
-        # units) before any reference is drawn
-        self.scorer.scorer.seeds(task_idx, None, max(num, 1), np.float32)
+        self.target_weights = target_weights
+        if callable(target_weights):
+            task_idx = 0
+        else:
+            # checks the task index or list (and that the target has such
+            # units) before any reference is drawn
+            self.scorer.scorer.seeds(task_idx, target_weights, max(num, 1),
+                                     np.float32)
         self.task_idx = task_idx
         self.lead = (len(task_idx),) if is_task_list(task_idx) else ()
         self.refs = ReferenceSpec(reference, num, length, seed)
@@ -176,22 +209,31 @@ class ScoringPlan:
         if pad:
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], pad, 0)])
             refs = np.concatenate([refs, np.repeat(refs[-1:], pad, 0)])
+        weights = self.target_weights
+        if weights is not None and not callable(weights):
+            weights = np.asarray(weights)
+            if weights.ndim > 0 and len(weights) > 1 and weights.shape != \
+                    tuple(self.scorer.scorer.target_layer.get_shape()[1:]):
+                raise ValueError("per-sequence target_weights arrays are not "
+                                 "supported by score_sequences; give one "
+                                 "shared array or a function")
         parts = [_mean_hypothetical(self.scorer, chunk[s:s + self.group],
                                     refs[s:s + self.group], self.task_idx,
                                     self.batch_size, self.ig_steps,
-                                    self.fuse)
+                                    self.fuse, weights)
                  for s in range(0, len(chunk), self.group)]
         return np.concatenate(parts, axis=-3)[..., :num, :, :]
 
 
 def _mean_hypothetical(scorer, chunk, refs, task_idx, batch_size, ig_steps,
-                       fuse=None):
+                       fuse=None, target_weights=None):
     """Hypothetical contributions of ``chunk`` (n, L, 4) averaged over its
     references ``refs`` (n, R, L, 4); with ``ig_steps``, integrated
     gradients along ``ig_steps`` points of each straight path.  A list of
     T tasks adds a leading task axis."""
     def hypothetical(inputs, references):
         return scorer.run(inputs, references, task_idx=task_idx, fuse=fuse,
+                          target_weights=target_weights,
                           batch_size=batch_size, hypothetical=True,
                           progress=False).hypothetical_contribs
 

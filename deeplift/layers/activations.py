@@ -16,7 +16,8 @@ import os
 
 import tensorflow as tf
 
-from deeplift.util import NEAR_ZERO_THRESHOLD
+from deeplift.modes import NEAR_ZERO_THRESHOLD
+from deeplift.rules.resolve import RuleResolver, genomics_default_mode
 from deeplift.layers.core import (SingleInputMixin, Node, NonlinearMxtsMode,
                                   check_mode, NoOp, as_float_array)
 
@@ -198,23 +199,9 @@ CONTRIB_RULES = {
 
 
 def resolve_genomics_default(layer):
-    """DeepLIFT_GenomicsDefault: RevealCancel after a Dense layer, Rescale
-    otherwise (after convolutions and anything else), looking through
-    BatchNormalization and NoOp layers."""
-    from deeplift.layers.normalization import BatchNormalization
-    preceding = layer.inputs
-    while isinstance(preceding, (BatchNormalization, NoOp)):
-        preceding = preceding.inputs
-    from deeplift.layers.core import Dense
-    mode = (NonlinearMxtsMode.RevealCancel if isinstance(preceding, Dense)
-            else NonlinearMxtsMode.Rescale)
-    if layer.verbose:
-        logger.info("For layer %s the preceding linear layer is %s of type "
-                    "%s; in accordance with nonlinear_mxts_mode=%s we are "
-                    "setting the NonlinearMxtsMode to %s", layer.get_name(),
-                    preceding.get_name(), type(preceding).__name__,
-                    NonlinearMxtsMode.DeepLIFT_GenomicsDefault, mode)
-    return mode
+    """DeepLIFT_GenomicsDefault for ``layer``: see
+    :func:`deeplift.rules.resolve.genomics_default_mode`."""
+    return genomics_default_mode(layer)
 
 
 class Activation(SingleInputMixin, Node):
@@ -225,6 +212,11 @@ class Activation(SingleInputMixin, Node):
         super(Activation, self).__init__(**kwargs)
         self.nonlinear_mxts_mode = check_mode(
             nonlinear_mxts_mode, NonlinearMxtsMode, "nonlinear_mxts_mode")
+
+    def get_yaml_compatible_object_kwargs(self):
+        """The constructor arguments as plain values (0.6.13 name)."""
+        return {"name": self.get_name(), "verbose": self.verbose,
+                "nonlinear_mxts_mode": self.nonlinear_mxts_mode}
 
     def f(self, x):
         raise NotImplementedError()
@@ -244,7 +236,8 @@ class Activation(SingleInputMixin, Node):
         # genomics default is resolved once here, from the layer's inputs
         if (self.nonlinear_mxts_mode
                 == NonlinearMxtsMode.DeepLIFT_GenomicsDefault):
-            self.nonlinear_mxts_mode = resolve_genomics_default(self)
+            self.nonlinear_mxts_mode = RuleResolver.activation_mode(
+                self, self.nonlinear_mxts_mode)
 
     def contribs(self, state):
         rule = CONTRIB_RULES.get(self.nonlinear_mxts_mode, rescale_contribs)
