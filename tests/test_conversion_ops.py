@@ -226,3 +226,28 @@ def test_layerscale_of_another_module_is_not_converted(tmp_path):
     with pytest.raises(UnsupportedLayerError) as info:
         kc.convert_keras_model(model, verbose=False)
     assert info.value.unsupported == {"LayerScale": ["ls"]}
+
+
+def test_tf_keras_op_layers(tmp_path):
+    """tf_keras' TFOpLambda (``x + 3.0`` in Keras 2, RegNet's residual
+    adds): the same ops, from memory and from the Keras 2 .h5."""
+    tf_keras = pytest.importorskip("tf_keras")
+    from tests.conversion_checks import predict
+    i = tf_keras.Input((4,), name="x")
+    a = tf_keras.layers.Dense(4, name="d")(i)
+    outs = [a + 3.0, 3.0 + a, a - 1.0, 2.0 - a, a * 0.5, 0.5 * a, a / 4.0,
+            -a, a + a, a * a, a - tf_keras.layers.Dense(4)(i)]
+    model = tf_keras.Model(i, outs, name="tf_ops")
+    path = tmp_path / "tf_ops.h5"
+    model.save(path)
+    x = np.random.RandomState(0).randn(5, 4).astype("float32")
+    want = model.predict(x, verbose=0)
+    for dl_model in (kc.convert_keras_model(model, verbose=False),
+                     kc.convert_model_from_saved_files(path, verbose=False)):
+        for got, expected in zip(predict(dl_model, model, [x]), want):
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    import tensorflow as tf
+    bad = tf_keras.Model(i, tf.math.log(tf_keras.layers.Dense(2)(i)))
+    with pytest.raises(UnsupportedLayerError) as info:
+        kc.convert_keras_model(bad, verbose=False)
+    assert list(info.value.ops) == ["TFOpLambda math.log"]
