@@ -4,6 +4,9 @@ weights, smallest input) from memory, .keras and .h5 and check it.
     python scripts/sweep_applications.py [--models ResNet50,Xception]
         [--out scripts/RESULTS_applications.md] [--timeout 1200]
 
+(``--models`` reruns those and keeps the other rows of the last run, kept
+in the JSON file beside the table.)
+
 Each model runs in a fresh process (``--one NAME``). Checks, on 2 random
 inputs in [-1, 1) against a zero reference:
 
@@ -208,6 +211,13 @@ def main(argv=None):
         print(json.dumps(one(family[1], family[2], family[3])))
         return 0
     wanted = set(args.models.split(",")) if args.models else None
+    # rows of earlier runs (the JSON beside the table) are kept for the
+    # models not rerun, so one family can be rerun alone
+    raw_path = os.path.splitext(args.out)[0] + ".json"
+    previous = {}
+    if wanted and os.path.exists(raw_path):
+        with open(raw_path) as handle:
+            previous = {row["model"]: row for row in json.load(handle)}
     rows = []
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
                DEEPLIFT_NO_PROGRESS="1",
@@ -215,6 +225,8 @@ def main(argv=None):
                + os.environ.get("PYTHONPATH", ""))
     for family, name, module, size in FAMILIES:
         if wanted and name not in wanted:
+            if name in previous:
+                rows.append((family, previous[name]))
             continue
         try:
             done = subprocess.run(
@@ -229,6 +241,8 @@ def main(argv=None):
             row = {"model": name, "error": "timeout (%ds)" % args.timeout}
         print(family, row, flush=True)
         rows.append((family, row))
+    with open(raw_path, "w") as handle:
+        json.dump([row for _, row in rows], handle, indent=1)
     text = "\n".join(table(rows)) + "\n"
     with open(args.out, "w") as handle:
         handle.write(text)
