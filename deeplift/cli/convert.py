@@ -84,7 +84,10 @@ def _keras_check(model, args, quiet):
     keras_model, description = _load_keras_model(args.model, args.json,
                                                  args.yaml)
     if keras_model is None:
-        return "skipped (Keras cannot load the model: %s)" % description
+        hint = ("; for Keras 2 (.h5) files: pip install tf_keras"
+                if "tf_keras: not importable" in description else "")
+        return "skipped (Keras cannot load the model: %s)%s" % (description,
+                                                                hint)
     rng = np.random.RandomState(0)
     x = rng.uniform(0, 1, size=(8,) + tuple(shape[1:])).astype(np.float32)
     try:
