@@ -227,3 +227,27 @@ def test_convert_says_how_to_check_keras2_files(capfd, monkeypatch):
     monkeypatch.undo()
     status, out, _ = run(["convert", DEMO_MODEL], capfd)
     assert "pip install tf_keras" not in out and "max abs difference" in out
+
+
+def test_examples_run_without_shared_fixtures(tmp_path, capfd):
+    """The genome-scale example generates its data; the fixture-based
+    genomics example says clearly where its data come from."""
+    sys.path.insert(0, os.path.join(str(REPO), "examples", "genomics"))
+    try:
+        import genome_scale_example
+    finally:
+        sys.path.pop(0)
+    assert genome_scale_example.main(["--regions", "20", "--out",
+                                      str(tmp_path / "g")]) == 0
+    for name in ("scores.h5", "scores.interpreted_regions.bed",
+                 "shap.ohe.npz", "shap.shap.npz", "scores.bw"):
+        assert (tmp_path / "g" / name).stat().st_size > 0
+    capfd.readouterr()
+    result = subprocess.run(
+        [sys.executable, os.path.join(str(REPO), "examples", "genomics",
+                                      "genomics_example.py"),
+         "--json", str(tmp_path / "none.json")], capture_output=True,
+        text=True, timeout=120)
+    assert result.returncode != 0
+    assert "none.json does not exist (the defaults are the shared " \
+        "fixtures in" in result.stderr
