@@ -22,8 +22,8 @@ from tests.genomics_helpers import REPO, write_genome, write_peaks  # noqa
 
 SIZES = {"chr1": 2400, "chr2": 900}
 L = 200
-COMMON = ["--reference", "dinuc-shuffle:3", "--task", "0,2", "--batch-size", "24",
-          "--quiet"]
+COMMON = ["--reference", "dinuc-shuffle:3", "--task", "0,2",
+          "--batch-size", "24", "--quiet"]
 
 
 def run(argv, capfd):
@@ -164,8 +164,8 @@ def test_resume_after_sigkill_is_bit_identical(data, tmp_path):
     command: the store equals the uninterrupted run; the in-process path
     imports no Dask."""
     out = tmp_path / "k.zarr"
-    code = ("import sys; from deeplift.cli import main; rc = main(sys.argv[1:]);"
-            " print('dask imported:', 'dask' in sys.modules); sys.exit(rc)")
+    code = ("import sys; from deeplift.cli import main; "
+            "rc = main(sys.argv[1:]); print('dask imported:', 'dask' in sys.modules); sys.exit(rc)")
     argv = [sys.executable, "-c", code, "contribs", DEMO_MODEL, "--genome",
             data["genome"], "--regions", data["peaks"], "--out", str(out),
             "--chunk-size", "1"] + COMMON
