@@ -251,3 +251,18 @@ def test_examples_run_without_shared_fixtures(tmp_path, capfd):
     assert result.returncode != 0
     assert "none.json does not exist (the defaults are the shared " \
         "fixtures in" in result.stderr
+
+
+def test_weights_only_file_names_the_flags(fasta, capfd, tmp_path):
+    """A weights-only file without --json: the message names --json /
+    --yaml, not the Python arguments json_file= / yaml_file=."""
+    import keras
+    model = keras.Sequential([keras.Input((200, 4)), keras.layers.Flatten(),
+                              keras.layers.Dense(2)])
+    path = str(tmp_path / "w.weights.h5")
+    model.save_weights(path)
+    status, _, err = run(["contribs", path, "--fasta", fasta, "--out",
+                          tmp_path / "o.npz", "--quiet"], capfd)
+    assert status == 2
+    line = one_error_line(err)
+    assert "pass --json or --yaml" in line and "json_file" not in line

@@ -9,8 +9,8 @@ from deeplift import methods
 from deeplift.cli.common import (CLIError, METHOD_HELP, REFERENCE_HELP,
                                  _add_model_arguments, _atomic_write_npz,
                                  _check_file, _check_model_files,
-                                 _check_parent, _check_writable, _layer_ref,
-                                 _load_model,
+                                 _check_parent, _check_writable, _cli_words,
+                                 _layer_ref, _load_model,
                                  _modisco_paths, _parse_tasks)
 
 
@@ -259,20 +259,6 @@ def _contribs_to_npz(args, model, method, task, source, settings, fmt):
                                    ohe_path, shap_paths[0],
                                    onehot.shape[1]))
     return 0
-
-
-#: Python argument names in library messages -> the CLI's flags
-_FLAG_WORDS = (("target_layer", "--target-layer"),
-               ("find_scores_layer", "--find-scores-layer"),
-               ("json_file=", "--json"), ("yaml_file=", "--yaml"),
-               ("task_idx", "--task"), ("batch_size", "--batch-size"),
-               ("ig_steps", "--ig-steps"))
-
-
-def _cli_words(text):
-    for word, flag in _FLAG_WORDS:
-        text = text.replace(word, flag)
-    return text
 
 
 #: the CLI warns when a convergence delta exceeds this fraction of the
