@@ -84,6 +84,12 @@ def main(argv=None):
     parser.add_argument("--summary",
                         default=os.path.join(HERE,
                                              "differential_results.md"))
+    parser.add_argument("--family", default=None,
+                        help="one model family for every seed (e.g. "
+                             "issue12); default: by seed")
+    parser.add_argument("--modes", default=None,
+                        help="comma-separated modes (default: the five)")
+    parser.add_argument("--examples", type=int, default=6)
     parser.add_argument("--skip-original", action="store_true",
                         help="reuse expected_differential.npz in --work")
     args = parser.parse_args(argv)
@@ -92,7 +98,9 @@ def main(argv=None):
         args.work or tempfile.mkdtemp(prefix="deeplift-diff-"))
     if args.fixture and os.path.isdir(work):
         shutil.rmtree(work)
-    spec = differential.write_cases(seeds, work)
+    spec = differential.write_cases(
+        seeds, work, family=args.family, n=args.examples,
+        modes=args.modes.split(",") if args.modes else None)
     expected = os.path.join(work, "expected_differential.npz")
     if not args.skip_original:
         differential.run_original(spec, expected)
