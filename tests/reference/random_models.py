@@ -22,7 +22,7 @@ import numpy as np
 
 MODES = ["Rescale", "RevealCancel", "DeepLIFT_GenomicsDefault", "Gradient",
          "GuidedBackprop"]
-FAMILIES = ["dense", "conv1d", "conv2d", "branches"]
+FAMILIES = ["dense", "conv1d", "conv2d", "branches", "issue12"]
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "prelu"]
 
 
@@ -140,9 +140,10 @@ class _Builder(object):
 
 def random_case(seed, out_dir, family=None, n=6):
     """One case (see the module docstring); ``family``: one of FAMILIES
-    (default: by seed) or ``"issue12"``, the architecture of issue 12's
+    (default: by seed); ``"issue12"`` is the architecture of issue 12's
     RevealCancel report (Dense(15) -> BatchNorm -> ReLU -> Dense(10, tanh)
-    -> Dense(7) -> ReLU -> output) with random weights; ``n`` examples."""
+    -> Dense(7) -> ReLU -> output) with random weights, N(0, 1) inputs
+    and zero references; ``n`` examples."""
     K = _keras()
     L = K.layers
     rng = np.random.RandomState(seed)
