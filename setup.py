@@ -20,7 +20,7 @@ setup(
     extras_require={
         "viz": ["matplotlib>=3.5"],
         "test": ["pytest>=7", "matplotlib>=3.5", "tf_keras"],
-        "peers": ["torch", "captum", "tangermeme"],
+        "peers": ["torch", "captum", "tangermeme", "shap"],
     },
     entry_points={"console_scripts": ["deeplift=deeplift.cli:main"]},
 )

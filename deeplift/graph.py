@@ -83,19 +83,36 @@ def topological_order(output_layers):
     return order
 
 
-def forward_sweep(order, input_values, reference_values=None, fuse=False):
+def forward_sweep(order, input_values, reference_values=None, fuse=False,
+                  pair_example=None):
     """Evaluate activations and reference activations.
 
     ``input_values`` / ``reference_values``: dicts Input layer -> tensor;
     without ``reference_values`` only activations are computed (``ref`` is
-    None).  ``fuse``: passed to every state.  Returns a dict ``id(layer) ->
-    LayerState`` for every layer in ``order``.
+    None).  ``fuse``: passed to every state.
+
+    ``pair_example`` (optional, int32 (P,)): the inputs hold M distinct
+    examples and the references P (example, reference) pairs, pair p
+    belonging to example ``pair_example[p]``.  Each layer's activation is
+    then computed once per example (batch M) and gathered to the pairs
+    (batch P), so the actual input's forward pass costs 1/K of the
+    references' for K references per example; the states hold the
+    gathered (P, ...) activations, as if the inputs had been repeated.
+
+    Returns a dict ``id(layer) -> LayerState`` for every layer in ``order``.
     """
     states = {}
+    per_example = {}
     for layer in order:
         parents = [states[id(p)] for p in layer.input_layers()]
         if parents:
-            act = layer.forward([p.act for p in parents])
+            if pair_example is None:
+                act = layer.forward([p.act for p in parents])
+            else:
+                small = layer.forward([per_example[id(p)]
+                                       for p in layer.input_layers()])
+                per_example[id(layer)] = small
+                act = tf.gather(small, pair_example)
             ref = (None if reference_values is None
                    else layer.forward([p.ref for p in parents]))
         else:
@@ -103,6 +120,9 @@ def forward_sweep(order, input_values, reference_values=None, fuse=False):
                 raise ValueError("no data was given for input layer %r"
                                  % (layer.get_name(),))
             act = input_values[layer]
+            if pair_example is not None:
+                per_example[id(layer)] = act
+                act = tf.gather(act, pair_example)
             ref = (None if reference_values is None
                    else reference_values[layer])
         states[id(layer)] = LayerState(layer, parents, act, ref, fuse)

@@ -48,7 +48,7 @@ from deeplift.layers.core import Layer
 from deeplift.layers.activations import Activation
 from deeplift.progress import progress_bar
 from deeplift.scoring import (Scorer, CONTRIBS, MULTIPLIERS, prepare_inputs,
-                              should_fuse, check_finite)
+                              should_fuse, check_finite, is_task_list)
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,49 @@ def shuffle_ref_fn(shuffle_func):
                                     np.shape(example))
                          for _ in range(num_refs)])
     return ref_fn
+
+
+#: On CPU, :func:`auto_batch_size` sizes a batch so that the largest layer
+#: activation of the batch takes about this many bytes: small enough for
+#: the processor's caches to keep what the next op reads (measured on the
+#: ChromBPNet-shaped model of bench/bench_multiref.py, 64 filters: 10-20
+#: pairs of 0.5 MiB each beat 80 by 1.5x and 256 by more; bench/RESULTS.md)
+CPU_BATCH_BYTES = 8 << 20
+
+#: and never more pairs than this (nor, on a GPU, fewer)
+MAX_BATCH_PAIRS = 256
+
+
+def auto_batch_size(scorer, dtype=np.float32):
+    """(example, reference) pairs per compiled call for ``scorer`` (a
+    :class:`deeplift.scoring.Scorer`): on a GPU, MAX_BATCH_PAIRS; on CPU,
+    CPU_BATCH_BYTES divided by the size of one pair's largest layer
+    activation, between 1 and MAX_BATCH_PAIRS."""
+    import tensorflow as tf
+    if tf.config.list_logical_devices("GPU"):
+        return MAX_BATCH_PAIRS
+    largest = max(int(np.prod([d or 1 for d in layer.get_shape()[1:]]))
+                  for layer in scorer.order)
+    per_pair = largest * np.dtype(dtype).itemsize
+    return int(max(1, min(MAX_BATCH_PAIRS, CPU_BATCH_BYTES // per_pair)))
+
+
+def _prefetched(iterator):
+    """The items of ``iterator``, each prepared in a helper thread while
+    the caller works on the one before (one item ahead).  Items are made
+    in order, one at a time, so a random stream drawn from inside the
+    iterator gives the same numbers as without the thread.  An exception
+    in the iterator is raised here."""
+    import concurrent.futures
+    done = object()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(next, iterator, done)
+        while True:
+            item = pending.result()
+            if item is done:
+                return
+            pending = pool.submit(next, iterator, done)
+            yield item
 
 
 def _make_rng(seed):
@@ -391,7 +434,7 @@ class MultiRefScorer(object):
 
     # ----- running -------------------------------------------------------
     def run(self, inputs, references, num_refs=None, task_idx=0,
-            target_weights=None, batch_size=256, hypothetical=False,
+            target_weights=None, batch_size=None, hypothetical=False,
             return_deltas=False, return_multipliers=False, progress=True,
             seed=1, fuse=None):
         """Scores averaged over K references per example.
@@ -411,9 +454,17 @@ class MultiRefScorer(object):
         ``task_idx``: target unit (flat index), or a list of T of them:
         then one forward pass per batch serves all T, and every returned
         array (deltas too) gets a leading task axis of length T.
-        ``target_weights``: instead, multipliers on the target's output,
-        shape (N or 1,) + target shape.
-        ``batch_size``: (example, reference) pairs per compiled call.
+        ``target_weights``: instead, multipliers on the target's output:
+        an array, shape (N or 1,) + target shape; or a TF-traceable
+        function ``fn(target_x, target_ref) -> weights`` evaluated inside
+        the compiled function for every (example, reference) pair, with
+        ``target_x`` / ``target_ref`` the target layer's activations on the
+        example and on its reference, (P,) + target shape, returning (P,)
+        + target shape (e.g. :func:`deeplift.targets.profile_target`).
+        One function is compiled per function object: reuse the object.
+        ``batch_size``: (example, reference) pairs per compiled call; the
+        forward pass of each example itself runs once per call, not once
+        per pair.  None (default): :func:`auto_batch_size`.
         ``hypothetical``: also return the mean hypothetical contributions
         of scored input layers (one-hot along the last axis):
         ``m[..., b] - sum_d ref[..., d] * m[..., d]`` averaged over refs.
@@ -437,14 +488,22 @@ class MultiRefScorer(object):
         names = scorer.input_names
         data, dtype = prepare_inputs(scorer.input_layers, inputs, names)
         num = len(data[0])
-        source, k = self._references(references, data, num_refs, dtype,
-                                     seed, names)
-        seed_arr, num_tasks = scorer.seeds(task_idx, target_weights, num,
-                                           dtype, self.scoring_mode)
-        if batch_size is None or isinstance(batch_size, bool) or int(
-                batch_size) < 1:
-            raise ValueError("batch_size must be a positive integer, got %r"
-                             % (batch_size,))
+        seed_fn = target_weights if callable(target_weights) else None
+        if seed_fn is not None:
+            if is_task_list(task_idx):
+                raise ValueError("a target_weights function replaces "
+                                 "task_idx, so task_idx cannot be a list of "
+                                 "tasks with it")
+            seed_arr, num_tasks = None, None
+        else:
+            seed_arr, num_tasks = scorer.seeds(task_idx, target_weights,
+                                               num, dtype, self.scoring_mode)
+        if batch_size is None:
+            batch_size = auto_batch_size(scorer, dtype)
+        if isinstance(batch_size, bool) or not isinstance(
+                batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError("batch_size must be a positive integer or None "
+                             "(automatic), got %r" % (batch_size,))
         batch_size = int(batch_size)
         layers = scorer.score_layers
         n_layers = len(layers)
@@ -456,6 +515,8 @@ class MultiRefScorer(object):
                     "hypothetical contributions need the references of the "
                     "scored layer, so only input layers can be scored; "
                     "%s are not input layers" % bad)
+        source, k = self._references(references, data, num_refs, dtype,
+                                     seed, names)
         # every sum carries a leading task axis (of length 1 for one task)
         tasks = 1 if num_tasks is None else num_tasks
         shapes = [(tasks, num) + tuple(int(s) for s in l.get_shape()[1:])
@@ -469,21 +530,41 @@ class MultiRefScorer(object):
                   else None)
         total = num * k
         fn = scorer.compiled_function(dtype, num_tasks,
-                                      should_fuse(fuse, total))
-        with progress_bar(total, bool(progress), "multi-ref") as bar:
+                                      should_fuse(fuse, total), pairs=True,
+                                      seed_fn=seed_fn)
+
+        def batches():
+            """Host-side inputs of each compiled call: the distinct
+            examples of a block of pairs, their references, and which
+            example each pair belongs to."""
             for start in range(0, total, batch_size):
                 pairs = np.arange(start, min(start + batch_size, total))
                 ii, kk = pairs // k, pairs % k
-                xs = [d[ii] for d in data]
+                starts, examples = _segments(ii)
+                lo, hi = int(examples[0]), int(examples[-1]) + 1
+                xs = [d[lo:hi] for d in data]
+                pair_example = (ii - lo).astype(np.int32)
                 rs = source.get(ii, kk)
-                sd = (seed_arr if num_tasks is not None or len(seed_arr) == 1
-                      else seed_arr[ii])
-                outs = [o.numpy() for o in fn(*xs, *rs, sd)]
+                args = xs + rs + [pair_example]
+                sd = None
+                if seed_fn is None:
+                    sd = (seed_arr if num_tasks is not None
+                          or len(seed_arr) == 1 else seed_arr[ii])
+                    args.append(sd)
+                yield ii, kk, starts, examples, rs, sd, args
+
+        with progress_bar(total, bool(progress), "multi-ref") as bar:
+            for ii, kk, starts, examples, rs, sd, args in _prefetched(
+                    batches()):
+                outs = [o.numpy() for o in fn(*args)]
+                if seed_fn is not None and return_deltas:
+                    sd = outs.pop()  # the weights computed in the function
+                elif seed_fn is not None:
+                    outs.pop()
                 if num_tasks is None:
                     outs = [o[None] for o in outs]
                 contribs = outs[:n_layers]
                 mults = outs[n_layers:2 * n_layers]
-                starts, examples = _segments(ii)
                 for j in range(n_layers):
                     sums_c[j][:, examples] += np.add.reduceat(
                         contribs[j], starts, axis=1)
@@ -500,13 +581,13 @@ class MultiRefScorer(object):
                     # sd: (T, 1, ...) for task lists, else (1 or B, ...)
                     weights = sd if num_tasks is not None else sd[None]
                     target_change = np.sum(
-                        (weights * outs[-1]).reshape(tasks, len(pairs), -1),
+                        (weights * outs[-1]).reshape(tasks, len(ii), -1),
                         axis=2)
                     total_contrib = sum(
-                        c.reshape(tasks, len(pairs), -1).sum(
+                        c.reshape(tasks, len(ii), -1).sum(
                             axis=2, dtype=np.float64) for c in contribs)
                     deltas[:, ii, kk] = total_contrib - target_change
-                bar.update(len(pairs))
+                bar.update(len(ii))
 
         def finish(sums):
             if sums is None:
@@ -549,7 +630,7 @@ def _as_multiref_scorer(scorer_or_func):
 
 
 def score_with_references(scorer_or_func, inputs, references, num_refs=None,
-                          task_idx=0, target_weights=None, batch_size=256,
+                          task_idx=0, target_weights=None, batch_size=None,
                           hypothetical=False, return_deltas=False,
                           return_multipliers=False, progress=True, seed=1,
                           fuse=None):

@@ -229,7 +229,8 @@ class Scorer(object):
         self.trace_count = 0
 
     # ----- the compiled function -----------------------------------------
-    def compiled_function(self, dtype, num_tasks=None, fuse=False):
+    def compiled_function(self, dtype, num_tasks=None, fuse=False,
+                          pairs=False, seed_fn=None):
         """The ``tf.function(*inputs, *references, seed)`` for ``dtype``:
         returns a list with, for each kind, one tensor per scored layer
         (then the target's difference from reference if asked for).
@@ -241,8 +242,25 @@ class Scorer(object):
         so choosing other tasks never retraces.  ``fuse``: the rules' large
         elementwise computations run XLA-compiled (same numbers; see
         :func:`deeplift.layers.activations.fused`).
+
+        ``pairs``: the function is ``f(*inputs, *references, pair_example,
+        seed)`` with M distinct examples as inputs, P (example, reference)
+        pairs as references and ``pair_example`` (int32 (P,)) the example
+        of each pair; the forward pass of the inputs runs once per example
+        (see :func:`deeplift.graph.forward_sweep`) and the outputs are per
+        pair.  ``seed_fn``: a TF-traceable ``seed_fn(target_act,
+        target_ref) -> weights``, all (batch,) + target shape, computed
+        inside the function from the target's activations on the inputs
+        and on the references; the function then takes no ``seed``
+        argument (and ``num_tasks`` must be None), and with
+        ``with_target_diff`` it returns the weights last.  One function is
+        traced per ``seed_fn`` object: reuse the same object.
         """
-        key = (dtype, num_tasks, bool(fuse))
+        if seed_fn is not None and num_tasks is not None:
+            raise ValueError("a target-weight function replaces the task "
+                             "index, so it cannot be combined with a list "
+                             "of tasks")
+        key = (dtype, num_tasks, bool(fuse), bool(pairs), seed_fn)
         fn = self._functions.get(key)
         if fn is not None:
             return fn
@@ -269,11 +287,24 @@ class Scorer(object):
 
         def scores(*args):
             self.trace_count += 1
-            xs, refs, seed = args[:n], args[n:2 * n], args[2 * n]
+            xs, refs = args[:n], args[n:2 * n]
+            rest = list(args[2 * n:])
+            pair_example = rest.pop(0) if pairs else None
             states = forward_sweep(self.order,
                                    dict(zip(self.input_layers, xs)),
                                    dict(zip(self.input_layers, refs)),
-                                   fuse=bool(fuse))
+                                   fuse=bool(fuse),
+                                   pair_example=pair_example)
+            if seed_fn is not None:
+                target = states[id(self.target_layer)]
+                seed = tf.convert_to_tensor(seed_fn(target.act, target.ref))
+                seed = tf.cast(seed, tf_dtype)
+                seed = tf.ensure_shape(seed, (None,) + target_shape)
+                outputs = outputs_for(states, seed)
+                if self.with_target_diff:
+                    outputs.append(seed)  # for the convergence deltas
+                return outputs
+            seed = rest.pop(0)
             if num_tasks is None:
                 return outputs_for(states, seed)
             # the rules cache their scale factors in the states, so the
@@ -282,7 +313,12 @@ class Scorer(object):
                         for t in range(num_tasks)]
             return [tf.stack(column) for column in zip(*per_task)]
 
-        fn = tf.function(scores, input_signature=specs + specs + [seed_spec])
+        signature = specs + specs
+        if pairs:
+            signature.append(tf.TensorSpec((None,), tf.int32))
+        if seed_fn is None:
+            signature.append(seed_spec)
+        fn = tf.function(scores, input_signature=signature)
         self._functions[key] = fn
         return fn
 
@@ -397,6 +433,7 @@ class Predictor(object):
             l.get_name() for l in self.input_layers])
         self.output_layer = output_layer
         output_layer.build_fwd_pass_vars()
+        output_layer.get_shape()  # a conversion placeholder raises here
         self.order = topological_order([output_layer])
         self._functions = {}
 

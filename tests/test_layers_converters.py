@@ -31,7 +31,7 @@ def _convert(klayer, x_shapes, mode=RESCALE):
     (lambda: keras.layers.Conv2DTranspose(2, 3, activation="gelu"),
      [(4, 4, 2)], [L.Conv2DTranspose, A.GELU]),
     (lambda: keras.layers.SeparableConv1D(2, 3, activation="swish"),
-     [(6, 2)], [L.SeparableConv1D, A.Swish]),
+     [(6, 2)], [L.DepthwiseConv1D, L.Conv1D, A.Swish]),  # two stages
     (lambda: keras.layers.DepthwiseConv2D(3, use_bias=False),
      [(4, 4, 2)], [L.DepthwiseConv2D]),
     (lambda: keras.layers.LeakyReLU(negative_slope=0.2), [(3,)],

@@ -8,6 +8,11 @@ Subcommands:
 * ``deeplift contribs MODEL``: hypothetical and actual contributions of the
   sequences of a FASTA or ``.npy`` file, written to an ``.npz`` file (or the
   ``.ohe.npz`` / ``.shap.npz`` pair that TF-MoDISco-lite reads);
+  with ``--genome``/``--regions`` and ``--out SCORES.zarr``, a chunked,
+  resumable store (optionally on Dask: ``--workers``, ``--scheduler``);
+* ``deeplift status SCORES.zarr``: chunks done and settings of a store;
+* ``deeplift export SCORES.zarr``: ChromBPNet h5 + BED, modisco .npz pair,
+  bigWig;
 * ``deeplift convert MODEL``: show the converted layer graph and check the
   forward pass against Keras.
 
@@ -18,7 +23,7 @@ exit status 2, and nothing is written.
 import os
 import sys
 
-from deeplift.cli import contribs, convert, demo
+from deeplift.cli import contribs, convert, demo, export, status
 from deeplift.cli.common import (DEMO_MODEL, PROG, CLIError, _Parser,
                                  _quiet_native_stderr)
 from deeplift.cli.contribs import cmd_contribs
@@ -30,7 +35,7 @@ __all__ = ["main", "build_parser", "CLIError", "DEMO_MODEL", "DEMO_METHODS",
 
 #: the subcommand modules, in the order of ``deeplift --help``; each has
 #: ``add_parser(subparsers)``
-SUBCOMMANDS = (demo, contribs, convert)
+SUBCOMMANDS = (demo, contribs, status, export, convert)
 
 
 def build_parser():

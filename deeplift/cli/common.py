@@ -11,6 +11,8 @@ import tempfile
 
 import numpy as np
 
+from deeplift import methods
+
 PROG = "deeplift"
 DEMO_MODEL = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -88,13 +90,13 @@ def _conversion_error(path, exc):
     unsupported layers)."""
     unsupported = getattr(exc, "unsupported", None)
     if isinstance(unsupported, dict) and unsupported:
-        classes = ", ".join("%s (%d layer%s)" % (name, len(layers),
-                                                 "" if len(layers) == 1
-                                                 else "s")
-                            for name, layers in unsupported.items())
+        classes = "; ".join("%s (layer%s %s)" % (
+            name, "" if len(layers) == 1 else "s", ", ".join(layers))
+            for name, layers in unsupported.items())
         return CLIError("cannot convert %s: unsupported Keras layer classes: "
-                        "%s; convert it from Python with "
-                        "custom_conversion_funcs" % (path, classes))
+                        "%s; give --custom-conversions MODULE:NAME (a dict "
+                        "of class names to conversion functions)"
+                        % (path, classes))
     return CLIError("cannot convert %s: %s" % (path, exc))
 
 
@@ -113,13 +115,14 @@ def _check_model_files(args):
             _check_file(path, option + " file")
 
 
-def _load_model(args, method):
+def _load_model(args, method, **options):
     """The model of ``args`` (MODEL, --json, --yaml) converted for
-    ``method``."""
+    ``method`` (``options`` for :func:`deeplift.genomics.load_model`)."""
     from deeplift import genomics
     try:
         return genomics.load_model(args.model, json_file=args.json,
-                                   yaml_file=args.yaml, method=method)
+                                   yaml_file=args.yaml, method=method,
+                                   **options)
     except (ValueError, KeyError) as exc:
         raise _conversion_error(args.model, exc)
 
@@ -139,19 +142,41 @@ def _check_file(path, what):
         raise CLIError("%s %s is not readable" % (what, path))
 
 
-def _check_writable(path):
-    """Fail early (before any work) if ``path`` cannot be written."""
-    if os.path.isdir(path):
-        raise CLIError("output path %s is a directory" % (path,))
+def _check_parent(path, option="--out"):
+    """The directory that will hold ``path``, checked by creating (and
+    removing) a temporary file in it; a file in the directory part is
+    named as such."""
     parent = os.path.dirname(os.path.abspath(path))
+    probe = parent
+    while probe and not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if probe and not os.path.isdir(probe):
+        raise CLIError("cannot write %s %s: %s is a file, not a directory"
+                       % (option, path, probe))
     if not os.path.isdir(parent):
-        raise CLIError("cannot write %s: directory %s does not exist"
-                       % (path, parent))
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CLIError("cannot write %s: directory %s is not writable"
-                       % (path, parent))
+        raise CLIError("cannot write %s %s: directory %s does not exist"
+                       % (option, path, parent))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".deeplift-check-", dir=parent)
+    except OSError as exc:
+        raise CLIError("cannot write %s %s: directory %s is not writable "
+                       "(%s)" % (option, path, parent,
+                                 exc.strerror or exc))
+    os.close(fd)
+    os.unlink(tmp)
+    return parent
+
+
+def _check_writable(path, option="--out"):
+    """Fail early (before any work) if the file ``path`` cannot be
+    written: its directory must exist and take a new file, and an existing
+    ``path`` must be a writable file."""
+    if os.path.isdir(path):
+        raise CLIError("%s %s is a directory" % (option, path))
+    _check_parent(path, option)
     if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise CLIError("cannot write %s: the file is not writable" % (path,))
+        raise CLIError("cannot write %s %s: the file is not writable"
+                       % (option, path))
 
 
 def _file_mode():
@@ -222,11 +247,8 @@ def _parse_tasks(text):
 
 
 
-METHOD_HELP = ("attribution method: rescale, revealcancel, genomics_default "
-               "(Rescale after convolutions, RevealCancel after dense "
-               "layers), gradient (gradient x (input - reference)), "
-               "guided_backprop, integrated_gradients (default: "
-               "%(default)s)")
+METHOD_HELP = ("attribution method: " + methods.help_text().replace("%", "%%")
+               + " (default: %(default)s)")
 REFERENCE_HELP = ("reference: zeros, gc (each sequence's base composition), "
                   "gc:FRACTION, dinuc-shuffle:N (N dinucleotide-shuffled "
                   "copies of each sequence, scores averaged) or a .npy file "

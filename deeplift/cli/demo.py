@@ -5,19 +5,28 @@ import time
 
 import numpy as np
 
+from deeplift import methods
 from deeplift.cli.common import DEMO_MODEL, CLIError
 
 
-DEMO_METHODS = (
-    # label, method, reference
-    ("gradient x input", "gradient", "zeros"),
-    ("integrated gradients (20 steps)", "integrated_gradients", "gc"),
-    ("guided backprop x input", "guided_backprop", "gc"),
-    ("DeepLIFT Rescale", "rescale", "gc"),
-    ("DeepLIFT RevealCancel", "revealcancel", "gc"),
-    ("DeepLIFT genomics default", "genomics_default", "gc"),
-    ("DeepLIFT genomics default", "genomics_default", "dinuc-shuffle:20"),
-)
+def _label(name):
+    method = methods.get(name)
+    if method.ig_steps:
+        return "%s (%d steps)" % (method.label, method.ig_steps)
+    return method.label
+
+
+#: (label, method, reference) of the rows of the demo's table; labels and
+#: default IG steps from :mod:`deeplift.methods`
+DEMO_METHODS = tuple((_label(name), name, reference) for name, reference in (
+    ("gradient", "zeros"),
+    ("integrated_gradients", "gc"),
+    ("guided_backprop", "gc"),
+    ("rescale", "gc"),
+    ("revealcancel", "gc"),
+    ("genomics_default", "gc"),
+    ("genomics_default", "dinuc-shuffle:20"),
+))
 
 
 def _runs(mask):

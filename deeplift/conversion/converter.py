@@ -7,6 +7,7 @@ functional walks, layer naming, mode overrides and aliases.
 """
 import dataclasses
 import logging
+import re
 from collections import OrderedDict
 from typing import Any
 
@@ -14,7 +15,9 @@ from deeplift import layers, models
 from deeplift.conversion import keras_config, readers, registry
 from deeplift.conversion.errors import (CONVERSION_FUNCTION_CONTRACT,
                                         ConversionError,
-                                        UnsupportedLayerError)
+                                        UnsupportedLayerError,
+                                        WeightsMismatchError)
+from deeplift.conversion.placeholder import Placeholder
 from deeplift.layers import (NonlinearMxtsMode, DenseMxtsMode, ConvMxtsMode,
                              MaxPoolDeepLiftMode)
 
@@ -49,30 +52,51 @@ class ConversionOptions:
         return {name: getattr(self, name) for name in MODE_NAMES}
 
 
-def find_unsupported(entries, custom, path="", found=None):
-    """``{class name: [layer paths]}`` of the layers (nested containers
-    included) without a conversion function."""
+def find_unsupported(entries, custom, path="", found=None, ops=None):
+    """``({class name: [layer paths]}, {op name: [op node paths]})`` of the
+    layers (nested containers included) without a conversion function and
+    of the Keras 3 op nodes the converter does not know."""
     found = OrderedDict() if found is None else found
+    ops = OrderedDict() if ops is None else ops
     for entry in entries:
         cls = entry.get("class_name")
         name = readers.layer_entry_name(entry)
+        if keras_config.is_op_node(entry):
+            if cls not in registry.OPS:
+                ops.setdefault(cls, []).append(path + name)
+            continue
         if cls in custom:
             continue
         if cls in keras_config.CONTAINERS:
             find_unsupported(
                 readers.container_layer_entries(cls, entry.get("config")),
-                custom, path + name + "/", found)
-        elif registry.lookup(cls, custom) is None:
+                custom, path + name + "/", found, ops)
+        elif registry.lookup(cls, custom, entry.get("module")) is None:
             found.setdefault(cls, []).append(path + name)
-    return found
+    return found, ops
 
 
 def check_supported(entries, custom):
     """Raise one :class:`UnsupportedLayerError` naming every layer without
-    a conversion function."""
-    found = find_unsupported(entries, custom)
-    if found:
-        raise UnsupportedLayerError(found)
+    a conversion function and every unknown op node."""
+    found, ops = find_unsupported(entries, custom)
+    if found or ops:
+        raise UnsupportedLayerError(found, ops=ops)
+
+
+_LAYER_PREFIX = re.compile(r"^(Layer|op) '[^']*'( \(deeplift name "
+                           r"'[^']*'\))?: ")
+
+
+def _as_blocker(exc, cls, lname):
+    """An :class:`UnsupportedLayerError` for an error converting layer
+    ``lname`` of class ``cls``: itself when it is one, else an unsupported
+    setting described by the error's message."""
+    if isinstance(exc, UnsupportedLayerError):
+        return exc
+    message = _LAYER_PREFIX.sub("", str(exc).split("\n")[0])
+    return UnsupportedLayerError({}, settings={"%s: %s" % (cls, message):
+                                               [lname]})
 
 
 class Converter(object):
@@ -90,6 +114,10 @@ class Converter(object):
         self.aliases = {}
         self._ambiguous_aliases = set()
         self.input_layer_names = []
+        #: the model's output layers (in Keras' order) once converted
+        self.output_layers = []
+        #: every blocker met (an UnsupportedLayerError, maybe empty)
+        self.blockers = UnsupportedLayerError({})
 
     # ---- entry point ----------------------------------------------------
 
@@ -117,7 +145,6 @@ class Converter(object):
         if kind == "Functional" and not isinstance(config, dict):
             raise ConversionError("A functional model config must be a dict")
         entries = readers.container_layer_entries(kind, config)
-        check_supported(entries, self.custom)
         if store is not None:
             readers.insert_weights(entries, store)
         self._log("nonlinear_mxts_mode is set to: %s",
@@ -150,14 +177,27 @@ class Converter(object):
         converted = [input_layer] + self.sequential(entries, "", input_layer,
                                                     True)
         converted[-1].build_fwd_pass_vars()
+        self.output_layers = [converted[-1]]
         return models.SequentialModel(converted)
 
     def _functional_model(self, config):
         output_layers, _ = self.functional(config, "", None)
         if not output_layers:
             raise ConversionError("The functional model has no outputs")
+        if all(isinstance(o, Placeholder) for o in output_layers):
+            raise self.blockers
+        holders = [l for l in self.name_to_layer.values()
+                   if isinstance(l, Placeholder)]
+        if holders:
+            logger.warning(
+                "%d layer(s) were not converted and are placeholders (an "
+                "error if a target needs them): %s", len(holders),
+                "; ".join("%s (%s)" % (h.get_name(), h.reason)
+                          for h in holders))
         for output_layer in output_layers:
-            output_layer.build_fwd_pass_vars()
+            if not isinstance(output_layer, Placeholder):
+                output_layer.build_fwd_pass_vars()
+        self.output_layers = list(output_layers)
         return models.GraphModel(name_to_layer=self.name_to_layer,
                                  input_layer_names=self.input_layer_names,
                                  name_aliases=self.finish_aliases())
@@ -200,14 +240,19 @@ class Converter(object):
             return
         self.aliases[alias] = target
 
-    def convert_leaf(self, class_name, config, name, override_keys=()):
-        func = registry.lookup(class_name, self.custom)
+    def convert_leaf(self, class_name, config, name, override_keys=(),
+                     entry=None):
+        """The deeplift layers of one Keras layer (``entry``: its entry in
+        the layer list, for its module and build config)."""
+        entry = entry or {}
+        func = registry.lookup(class_name, self.custom, entry.get("module"))
         if func is None:
             raise UnsupportedLayerError(
                 {class_name: [config.get("name", name)
                               if isinstance(config, dict) else name]})
         result = func(config=config, name=name, verbose=self.verbose,
                       keras_version=self.keras_version,
+                      build_config=entry.get("build_config"),
                       **self._modes_for(override_keys))
         if not isinstance(result, (list, tuple)):
             raise ConversionError(
@@ -222,20 +267,85 @@ class Converter(object):
             self._register(layer)
         return result
 
+    def convert_op(self, entry, node, inputs, name, override_keys=()):
+        """The deeplift layers of one Keras 3 op node (wired to
+        ``inputs``, the last one its output)."""
+        cls = entry.get("class_name")
+        func = registry.OPS.get(cls)
+        if func is None:
+            raise UnsupportedLayerError(
+                {}, ops={cls: [entry.get("name", name)]})
+        args, kwargs = keras_config.op_call(node)
+        config = entry.get("config") or {}
+        result = list(func(args=args, kwargs=kwargs, inputs=inputs,
+                           config=config, name=name, verbose=self.verbose,
+                           keras_version=self.keras_version,
+                           **self._modes_for(override_keys)))
+        for layer in result:
+            self._register(layer)
+        return result
+
     @staticmethod
-    def _wire(layer, inputs, class_name):
-        if len(inputs) == 1 and class_name not in \
-                registry.MULTI_INPUT_CLASSES:
+    def _wire(layer, inputs, class_name, module=None):
+        if len(inputs) == 1 and registry.registry_key(class_name, module) \
+                not in registry.MULTI_INPUT_CLASSES:
             layer.set_inputs(inputs[0])
         else:
             layer.set_inputs(list(inputs))
+
+    # ---- blockers and placeholders ---------------------------------------
+
+    def _attempt(self, convert, cls, lname):
+        """Run ``convert()``; returns ``(result, None)``, or ``(None,
+        blocker)`` when it raises an :class:`UnsupportedLayerError` or a
+        :class:`ConversionError` about an unsupported setting (layers it
+        registered are removed). Weight and file errors propagate."""
+        mark = list(self.name_to_layer)
+        try:
+            return convert(), None
+        except WeightsMismatchError:
+            raise
+        except ConversionError as exc:
+            self._rollback(mark)
+            return None, _as_blocker(exc, cls, lname)
+
+    def _rollback(self, mark):
+        keep = set(mark)
+        for name in list(self.name_to_layer):
+            if name not in keep:
+                del self.name_to_layer[name]
+
+    def _placeholder(self, node_id, cls, own, inputs):
+        """A :class:`Placeholder` for a node with its own blocker ``own``
+        (or None) and/or placeholder ``inputs``."""
+        blocked = [i for i in inputs if isinstance(i, Placeholder)]
+        blockers = own if own is not None else UnsupportedLayerError({})
+        for parent in blocked:
+            blockers = blockers.merged(parent.blockers)
+        if own is not None:
+            reason = "; ".join(
+                ["Keras class %s has no conversion" % c
+                 for c in own.unsupported]
+                + ["op %s has no conversion" % o for o in own.ops]
+                + list(own.settings))
+        else:
+            reason = "depends on %s" % ", ".join(p.get_name()
+                                                 for p in blocked)
+        self.blockers = self.blockers.merged(blockers)
+        holder = Placeholder(node_id, reason, blockers, parents=inputs,
+                             keras_class=cls)
+        self._register(holder)
+        return holder
 
     # ---- Sequential ------------------------------------------------------
 
     def sequential(self, entries, prefix, prev, top_level):
         """Convert a Sequential layer list after ``prev``; returns the list
-        of created layers in order."""
+        of created layers in order. Raises one
+        :class:`UnsupportedLayerError` with every blocker of the list
+        (its single output needs all of them)."""
         created = []
+        blockers = UnsupportedLayerError({})
         for idx, entry in enumerate(entries):
             cls = entry.get("class_name")
             config = entry.get("config")
@@ -246,27 +356,48 @@ class Converter(object):
                           "container; skipping due to redundancy")
                 continue
             if builtin and cls in FUNCTIONALS:
-                outputs, sub = self.functional(config, name + "_", [prev])
+                result, blocker = self._attempt(
+                    lambda: self.functional(config, name + "_", [prev]),
+                    cls, readers.layer_entry_name(entry))
+                if blocker is not None:
+                    blockers = blockers.merged(blocker)
+                    continue
+                outputs, sub = result
                 if len(outputs) != 1:
                     raise ConversionError(
                         "Nested model '%s' at index %d of a Sequential model "
                         "has %d outputs; expected 1"
                         % (config.get("name"), idx, len(outputs)))
+                if isinstance(outputs[0], Placeholder):
+                    blockers = blockers.merged(outputs[0].blockers)
+                    continue
                 created.extend(sub)
                 prev = outputs[0]
                 continue
             if builtin and cls == "Sequential":
-                converted = self.sequential(
-                    readers.container_layer_entries(cls, config),
-                    name + "-", prev, False)
+                converted, blocker = self._attempt(
+                    lambda: self.sequential(
+                        readers.container_layer_entries(cls, config),
+                        name + "-", prev, False),
+                    cls, readers.layer_entry_name(entry))
             else:
-                converted = self.convert_leaf(
-                    cls, config, name, ([idx] if top_level else []) + [name])
-                if converted:
-                    self._wire(converted[0], [prev], cls)
+                def convert_leaf():
+                    out = self.convert_leaf(
+                        cls, config, name,
+                        ([idx] if top_level else []) + [name], entry)
+                    if out:
+                        self._wire(out[0], [prev], cls, entry.get("module"))
+                    return out
+                converted, blocker = self._attempt(
+                    convert_leaf, cls, readers.layer_entry_name(entry))
+            if blocker is not None:
+                blockers = blockers.merged(blocker)
+                continue
             created.extend(converted)
             if converted:
                 prev = converted[-1]
+        if not blockers.is_empty():
+            raise blockers
         return created
 
     # ---- functional -----------------------------------------------------
@@ -276,6 +407,8 @@ class Converter(object):
 
         Returns ``(output_layers, created_layers)``; with ``outer_inputs``
         (nested model) the model's inputs become NoOp layers fed by them.
+        A node that cannot be converted, or depends on one that cannot,
+        becomes a :class:`Placeholder`.
         """
         graph = keras_config.FunctionalGraph(config)
         input_names = graph.input_names
@@ -307,6 +440,7 @@ class Converter(object):
                         "%d output(s)" % (lname, t, dep[0], len(dep_outputs)))
                 inputs.append(dep_outputs[t])
             keys = (node_id, lname)
+            blocked = any(isinstance(i, Placeholder) for i in inputs)
 
             if not refs and builtin and cls == "InputLayer":
                 if outer_inputs is not None:
@@ -314,42 +448,77 @@ class Converter(object):
                         raise ConversionError("Nested model input '%s' is not "
                                               "listed in its input_layers"
                                               % lname)
+                    outer = outer_inputs[input_names.index(lname)]
+                    if isinstance(outer, Placeholder):
+                        outputs_of[key] = [outer]
+                        continue
                     noop = layers.NoOp(name=node_id, verbose=self.verbose)
-                    noop.set_inputs(outer_inputs[input_names.index(lname)])
+                    noop.set_inputs(outer)
                     self._register(noop)
                     converted = [noop]
                 else:
                     converted = self.convert_leaf(cls, layer_config, node_id,
-                                                  keys)
+                                                  keys, entry)
                     if prefix == "":
                         self._add_alias(lname, converted[-1].get_name())
                 outputs_of[key] = [converted[-1]]
                 created.extend(converted)
                 continue
 
-            if builtin and cls == "Sequential":
-                if len(inputs) != 1:
-                    raise ConversionError("Nested Sequential '%s' has %d "
-                                          "inputs" % (lname, len(inputs)))
-                sub = self.sequential(
-                    readers.container_layer_entries(cls, layer_config),
-                    node_id + "-", inputs[0], False)
-                created.extend(sub)
-                outputs_of[key] = [sub[-1] if sub else inputs[0]]
-                continue
-            if builtin and cls in FUNCTIONALS:
-                sub_outputs, sub = self.functional(layer_config,
-                                                   node_id + "_", inputs)
-                created.extend(sub)
-                outputs_of[key] = sub_outputs
+            if builtin and cls in ("Sequential",) + FUNCTIONALS:
+                if blocked:
+                    outputs_of[key] = [self._placeholder(node_id, cls, None,
+                                                         inputs)]
+                    continue
+                if cls == "Sequential":
+                    if len(inputs) != 1:
+                        raise ConversionError("Nested Sequential '%s' has %d "
+                                              "inputs" % (lname, len(inputs)))
+                    result, blocker = self._attempt(
+                        lambda: self.sequential(
+                            readers.container_layer_entries(cls,
+                                                            layer_config),
+                            node_id + "-", inputs[0], False), cls, lname)
+                    if blocker is None:
+                        created.extend(result)
+                        outputs_of[key] = [result[-1] if result
+                                           else inputs[0]]
+                else:
+                    result, blocker = self._attempt(
+                        lambda: self.functional(layer_config, node_id + "_",
+                                                inputs), cls, lname)
+                    if blocker is None:
+                        created.extend(result[1])
+                        outputs_of[key] = result[0]
+                if blocker is not None:
+                    outputs_of[key] = [self._placeholder(node_id, cls,
+                                                         blocker, inputs)]
                 continue
 
-            converted = self.convert_leaf(cls, layer_config, node_id, keys)
+            if keras_config.is_op_node(entry):
+                def convert():
+                    return self.convert_op(entry, info["nodes"][local],
+                                           inputs, node_id, keys)
+            else:
+                def convert():
+                    out = self.convert_leaf(cls, layer_config, node_id, keys,
+                                            entry)
+                    if out:
+                        if not inputs:
+                            raise ConversionError("Layer '%s' (%s) has no "
+                                                  "inputs" % (lname, cls))
+                        self._wire(out[0], inputs, cls, entry.get("module"))
+                    return out
+            mark = list(self.name_to_layer)
+            converted, blocker = self._attempt(convert, cls, lname)
+            if blocker is not None or (blocked and converted):
+                # a layer after a placeholder is one too (its own blockers,
+                # if any, are listed with those it depends on)
+                self._rollback(mark)
+                outputs_of[key] = [self._placeholder(node_id, cls, blocker,
+                                                     inputs)]
+                continue
             if converted:
-                if not inputs:
-                    raise ConversionError("Layer '%s' (%s) has no inputs"
-                                          % (lname, cls))
-                self._wire(converted[0], inputs, cls)
                 outputs_of[key] = [converted[-1]]
                 created.extend(converted)
                 if prefix == "" and len(info["refs"]) == 1:

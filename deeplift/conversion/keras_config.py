@@ -5,6 +5,8 @@ deeplift layers; :mod:`deeplift.conversion.converter` does.
 """
 from collections import OrderedDict
 
+import numpy as np
+
 from deeplift.conversion import readers
 from deeplift.conversion.errors import ConversionError
 
@@ -67,6 +69,45 @@ def collect_keras3_refs(obj, out):
         for item in obj:
             collect_keras3_refs(item, out)
     return out
+
+
+is_op_node = readers.is_op_node
+
+
+class TensorArg(object):
+    """A tensor among an op node's call arguments: ``index`` is its
+    position in the node's input references."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def __repr__(self):
+        return "TensorArg(%d)" % self.index
+
+
+def _decode_arg(obj, counter):
+    if is_keras3_tensor(obj):
+        counter.append(None)
+        return TensorArg(len(counter) - 1)
+    if isinstance(obj, dict):
+        if obj.get("class_name") in ("__numpy__", "__tensor__") and \
+                isinstance(obj.get("config"), dict):
+            return np.asarray(obj["config"]["value"],
+                              dtype=obj["config"].get("dtype"))
+        return {k: _decode_arg(v, counter) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_decode_arg(item, counter) for item in obj]
+    return obj
+
+
+def op_call(node):
+    """``(args, kwargs)`` of a Keras 3 op node's call: tensors replaced by
+    :class:`TensorArg` (numbered as :func:`node_refs` orders them),
+    serialized numpy arrays / tensors by numpy arrays."""
+    counter = []
+    args = _decode_arg(list(node.get("args", [])), counter)
+    kwargs = _decode_arg(dict(node.get("kwargs", {})), counter)
+    return args, kwargs
 
 
 def node_refs(node, layer_name):

@@ -10,8 +10,9 @@ for user-supplied ones) is appended below (see
 from deeplift.conversion.converters import (activations, convolutional,
                                             core, embedding, merge,
                                             normalization, pooling,
-                                            reshaping)
+                                            reshaping, scaling)
 from deeplift.conversion.converters.activations import ACTIVATIONS  # noqa
+from deeplift.conversion.converters.ops import OPS  # noqa: F401
 from deeplift.conversion.errors import CONVERSION_FUNCTION_CONTRACT
 
 __doc__ = __doc__ + "\n" + CONVERSION_FUNCTION_CONTRACT
@@ -81,6 +82,16 @@ REGISTRY = {
     # normalization
     "BatchNormalization": normalization.batchnorm_conversion,
 
+    # elementwise affine maps
+    "Rescaling": scaling.rescaling_conversion,
+    "Normalization": scaling.normalization_conversion,
+    # classes of keras.applications, by module: another "LayerScale" may
+    # mean something else
+    "keras.src.applications.convnext.LayerScale":
+        scaling.layerscale_conversion,
+    "keras.src.applications.inception_resnet_v2.CustomScaleLayer":
+        scaling.customscale_conversion,
+
     # merges
     "Concatenate": merge.concat_conversion,
     "Add": merge.add_conversion,
@@ -103,17 +114,29 @@ REGISTRY = {
 }
 
 #: Keras classes whose first deeplift layer takes a list of inputs
-MULTI_INPUT_CLASSES = merge.MULTI_INPUT_CLASSES
+MULTI_INPUT_CLASSES = merge.MULTI_INPUT_CLASSES | frozenset(
+    ["keras.src.applications.inception_resnet_v2.CustomScaleLayer"])
 
 
-def lookup(class_name, custom_conversion_funcs=None):
-    """The conversion function for a Keras class name, or None.
+def registry_key(class_name, module=None):
+    """The REGISTRY key of a class: ``module.class_name`` when the
+    registry has that (classes of keras.applications), else the name."""
+    if module and "%s.%s" % (module, class_name) in REGISTRY:
+        return "%s.%s" % (module, class_name)
+    return class_name
 
-    ``custom_conversion_funcs`` entries take precedence; built-in names are
-    matched case-insensitively (older Keras versions varied the case).
+
+def lookup(class_name, custom_conversion_funcs=None, module=None):
+    """The conversion function for a Keras class name (and the module
+    of its config entry), or None.
+
+    ``custom_conversion_funcs`` entries take precedence; then the
+    module-qualified name; built-in names are matched case-insensitively
+    (older Keras versions varied the case).
     """
     if custom_conversion_funcs and class_name in custom_conversion_funcs:
         return custom_conversion_funcs[class_name]
+    class_name = registry_key(class_name, module)
     if class_name in REGISTRY:
         return REGISTRY[class_name]
     lowered = str(class_name).lower()

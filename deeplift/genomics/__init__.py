@@ -45,21 +45,39 @@ References (``reference=``):
   ``(N, L, 4)`` one per sequence, ``(N, R, L, 4)`` R per sequence or
   ``(1, R, L, 4)`` R shared ones (scores averaged over the R references).
 """
-from deeplift.genomics.encoding import (BASES, length_mismatch,
-                                        one_hot_encode, onehot_to_sequences)
-from deeplift.genomics.fasta import read_fasta
-from deeplift.genomics.models import (METHOD_TO_NONLINEAR_MXTS_MODE, METHODS,
-                                      load_model, model_methods,
-                                      normalize_method)
-from deeplift.genomics.references import (gc_reference, make_references,
-                                          parse_reference)
-from deeplift.genomics.scoring import score_sequences
-from deeplift.genomics.simulate import (BACKGROUND, GATA_PWM, TAL1_PWM,
-                                        TASK_NAMES, auroc, motif_mask_auroc,
-                                        simulate_sequences)
+import importlib
 
-__all__ = ["one_hot_encode", "read_fasta", "gc_reference", "parse_reference",
-           "make_references", "normalize_method", "load_model",
-           "score_sequences", "simulate_sequences", "motif_mask_auroc",
-           "METHODS", "METHOD_TO_NONLINEAR_MXTS_MODE", "TASK_NAMES",
-           "GATA_PWM", "TAL1_PWM", "BACKGROUND"]
+#: public name -> the submodule defining it; names are imported on first
+#: use (PEP 562), so that ``import deeplift.genomics`` and the light
+#: modules (encoding, FASTA, references, regions) do not import TensorFlow
+_EXPORTS = {
+    "encoding": ("BASES", "one_hot_encode", "length_mismatch",
+                 "onehot_to_sequences"),
+    "fasta": ("read_fasta",),
+    "models": ("METHOD_TO_NONLINEAR_MXTS_MODE", "METHODS", "load_model",
+               "model_methods", "normalize_method"),
+    "references": ("gc_reference", "make_references", "parse_reference"),
+    "scoring": ("score_sequences",),
+    "simulate": ("BACKGROUND", "GATA_PWM", "TAL1_PWM", "TASK_NAMES", "auroc",
+                 "motif_mask_auroc", "simulate_sequences"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items()
+          for name in names}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        module = importlib.import_module(__name__ + "." + _WHERE[name])
+        return getattr(module, name)
+    try:
+        return importlib.import_module(__name__ + "." + name)
+    except ModuleNotFoundError as exc:
+        if exc.name != __name__ + "." + name:
+            raise
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))

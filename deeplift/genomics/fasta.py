@@ -10,7 +10,8 @@ def read_fasta(path):
     """Read a FASTA file (optionally gzipped) into ``(names, sequences)``.
 
     Sequences may span several lines; blank lines and ``;`` comment lines
-    are skipped; the name is the header line's text after ``>``.  Case is
+    are skipped; the name is the first word of the header line (after ``>``), as
+    samtools and pyfaidx name records.  Case is
     kept (:func:`one_hot_encode` accepts lowercase).  Raises ValueError for
     a file without records, sequence text before the first header or
     characters that are not letters (or ``-``, ``.``, ``*``).
@@ -27,7 +28,8 @@ def read_fasta(path):
                 if line.startswith(">"):
                     if parts is not None:
                         seqs.append("".join(parts))
-                    names.append(line[1:].strip())
+                    words = line[1:].split()
+                    names.append(words[0] if words else "")
                     parts = []
                     continue
                 if parts is None:

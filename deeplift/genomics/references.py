@@ -5,12 +5,6 @@ import re
 import numpy as np
 
 
-#: number of sequences whose references are drawn together; fixed so that
-#: the shuffled references depend only on the seed and the sequences, not on
-#: ``batch_size``
-_REFERENCE_CHUNK = 128
-
-
 def gc_reference(onehot, gc=None):
     """Base-composition references for one-hot sequences.
 
@@ -119,53 +113,70 @@ def _check_reference_array(array, num, length):
                            num, length, length))
 
 
-def make_references(onehot, reference="dinuc-shuffle:20", seed=0):
+def make_references(onehot, reference="dinuc-shuffle:20", seed=0,
+                    first_index=0):
     """References for one-hot sequences ``onehot`` (N, L, 4) as an array
     of shape (N, R, L, 4) (R references per sequence).  Same rules as
-    :func:`score_sequences`."""
+    :func:`score_sequences`; sequence ``i`` is number ``first_index + i``
+    of its job (its shuffles are seeded by ``(seed, first_index + i)``)."""
     onehot = np.asarray(onehot, dtype=np.float32)
-    parts = [refs for _, _, refs in _reference_chunks(onehot, reference,
-                                                      seed)[0]]
-    if not parts:
-        return np.zeros((0, 1) + onehot.shape[1:], dtype=np.float32)
-    return np.concatenate(parts, axis=0)
+    spec = ReferenceSpec(reference, len(onehot) + first_index,
+                         onehot.shape[1], seed)
+    if len(onehot) == 0:
+        return np.zeros((0, spec.per_sequence) + onehot.shape[1:],
+                        dtype=np.float32)
+    return spec.references(onehot, first_index)
 
 
-def _reference_chunks(onehot, reference, seed):
-    """Check ``reference`` and return an iterator of ``(start, chunk,
-    refs)``: the sequences ``onehot[start:start + len(chunk)]`` and their
-    references, (len(chunk), R, L, 4), for chunks of
-    :data:`_REFERENCE_CHUNK` sequences (shuffles are drawn chunk by chunk
-    from one random stream seeded by ``seed``), and R."""
-    kind, value = parse_reference(reference)
-    if kind == "array":
-        value = _check_reference_array(value, len(onehot), onehot.shape[1])
-    if kind == "dinuc-shuffle":
-        refs_per_sequence = value
-    elif kind == "array":
-        refs_per_sequence = value.shape[1]
-    else:
-        refs_per_sequence = 1
-    rng = np.random.RandomState(seed)
+class ReferenceSpec:
+    """A checked reference specification for the sequences of one job.
 
-    def chunks():
-        for start in range(0, len(onehot), _REFERENCE_CHUNK):
-            chunk = onehot[start:start + _REFERENCE_CHUNK]
-            yield start, chunk, _chunk_references(chunk, start, kind, value,
-                                                  rng)
-    return chunks(), int(refs_per_sequence)
+    ``ReferenceSpec(reference, num, length, seed)``: ``reference`` as for
+    :func:`score_sequences`, for a job of ``num`` sequences of ``length``;
+    ``per_sequence`` is R.  :meth:`references` gives the references of any
+    run of the job's sequences.  Shuffles of sequence ``i`` of the job are
+    drawn from a generator seeded by ``(seed, i)`` alone, so they do not
+    depend on how the job is cut into chunks, on their order or on how
+    many processes score them.
+    """
 
+    def __init__(self, reference, num, length, seed=0):
+        self.kind, self.value = parse_reference(reference)
+        if self.kind == "array":
+            self.value = _check_reference_array(self.value, num, length)
+            self.per_sequence = int(self.value.shape[1])
+        elif self.kind == "dinuc-shuffle":
+            self.per_sequence = int(self.value)
+        else:
+            self.per_sequence = 1
+        if seed is None:      # one fresh seed for the whole job
+            seed = int(np.random.SeedSequence().entropy)
+        seed = int(seed)
+        if seed < 0:
+            raise ValueError("the seed must be >= 0, got %d" % seed)
+        self.seed = seed
 
-def _chunk_references(chunk, start, kind, value, rng):
-    if kind == "zeros":
-        return np.zeros((len(chunk), 1) + chunk.shape[1:], dtype=np.float32)
-    if kind == "gc":
-        return gc_reference(chunk, value)[:, None]
-    if kind == "dinuc-shuffle":
-        from deeplift.dinuc_shuffle import dinuc_shuffle_batch
-        return dinuc_shuffle_batch(chunk, value, rng=rng).astype(np.float32)
-    if kind == "array":     # (1 or N, R, L, 4)
-        refs = value if len(value) == 1 else value[start:start + len(chunk)]
-        return np.broadcast_to(refs, (len(chunk),) + refs.shape[1:])
-    raise AssertionError(kind)
-
+    def references(self, chunk, first_index):
+        """References (n, R, L, 4) float32 of ``chunk`` (n, L, 4), the
+        job's sequences ``first_index .. first_index + n - 1``."""
+        chunk = np.asarray(chunk, dtype=np.float32)
+        kind, value = self.kind, self.value
+        if kind == "zeros":
+            return np.zeros((len(chunk), 1) + chunk.shape[1:],
+                            dtype=np.float32)
+        if kind == "gc":
+            return gc_reference(chunk, value)[:, None]
+        if kind == "dinuc-shuffle":
+            from deeplift.dinuc_shuffle import dinuc_shuffle_batch
+            out = np.empty((len(chunk), value) + chunk.shape[1:],
+                           dtype=np.float32)
+            for i in range(len(chunk)):
+                rng = np.random.default_rng([self.seed, first_index + i])
+                out[i] = dinuc_shuffle_batch(chunk[i:i + 1], value,
+                                             rng=rng)[0]
+            return out
+        if kind == "array":     # (1 or N, R, L, 4)
+            refs = (value if len(value) == 1
+                    else value[first_index:first_index + len(chunk)])
+            return np.broadcast_to(refs, (len(chunk),) + refs.shape[1:])
+        raise AssertionError(kind)

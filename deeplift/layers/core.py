@@ -57,6 +57,22 @@ def select_by_sign(diff, pos_mxts, neg_mxts):
                              0.5 * (pos_mxts + neg_mxts)))
 
 
+def captured(layer, key, array, dtype):
+    """``array`` as an eager tensor of ``dtype``, made once per layer, key
+    and dtype (outside any trace, via ``tf.init_scope``): traced functions
+    capture it instead of embedding a copy as a constant, so weights are
+    stored once however many functions are traced, and graph rewrites do
+    not fold them (TensorFlow's optimiser turns ``x / constant`` into
+    ``x * (1 / constant)``, which rounds differently from Keras' division
+    by a variable)."""
+    cache = layer.__dict__.setdefault("_captured", {})
+    dtype = tf.as_dtype(dtype)
+    if (key, dtype) not in cache:
+        with tf.init_scope():
+            cache[(key, dtype)] = tf.constant(array, dtype=dtype)
+    return cache[(key, dtype)]
+
+
 class SymbolicVar(object):
     """Stands for a tensor of the original's TF1 graph (what
     ``get_activation_vars()`` etc. return).  Pass these to
@@ -452,7 +468,7 @@ class LinearLayer(SingleInputMixin, Node):
         return y + bias
 
     def _const(self, array, dtype):
-        return tf.constant(array, dtype=dtype)
+        return captured(self, id(array), array, dtype)
 
     def _kernels(self, dtype):
         """The kernel and its elementwise absolute value."""

@@ -118,6 +118,16 @@ class Cropping1D(_Structural):
         start, end = self.cropping
         return x[:, start:_dim(x, 1) - end]
 
+    def backward(self, state, pos_mxts, neg_mxts):
+        # the transpose of cropping is zero padding; written out because
+        # TensorFlow's gradient of a slice (StridedSliceGrad) is several
+        # times slower on CPU (bench/PROFILE.md, workload (e))
+        start, end = self.cropping
+        pad = [[0, 0], [start, end], [0, 0]]
+        pos = tf.pad(pos_mxts, pad)
+        neg = pos if neg_mxts is pos_mxts else tf.pad(neg_mxts, pad)
+        return [(pos, neg)]
+
 
 class Cropping2D(_DataFormatMixin, _Structural):
     """Remove ``cropping = ((top, bottom), (left, right))`` from the two

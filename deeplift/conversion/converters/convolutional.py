@@ -1,5 +1,7 @@
 """Convolutions: Conv1D/2D, their transposes, depthwise and separable
 convolutions."""
+import numpy as np
+
 from deeplift import layers
 from deeplift.conversion.converters.activations import with_activation
 from deeplift.conversion.converters.common import (
@@ -94,26 +96,62 @@ depthwiseconv1d_conversion = _spatial_conv(layers.DepthwiseConv1D)
 depthwiseconv2d_conversion = _spatial_conv(layers.DepthwiseConv2D)
 
 
-def _separable_conv(cls, options):
-    """Conversion function of a separable convolution; ``options(config,
-    name)`` gives the deeplift layer's stride/padding/dilation arguments
-    (those of the plain convolution of the same rank)."""
+def _separable_conv(depthwise_cls, pointwise_cls, n_spatial):
+    """Conversion function of a separable convolution, as its two stages:
+    the depthwise convolution (named ``depthwise_<name>``; the layer's
+    strides, padding and dilation, no bias) then the pointwise 1x1
+    convolution with the bias (and the activation). The dense kernel of
+    the equivalent ordinary convolution (``kernel_size x in x out``) is
+    never built.
+
+    For the scores this means: Gradient, Rescale and every rule whose
+    multipliers through a linear layer do not depend on the sign split are
+    unchanged (the composition is linear either way); the positive and
+    negative parts that RevealCancel receives are split by sign at each
+    stage (the depthwise output difference is split again before the
+    pointwise kernel), not once by the signs of the folded kernel, so they
+    differ from the folded layer's where the depthwise terms of one output
+    cancel. Contributions still sum to the output difference.
+    """
     def convert(config, name, nonlinear_mxts_mode, conv_mxts_mode,
                 verbose=True, **kwargs):
-        layer_options = options(config, name)
+        check_groups(config, name)
+        require = conv1d_options if n_spatial == 1 else conv2d_options
+        require(config, name)  # validates strides / padding / dilation
         (depthwise, pointwise), bias = kernels_and_bias(config, name, 2)
-        return with_activation(
+        if bias is None:
+            bias = np.zeros(pointwise.shape[-1], dtype=pointwise.dtype)
+        if depthwise.ndim != n_spatial + 2 or pointwise.shape[:n_spatial] \
+                != (1,) * n_spatial or pointwise.shape[-2] != \
+                depthwise.shape[-2] * depthwise.shape[-1]:
+            raise layer_err(name, config, "depthwise kernel %s and pointwise "
+                            "kernel %s do not fit"
+                            % (depthwise.shape, pointwise.shape),
+                            WeightsMismatchError)
+        stage1 = depthwise_cls(
+            kernel=depthwise, bias=None, strides=config.get("strides", 1),
+            padding=padding(config, name), data_format=data_format(config),
+            dilation_rate=config.get("dilation_rate", 1),
+            conv_mxts_mode=conv_mxts_mode, name="depthwise_" + name,
+            verbose=verbose)
+        if n_spatial == 1:
+            options = dict(stride=1, padding="VALID", dilation=1)
+        else:
+            options = dict(strides=(1, 1), padding="VALID",
+                           data_format=data_format(config),
+                           dilation_rate=(1, 1))
+        stage2 = with_activation(
             config, name, verbose, nonlinear_mxts_mode,
-            lambda lname: cls(
-                depthwise_kernel=depthwise, pointwise_kernel=pointwise,
-                bias=bias, conv_mxts_mode=conv_mxts_mode, name=lname,
-                verbose=verbose, **layer_options),
+            lambda lname: pointwise_cls(
+                kernel=pointwise, bias=bias, conv_mxts_mode=conv_mxts_mode,
+                name=lname, verbose=verbose, **options),
             **kwargs)
-    convert.__name__ = "%s_conversion" % cls.__name__.lower()
+        return [stage1] + stage2
+    convert.__name__ = "separableconv%dd_conversion" % n_spatial
     return convert
 
 
-separableconv1d_conversion = _separable_conv(layers.SeparableConv1D,
-                                             conv1d_options)
-separableconv2d_conversion = _separable_conv(layers.SeparableConv2D,
-                                             conv2d_options)
+separableconv1d_conversion = _separable_conv(layers.DepthwiseConv1D,
+                                             layers.Conv1D, 1)
+separableconv2d_conversion = _separable_conv(layers.DepthwiseConv2D,
+                                             layers.Conv2D, 2)
