@@ -103,12 +103,34 @@ def find_cycles(graph):
     return result
 
 
+#: cycles known and not yet broken (each through function-level imports);
+#: the test fails when another appears, and when one of these is gone
+#: without being taken off the list
+KNOWN_CYCLES = [
+    # genomics.jobs.run_job dispatches to distributed.run_chunks, whose
+    # worker plugin builds genomics.jobs.ChunkRunner
+    ["deeplift.distributed", "deeplift.genomics.jobs"],
+]
+
+
 def test_no_import_cycles():
     files = module_files()
     assert "deeplift.layers.core" in files and "deeplift.modes" in files
     cycles = find_cycles(import_graph(files))
-    assert not cycles, "import cycles: %s" % "; ".join(
-        " <-> ".join(c) for c in cycles)
+    assert sorted(cycles) == sorted(KNOWN_CYCLES), "import cycles: %s" % (
+        "; ".join(" <-> ".join(c) for c in cycles))
+
+
+def test_layers_core_imports_nothing_that_imports_it_back():
+    """``import deeplift.layers.core`` reaches no module that imports it."""
+    graph = import_graph(module_files())
+    reached, frontier = set(), ["deeplift.layers.core"]
+    while frontier:
+        for target in graph.get(frontier.pop(), ()):
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    assert "deeplift.layers.core" not in reached, sorted(reached)
 
 
 def test_modes_is_a_leaf():
