@@ -15,3 +15,30 @@ REAL_WEIGHTS = (FIXTURES / "keras2_real" /
 SIMDATA = FIXTURES / "genomics_sim" / "sequences.simdata.gz"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
                                   reason="../shared fixtures are absent")
+
+
+def write_genome(path, sizes, seed=0, width=60):
+    """A random genome FASTA with soft-masked (lowercase) and N bases;
+    returns {name: sequence}."""
+    import numpy as np
+    rng = np.random.RandomState(seed)
+    letters = np.array(list("ACGTacgtN"))
+    probs = [.22, .22, .22, .22, .025, .025, .025, .025, .02]
+    genome = {}
+    with open(path, "w") as handle:
+        for name, size in sizes.items():
+            seq = "".join(letters[rng.choice(9, size, p=probs)])
+            genome[name] = seq
+            handle.write(">%s description words\n" % name)
+            for i in range(0, size, width):
+                handle.write(seq[i:i + width] + "\n")
+    return genome
+
+
+def write_peaks(path, rows):
+    """A narrowPeak file of ``(chrom, start, end, summit)`` rows."""
+    with open(path, "w") as handle:
+        for i, (chrom, start, end, summit) in enumerate(rows):
+            handle.write("%s\t%d\t%d\tpeak%d\t0\t.\t1.0\t1.0\t1.0\t%d\n"
+                         % (chrom, start, end, i, summit))
+    return path

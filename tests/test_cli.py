@@ -40,7 +40,8 @@ def sim_seqs():
 # help
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cmd", [[], ["demo"], ["contribs"], ["convert"]])
+@pytest.mark.parametrize("cmd", [[], ["demo"], ["contribs"], ["convert"],
+                                 ["status"], ["export"]])
 def test_help(cmd, capfd):
     status, out, err = run(cmd + ["--help"], capfd)
     assert status == 0
@@ -211,9 +212,9 @@ def test_contribs_real_model_matches_python_api(tmp_path, capfd):
 BAD_CASES = {
     "wrong_length": (["--fasta", "{short}"], "model expects length 200"),
     "unknown_method": (["--fasta", "{good}", "--method", "magic"],
-                       "unknown method 'magic'"),
+                       "unknown --method 'magic'"),
     "unknown_reference": (["--fasta", "{good}", "--reference", "shuffle"],
-                          "unknown reference 'shuffle'"),
+                          "unknown --reference 'shuffle'"),
     "bad_shuffle_count": (["--fasta", "{good}", "--reference",
                            "dinuc-shuffle:0"], "at least 1"),
     "missing_reference_file": (["--fasta", "{good}", "--reference",

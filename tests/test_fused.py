@@ -78,7 +78,7 @@ def test_genomics_decides_fusion_for_the_whole_job(monkeypatch):
     def spy(fuse, num):
         calls.append((fuse, num))
         return real(fuse, num)
-    monkeypatch.setattr(genomics, "should_fuse", spy)
+    monkeypatch.setattr(genomics.scoring, "should_fuse", spy)
     rng = np.random.RandomState(0)
     onehot = np.eye(4, dtype=np.float32)[rng.randint(0, 4, (3, 200))]
     from deeplift.cli import DEMO_MODEL

@@ -47,7 +47,7 @@ def test_read_fasta(tmp_path):
     path = tmp_path / "x.fa"
     path.write_text(">one desc\nACGT\nnnac\n\n; comment\n>two\nAC\nGTAAGG\n")
     names, seqs = genomics.read_fasta(path)
-    assert names == ["one desc", "two"]
+    assert names == ["one", "two"]          # first word of the header
     assert seqs == ["ACGTnnac", "ACGTAAGG"]
     bad = tmp_path / "bad.fa"
     bad.write_text(">a\nAC9T\n")

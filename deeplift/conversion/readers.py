@@ -181,6 +181,19 @@ class _FlatNamedWeights(_WeightStore):
         return self
 
 
+def _tree_vars(node):
+    """A layer's arrays in Keras' ``get_weights()`` order: its own, then
+    those of the layers it holds (a recurrent layer's ``cell``, a
+    Bidirectional's ``forward_layer`` before its ``backward_layer``, which
+    HDF5 lists alphabetically)."""
+    held = sorted(node["held"].items(),
+                  key=lambda item: item[0] == "backward_layer")
+    out = list(node["vars"])
+    for _, child in held:
+        out.extend(_tree_vars(child))
+    return out
+
+
 class _TreeWeights(_WeightStore):
     """Keras 3 layout (``.keras`` archives, ``.weights.h5``): nested groups
     ``layers/<key>/vars/<i>`` where ``<key>`` is the snake-cased class name
@@ -197,6 +210,8 @@ class _TreeWeights(_WeightStore):
         counts = {}
         self._fallback_keys = {}
         for entry in entries:
+            if is_op_node(entry):  # not a layer: not in the weights file
+                continue
             base = snake_case(entry.get("class_name", ""))
             n = counts.get(base, 0)
             counts[base] = n + 1
@@ -212,7 +227,7 @@ class _TreeWeights(_WeightStore):
 
     def get(self, name, class_name):
         child = self._find(name)
-        return [] if child is None else list(child["vars"])
+        return [] if child is None else _tree_vars(child)
 
     def nested(self, name, class_name):
         child = self._find(name)
@@ -248,6 +263,47 @@ class _ObjectWeights(_WeightStore):
                               "%s/%s" % (self.source, name))
 
 
+def is_op_node(entry):
+    """Whether a layer-list entry is a Keras 3 op node (a ``keras.ops``
+    function applied to symbolic tensors, e.g. ``x + 3.0``) rather than a
+    layer: its ``module`` is ``keras.src.ops.*``."""
+    module = str(entry.get("module") or "")
+    return module.startswith("keras.src.ops") or \
+        module.startswith("keras.ops")
+
+
+#: classes of keras.applications by the config keys that identify them in
+#: Keras 3's legacy ``.h5`` files (which drop each entry's ``module``)
+_APPLICATION_CLASSES = {
+    "LayerScale": ("keras.src.applications.convnext",
+                   {"init_values", "projection_dim"}),
+    "CustomScaleLayer": ("keras.src.applications.inception_resnet_v2",
+                         {"scale"}),
+}
+
+
+def restore_keras3_modules(entries):
+    """Put back the ``module`` that Keras 3's legacy ``.h5`` writer drops
+    (in place, nested models included): op nodes (``x + 3.0``) are the
+    entries whose config lacks the ``trainable`` and ``dtype`` every Keras 3
+    layer config has; the classes of keras.applications that deeplift
+    converts are recognised by their config keys."""
+    for entry in entries:
+        config = entry.get("config")
+        cls = entry.get("class_name")
+        if entry.get("module") or not isinstance(config, dict):
+            continue
+        if cls in CONTAINER_CLASSES:
+            restore_keras3_modules(container_layer_entries(cls, config))
+        elif cls != "InputLayer" and "trainable" not in config and \
+                "dtype" not in config:
+            entry["module"] = "keras.src.ops"
+        elif cls in _APPLICATION_CLASSES:
+            module, keys = _APPLICATION_CLASSES[cls]
+            if keys <= set(config):
+                entry["module"] = module
+
+
 def insert_weights(layer_entries, store, path=""):
     """Insert each layer's weights into its config under ``'weights'``
     (recursing into nested Sequential/functional models)."""
@@ -256,7 +312,8 @@ def insert_weights(layer_entries, store, path=""):
         class_name = entry.get("class_name")
         name = layer_entry_name(entry)
         config = entry.get("config")
-        if class_name == "InputLayer":
+        if class_name in ("InputLayer", "TFOpLambda") or is_op_node(entry):
+            # inputs and Keras 3 op nodes (``x + 3.0``) have no weights
             if isinstance(config, dict):
                 config.setdefault("weights", [])
             continue
@@ -371,7 +428,8 @@ def _read_legacy_weights(group, source):
 
 
 def _read_tree(group, source, path=""):
-    node = {"vars": [], "name": None, "children": OrderedDict()}
+    node = {"vars": [], "name": None, "children": OrderedDict(),
+            "held": OrderedDict()}
     if "vars" in group and isinstance(group["vars"], h5py.Group):
         vgroup = group["vars"]
         node["name"] = to_str(vgroup.attrs.get("name"))
@@ -384,6 +442,13 @@ def _read_tree(group, source, path=""):
             if isinstance(child, h5py.Group):
                 node["children"][key] = _read_tree(
                     child, source, path + "layers/" + key + "/")
+    for key in group.keys():
+        # layers a layer holds (a recurrent layer's cell, Bidirectional's
+        # forward_layer / backward_layer)
+        if key not in ("vars", "layers") and isinstance(group[key],
+                                                        h5py.Group):
+            node["held"][key] = _read_tree(group[key], source,
+                                           path + key + "/")
     return node
 
 
@@ -498,6 +563,12 @@ def read_saved_files(h5_file, json_file=None, yaml_file=None):
     model_config, store, keras_version = read(source, model_config)
     if keras_version is not None:
         model_config.setdefault("keras_version", keras_version)
+    major = str(model_config.get("keras_version")).split(".", 1)[0]
+    if read is _read_h5_file and major.isdigit() and int(major) >= 3:
+        cls = model_config.get("class_name")
+        if cls in CONTAINER_CLASSES:
+            restore_keras3_modules(container_layer_entries(
+                cls, model_config.get("config")))
     return model_config, store
 
 

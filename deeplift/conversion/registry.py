@@ -1,348 +1,155 @@
-"""Converters from single Keras layers to deeplift layers.
+"""The Keras class name -> conversion function table.
 
-``REGISTRY`` maps a Keras class name to its conversion function; adding
-support for a layer class is one function plus one entry. Users can add
-or override entries per call with ``custom_conversion_funcs``. The contract
-of a conversion function (also for user-supplied ones) is appended below
-(see ``deeplift.conversion.errors.CONVERSION_FUNCTION_CONTRACT``).
-``ACTIVATIONS`` maps Keras activation names to their conversion functions
-(see :mod:`deeplift.conversion.helpers`).
+``REGISTRY`` is a plain dict: supporting a new Keras class is one function
+(in the ``deeplift.conversion.converters`` module of its concept) plus one
+entry here. Users add or override entries per call with
+``custom_conversion_funcs``. The contract of a conversion function (also
+for user-supplied ones) is appended below (see
+``deeplift.conversion.errors.CONVERSION_FUNCTION_CONTRACT``).
 """
-import numpy as np
-
-from deeplift import layers
-from deeplift.conversion.converters_extra import (
-    EXTRA_CONVERTERS, EXTRA_MULTI_INPUT_CLASSES)
-from deeplift.conversion.errors import (CONVERSION_FUNCTION_CONTRACT,
-                                        WeightsMismatchError)
-from deeplift.conversion.helpers import (  # noqa: F401 (public names)
-    ACTIVATIONS, activation_conversion, activation_name,
-    activation_to_conversion_function, check_groups, conv1d_options,
-    conv2d_options, data_format, ints, kernels_and_bias, layer_err, padding,
-    require_channels_last, weights, with_activation)
+from deeplift.conversion.converters import (activations, convolutional,
+                                            core, embedding, merge,
+                                            normalization, pooling,
+                                            recurrent, reshaping, scaling)
+from deeplift.conversion.converters.activations import ACTIVATIONS  # noqa
+from deeplift.conversion.converters.ops import OPS  # noqa: F401
+from deeplift.conversion.errors import CONVERSION_FUNCTION_CONTRACT
 
 __doc__ = __doc__ + "\n" + CONVERSION_FUNCTION_CONTRACT
 
-
-# --------------------------------------------------------------------------
-# activations (the conversions live in deeplift.conversion.helpers)
-# --------------------------------------------------------------------------
-
-def linear_conversion(**kwargs):
-    return []
-
-
-relu_conversion = ACTIVATIONS["relu"]
-sigmoid_conversion = ACTIVATIONS["sigmoid"]
-tanh_conversion = ACTIVATIONS["tanh"]
-softmax_conversion = ACTIVATIONS["softmax"]
-
-
-def softmax_layer_conversion(config, name, verbose, nonlinear_mxts_mode,
-                             **kwargs):
-    """keras.layers.Softmax over the last axis."""
-    axis = config.get("axis", -1)
-    if axis not in (-1, [-1], (-1,)):
-        raise layer_err(name, config, "Softmax over axis %s is not "
-                        "supported (only the last axis)" % (axis,))
-    return softmax_conversion(name=name, verbose=verbose,
-                              nonlinear_mxts_mode=nonlinear_mxts_mode)
-
-
-def prelu_conversion(config, name, verbose, nonlinear_mxts_mode, **kwargs):
-    (alpha,) = weights(config, name, 1)
-    return [layers.PReLU(alpha=alpha, name=name, verbose=verbose,
-                         nonlinear_mxts_mode=nonlinear_mxts_mode)]
-
-
-# --------------------------------------------------------------------------
-# kernels
-# --------------------------------------------------------------------------
-
-def _kernel_and_bias(config, name, kernel_ndim, n_out_key):
-    """Kernel and bias of a Dense/Conv layer, validated against config."""
-    (kernel,), bias = kernels_and_bias(config, name)
-    if kernel.ndim != kernel_ndim:
-        raise layer_err(name, config, "kernel has shape %s; expected %d "
-                        "dimensions" % (kernel.shape, kernel_ndim),
-                        WeightsMismatchError)
-    n_out = config.get(n_out_key)
-    if n_out is not None and kernel.shape[-1] != int(n_out):
-        raise layer_err(name, config, "kernel has shape %s but the config "
-                        "says %s=%s" % (kernel.shape, n_out_key, n_out),
-                        WeightsMismatchError)
-    if bias is None:
-        bias = np.zeros(kernel.shape[-1], dtype=kernel.dtype)
-    elif bias.shape != (kernel.shape[-1],):
-        raise layer_err(name, config, "bias has shape %s; expected (%d,)"
-                        % (bias.shape, kernel.shape[-1]),
-                        WeightsMismatchError)
-    return kernel, bias
-
-
-def _check_kernel_size(config, name, kernel, n):
-    size = config.get("kernel_size")
-    if size is not None and tuple(kernel.shape[:n]) != ints(
-            size, n, name, "kernel_size"):
-        raise layer_err(name, config, "kernel has shape %s but the config "
-                        "says kernel_size=%s" % (kernel.shape, size),
-                        WeightsMismatchError)
-
-
-# --------------------------------------------------------------------------
-# core layers
-# --------------------------------------------------------------------------
-
-def input_layer_conversion(config, name, **kwargs):
-    shape = config.get("batch_input_shape", config.get("batch_shape"))
-    if shape is None and config.get("shape") is not None:
-        shape = [None] + list(config["shape"])
-    if shape is None:
-        raise layer_err(name, config, "InputLayer config has no "
-                        "batch_input_shape/batch_shape")
-    return [layers.Input(batch_shape=list(shape), name=name)]
-
-
-def noop_conversion(name, verbose=True, **kwargs):
-    return [layers.NoOp(name=name, verbose=verbose)]
-
-
-def dense_conversion(config, name, verbose, dense_mxts_mode,
-                     nonlinear_mxts_mode, **kwargs):
-    kernel, bias = _kernel_and_bias(config, name, 2,
-                                    "units" if "units" in config
-                                    else "output_dim")
-    return with_activation(
-        config, name, verbose, nonlinear_mxts_mode,
-        lambda lname: layers.Dense(kernel=kernel, bias=bias, name=lname,
-                                   verbose=verbose,
-                                   dense_mxts_mode=dense_mxts_mode),
-        **kwargs)
-
-
-def flatten_conversion(config, name, verbose, **kwargs):
-    if data_format(config) != "channels_last":
-        raise layer_err(name, config, "Flatten with data_format='%s' "
-                        "(which transposes the input) is not supported"
-                        % config.get("data_format"))
-    return [layers.Flatten(name=name, verbose=verbose)]
-
-
-def concat_conversion(config, name, verbose, **kwargs):
-    return [layers.Concat(axis=int(config.get("axis", -1)), name=name,
-                          verbose=verbose)]
-
-
-def batchnorm_conversion(config, name, verbose, **kwargs):
-    axis = config.get("axis", -1)
-    if isinstance(axis, (list, tuple)):
-        if len(axis) != 1:
-            raise layer_err(name, config, "BatchNormalization over several "
-                            "axes %s is not supported" % (axis,))
-        axis = axis[0]
-    arrays = weights(config, name)
-    scale = config.get("scale", True)
-    center = config.get("center", True)
-    expected = 2 + int(bool(scale)) + int(bool(center))
-    if len(arrays) < expected:
-        raise layer_err(name, config, "expected %d weight arrays "
-                        "(%smoving mean, moving variance), found %d"
-                        % (expected, ("gamma, " if scale else "")
-                           + ("beta, " if center else ""), len(arrays)),
-                        WeightsMismatchError)
-    it = iter(arrays)
-    gamma = next(it) if scale else None
-    beta = next(it) if center else None
-    mean = next(it)
-    var = next(it)
-    if gamma is None:
-        gamma = np.ones_like(mean)
-    if beta is None:
-        beta = np.zeros_like(mean)
-    if not (gamma.shape == beta.shape == mean.shape == var.shape):
-        raise layer_err(name, config, "weight shapes differ: gamma %s, "
-                        "beta %s, mean %s, var %s"
-                        % (gamma.shape, beta.shape, mean.shape, var.shape),
-                        WeightsMismatchError)
-    return [layers.BatchNormalization(
-        gamma=gamma, beta=beta, axis=int(axis), mean=mean, var=var,
-        epsilon=float(config.get("epsilon", 1e-3)), name=name,
-        verbose=verbose)]
-
-
-# --------------------------------------------------------------------------
-# convolutions
-# --------------------------------------------------------------------------
-
-def _conv(cls, n_spatial, options):
-    """Conversion function of Keras' Conv1D (``n_spatial=1``) or Conv2D;
-    ``options(config, name)`` gives the deeplift layer's arguments."""
-    def convert(config, name, verbose, nonlinear_mxts_mode, conv_mxts_mode,
-                **kwargs):
-        check_groups(config, name)
-        kernel, bias = _kernel_and_bias(config, name, n_spatial + 2,
-                                        "filters")
-        _check_kernel_size(config, name, kernel, n_spatial)
-        layer_options = options(config, name)
-        return with_activation(
-            config, name, verbose, nonlinear_mxts_mode,
-            lambda lname: cls(kernel=kernel, bias=bias,
-                              conv_mxts_mode=conv_mxts_mode, name=lname,
-                              verbose=verbose, **layer_options),
-            **kwargs)
-    convert.__name__ = "%s_conversion" % cls.__name__.lower()
-    return convert
-
-
-conv1d_conversion = _conv(layers.Conv1D, 1, conv1d_options)
-conv2d_conversion = _conv(layers.Conv2D, 2, conv2d_options)
-
-
-# --------------------------------------------------------------------------
-# pooling
-# --------------------------------------------------------------------------
-
-def _pool1d_kwargs(config, name, verbose):
-    require_channels_last(config, name)
-    pool = ints(config.get("pool_size", 2), 1, name, "pool_size")[0]
-    strides = config.get("strides")
-    stride = pool if strides is None else ints(strides, 1, name,
-                                               "strides")[0]
-    return dict(pool_length=pool, stride=stride,
-                padding=padding(config, name), name=name, verbose=verbose)
-
-
-def _pool2d_kwargs(config, name, verbose):
-    pool = ints(config.get("pool_size", 2), 2, name, "pool_size")
-    strides = config.get("strides")
-    strides = pool if strides is None else ints(strides, 2, name, "strides")
-    return dict(pool_size=pool, strides=strides,
-                padding=padding(config, name),
-                data_format=data_format(config), name=name, verbose=verbose)
-
-
-def maxpool1d_conversion(config, name, verbose, maxpool_deeplift_mode,
-                         **kwargs):
-    return [layers.MaxPool1D(maxpool_deeplift_mode=maxpool_deeplift_mode,
-                             **_pool1d_kwargs(config, name, verbose))]
-
-
-def avgpool1d_conversion(config, name, verbose, **kwargs):
-    return [layers.AvgPool1D(**_pool1d_kwargs(config, name, verbose))]
-
-
-def maxpool2d_conversion(config, name, verbose, maxpool_deeplift_mode,
-                         **kwargs):
-    return [layers.MaxPool2D(maxpool_deeplift_mode=maxpool_deeplift_mode,
-                             **_pool2d_kwargs(config, name, verbose))]
-
-
-def avgpool2d_conversion(config, name, verbose, **kwargs):
-    return [layers.AvgPool2D(**_pool2d_kwargs(config, name, verbose))]
-
-
-def _no_keepdims(config, name):
-    if config.get("keepdims"):
-        raise layer_err(name, config, "global pooling with keepdims=True "
-                        "is not supported")
-
-
-def globalmaxpool1d_conversion(config, name, verbose, maxpool_deeplift_mode,
-                               **kwargs):
-    require_channels_last(config, name)
-    _no_keepdims(config, name)
-    return [layers.GlobalMaxPool1D(maxpool_deeplift_mode=maxpool_deeplift_mode,
-                                   name=name, verbose=verbose)]
-
-
-def globalavgpool1d_conversion(config, name, verbose, **kwargs):
-    require_channels_last(config, name)
-    _no_keepdims(config, name)
-    return [layers.GlobalAvgPool1D(name=name, verbose=verbose)]
-
-
-def globalmaxpool2d_conversion(config, name, verbose, maxpool_deeplift_mode,
-                               **kwargs):
-    _no_keepdims(config, name)
-    return [layers.GlobalMaxPool2D(
-        maxpool_deeplift_mode=maxpool_deeplift_mode,
-        data_format=data_format(config), name=name, verbose=verbose)]
-
-
-def globalavgpool2d_conversion(config, name, verbose, **kwargs):
-    _no_keepdims(config, name)
-    return [layers.GlobalAvgPool2D(data_format=data_format(config),
-                                   name=name, verbose=verbose)]
-
-
-# --------------------------------------------------------------------------
-# the registry
-# --------------------------------------------------------------------------
-
 REGISTRY = {
-    "InputLayer": input_layer_conversion,
-
-    "Dense": dense_conversion,
-    "Flatten": flatten_conversion,
-    "Concatenate": concat_conversion,
-    "BatchNormalization": batchnorm_conversion,
-
-    "Softmax": softmax_layer_conversion,
-    "PReLU": prelu_conversion,
-
-    "Conv1D": conv1d_conversion,
-    "Convolution1D": conv1d_conversion,
-    "Conv2D": conv2d_conversion,
-    "Convolution2D": conv2d_conversion,
-
-    "MaxPooling1D": maxpool1d_conversion,
-    "MaxPool1D": maxpool1d_conversion,
-    "AveragePooling1D": avgpool1d_conversion,
-    "AvgPool1D": avgpool1d_conversion,
-    "GlobalMaxPooling1D": globalmaxpool1d_conversion,
-    "GlobalMaxPool1D": globalmaxpool1d_conversion,
-    "GlobalAveragePooling1D": globalavgpool1d_conversion,
-    "GlobalAvgPool1D": globalavgpool1d_conversion,
-
-    "MaxPooling2D": maxpool2d_conversion,
-    "MaxPool2D": maxpool2d_conversion,
-    "AveragePooling2D": avgpool2d_conversion,
-    "AvgPool2D": avgpool2d_conversion,
-    "GlobalMaxPooling2D": globalmaxpool2d_conversion,
-    "GlobalMaxPool2D": globalmaxpool2d_conversion,
-    "GlobalAveragePooling2D": globalavgpool2d_conversion,
-    "GlobalAvgPool2D": globalavgpool2d_conversion,
+    # core
+    "InputLayer": core.input_layer_conversion,
+    "Dense": core.dense_conversion,
+    "Flatten": core.flatten_conversion,
 
     # identities at inference time
-    "Dropout": noop_conversion,
-    "SpatialDropout1D": noop_conversion,
-    "SpatialDropout2D": noop_conversion,
-    "SpatialDropout3D": noop_conversion,
-    "GaussianNoise": noop_conversion,
-    "GaussianDropout": noop_conversion,
-    "AlphaDropout": noop_conversion,
-    "ActivityRegularization": noop_conversion,
+    "Dropout": core.noop_conversion,
+    "SpatialDropout1D": core.noop_conversion,
+    "SpatialDropout2D": core.noop_conversion,
+    "SpatialDropout3D": core.noop_conversion,
+    "GaussianNoise": core.noop_conversion,
+    "GaussianDropout": core.noop_conversion,
+    "AlphaDropout": core.noop_conversion,
+    "ActivityRegularization": core.noop_conversion,
 
-    # the layers beyond the original's set (merge, reshaping, transposed /
-    # depthwise / separable convolutions, embedding, Activation and the
-    # activation layers)
-    **EXTRA_CONVERTERS,
+    # activations
+    "Activation": activations.activation_conversion,
+    "Softmax": activations.softmax_layer_conversion,
+    "PReLU": activations.prelu_conversion,
+    "LeakyReLU": activations.leakyrelu_conversion,
+    "ELU": activations.elu_conversion,
+    "ReLU": activations.relu_layer_conversion,
+    "ThresholdedReLU": activations.thresholdedrelu_conversion,
+
+    # convolutions
+    "Conv1D": convolutional.conv1d_conversion,
+    "Convolution1D": convolutional.conv1d_conversion,
+    "Conv2D": convolutional.conv2d_conversion,
+    "Convolution2D": convolutional.conv2d_conversion,
+    "Conv1DTranspose": convolutional.conv1dtranspose_conversion,
+    "Convolution1DTranspose": convolutional.conv1dtranspose_conversion,
+    "Conv2DTranspose": convolutional.conv2dtranspose_conversion,
+    "Convolution2DTranspose": convolutional.conv2dtranspose_conversion,
+    "DepthwiseConv1D": convolutional.depthwiseconv1d_conversion,
+    "DepthwiseConv2D": convolutional.depthwiseconv2d_conversion,
+    "SeparableConv1D": convolutional.separableconv1d_conversion,
+    "SeparableConvolution1D": convolutional.separableconv1d_conversion,
+    "SeparableConv2D": convolutional.separableconv2d_conversion,
+    "SeparableConvolution2D": convolutional.separableconv2d_conversion,
+
+    # embedding
+    "Embedding": embedding.embedding_conversion,
+
+    # pooling
+    "MaxPooling1D": pooling.maxpool1d_conversion,
+    "MaxPool1D": pooling.maxpool1d_conversion,
+    "AveragePooling1D": pooling.avgpool1d_conversion,
+    "AvgPool1D": pooling.avgpool1d_conversion,
+    "GlobalMaxPooling1D": pooling.globalmaxpool1d_conversion,
+    "GlobalMaxPool1D": pooling.globalmaxpool1d_conversion,
+    "GlobalAveragePooling1D": pooling.globalavgpool1d_conversion,
+    "GlobalAvgPool1D": pooling.globalavgpool1d_conversion,
+    "MaxPooling2D": pooling.maxpool2d_conversion,
+    "MaxPool2D": pooling.maxpool2d_conversion,
+    "AveragePooling2D": pooling.avgpool2d_conversion,
+    "AvgPool2D": pooling.avgpool2d_conversion,
+    "GlobalMaxPooling2D": pooling.globalmaxpool2d_conversion,
+    "GlobalMaxPool2D": pooling.globalmaxpool2d_conversion,
+    "GlobalAveragePooling2D": pooling.globalavgpool2d_conversion,
+    "GlobalAvgPool2D": pooling.globalavgpool2d_conversion,
+
+    # normalization
+    "BatchNormalization": normalization.batchnorm_conversion,
+    "LayerNormalization": normalization.layernorm_conversion,
+    "GroupNormalization": normalization.groupnorm_conversion,
+
+    # recurrent layers
+    "SimpleRNN": recurrent.simplernn_conversion,
+    "LSTM": recurrent.lstm_conversion,
+    "GRU": recurrent.gru_conversion,
+    "Bidirectional": recurrent.bidirectional_conversion,
+    "Masking": recurrent.masking_conversion,
+
+    # elementwise affine maps
+    "Rescaling": scaling.rescaling_conversion,
+    "Normalization": scaling.normalization_conversion,
+    # classes of keras.applications, by module: another "LayerScale" may
+    # mean something else
+    "keras.src.applications.convnext.LayerScale":
+        scaling.layerscale_conversion,
+    "keras.src.applications.inception_resnet_v2.CustomScaleLayer":
+        scaling.customscale_conversion,
+
+    # merges
+    "Concatenate": merge.concat_conversion,
+    "Add": merge.add_conversion,
+    "Subtract": merge.subtract_conversion,
+    "Average": merge.average_conversion,
+    "Multiply": merge.multiply_conversion,
+    "Maximum": merge.maximum_conversion,
+    "Minimum": merge.minimum_conversion,
+
+    # reshaping
+    "Reshape": reshaping.reshape_conversion,
+    "Permute": reshaping.permute_conversion,
+    "Cropping1D": reshaping.cropping1d_conversion,
+    "Cropping2D": reshaping.cropping2d_conversion,
+    "ZeroPadding1D": reshaping.zeropadding1d_conversion,
+    "ZeroPadding2D": reshaping.zeropadding2d_conversion,
+    "UpSampling1D": reshaping.upsampling1d_conversion,
+    "UpSampling2D": reshaping.upsampling2d_conversion,
+    "RepeatVector": reshaping.repeatvector_conversion,
 }
 
-# Layers whose first deeplift layer takes a list of inputs.
-MULTI_INPUT_CLASSES = frozenset(["Concatenate"]) | EXTRA_MULTI_INPUT_CLASSES
+#: Keras classes whose first deeplift layer takes a list of inputs
+MULTI_INPUT_CLASSES = merge.MULTI_INPUT_CLASSES | frozenset(
+    ["keras.src.applications.inception_resnet_v2.CustomScaleLayer"])
 
-_LOWER = {k.lower(): v for k, v in REGISTRY.items()}
+
+def registry_key(class_name, module=None):
+    """The REGISTRY key of a class: ``module.class_name`` when the
+    registry has that (classes of keras.applications), else the name."""
+    if module and "%s.%s" % (module, class_name) in REGISTRY:
+        return "%s.%s" % (module, class_name)
+    return class_name
 
 
-def lookup(class_name, custom_conversion_funcs=None):
-    """The conversion function for a Keras class name, or None.
+def lookup(class_name, custom_conversion_funcs=None, module=None):
+    """The conversion function for a Keras class name (and the module
+    of its config entry), or None.
 
-    ``custom_conversion_funcs`` entries take precedence; built-in names are
-    matched case-insensitively (older Keras versions varied the case).
+    ``custom_conversion_funcs`` entries take precedence; then the
+    module-qualified name; built-in names are matched case-insensitively
+    (older Keras versions varied the case).
     """
     if custom_conversion_funcs and class_name in custom_conversion_funcs:
         return custom_conversion_funcs[class_name]
+    class_name = registry_key(class_name, module)
     if class_name in REGISTRY:
         return REGISTRY[class_name]
-    return _LOWER.get(str(class_name).lower())
+    lowered = str(class_name).lower()
+    for key, func in REGISTRY.items():
+        if key.lower() == lowered:
+            return func
+    return None

@@ -1,13 +1,25 @@
-"""Convolutions (cross-correlations, as TensorFlow and Keras)."""
+"""Convolutions (cross-correlations, as TensorFlow and Keras): ordinary,
+transposed, depthwise and separable.
+
+Every convolution is a :class:`LinearLayer` subclass defining
+``apply_kernel``.  A separable convolution (depthwise, then a 1x1
+pointwise convolution) is one linear map; it is converted to the
+equivalent ordinary convolution with the combined kernel
+``K[..., c, o] = sum_m D[..., c, m] * P[c * depth_multiplier + m, o]``,
+so the Linear rule sees the whole map at once and contributions sum
+exactly.
+"""
 import numpy as np
 import tensorflow as tf
 
-from deeplift.util import enum
-from deeplift.layers.core import LinearLayer, ConvMxtsMode, check_mode
-
-PaddingMode = enum(same='SAME', valid='VALID')
-DataFormat = enum(channels_first='channels_first',
-                  channels_last='channels_last')
+from deeplift.modes import PaddingMode, DataFormat, PoolMode  # noqa: F401
+# 0.6.13's module re-exported every name of core (``from .core import *``)
+from deeplift.layers.core import (  # noqa: F401
+    ActivationNames, Concat, ConvMxtsMode, Dense, DenseMxtsMode, Flatten,
+    Input, Layer, ListInputMixin, MaxPoolDeepLiftMode, Merge, NoOp, Node,
+    NonlinearMxtsMode, OneDimOutputMixin, ScoringMode, SingleInputMixin)
+from deeplift.layers.core import (LinearLayer, ConvMxtsMode, check_mode,
+                                  as_float_array)
 
 
 def _padding(padding):
@@ -30,9 +42,11 @@ def _ints(value, n, what):
 class Conv(LinearLayer):
     """Base of convolution layers (the Linear rule, bias per channel)."""
 
-    def __init__(self, kernel, bias, conv_mxts_mode=ConvMxtsMode.Linear,
-                 **kwargs):
-        super(Conv, self).__init__(kernel=kernel, bias=bias, **kwargs)
+    def __init__(self, conv_mxts_mode=ConvMxtsMode.Linear, **kwargs):
+        """``conv_mxts_mode``: accepted for 0.6.13 compatibility (its only
+        value is Linear); nothing reads it.  ``kwargs``: ``kernel``,
+        ``bias`` and the Layer arguments."""
+        super(Conv, self).__init__(**kwargs)
         self.conv_mxts_mode = check_mode(conv_mxts_mode, ConvMxtsMode,
                                          "conv_mxts_mode")
 
@@ -130,3 +144,207 @@ class Conv2D(Conv):
         if self.data_format == DataFormat.channels_first:
             return y + tf.reshape(bias, (1, -1, 1, 1))
         return y + bias
+
+
+def _to_channels_last(x, data_format):
+    if data_format == DataFormat.channels_first:
+        ndim = len(x.shape)
+        return tf.transpose(x, (0,) + tuple(range(2, ndim)) + (1,))
+    return x
+
+
+def _from_channels_last(y, data_format):
+    if data_format == DataFormat.channels_first:
+        ndim = len(y.shape)
+        return tf.transpose(y, (0, ndim - 1) + tuple(range(1, ndim - 1)))
+    return y
+
+
+def _bias_for(y, bias, data_format):
+    if data_format == DataFormat.channels_first:
+        return y + tf.reshape(bias, (1, -1) + (1,) * (len(y.shape) - 2))
+    return y + bias
+
+
+def transposed_length(size, kernel, stride, padding, output_padding,
+                      dilation):
+    """Output length of a transposed convolution, as Keras computes it."""
+    kernel = (kernel - 1) * dilation + 1
+    if padding == "VALID":
+        if output_padding is None:
+            output_padding = max(kernel, stride) - kernel
+        return (size - 1) * stride + kernel + output_padding
+    if output_padding is None:
+        return size * stride
+    return (size - 1) * stride + kernel % 2 + output_padding
+
+
+class _SpatialConv(Conv):
+    """Base of the transposed and depthwise convolutions: ``n_spatial``
+    spatial axes, either data format, a kernel ``kernel_size + (a, b)``
+    (``kernel_layout`` names ``a, b``).  Subclasses define
+    ``_num_outputs(kernel)`` (the size of the default zero bias) and
+    ``_apply_channels_last(x, kernel)``."""
+
+    n_spatial = None
+    kernel_layout = None
+
+    def __init__(self, kernel, bias, strides, padding,
+                 data_format=DataFormat.channels_last, dilation_rate=1,
+                 conv_mxts_mode=ConvMxtsMode.Linear, **kwargs):
+        kernel = as_float_array(kernel)
+        n = self.n_spatial
+        if kernel.ndim != n + 2:
+            raise ValueError("%s kernel must have %d dimensions "
+                             "(kernel_size..., %s); got shape %s"
+                             % (type(self).__name__, n + 2,
+                                self.kernel_layout, kernel.shape))
+        if bias is None:
+            bias = np.zeros(self._num_outputs(kernel), dtype=kernel.dtype)
+        super(_SpatialConv, self).__init__(kernel=kernel, bias=bias,
+                                           conv_mxts_mode=conv_mxts_mode,
+                                           **kwargs)
+        self.strides = _ints(strides, n, "strides")
+        self.dilation_rate = _ints(dilation_rate, n, "dilation_rate")
+        self._check_geometry()
+        self.padding = _padding(padding)
+        self.data_format = check_mode(data_format or
+                                      DataFormat.channels_last, DataFormat,
+                                      "data_format")
+
+    def _check_geometry(self):
+        """Hook: check strides and dilation together."""
+
+    def apply_kernel(self, x, kernel):
+        y = self._apply_channels_last(_to_channels_last(x, self.data_format),
+                                      kernel)
+        return _from_channels_last(y, self.data_format)
+
+    def add_bias(self, y, bias):
+        return _bias_for(y, bias, self.data_format)
+
+
+class _ConvTranspose(_SpatialConv):
+    """Transposed convolution; ``kernel`` is ``kernel_size + (filters,
+    in_channels)`` (Keras' layout)."""
+
+    kernel_layout = "filters, in_channels"
+
+    def __init__(self, kernel, bias, strides, padding, output_padding=None,
+                 data_format=DataFormat.channels_last, dilation_rate=1,
+                 conv_mxts_mode=ConvMxtsMode.Linear, **kwargs):
+        super(_ConvTranspose, self).__init__(
+            kernel=kernel, bias=bias, strides=strides, padding=padding,
+            data_format=data_format, dilation_rate=dilation_rate,
+            conv_mxts_mode=conv_mxts_mode, **kwargs)
+        self.output_padding = (None if output_padding is None else
+                               _ints(output_padding, self.n_spatial,
+                                     "output_padding"))
+
+    @staticmethod
+    def _num_outputs(kernel):
+        return kernel.shape[-2]
+
+    def _apply_channels_last(self, x, kernel):
+        sizes = []
+        for i in range(self.n_spatial):
+            size = x.shape[1 + i]
+            size = tf.shape(x)[1 + i] if size is None else int(size)
+            sizes.append(transposed_length(
+                size, int(self.kernel.shape[i]), self.strides[i],
+                self.padding, None if self.output_padding is None
+                else self.output_padding[i], self.dilation_rate[i]))
+        output_shape = tf.stack([tf.shape(x)[0]] + sizes
+                                + [int(self.kernel.shape[-2])])
+        return tf.nn.conv_transpose(x, kernel, output_shape, self.strides,
+                                    padding=self.padding,
+                                    dilations=self.dilation_rate)
+
+
+class Conv1DTranspose(_ConvTranspose):
+    """1-D transposed convolution (Keras ``Conv1DTranspose``)."""
+    n_spatial = 1
+
+
+class Conv2DTranspose(_ConvTranspose):
+    """2-D transposed convolution (Keras ``Conv2DTranspose``)."""
+    n_spatial = 2
+
+
+class _DepthwiseConv(_SpatialConv):
+    """Depthwise convolution; ``kernel`` is ``kernel_size + (in_channels,
+    depth_multiplier)``, output channel ``c * depth_multiplier + m``."""
+
+    kernel_layout = "in_channels, depth_multiplier"
+
+    @staticmethod
+    def _num_outputs(kernel):
+        return kernel.shape[-2] * kernel.shape[-1]
+
+    def _check_geometry(self):
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError("%s with both strides > 1 and dilation_rate > 1 "
+                             "is not supported" % type(self).__name__)
+
+    def _apply_channels_last(self, x, kernel):
+        strides, dilations = self.strides, self.dilation_rate
+        if self.n_spatial == 1:
+            x = tf.expand_dims(x, 1)
+            kernel = tf.expand_dims(kernel, 0)
+            strides, dilations = (1,) + strides, (1,) + dilations
+        y = tf.nn.depthwise_conv2d(x, kernel, (1,) + strides + (1,),
+                                   self.padding, dilations=dilations)
+        return tf.squeeze(y, 1) if self.n_spatial == 1 else y
+
+
+class DepthwiseConv1D(_DepthwiseConv):
+    n_spatial = 1
+
+
+class DepthwiseConv2D(_DepthwiseConv):
+    n_spatial = 2
+
+
+def separable_kernel(depthwise_kernel, pointwise_kernel):
+    """The ordinary convolution kernel ``kernel_size + (in, out)`` equal to
+    a depthwise kernel ``kernel_size + (in, depth_multiplier)`` followed by
+    a pointwise kernel ``(1,)*n + (in * depth_multiplier, out)``."""
+    d = np.asarray(depthwise_kernel)
+    p = np.asarray(pointwise_kernel)
+    in_ch, mult = d.shape[-2], d.shape[-1]
+    p = p.reshape(in_ch, mult, p.shape[-1])
+    dtype = np.float64 if np.float64 in (d.dtype, p.dtype) else np.float32
+    k = np.einsum("...cm,cmo->...co", d.astype(np.float64),
+                  p.astype(np.float64))
+    return k.astype(dtype)
+
+
+class SeparableConv1D(Conv1D):
+    """Separable 1-D convolution, computed as the equivalent ordinary
+    convolution (see :func:`separable_kernel`); Conv1D's options.
+    Only channels_last (as Conv1D)."""
+
+    def __init__(self, depthwise_kernel, pointwise_kernel, bias, stride,
+                 padding, dilation=1, conv_mxts_mode=ConvMxtsMode.Linear,
+                 **kwargs):
+        # a None bias becomes LinearLayer's zeros (one per output channel)
+        super(SeparableConv1D, self).__init__(
+            kernel=separable_kernel(depthwise_kernel, pointwise_kernel),
+            bias=bias, stride=stride, padding=padding,
+            dilation=dilation, conv_mxts_mode=conv_mxts_mode, **kwargs)
+
+
+class SeparableConv2D(Conv2D):
+    """Separable 2-D convolution, computed as the equivalent ordinary
+    convolution (see :func:`separable_kernel`); Conv2D's options."""
+
+    def __init__(self, depthwise_kernel, pointwise_kernel, bias, strides,
+                 padding, data_format=DataFormat.channels_last,
+                 dilation_rate=(1, 1), conv_mxts_mode=ConvMxtsMode.Linear,
+                 **kwargs):
+        super(SeparableConv2D, self).__init__(
+            kernel=separable_kernel(depthwise_kernel, pointwise_kernel),
+            bias=bias, strides=strides, padding=padding,
+            data_format=data_format or DataFormat.channels_last,
+            dilation_rate=dilation_rate, conv_mxts_mode=conv_mxts_mode,
+            **kwargs)

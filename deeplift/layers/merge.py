@@ -1,5 +1,6 @@
-"""Elementwise merge layers: Add, Subtract, Average, Multiply, Maximum,
-Minimum (Keras' merging layers).
+"""Merge layers (Keras' merging layers): Concat (defined in
+:mod:`deeplift.layers.core`, where 0.6.13 had it), and the elementwise
+Add, Subtract, Average, Multiply, Maximum, Minimum.
 
 All take a list of input layers (``ListInputMixin``); inputs of the same
 rank broadcast over size-1 axes, as in Keras.  Multipliers sent back to a
@@ -25,6 +26,7 @@ import tensorflow as tf
 
 from deeplift.graph import vjp
 from deeplift.layers.core import (ListInputMixin, Node, StructuralLayer,
+                                  Merge, Concat,  # noqa: F401 (merges)
                                   NonlinearMxtsMode, check_mode,
                                   positive_part, negative_part,
                                   select_by_sign)
@@ -51,6 +53,22 @@ def unbroadcast(t, like):
     if _same_static_shape(t, like):
         return t
     return vjp(lambda xs: tf.broadcast_to(xs[0], tf.shape(t)), [like], t)[0]
+
+
+def broadcast_shape(layer, input_shapes):
+    """Output shape of an elementwise merge of ``input_shapes`` (same
+    rank, size-1 axes broadcast); other cases are traced."""
+    if len(set(len(s) for s in input_shapes)) != 1:
+        return Node._compute_shape(layer, input_shapes)
+    out = []
+    for dims in zip(*input_shapes):
+        sizes = set(d for d in dims if d != 1)
+        if len(sizes - {None}) > 1:
+            raise ValueError("layer %r cannot broadcast input shapes %s"
+                             % (layer.name, input_shapes))
+        known = sizes - {None}
+        out.append(known.pop() if known else (None if None in sizes else 1))
+    return tuple(out)
 
 
 def _sum(ts):
@@ -80,31 +98,10 @@ def _suffix_products(ts):
     return out
 
 
-class _CountedInputsMixin(ListInputMixin):
-    """A list of ``min_inputs`` to ``max_inputs`` (None: any number)
-    input layers."""
-
-    min_inputs = 1
-    max_inputs = None
-
-    def _check_inputs(self):
-        ListInputMixin._check_inputs(self)
-        n = len(self.inputs)
-        if n < self.min_inputs or (self.max_inputs is not None
-                                   and n > self.max_inputs):
-            raise ValueError("layer %r (%s) takes %s inputs, got %d"
-                             % (self.name, type(self).__name__,
-                                self.min_inputs if self.max_inputs ==
-                                self.min_inputs else
-                                "at least %d" % self.min_inputs, n))
-
-
-class _ElementwiseMerge(_CountedInputsMixin, StructuralLayer):
-    """Base of the linear merges."""
-
-
-class Add(_ElementwiseMerge):
+class Add(ListInputMixin, StructuralLayer):
     """Elementwise sum of the inputs."""
+
+    _compute_shape = broadcast_shape
 
     def forward(self, xs):
         return _sum(xs)
@@ -127,7 +124,7 @@ class Average(Add):
         return Add.backward(self, state, pos, neg)
 
 
-class Subtract(_ElementwiseMerge):
+class Subtract(ListInputMixin, StructuralLayer):
     """``a - b`` (exactly two inputs).
 
     Contributions: ``pos = pos_a - neg_b``, ``neg = neg_a - pos_b``.
@@ -138,6 +135,7 @@ class Subtract(_ElementwiseMerge):
 
     min_inputs = 2
     max_inputs = 2
+    _compute_shape = broadcast_shape
 
     def forward(self, xs):
         return xs[0] - xs[1]
@@ -154,7 +152,7 @@ class Subtract(_ElementwiseMerge):
         return [_unbroadcast_pair(pos_mxts, neg_mxts, a.act), (pos_b, neg_b)]
 
 
-class _NonlinearMerge(_CountedInputsMixin, Node):
+class _NonlinearMerge(ListInputMixin, Node):
     """Base of Multiply / Maximum / Minimum (they take a
     ``nonlinear_mxts_mode``)."""
 
@@ -163,6 +161,8 @@ class _NonlinearMerge(_CountedInputsMixin, Node):
         super(_NonlinearMerge, self).__init__(**kwargs)
         self.nonlinear_mxts_mode = check_mode(
             nonlinear_mxts_mode, NonlinearMxtsMode, "nonlinear_mxts_mode")
+
+    _compute_shape = broadcast_shape
 
     def _gradient_like(self):
         return self.nonlinear_mxts_mode in GRADIENT_LIKE_MODES

@@ -1,0 +1,249 @@
+"""Methods (attribution rules) and converted models for genomics scoring:
+loading a Keras model for a method, which methods a converted model can
+compute, and the layers and scorer that explain one of its outputs."""
+import os
+import weakref
+
+from deeplift import methods as _methods
+
+#: canonical method name -> the ``NonlinearMxtsMode`` value its model is
+#: converted with (from :mod:`deeplift.methods`, taken at import)
+METHOD_TO_NONLINEAR_MXTS_MODE = {
+    m.name: m.nonlinear_mxts_mode for m in _methods.METHODS.values()}
+METHODS = tuple(METHOD_TO_NONLINEAR_MXTS_MODE)
+
+#: the method :func:`score_sequences` uses for an already converted model
+#: given with ``method=None``: the first of these that the model supports
+_DEFAULT_METHODS = ("genomics_default", "gradient", "rescale",
+                    "revealcancel", "guided_backprop")
+
+
+def normalize_method(method):
+    """The canonical method name for ``method`` (see
+    :func:`deeplift.methods.normalize`: case-insensitive, '-' or '_',
+    aliases such as ``ig`` and ``grad_times_input``).  Raises ValueError
+    for unknown names."""
+    return _methods.normalize(method)
+
+
+def load_model(h5_file, json_file=None, yaml_file=None,
+               method="genomics_default", verbose=False,
+               maxpool_deeplift_mode=None, custom_conversion_funcs=None):
+    """Convert a saved Keras model for ``method`` (see
+    :mod:`deeplift.methods`).  ``maxpool_deeplift_mode`` (None: the
+    converter's default, ``gradient`` as in 0.6.13) and
+    ``custom_conversion_funcs`` (a dict, or ``"module:name"``, see
+    :func:`resolve_custom_conversions`) are passed to the converter.  The
+    returned model remembers the method in its ``deeplift_method`` attribute."""
+    from deeplift.conversion import kerasapi_conversion as kc
+    method = normalize_method(method)
+    for path in (h5_file, json_file, yaml_file):
+        if path is not None and not os.path.exists(os.fspath(path)):
+            raise ValueError("model file %s does not exist" % (path,))
+    options = {}
+    if maxpool_deeplift_mode is not None:
+        options["maxpool_deeplift_mode"] = maxpool_deeplift_mode
+    if custom_conversion_funcs:
+        options["custom_conversion_funcs"] = resolve_custom_conversions(
+            custom_conversion_funcs)
+    model = kc.convert_model_from_saved_files(
+        os.fspath(h5_file),
+        json_file=None if json_file is None else os.fspath(json_file),
+        yaml_file=None if yaml_file is None else os.fspath(yaml_file),
+        nonlinear_mxts_mode=_methods.mode_of(method),
+        verbose=verbose, **options)
+    model.deeplift_method = method
+    return model
+
+
+def resolve_custom_conversions(spec):
+    """``custom_conversion_funcs`` for the converter from ``spec``: a dict
+    (Keras class name -> conversion function) is returned as is; a string
+    ``"module:name"`` names such a dict, or a function without arguments
+    returning one, importable from ``module``.  Raises ValueError with the
+    reason otherwise."""
+    import importlib
+    if isinstance(spec, dict):
+        return spec
+    if not isinstance(spec, str) or spec.count(":") != 1:
+        raise ValueError("custom conversions must be given as module:name, "
+                         "got %r" % (spec,))
+    module_name, name = spec.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError("cannot import %s for custom conversions: %s"
+                         % (module_name, exc))
+    try:
+        value = getattr(module, name)
+    except AttributeError:
+        raise ValueError("module %s has no %r (custom conversions)"
+                         % (module_name, name))
+    if callable(value) and not isinstance(value, dict):
+        value = value()
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and callable(v) for k, v in value.items()):
+        raise ValueError("%s must be (or return) a dict of Keras layer class "
+                         "names to conversion functions" % (spec,))
+    return value
+
+
+def _all_layers(model):
+    if hasattr(model, "get_layers"):
+        return list(model.get_layers())
+    return list(model.get_name_to_layer().values())
+
+
+def model_methods(model):
+    """The methods ``model`` (an already converted deeplift model) can
+    compute, judged from the modes of its hidden nonlinearities."""
+    def using(*modes):
+        return {m.name for m in _methods.METHODS.values()
+                if m.nonlinear_mxts_mode in modes}
+
+    explicit = getattr(model, "deeplift_method", None)
+    if explicit is not None:     # and every method with the same rule
+        return using(_methods.mode_of(explicit))
+    from deeplift.layers import Activation
+    modes = set()
+    for layer in _all_layers(model):
+        if isinstance(layer, Activation) and layer.get_output_layers():
+            modes.add(layer.nonlinear_mxts_mode)
+    if not modes:      # linear model: every rule is the gradient
+        return set(METHODS)
+    # GenomicsDefault resolves to Rescale or RevealCancel per layer
+    split = {"Rescale", "RevealCancel"}
+    if modes <= split:
+        found = using(*modes) if len(modes) == 1 else set()
+        return found | using("DeepLIFT_GenomicsDefault")
+    if len(modes) == 1:
+        return using(*modes)
+    return set()
+
+
+def _input_layer(model):
+    if hasattr(model, "get_layers"):
+        return model.get_layers()[0]
+    names = model.get_input_layer_names()
+    if len(names) != 1:
+        raise ValueError("score_sequences needs a model with one input; "
+                         "this one has %d: %s" % (len(names), names))
+    return model.get_layer(names[0])
+
+
+def _layer_refs(model, find_scores_layer, target_layer):
+    """``find_scores_layer`` and ``target_layer`` as :class:`MultiRefScorer`
+    takes them: indices for a Sequential model; names for a GraphModel,
+    where the integers 0 / -2 / -1 mean the input / the layer before the
+    output activation / the output."""
+    if hasattr(model, "get_layers"):
+        return (_sequential_index(model, find_scores_layer,
+                                  "find_scores_layer"),
+                _sequential_index(model, target_layer, "target_layer"))
+    if isinstance(find_scores_layer, int):
+        if find_scores_layer != 0:
+            raise ValueError("for a functional model give find_scores_layer "
+                             "as a layer name (or 0 for the input)")
+        find_scores_layer = model.get_input_layer_names()[0]
+    if isinstance(target_layer, int):
+        if target_layer not in (-1, -2):
+            raise ValueError("for a functional model give target_layer as a "
+                             "layer name (or -2 for the layer before the "
+                             "output activation, -1 for the output)")
+        outputs = [l for l in model.get_name_to_layer().values()
+                   if not l.get_output_layers()]
+        if len(outputs) != 1:
+            raise ValueError("the model has %d outputs (%s); give "
+                             "target_layer as a layer name"
+                             % (len(outputs),
+                                [l.get_name() for l in outputs]))
+        out = outputs[0]
+        if target_layer == -2:
+            from deeplift.layers import Activation
+            if not isinstance(out, Activation):
+                raise ValueError("the output layer %r is not an activation; "
+                                 "give target_layer as a layer name"
+                                 % (out.get_name(),))
+            out = out.inputs
+        target_layer = out.get_name()
+    return find_scores_layer, target_layer
+
+
+def _sequential_index(model, ref, what):
+    """A Sequential model's layer given by index or by name, as an index;
+    an unknown name is a ValueError listing the names."""
+    if not isinstance(ref, str):
+        return ref
+    names = [layer.get_name() for layer in model.get_layers()]
+    if ref in names:
+        return names.index(ref)
+    raise ValueError("unknown layer name %r for %s; the layers are: %s"
+                     % (ref, what, ", ".join(map(str, names))))
+
+
+#: ``target=`` values of :func:`resolve_target`
+TARGETS = ("counts", "profile")
+
+
+def _output_layers(model):
+    if hasattr(model, "get_layers"):
+        return [model.get_layers()[-1]]
+    return [l for l in model.get_name_to_layer().values()
+            if not l.get_output_layers()]
+
+
+def resolve_target(model, target):
+    """The layer name (and whether it is the profile head) for ``target``
+    ``"counts"`` or ``"profile"`` of a two-headed BPNet / ChromBPNet-style
+    model: the profile head is the output whose shape is (None, L) or
+    (None, L, C) with L > 1 (its logits: the layer before a final
+    activation), the counts head the output of shape (None, 1) or
+    (None, C) with C <= 2.  Raises ValueError naming the outputs when the
+    model does not have exactly one of each."""
+    from deeplift.layers import Activation
+    if target not in TARGETS:
+        raise ValueError("target must be one of %s, got %r"
+                         % (", ".join(TARGETS), target))
+    outputs = _output_layers(model)
+    described = ", ".join("%s %s" % (l.get_name(), tuple(l.get_shape()))
+                          for l in outputs)
+    profile, counts = [], []
+    for layer in outputs:
+        shape = tuple(layer.get_shape())[1:]
+        if len(shape) >= 1 and shape[0] is not None and (
+                len(shape) >= 2 or shape[0] > 2):
+            profile.append(layer)
+        elif len(shape) == 1 and shape[0] is not None and shape[0] <= 2:
+            counts.append(layer)
+    chosen = profile if target == "profile" else counts
+    if len(outputs) != 2 or len(profile) != 1 or len(counts) != 1:
+        raise ValueError(
+            "cannot tell the %s head of this model: expected two outputs, "
+            "profile logits (None, L[, C]) and counts (None, 1), but it has "
+            "%s; give target_layer as a layer name" % (target, described))
+    layer = chosen[0]
+    if isinstance(layer, Activation):       # explain the pre-activation
+        layer = layer.inputs
+    return layer.get_name()
+
+
+_SCORER_CACHE = weakref.WeakKeyDictionary()
+
+
+def _scorer(model, find_scores_layer, target_layer):
+    """A :class:`deeplift.multiref.MultiRefScorer` of ``find_scores_layer``
+    for ``target_layer``, built once per model and layers (so it compiles
+    once)."""
+    cache = _SCORER_CACHE.setdefault(model, {})
+    key = (find_scores_layer, target_layer)
+    if key not in cache:
+        from deeplift.multiref import MultiRefScorer
+        score_ref, target_ref = _layer_refs(model, find_scores_layer,
+                                            target_layer)
+        try:
+            scorer = MultiRefScorer(model, score_ref, target_ref)
+        except RuntimeError as exc:   # e.g. an activation as the target
+            raise ValueError(str(exc))
+        cache[key] = scorer
+    return cache[key]
+

@@ -1,0 +1,40 @@
+"""Embedding: integer indices -> rows of a table (Keras' ``Embedding``)."""
+import tensorflow as tf
+
+from deeplift.layers.core import SingleInputMixin, Node, as_float_array
+
+
+class Embedding(SingleInputMixin, Node):
+    """Row lookup: integer indices (given as numbers) -> rows of
+    ``embeddings`` (``(input_dim, output_dim)``).
+
+    Indices are not differentiable, so scoring starts here: no multipliers
+    go back to the index input, and contributions are reported at *this*
+    layer's output (pass it as the layer to find scores for).  The
+    reference of the index input selects the reference rows (e.g. the
+    padding token), so the contributions of each position's embedding
+    vector are relative to the reference token's vector.
+    """
+
+    def __init__(self, embeddings, **kwargs):
+        super(Embedding, self).__init__(**kwargs)
+        self.embeddings = as_float_array(embeddings)
+        if self.embeddings.ndim != 2:
+            raise ValueError("Embedding weights must be (input_dim, "
+                             "output_dim); got shape %s"
+                             % (self.embeddings.shape,))
+
+    def forward(self, xs):
+        x = xs[0]
+        dtype = x.dtype if x.dtype.is_floating else tf.float32
+        table = tf.constant(self.embeddings, dtype=dtype)
+        if x.dtype.is_floating:
+            x = tf.round(x)
+        return tf.gather(table, tf.cast(x, tf.int32))
+
+    def _compute_shape(self, input_shapes):
+        return tuple(input_shapes[0]) + (int(self.embeddings.shape[1]),)
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        zeros = tf.zeros_like(state.input.act)
+        return [(zeros, zeros)]
