@@ -95,10 +95,10 @@ def shuffle_ref_fn(shuffle_func):
 
 
 #: On CPU, :func:`auto_batch_size` sizes a batch so that the largest layer
-#: activation of the batch takes about this many bytes: small enough for
-#: the processor's caches to keep what the next op reads (measured on the
-#: ChromBPNet-shaped model of bench/bench_multiref.py, 64 filters: 10-20
-#: pairs of 0.5 MiB each beat 80 by 1.5x and 256 by more; bench/RESULTS.md)
+#: activation of the batch takes about this many bytes (15 pairs of 0.5
+#: MiB on the ChromBPNet-shaped model of bench/bench_multiref.py, 64
+#: filters, where batches of 10-15 pairs measured fastest and 80-256 pairs
+#: slower; the batch-size sweep of workload (e) in bench/RESULTS.md)
 CPU_BATCH_BYTES = 8 << 20
 
 #: and never more pairs than this (nor, on a GPU, fewer)
