@@ -71,6 +71,7 @@ import numpy as np
 import tensorflow as tf
 
 from deeplift.conversion import kerasapi_conversion as kc
+from deeplift import methods
 from deeplift.graph import topological_order
 from deeplift.models import SequentialModel
 from deeplift.rules.resolve import RuleResolver
@@ -365,6 +366,8 @@ class _IntegratedGradients(_GradientBased):
 class _EngineMethod(AttributionMethod):
     """Multipliers from this package's engine on the converted model."""
 
+    #: the rule the model is converted with (subclasses take it from the
+    #: method registry, deeplift.methods)
     NONLINEAR_MXTS_MODE = NonlinearMxtsMode.Rescale
 
     def __init__(self, *args, **kwargs):
@@ -410,6 +413,7 @@ class _EngineMethod(AttributionMethod):
 
 class _DeepLIFTRescale(_EngineMethod):
     NAME = "deeplift"
+    NONLINEAR_MXTS_MODE = methods.mode_of("rescale")
     PARAMS = {"baseline": None}
 
     def __init__(self, *args, **kwargs):
@@ -428,7 +432,7 @@ class _DeepLIFTRescale(_EngineMethod):
 class _EpsilonLRP(_EngineMethod):
     NAME = "elrp"
     PARAMS = {"epsilon": 1e-4}
-    NONLINEAR_MXTS_MODE = NonlinearMxtsMode.Gradient
+    NONLINEAR_MXTS_MODE = methods.mode_of("gradient")
     ACTIVATION_RULE = True
 
     def __init__(self, *args, **kwargs):

@@ -17,6 +17,7 @@ deeplift==0.6.13.0 unless DEEPLIFT_ORIGINAL_DIR points to it.
 """
 import argparse
 import collections
+import json
 import os
 import shutil
 import sys
@@ -38,20 +39,18 @@ def seeds_from(text):
     return list(range(int(start), int(stop))) if stop else [int(start)]
 
 
-def summarise(records, seeds):
+def summarise(records, seeds, families, command):
     by_mode = collections.defaultdict(list)
     for r in records:
         by_mode[r["conversion"].split("_", 1)[1]].append(r)
+    counts = collections.Counter(families)
     lines = ["# Differential run against deeplift 0.6.13", "",
-             "`python scripts/differential_sweep.py --seeds %d:%d`: %d random "
-             "models (%s), %d conversions, %d compared arrays."
-             % (seeds[0], seeds[-1] + 1, len(seeds),
-                ", ".join("%s %d" % (f, sum(1 for s in seeds if
-                          differential.random_models.FAMILIES[
-                              s % len(differential.random_models.FAMILIES)]
-                          == f))
-                          for f in differential.random_models.FAMILIES),
-                len({r["conversion"] for r in records}), len(records)),
+             "`%s`: %d random models (%s), %d conversions, %d compared "
+             "arrays." % (command, len(seeds),
+                          ", ".join("%s %d" % kv for kv in
+                                    sorted(counts.items())),
+                          len({r["conversion"] for r in records}),
+                          len(records)),
              "", "Divergence = max |ours - original| / max |original| per "
              "returned array (contributions or multipliers of the input).",
              "", "| mode | arrays | worst divergence | worst case | "
@@ -84,6 +83,12 @@ def main(argv=None):
     parser.add_argument("--summary",
                         default=os.path.join(HERE,
                                              "differential_results.md"))
+    parser.add_argument("--family", default=None,
+                        help="one model family for every seed (e.g. "
+                             "issue12); default: by seed")
+    parser.add_argument("--modes", default=None,
+                        help="comma-separated modes (default: the five)")
+    parser.add_argument("--examples", type=int, default=6)
     parser.add_argument("--skip-original", action="store_true",
                         help="reuse expected_differential.npz in --work")
     args = parser.parse_args(argv)
@@ -92,12 +97,20 @@ def main(argv=None):
         args.work or tempfile.mkdtemp(prefix="deeplift-diff-"))
     if args.fixture and os.path.isdir(work):
         shutil.rmtree(work)
-    spec = differential.write_cases(seeds, work)
+    spec = differential.write_cases(
+        seeds, work, family=args.family, n=args.examples,
+        modes=args.modes.split(",") if args.modes else None)
     expected = os.path.join(work, "expected_differential.npz")
     if not args.skip_original:
         differential.run_original(spec, expected)
     records = differential.compare(spec, expected)
-    text = summarise(records, seeds)
+    with open(spec) as f:
+        families = [case["family"] for case in json.load(f)["cases"]]
+    command = "python scripts/differential_sweep.py --seeds %s%s%s%s" % (
+        args.seeds, " --family " + args.family if args.family else "",
+        " --modes " + args.modes if args.modes else "",
+        " --examples %d" % args.examples if args.examples != 6 else "")
+    text = summarise(records, seeds, families, command)
     if not args.fixture:
         with open(args.summary, "w") as f:
             f.write(text)

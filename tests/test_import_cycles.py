@@ -107,8 +107,20 @@ def test_no_import_cycles():
     files = module_files()
     assert "deeplift.layers.core" in files and "deeplift.modes" in files
     cycles = find_cycles(import_graph(files))
-    assert not cycles, "import cycles: %s" % "; ".join(
-        " <-> ".join(c) for c in cycles)
+    assert not cycles, "import cycles: %s" % (
+        "; ".join(" <-> ".join(c) for c in cycles))
+
+
+def test_layers_core_imports_nothing_that_imports_it_back():
+    """``import deeplift.layers.core`` reaches no module that imports it."""
+    graph = import_graph(module_files())
+    reached, frontier = set(), ["deeplift.layers.core"]
+    while frontier:
+        for target in graph.get(frontier.pop(), ()):
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    assert "deeplift.layers.core" not in reached, sorted(reached)
 
 
 def test_modes_is_a_leaf():

@@ -312,7 +312,7 @@ def insert_weights(layer_entries, store, path=""):
         class_name = entry.get("class_name")
         name = layer_entry_name(entry)
         config = entry.get("config")
-        if class_name == "InputLayer" or is_op_node(entry):
+        if class_name in ("InputLayer", "TFOpLambda") or is_op_node(entry):
             # inputs and Keras 3 op nodes (``x + 3.0``) have no weights
             if isinstance(config, dict):
                 config.setdefault("weights", [])

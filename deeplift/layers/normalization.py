@@ -51,11 +51,19 @@ class BatchNormalization(SingleInputMixin, Node):
         return tf.constant(array.reshape(shape), dtype=dtype)
 
     def _scale_and_offset(self, ndim, dtype):
-        inv = self.gamma / np.sqrt(self.var.astype(np.float64)
-                                   + self.epsilon)
-        offset = self.beta - self.mean * inv
-        return (self._reshaped(inv, ndim, dtype),
-                self._reshaped(offset, ndim, dtype))
+        """``gamma / sqrt(var + epsilon)`` and ``beta - mean * scale`` in
+        ``dtype``, computed with the ops (and in the order) of
+        ``tf.nn.batch_normalization``, as 0.6.13 did: RevealCancel's
+        pseudocount finite differences downstream turn last-bit changes of
+        the reference into multiplier changes (tests/reference/README.md,
+        "RevealCancel and the last bits")."""
+        np_dtype = np.dtype(dtype.as_numpy_dtype)
+        var = self._reshaped(self.var.astype(np_dtype)
+                             + np_dtype.type(self.epsilon), ndim, dtype)
+        inv = tf.math.rsqrt(var) * self._reshaped(self.gamma, ndim, dtype)
+        offset = (self._reshaped(self.beta, ndim, dtype)
+                  - self._reshaped(self.mean, ndim, dtype) * inv)
+        return inv, offset
 
     def forward(self, xs):
         x = xs[0]

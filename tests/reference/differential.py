@@ -32,11 +32,14 @@ random_models = _load("_deeplift_random_models",
                       os.path.join(HERE, "random_models.py"))
 
 
-def write_cases(seeds, out_dir, modes=None, name="differential"):
+def write_cases(seeds, out_dir, modes=None, name="differential",
+                family=None, n=6):
     """Models, ``inputs_<name>.npz`` and ``spec_<name>.json`` in
-    ``out_dir``; returns the spec path."""
+    ``out_dir`` (``family``, ``n``: see ``random_models.random_case``);
+    returns the spec path."""
     os.makedirs(out_dir, exist_ok=True)
-    cases = [random_models.random_case(seed, out_dir) for seed in seeds]
+    cases = [random_models.random_case(seed, out_dir, family=family, n=n)
+             for seed in seeds]
     arrays = {}
     for _, case_arrays, _ in cases:
         arrays.update(case_arrays)

@@ -22,7 +22,7 @@ import numpy as np
 
 MODES = ["Rescale", "RevealCancel", "DeepLIFT_GenomicsDefault", "Gradient",
          "GuidedBackprop"]
-FAMILIES = ["dense", "conv1d", "conv2d", "branches"]
+FAMILIES = ["dense", "conv1d", "conv2d", "branches", "issue12"]
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "prelu"]
 
 
@@ -138,16 +138,31 @@ class _Builder(object):
         return pool(name=self.name())(x)
 
 
-def random_case(seed, out_dir):
+def random_case(seed, out_dir, family=None, n=6):
+    """One case (see the module docstring); ``family``: one of FAMILIES
+    (default: by seed); ``"issue12"`` is the architecture of issue 12's
+    RevealCancel report (Dense(15) -> BatchNorm -> ReLU -> Dense(10, tanh)
+    -> Dense(7) -> ReLU -> output) with random weights, N(0, 1) inputs
+    and zero references; ``n`` examples."""
     K = _keras()
     L = K.layers
     rng = np.random.RandomState(seed)
-    family = FAMILIES[seed % len(FAMILIES)]
+    family = family or FAMILIES[seed % len(FAMILIES)]
     b = _Builder(rng)
-    n = 6
     key = "s%d_" % seed
     arrays = {}
-    if family == "dense":
+    if family == "issue12":
+        width = 10
+        inp = L.Input((width,), name="inp")
+        x = L.Dense(15, name=b.name())(inp)
+        x = L.BatchNormalization(name=b.name())(x)
+        x = L.Activation("relu", name=b.name())(x)
+        x = L.Dense(10, activation="tanh", name=b.name())(x)
+        x = L.Dense(7, name=b.name())(x)
+        x = L.Activation("relu", name=b.name())(x)
+        arrays[key + "x"] = rng.normal(0, 1, (n, width))
+        arrays[key + "ref"] = np.zeros((n, width))
+    elif family == "dense":
         width = int(rng.randint(3, 10))
         inp = L.Input((width,), name="inp")
         x = b.dense_stack(inp, int(rng.randint(1, 4)))
@@ -183,7 +198,8 @@ def random_case(seed, out_dir):
     out = L.Dense(n_out, name="out")(x)
     out = L.Activation(["sigmoid", "softmax"][rng.randint(2)],
                        name="out_act")(out)
-    functional = family == "branches" or rng.rand() < 0.3
+    functional = family == "branches" or (family != "issue12"
+                                          and rng.rand() < 0.3)
     if functional:
         model = K.Model(inp, out, name="case%d" % seed)
     else:
