@@ -553,6 +553,11 @@ class Converter(object):
                                           "identity but has %d inputs"
                                           % (lname, cls, len(inputs)))
                 outputs_of[key] = [inputs[0]]
+                # its names refer to its input (e.g. a model's output
+                # 'predictions' with classifier_activation=None)
+                self._add_alias(node_id, inputs[0].get_name())
+                if prefix == "" and len(info["refs"]) == 1:
+                    self._add_alias(lname, inputs[0].get_name())
 
         output_layers = []
         for ref in graph.output_refs:
