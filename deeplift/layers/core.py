@@ -521,7 +521,10 @@ class LinearLayer(SingleInputMixin, Node):
 
 
 class Dense(LinearLayer):
-    """Fully connected layer; ``kernel`` is (inputs, outputs)."""
+    """Fully connected layer; ``kernel`` is (inputs, outputs).
+
+    ``dense_mxts_mode``: accepted for 0.6.13 compatibility (its only value
+    is Linear); nothing reads it."""
 
     def __init__(self, kernel, bias, dense_mxts_mode=DenseMxtsMode.Linear,
                  **kwargs):
