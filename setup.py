@@ -19,8 +19,13 @@ setup(
     ],
     extras_require={
         "viz": ["matplotlib>=3.5"],
-        "test": ["pytest>=7", "matplotlib>=3.5", "tf_keras"],
-        "peers": ["torch", "captum", "tangermeme", "shap"],
+        "genomics": ["pyfaidx>=0.8", "zarr>=3", "pyBigWig>=0.3.22"],
+        "distributed": ["dask>=2024.1", "distributed>=2024.1", "psutil"],
+        "fast": ["numba"],
+        "test": ["pytest>=7", "matplotlib>=3.5", "tf_keras", "numba",
+                 "pyfaidx>=0.8", "zarr>=3", "pyBigWig>=0.3.22",
+                 "dask>=2024.1", "distributed>=2024.1", "psutil"],
+        "peers": ["torch", "captum", "tangermeme", "shap", "modisco-lite"],
     },
     entry_points={"console_scripts": ["deeplift=deeplift.cli:main"]},
 )

@@ -70,7 +70,10 @@ def main(argv=None):
     except ImportError:
         pass
     for name, layer, weights, fuse in targets:
-        scorer = MultiRefScorer(model, target_layer=layer).scorer
+        # the layer object: revisions differ in how names resolve
+        target = [l for name_, l in model.get_name_to_layer().items()
+                  if name_.split("_0")[0] == layer][0]
+        scorer = MultiRefScorer(model, target_layer=target).scorer
         try:
             fn = scorer.compiled_function(np.float32, None, fuse,
                                           pairs=True, seed_fn=weights)
@@ -80,6 +83,8 @@ def main(argv=None):
                 args_.append(tf.constant(np.ones((1, 1), np.float32)))
             how = "example forward once, gathered to the pairs"
         except TypeError:     # a revision without the pairs mode
+            if weights is not None:
+                continue          # nor target-weight functions
             fn = scorer.compiled_function(np.float32, None, fuse)
             args_ = [tf.constant(np.repeat(x, args.batch, axis=0)),
                      tf.constant(refs),

@@ -3,9 +3,10 @@ the demo, :mod:`deeplift.genomics`, DeepExplain): one registry.
 
 Each :class:`Method` says which nonlinearity rule a model is converted
 with (a :data:`deeplift.layers.NonlinearMxtsMode` value, as a string so
-this module imports only the leaf :mod:`deeplift.modes`), its family (``deeplift``,
-``gradient`` or ``integrated_gradients``), its aliases, its help text
-and, for integrated gradients, the default number of path points.
+this module imports only the leaf :mod:`deeplift.modes`), its family
+(``deeplift``, ``gradient`` or ``integrated_gradients``), its aliases,
+its help text and, for integrated gradients, the default number of path
+points.
 Adding a method is one :func:`register` call (or one entry in
 :data:`_BUILTIN`).
 

@@ -40,7 +40,8 @@ def sim_seqs():
 # help
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cmd", [[], ["demo"], ["contribs"], ["convert"]])
+@pytest.mark.parametrize("cmd", [[], ["demo"], ["contribs"], ["convert"],
+                                 ["status"], ["export"]])
 def test_help(cmd, capfd):
     status, out, err = run(cmd + ["--help"], capfd)
     assert status == 0

@@ -118,3 +118,31 @@ def test_separable_conv1d(tmp_path, use_bias):
     for source, dl_model in converted_three_ways(
             model, tmp_path, sources=("memory", "h5")).items():
         assert forward_error(dl_model, model, [x]) <= 1e-5, source
+
+
+def test_grouped_convolutions(tmp_path):
+    """One input channel per group: a depthwise convolution; more (RegNet):
+    a block-diagonal kernel. Same forward pass, gradient and summation to
+    delta."""
+    inp = keras.Input((6, 6, 4), name="img")
+    x = keras.layers.Conv2D(8, 3, groups=4, padding="same", name="g")(inp)
+    x = keras.layers.Conv2D(6, 3, groups=2, strides=2, name="g2",
+                            activation="relu")(x)
+    x1 = keras.layers.Conv1D(4, 2, groups=2, name="g1")(
+        keras.layers.Reshape((36, 4))(inp))
+    out = keras.layers.Concatenate()([keras.layers.Flatten()(x),
+                                      keras.layers.Flatten()(x1)])
+    model = keras.Model(inp, keras.layers.Dense(2, name="out")(out),
+                        name="grouped")
+    x = np.random.RandomState(3).randn(3, 6, 6, 4).astype("float32")
+    for source, dl_model in converted_three_ways(
+            model, tmp_path, sources=("memory", "h5"),
+            nonlinear_mxts_mode=NonlinearMxtsMode.RevealCancel).items():
+        assert type(dl_model.get_layer("g_0")) is L.DepthwiseConv2D
+        assert dl_model.get_layer("preact_g2_0").kernel.shape == (3, 3, 8, 6)
+        assert forward_error(dl_model, model, [x]) <= 1e-5, source
+    assert summation_error(dl_model, model, x.astype("float64"),
+                           np.zeros((1, 6, 6, 4)), 0, (0, 1)) <= 1e-10
+    grad = kc.convert_keras_model(
+        model, verbose=False, nonlinear_mxts_mode=NonlinearMxtsMode.Gradient)
+    assert gradient_error(grad, model, x, 0, (0, 1)) <= 1e-5

@@ -71,7 +71,8 @@ def test_bed3_gzipped_with_header(tmp_path):
     ("chr1\t30\t20\n", "line 1: invalid interval"),
     ("chrX\t10\t20\n", "line 1: chromosome 'chrX' is not in the genome"),
     ("# only a header\n", "holds no regions"),
-    ("chr1\t1\t9\tp\t0\t.\t1\t1\t1\tsummit\n", r"summit \(column 10\) must be an integer"),
+    ("chr1\t1\t9\tp\t0\t.\t1\t1\t1\tsummit\n",
+     r"summit \(column 10\) must be an integer"),
 ])
 def test_bad_region_files(tmp_path, text, message):
     path = tmp_path / "bad.bed"

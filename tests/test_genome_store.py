@@ -22,8 +22,8 @@ from tests.genomics_helpers import REPO, write_genome, write_peaks  # noqa
 
 SIZES = {"chr1": 2400, "chr2": 900}
 L = 200
-COMMON = ["--reference", "dinuc-shuffle:3", "--task", "0,2", "--batch-size", "24",
-          "--quiet"]
+COMMON = ["--reference", "dinuc-shuffle:3", "--task", "0,2",
+          "--batch-size", "24", "--quiet"]
 
 
 def run(argv, capfd):
@@ -164,8 +164,8 @@ def test_resume_after_sigkill_is_bit_identical(data, tmp_path):
     command: the store equals the uninterrupted run; the in-process path
     imports no Dask."""
     out = tmp_path / "k.zarr"
-    code = ("import sys; from deeplift.cli import main; rc = main(sys.argv[1:]);"
-            " print('dask imported:', 'dask' in sys.modules); sys.exit(rc)")
+    code = ("import sys; from deeplift.cli import main; "
+            "rc = main(sys.argv[1:]); print('dask imported:', 'dask' in sys.modules); sys.exit(rc)")
     argv = [sys.executable, "-c", code, "contribs", DEMO_MODEL, "--genome",
             data["genome"], "--regions", data["peaks"], "--out", str(out),
             "--chunk-size", "1"] + COMMON
@@ -376,7 +376,7 @@ def test_workers_2_with_a_worker_killed_is_bit_identical(data, tmp_path):
 def test_worker_that_cannot_load_the_model_is_one_error(data, tmp_path):
     pytest.importorskip("distributed")
     from deeplift.distributed import DistributedError, run_chunks
-    from deeplift.genomics.jobs import JobSpec
+    from deeplift.genomics.jobs import ChunkRunner, JobSpec
     path = tmp_path / "d.zarr"
     ScoreStore.create(path, {}, {}, 38, L, chunk_size=10)
     spec = JobSpec(model=data["peaks"], store=str(path),
@@ -387,5 +387,27 @@ def test_worker_that_cannot_load_the_model_is_one_error(data, tmp_path):
     with pytest.raises(DistributedError,
                        match="a worker could not load the model: "
                        "InvalidModelFileError: .*p.narrowPeak is neither"):
-        run_chunks(spec, [0, 1, 2, 3], workers=1)
+        run_chunks(spec, [0, 1, 2, 3], ChunkRunner, workers=1)
     assert ScoreStore.open(path).pending() == [0, 1, 2, 3]
+
+
+def test_status_and_export_of_unfinished_or_missing_stores(capfd, tmp_path):
+    path = tmp_path / "u.zarr"
+    store = ScoreStore.create(path, {"seed": 0}, {"seed": 0}, 10, L,
+                              chunk_size=4)
+    store.write(1, np.zeros((4, L, 4), np.float32),
+                np.ones((4, L, 4), np.float32))
+    status, stdout, _ = run(["status", path], capfd)
+    assert status == 0
+    assert stdout.splitlines()[0].endswith(
+        "1/3 chunks done (4/10 rows); rerun the same deeplift contribs "
+        "command to finish")
+    status, _, err = run(["export", path, "--modisco", tmp_path / "m"],
+                         capfd)
+    assert status == 2 and "is not complete (2 of 3 chunks to do)" in err
+    assert not list(tmp_path.glob("m*"))
+    status, _, err = run(["status", tmp_path / "none.zarr"], capfd)
+    assert status == 2 and "does not exist" in err
+    (tmp_path / "plain").mkdir()
+    status, _, err = run(["status", tmp_path / "plain"], capfd)
+    assert status == 2 and "is not a deeplift score store" in err

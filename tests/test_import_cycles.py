@@ -103,21 +103,11 @@ def find_cycles(graph):
     return result
 
 
-#: cycles known and not yet broken (each through function-level imports);
-#: the test fails when another appears, and when one of these is gone
-#: without being taken off the list
-KNOWN_CYCLES = [
-    # genomics.jobs.run_job dispatches to distributed.run_chunks, whose
-    # worker plugin builds genomics.jobs.ChunkRunner
-    ["deeplift.distributed", "deeplift.genomics.jobs"],
-]
-
-
 def test_no_import_cycles():
     files = module_files()
     assert "deeplift.layers.core" in files and "deeplift.modes" in files
     cycles = find_cycles(import_graph(files))
-    assert sorted(cycles) == sorted(KNOWN_CYCLES), "import cycles: %s" % (
+    assert not cycles, "import cycles: %s" % (
         "; ".join(" <-> ".join(c) for c in cycles))
 
 

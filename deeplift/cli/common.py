@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import io
 import os
+import re
 import sys
 import tempfile
 
@@ -85,6 +86,23 @@ def _quiet_native_stderr():
         os.close(saved_fd)
 
 
+#: Python argument names in library messages -> the CLI's flags
+_FLAG_WORDS = (("target_layer", "--target-layer"),
+               ("find_scores_layer", "--find-scores-layer"),
+               ("json_file=", "--json"), ("yaml_file=", "--yaml"),
+               ("task_idx", "--task"), ("batch_size", "--batch-size"),
+               ("ig_steps", "--ig-steps"))
+
+
+def _cli_words(text):
+    """``text`` with the Python argument names of library messages replaced
+    by the CLI's flags (whole words only)."""
+    for word, flag in _FLAG_WORDS:
+        text = re.sub(r"(?<![\w-])%s(?![\w])" % re.escape(word.rstrip("="))
+                      + ("=" if word.endswith("=") else ""), flag, text)
+    return text
+
+
 def _conversion_error(path, exc):
     """A CLIError for a model that could not be converted (a short line for
     unsupported layers)."""
@@ -97,7 +115,7 @@ def _conversion_error(path, exc):
                         "%s; give --custom-conversions MODULE:NAME (a dict "
                         "of class names to conversion functions)"
                         % (path, classes))
-    return CLIError("cannot convert %s: %s" % (path, exc))
+    return CLIError("cannot convert %s: %s" % (path, _cli_words(str(exc))))
 
 
 def _layer_ref(text):

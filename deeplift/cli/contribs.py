@@ -9,8 +9,8 @@ from deeplift import methods
 from deeplift.cli.common import (CLIError, METHOD_HELP, REFERENCE_HELP,
                                  _add_model_arguments, _atomic_write_npz,
                                  _check_file, _check_model_files,
-                                 _check_parent, _check_writable, _layer_ref,
-                                 _load_model,
+                                 _check_parent, _check_writable, _cli_words,
+                                 _layer_ref, _load_model,
                                  _modisco_paths, _parse_tasks)
 
 
@@ -231,7 +231,7 @@ def _contribs_to_npz(args, model, method, task, source, settings, fmt):
     except (ValueError, KeyError) as exc:
         raise CLIError(_cli_words(str(exc).strip("'\"")))
     _report_dropped(source)
-    _warn_on_deltas(model, method, args)
+    _warn_on_deltas(model, method, args, source)
     settings_json = np.array([json.dumps(settings, sort_keys=True)])
     if fmt == "npz":
         _atomic_write_npz([(args.out, {
@@ -261,30 +261,45 @@ def _contribs_to_npz(args, model, method, task, source, settings, fmt):
     return 0
 
 
-#: Python argument names in library messages -> the CLI's flags
-_FLAG_WORDS = (("target_layer", "--target-layer"),
-               ("find_scores_layer", "--find-scores-layer"),
-               ("json_file=", "--json"), ("yaml_file=", "--yaml"),
-               ("task_idx", "--task"), ("batch_size", "--batch-size"),
-               ("ig_steps", "--ig-steps"))
+#: the CLI warns when a convergence delta exceeds this fraction of the
+#: scale of the contributions (mean over sequences of sum |contribution|)
+DELTA_WARNING = 1e-3
+#: sequences the convergence check scores
+DELTA_CHECK_SEQUENCES = 4
 
 
-def _cli_words(text):
-    for word, flag in _FLAG_WORDS:
-        text = text.replace(word, flag)
-    return text
-
-
-#: convergence deltas (|sum of contributions - output difference|, relative
-#: to the output difference) above which the CLI warns
-DELTA_WARNING = 1e-2
-
-
-def _warn_on_deltas(model, method, args):
-    """Warn (once, on stderr) when summation-to-delta fails noticeably on a
-    few sequences -- e.g. max pooling in ``gradient`` mode or a gradient
-    method, where it is not expected to hold."""
-    return None
+def _warn_on_deltas(model, method, args, source):
+    """For a DeepLIFT method, score the first few sequences again with
+    their references and warn on stderr when summation-to-delta fails
+    noticeably (e.g. max pooling in ``gradient`` mode); gradient methods
+    are not expected to sum to the output difference and are not
+    checked."""
+    if methods.get(method).family != methods.DEEPLIFT:
+        return
+    from deeplift.genomics.scoring import ScoringPlan
+    num = min(DELTA_CHECK_SEQUENCES, source.num)
+    onehot = source.onehot(0, num)
+    task = _parse_tasks(args.task)
+    plan = ScoringPlan(model, method, source.num, source.length,
+                       task[0] if isinstance(task, list) else task,
+                       args.reference, args.seed, args.batch_size, None,
+                       False, args.find_scores_layer, args.target_layer,
+                       **_target_options(args))
+    result = plan.scorer.run(onehot, plan.refs.references(onehot, 0),
+                             task_idx=plan.task_idx,
+                             target_weights=plan.target_weights,
+                             batch_size=args.batch_size, return_deltas=True,
+                             progress=False)
+    scale = float(np.mean(np.abs(result.contribs).sum(axis=(1, 2))))
+    worst = float(np.max(np.abs(result.deltas)))
+    if worst > DELTA_WARNING * max(scale, 1e-12):
+        sys.stderr.write(
+            "deeplift: warning: contributions do not add up to the output "
+            "difference (largest convergence delta %.3g, %.1f%% of the "
+            "contribution scale, on the first %d sequences)%s\n"
+            % (worst, 100 * worst / max(scale, 1e-12), num,
+               "; --maxpool-mode summation_to_delta keeps it"
+               if args.maxpool_mode == "gradient" else ""))
 
 
 def _fingerprint(args, method, task, source, length, fmt, spec_fuse):
@@ -355,6 +370,8 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
     except (DistributedError, store_module.StoreError) as exc:
         raise CLIError(str(exc))
     _report_dropped(source)
+    if pending:
+        _warn_on_deltas(model, method, args, source)
     print("wrote %s: %d chunks of %d rows (%d scored now, %d done before); "
           "deeplift status %s; deeplift export %s --h5/--modisco/--bigwig"
           % (args.out, store.num_chunks, args.chunk_size, len(pending),

@@ -25,7 +25,10 @@ def _keras_check(model, args):
     except report.UnsafeModelError as exc:
         return "refused (%s)" % str(exc).split(": ", 1)[1]
     if keras_model is None:
-        return "skipped (Keras cannot load the model: %s)" % description
+        hint = ("; for Keras 2 (.h5) files: pip install tf_keras"
+                if "tf_keras: not importable" in description else "")
+        return "skipped (Keras cannot load the model: %s)%s" % (description,
+                                                                hint)
     try:
         rows = report.keras_forward_check(model, keras_model)
     except Exception as exc:  # Keras could not run it, shapes unknown...

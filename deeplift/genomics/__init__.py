@@ -2,8 +2,11 @@
 of DNA sequences and a small simulation of the DeepLIFT paper's data.
 
 A package, one concern per module: :mod:`.encoding`, :mod:`.fasta`,
-:mod:`.references`, :mod:`.models` (methods and converted models),
-:mod:`.scoring` and :mod:`.simulate`; every public name is re-exported
+:mod:`.regions` (genome FASTA + BED / narrowPeak), :mod:`.sources` (the
+reader registry), :mod:`.references`, :mod:`.models` (methods, converted
+models, two-headed targets), :mod:`.scoring`, :mod:`.store` (the chunked
+Zarr store), :mod:`.jobs` (the chunk function), :mod:`.exports` (the
+writer registry) and :mod:`.simulate`; the public names are re-exported
 here.
 
 The main entry point is :func:`score_sequences`::
@@ -55,9 +58,16 @@ _EXPORTS = {
                  "onehot_to_sequences"),
     "fasta": ("read_fasta",),
     "models": ("METHOD_TO_NONLINEAR_MXTS_MODE", "METHODS", "load_model",
-               "model_methods", "normalize_method"),
-    "references": ("gc_reference", "make_references", "parse_reference"),
-    "scoring": ("score_sequences",),
+               "model_methods", "normalize_method", "resolve_target",
+               "resolve_custom_conversions"),
+    "references": ("gc_reference", "make_references", "parse_reference",
+                   "ReferenceSpec"),
+    "regions": ("Genome", "RegionTable", "read_regions"),
+    "sources": ("open_source", "register_reader"),
+    "scoring": ("score_sequences", "ScoringPlan"),
+    "store": ("ScoreStore",),
+    "jobs": ("JobSpec", "ChunkRunner", "run_job"),
+    "exports": ("export", "register_writer"),
     "simulate": ("BACKGROUND", "GATA_PWM", "TAL1_PWM", "TASK_NAMES", "auroc",
                  "motif_mask_auroc", "simulate_sequences"),
 }

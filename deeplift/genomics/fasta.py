@@ -10,8 +10,8 @@ def read_fasta(path):
     """Read a FASTA file (optionally gzipped) into ``(names, sequences)``.
 
     Sequences may span several lines; blank lines and ``;`` comment lines
-    are skipped; the name is the first word of the header line (after ``>``), as
-    samtools and pyfaidx name records.  Case is
+    are skipped; the name is the first word of the header line (after
+    ``>``), as samtools and pyfaidx name records.  Case is
     kept (:func:`one_hot_encode` accepts lowercase).  Raises ValueError for
     a file without records, sequence text before the first header or
     characters that are not letters (or ``-``, ``.``, ``*``).

@@ -33,8 +33,8 @@ def load_model(h5_file, json_file=None, yaml_file=None,
     :mod:`deeplift.methods`).  ``maxpool_deeplift_mode`` (None: the
     converter's default, ``gradient`` as in 0.6.13) and
     ``custom_conversion_funcs`` (a dict, or ``"module:name"``, see
-    :func:`resolve_custom_conversions`) are passed to the converter.  The returned
-    model remembers the method in its ``deeplift_method`` attribute."""
+    :func:`resolve_custom_conversions`) are passed to the converter.  The
+    returned model remembers the method in its ``deeplift_method`` attribute."""
     from deeplift.conversion import kerasapi_conversion as kc
     method = normalize_method(method)
     for path in (h5_file, json_file, yaml_file):
@@ -137,7 +137,8 @@ def _layer_refs(model, find_scores_layer, target_layer):
     where the integers 0 / -2 / -1 mean the input / the layer before the
     output activation / the output."""
     if hasattr(model, "get_layers"):
-        return (_sequential_index(model, find_scores_layer, "find_scores_layer"),
+        return (_sequential_index(model, find_scores_layer,
+                                  "find_scores_layer"),
                 _sequential_index(model, target_layer, "target_layer"))
     if isinstance(find_scores_layer, int):
         if find_scores_layer != 0:

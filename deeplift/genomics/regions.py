@@ -83,7 +83,8 @@ class Genome:
         return {"path": self.path, "sizes": self.sizes}
 
     def __setstate__(self, state):
-        self.path, self.sizes, self._fasta = state["path"], state["sizes"], None
+        self.path, self.sizes = state["path"], state["sizes"]
+        self._fasta = None
 
     def fetch(self, chrom, start, end):
         """The bases ``[start, end)`` of ``chrom`` as a string (case

@@ -283,6 +283,19 @@ class HardSigmoid(Activation):
                         tf.zeros_like(x))
 
 
+class HardSwish(Activation):
+    """Keras 3's ``hard_silu`` / ``hard_swish``: ``x * relu6(x + 3) / 6``
+    (0 below -3, ``x`` above 3)."""
+
+    def f(self, x):
+        return x * (tf.nn.relu6(x + _c(3.0, x)) / _c(6.0, x))
+
+    def gradient(self, x):
+        inside = tf.logical_and(x > _c(-3.0, x), x < _c(3.0, x))
+        return tf.where(inside, (2 * x + _c(3.0, x)) / _c(6.0, x),
+                        tf.cast(x >= _c(3.0, x), x.dtype))
+
+
 class Exponential(Activation):
     """``exp(x)``."""
 
@@ -368,6 +381,8 @@ ACTIVATION_BY_NAME = {
     "softplus": _factory(Softplus),
     "softsign": _factory(Softsign),
     "hard_sigmoid": _factory(HardSigmoid),
+    "hard_silu": _factory(HardSwish),
+    "hard_swish": _factory(HardSwish),
     "exponential": _factory(Exponential),
     "leaky_relu": _factory(LeakyReLU, negative_slope=0.2),
     "relu6": _factory(ReLUGeneral, max_value=6.0),

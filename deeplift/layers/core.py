@@ -521,7 +521,9 @@ class LinearLayer(SingleInputMixin, Node):
 
 
 class Dense(LinearLayer):
-    """Fully connected layer; ``kernel`` is (inputs, outputs).
+    """Fully connected layer; ``kernel`` is (inputs, outputs).  As in
+    Keras, an input of rank > 2 is mapped along its last axis:
+    ``(batch, ..., inputs) -> (batch, ..., outputs)``.
 
     ``dense_mxts_mode``: accepted for 0.6.13 compatibility (its only value
     is Linear); nothing reads it."""
@@ -542,13 +544,13 @@ class Dense(LinearLayer):
         return tf.matmul(mxts, kernel, transpose_b=True)
 
     def _compute_shape(self, input_shapes):
-        shape = input_shapes[0]
-        if len(shape) != 2:
-            raise ValueError("Dense layer %r expects 2-D input (batch, "
-                             "features) but its input has shape %s; add a "
-                             "Flatten layer" % (self.name, tuple(shape)))
-        if shape[1] is not None and shape[1] != self.kernel.shape[0]:
+        shape = tuple(input_shapes[0])
+        if len(shape) < 2:
+            raise ValueError("Dense layer %r needs an input with a feature "
+                             "axis (batch, ..., features) but its input has "
+                             "shape %s" % (self.name, shape))
+        if shape[-1] is not None and shape[-1] != self.kernel.shape[0]:
             raise ValueError("Dense layer %r has a kernel for %d inputs but "
-                             "its input has %d features"
-                             % (self.name, self.kernel.shape[0], shape[1]))
-        return (None, int(self.kernel.shape[1]))
+                             "its input has %d features on its last axis"
+                             % (self.name, self.kernel.shape[0], shape[-1]))
+        return shape[:-1] + (int(self.kernel.shape[1]),)

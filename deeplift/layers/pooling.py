@@ -148,9 +148,14 @@ def _spatial_axes(ndim, data_format):
 
 
 class _GlobalPool(SingleInputMixin, Node):
-    def __init__(self, data_format=DataFormat.channels_last, **kwargs):
+    """Reduction over the spatial axes; ``keepdims=True`` keeps them with
+    size 1 (Keras' ``keepdims``)."""
+
+    def __init__(self, data_format=DataFormat.channels_last, keepdims=False,
+                 **kwargs):
         super(_GlobalPool, self).__init__(**kwargs)
         self.data_format = check_mode(data_format, DataFormat, "data_format")
+        self.keepdims = bool(keepdims)
 
     def _axes(self, x):
         return _spatial_axes(len(x.shape), self.data_format)
@@ -160,7 +165,8 @@ class GlobalAvgPool1D(_GlobalPool, StructuralLayer):
     """Mean over the spatial axes."""
 
     def forward(self, xs):
-        return tf.reduce_mean(xs[0], axis=self._axes(xs[0]))
+        return tf.reduce_mean(xs[0], axis=self._axes(xs[0]),
+                              keepdims=self.keepdims)
 
 
 class GlobalAvgPool2D(GlobalAvgPool1D):
@@ -178,15 +184,17 @@ class GlobalMaxPool1D(MaxPoolMixin, _GlobalPool):
         self._init_maxpool(maxpool_deeplift_mode)
 
     def forward(self, xs):
-        return tf.reduce_max(xs[0], axis=self._axes(xs[0]))
+        return tf.reduce_max(xs[0], axis=self._axes(xs[0]),
+                             keepdims=self.keepdims)
 
     def _gradient_route(self, state, mxts):
         x = state.input.act
         axes = self._axes(x)
         mask = tf.cast(tf.equal(x, tf.reduce_max(x, axis=axes,
                                                  keepdims=True)), x.dtype)
-        for axis in axes:
-            mxts = tf.expand_dims(mxts, axis)
+        if not self.keepdims:
+            for axis in axes:
+                mxts = tf.expand_dims(mxts, axis)
         return mxts * mask
 
 

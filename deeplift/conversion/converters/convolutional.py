@@ -41,15 +41,68 @@ def _check_kernel_size(config, name, kernel, n):
                         WeightsMismatchError)
 
 
+#: largest dense kernel a grouped convolution is expanded to
+MAX_GROUPED_KERNEL_BYTES = 64 * 2 ** 20
+
+
+def block_diagonal_kernel(kernel, groups, name, config):
+    """The ordinary kernel ``(..., in, out)`` of a grouped convolution with
+    kernel ``(..., in / groups, out)``: block diagonal (output channel o of
+    group o // (out / groups) reads that group's input channels), zeros
+    elsewhere. TensorFlow's grouped convolution has no gradient on CPU, and
+    the zeros add nothing to any contribution, so scores are those of the
+    grouped layer; the kernel is ``groups`` times larger (refused above
+    MAX_GROUPED_KERNEL_BYTES)."""
+    per_group_in, out = kernel.shape[-2], kernel.shape[-1]
+    if out % groups:
+        raise layer_err(name, config, "filters %d is not a multiple of "
+                        "groups %d" % (out, groups), WeightsMismatchError)
+    size = kernel.size * groups * kernel.itemsize
+    if size > MAX_GROUPED_KERNEL_BYTES:
+        raise layer_err(name, config, "grouped convolution (groups=%d) "
+                        "would need a %.0f MiB dense kernel"
+                        % (groups, size / 2.0 ** 20))
+    dense = np.zeros(kernel.shape[:-2] + (per_group_in * groups, out),
+                     dtype=kernel.dtype)
+    per_group_out = out // groups
+    for g in range(groups):
+        dense[..., g * per_group_in:(g + 1) * per_group_in,
+              g * per_group_out:(g + 1) * per_group_out] = \
+            kernel[..., g * per_group_out:(g + 1) * per_group_out]
+    return dense
+
+
 def _conv(cls, n_spatial, options):
     """Conversion function of Keras' Conv1D (``n_spatial=1``) or Conv2D;
     ``options(config, name)`` gives the deeplift layer's arguments."""
+    depthwise_cls = {1: layers.DepthwiseConv1D,
+                     2: layers.DepthwiseConv2D}[n_spatial]
+
     def convert(config, name, verbose, nonlinear_mxts_mode, conv_mxts_mode,
                 **kwargs):
-        check_groups(config, name)
         kernel, bias = kernel_and_bias(config, name, n_spatial + 2,
                                        "filters")
         _check_kernel_size(config, name, kernel, n_spatial)
+        groups = int(config.get("groups", 1) or 1)
+        if groups != 1 and kernel.shape[-2] == 1:
+            # one input channel per group (ConvNeXt's "depthwise" Conv2D):
+            # a depthwise convolution; output channel g * m + j reads input
+            # channel g, as the depthwise layout
+            depthwise = kernel.reshape(kernel.shape[:n_spatial]
+                                       + (groups, kernel.shape[-1] // groups))
+            return with_activation(
+                config, name, verbose, nonlinear_mxts_mode,
+                lambda lname: depthwise_cls(
+                    kernel=depthwise, bias=bias,
+                    strides=config.get("strides", 1),
+                    padding=padding(config, name),
+                    data_format=data_format(config),
+                    dilation_rate=config.get("dilation_rate", 1),
+                    conv_mxts_mode=conv_mxts_mode, name=lname,
+                    verbose=verbose),
+                **kwargs)
+        if groups != 1:
+            kernel = block_diagonal_kernel(kernel, groups, name, config)
         layer_options = options(config, name)
         return with_activation(
             config, name, verbose, nonlinear_mxts_mode,
