@@ -5,7 +5,8 @@
 Runs, in one process tree and one run, after a warm-up, the median of
 several repetitions (the floor and this package's variants of a workload
 round-robin, so that changes in machine load hit them alike; the original
-in its own process) of:
+in its own process, one per mode, with TensorFlow's default oneDNN
+kernels like the other contenders) of:
   (a) a Basset-like CNN (1000 bp one-hot, 8 sigmoid tasks), 512 sequences,
       batch 128, GC reference: this package (Rescale, RevealCancel,
       DeepLIFT_GenomicsDefault, Gradient), the floor (TensorFlow's own
@@ -14,6 +15,8 @@ in its own process) of:
   (b) the same model, 32 sequences x 20 dinucleotide-shuffled references;
   (c) the real MNIST CNN of ../shared (1,000 digits), when present;
   (d) dinucleotide shuffles of 100 x 1000 bp x 20 (bench/bench_dinuc.py);
+  (e) with ``--e-args``, many references on a ChromBPNet-shaped model
+      (bench/bench_multiref.py; its section of the file is kept otherwise);
 plus all-8-tasks vs one task, and a retracing check.  Writes a markdown
 table with ratios to the floor to ``--out``.
 """
@@ -21,13 +24,14 @@ import argparse
 import gzip
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
-from timing import interleaved_medians, median_time, write_report
+from timing import median_time, round_robin, write_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -41,6 +45,9 @@ import tensorflow as tf  # noqa: E402
 from deeplift.scoring import FUSE_MIN_EXAMPLES  # noqa: E402
 
 GC_REF = np.array([0.3, 0.2, 0.2, 0.3], dtype=np.float32)
+
+# every timed run of time_side_by_side, by (workload label, contender)
+ALL_TIMES = {}
 
 
 def basset_keras_model_file(path):
@@ -146,49 +153,66 @@ def our_contenders(model_file, modes, x, ref, batch_size):
 def time_side_by_side(label, floor_label, floor_call, contenders, extra,
                       rows, args):
     """Time the floor, our contenders and ``extra`` ({row name: callable})
-    round-robin (bench.timing.interleaved_medians); add the rows.  Returns
+    round-robin (bench.timing.round_robin); add the rows.  Returns
     (floor seconds, {(mode, fuse): seconds}, {row name: seconds})."""
     stages = {"floor": floor_call}
     stages.update({key: call for key, (call, _) in contenders.items()})
     stages.update(extra)
-    t = interleaved_medians(stages, args.repeats)
+    runs = dict(zip(stages, (wall for wall, _ in round_robin(
+        list(stages.values()), args.repeats))))
+    t = {name: statistics.median(wall) for name, wall in runs.items()}
+    for name, wall in runs.items():
+        ALL_TIMES[(label, name)] = wall
+
+    def span(name):
+        return (min(runs[name]), max(runs[name]))
     t_floor = t["floor"]
-    rows.append((floor_label, "floor: TF grad x input", t_floor, 1.0))
+    rows.append((floor_label, "floor: TF grad x input", t_floor, 1.0,
+                 span("floor")))
     for key in contenders:
         mode, fuse = key
         rows.append((label, "deeplift %s%s" % (mode, ", fuse=True" if fuse
                                                else ""),
-                     t[key], t[key] / t_floor))
+                     t[key], t[key] / t_floor, span(key)))
     for name in extra:
-        rows.append((label, name, t[name], t[name] / t_floor))
+        rows.append((label, name, t[name], t[name] / t_floor, span(name)))
     return (t_floor, {key: t[key] for key in contenders},
             {name: t[name] for name in extra})
 
 
 def compare_with_original(label, model_file, x, ref, batch_size,
                           contenders, times, t_floor, rows, notes, args):
-    """Time the original on the same data (in its own process, after our
-    contenders) and compare scores with our default settings."""
+    """Time the original on the same data (one process per mode, after our
+    contenders, with TensorFlow's default oneDNN kernels as ours) and
+    compare scores with our default settings."""
     data_file = os.path.join(tempfile.mkdtemp(), "data.npz")
     np.savez(data_file, x=x, ref=np.broadcast_to(ref, x.shape))
     modes = [mode for (mode, fuse) in contenders if not fuse]
-    result, err = run_original(model_file, data_file, modes, batch_size,
-                               args.repeats, 0)
-    if err:
-        notes.append("%s: original 0.6.13 could not run: %s" % (label, err))
-        return
     for mode in modes:
+        result, err = run_original(model_file, data_file, [mode],
+                                   batch_size, args.repeats, 0)
+        if err:
+            notes.append("%s %s: original 0.6.13 could not run: %s"
+                         % (label, mode, err))
+            continue
         t = float(result["time_" + mode])
+        runs = result["times_" + mode]
         ours = contenders[(mode, None)][0]()
         diff = np.abs(result["scores_" + mode] - ours)
-        rows.append((label, "original 0.6.13 " + mode, t, t / t_floor))
+        rows.append((label, "original 0.6.13 " + mode, t, t / t_floor,
+                     (float(runs.min()), float(runs.max()))))
         fused = times.get((mode, True))
-        notes.append("%s %s: deeplift is %.1fx faster than the original%s; "
-                     "max abs score diff %.2e (%d of %d values differ by "
-                     "more than 1e-4)" % (
+        ours_runs = ALL_TIMES.get((label, (mode, None)))
+        notes.append("%s %s: deeplift is %.1fx faster than the original%s "
+                     "(medians; over the runs %.1f-%.1fx: ours %.3f-%.3f s, "
+                     "the original %.3f-%.3f s); max abs score diff %.2e (%d "
+                     "of %d values differ by more than 1e-4)" % (
                          label, mode, t / times[(mode, None)],
                          " (%.1fx with fuse=True)" % (t / fused)
                          if fused else "",
+                         runs.min() / max(ours_runs), runs.max()
+                         / min(ours_runs), min(ours_runs), max(ours_runs),
+                         runs.min(), runs.max(),
                          diff.max(), int((diff > 1e-4).sum()), diff.size))
 
 
@@ -249,7 +273,7 @@ def workload_b(args, rows, notes, h5):
                                  batch_size=128, progress_update=None),
                     args.repeats)
     rows.append(("(b) Basset %dx%d dinuc refs" % (n, k),
-                 "deeplift GenomicsDefault", t, float("nan")))
+                 "deeplift GenomicsDefault", t, float("nan"), None))
     notes.append("(b) deeplift: %.0f (example, reference) pairs/s"
                  % (n * k / t))
     try:
@@ -265,7 +289,7 @@ def workload_b(args, rows, notes, h5):
                      ("captum_deepliftshap_pairs_per_s",
                       "captum DeepLiftShap (K baselines per example)")):
         rows.append(("(b) Basset %dx%d dinuc refs" % (n, k), who,
-                     n * k / res[key], float("nan")))
+                     n * k / res[key], float("nan"), None))
         notes.append("(b) %s: %.0f pairs/s; deeplift is %.1fx faster"
                      % (who, res[key], (n * k / t) / res[key]))
     if "tangermeme_pairs_per_s" in res:
@@ -273,7 +297,7 @@ def workload_b(args, rows, notes, h5):
             % res["tangermeme_version"]
         rate = res["tangermeme_pairs_per_s"]
         rows.append(("(b) Basset %dx%d dinuc refs" % (n, k), who,
-                     n * k / rate, float("nan")))
+                     n * k / rate, float("nan"), None))
         notes.append("(b) %s: %.0f pairs/s; deeplift is %.1fx faster"
                      % (who, rate, (n * k / t) / rate))
         notes.append("(b) tangermeme vs captum DeepLiftShap, max abs "
@@ -355,7 +379,19 @@ def main(argv=None):
     parser.add_argument("--skip-original", action="store_true")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    parser.add_argument("--e-args", default=None,
+                        help="run workload (e) (bench/bench_multiref.py) "
+                             "with these arguments, e.g. \"--regions 32\"; "
+                             "without it, the (e) section already in --out "
+                             "is kept")
     args = parser.parse_args(argv)
+    from bench_multiref import BEGIN as E_BEGIN, END as E_END
+    kept_e = ""
+    if os.path.exists(args.out):
+        old = open(args.out).read()
+        if E_BEGIN in old and E_END in old:
+            kept_e = E_BEGIN + old.split(E_BEGIN, 1)[1].split(E_END, 1)[0] \
+                + E_END
     rows, notes = [], []
     h5, _ = workload_a(args, rows, notes)
     workload_b(args, rows, notes, h5)
@@ -366,16 +402,26 @@ def main(argv=None):
              "Median of %d runs after a warm-up%s. Ratio: time / the floor "
              "(TensorFlow's gradient x input of the same model)."
              % (args.repeats, " (--quick sizes)" if args.quick else ""), "",
-             "| workload | contender | seconds | ratio to floor |",
-             "|---|---|---|---|"]
-    for workload, who, t, ratio in rows:
-        lines.append("| %s | %s | %.3f | %s |" % (
-            workload, who, t, "-" if ratio != ratio else "%.2f" % ratio))
+             "| workload | contender | seconds (median) | range over the "
+             "runs | ratio to floor |",
+             "|---|---|---|---|---|"]
+    for workload, who, t, ratio, span in rows:
+        lines.append("| %s | %s | %.3f | %s | %s |" % (
+            workload, who, t, "-" if span is None
+            else "%.3f-%.3f" % span, "-" if ratio != ratio
+            else "%.2f" % ratio))
     lines += ["", "## Notes", ""] + ["- " + n for n in notes]
-    lines += ["", "Which targets of issue 6 these numbers meet, and why the "
-              "others are not met (with the per-stage and per-op profile of "
-              "bench/PROFILE.md): bench/NOTES.md."]
+    lines += ["", "Which targets of issues 6 and 13 these numbers meet, and "
+              "why the others are not met (with the per-stage and per-op "
+              "profile of bench/PROFILE.md): bench/NOTES.md."]
+    if kept_e:
+        lines += ["", kept_e]
     write_report(args.out, lines)
+    if args.e_args is not None:
+        subprocess.run([sys.executable, os.path.join(HERE,
+                                                     "bench_multiref.py")]
+                       + args.e_args.split() + ["--out", args.out],
+                       check=True)
 
 
 if __name__ == "__main__":

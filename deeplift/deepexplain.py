@@ -70,9 +70,12 @@ import logging
 import numpy as np
 import tensorflow as tf
 
+from deeplift.conversion import kerasapi_conversion as kc
+from deeplift import methods
 from deeplift.graph import topological_order
+from deeplift.models import SequentialModel
+from deeplift.rules.resolve import RuleResolver
 from deeplift.scoring import Scorer, MULTIPLIERS
-from deeplift.layers.activations import Activation, Softmax
 from deeplift.layers.core import NonlinearMxtsMode
 
 logger = logging.getLogger(__name__)
@@ -363,12 +366,12 @@ class _IntegratedGradients(_GradientBased):
 class _EngineMethod(AttributionMethod):
     """Multipliers from this package's engine on the converted model."""
 
+    #: the rule the model is converted with (subclasses take it from the
+    #: method registry, deeplift.methods)
     NONLINEAR_MXTS_MODE = NonlinearMxtsMode.Rescale
 
     def __init__(self, *args, **kwargs):
         super(_EngineMethod, self).__init__(*args, **kwargs)
-        from deeplift.conversion import kerasapi_conversion as kc
-        from deeplift.models import SequentialModel
         dmodel = kc.convert_keras_model(
             self.model, nonlinear_mxts_mode=self.NONLINEAR_MXTS_MODE,
             verbose=False)
@@ -381,22 +384,25 @@ class _EngineMethod(AttributionMethod):
                 raise ValueError("T must be a single tensor; the converted "
                                  "model has %d outputs" % len(outputs))
             target = outputs[0]
-        for layer in topological_order([target]):
-            # DeepExplain leaves softmax to its gradient
-            if isinstance(layer, Softmax):
-                layer.nonlinear_mxts_mode = NonlinearMxtsMode.Gradient
+        # DeepExplain leaves softmax to its gradient; a method may replace
+        # the rule of the other activations (epsilon-LRP)
+        substitutions = {"softmax": NonlinearMxtsMode.Gradient}
+        if self.ACTIVATION_RULE is not None:
+            substitutions["activation"] = self._activation_rule
+        resolver = RuleResolver(nonlinear_mxts_mode=self.NONLINEAR_MXTS_MODE,
+                                substitutions=substitutions)
+        resolver.apply(topological_order([target]))
         self.scorer = Scorer(dmodel.input_layers(), dmodel.input_layers(),
                              target, kind=MULTIPLIERS,
-                             backward_override=self._backward_override)
+                             backward_override=resolver.backward_override())
 
-    def _backward_override(self, layer, state, pos_mxts, neg_mxts):
-        if isinstance(layer, Activation) and not isinstance(layer, Softmax):
-            return self._activation_rule(layer, state, pos_mxts, neg_mxts)
-        return None
+    #: True where the method substitutes ``_activation_rule`` for the rule
+    #: of every elementwise activation
+    ACTIVATION_RULE = None
 
     def _activation_rule(self, layer, state, pos_mxts, neg_mxts):
-        """None: the layer's own rule."""
-        return None
+        """The substituted rule: a list with one (pos, neg) increment."""
+        raise NotImplementedError()
 
     def _multipliers(self, xs, refs, ys, batch_size):
         """Multipliers of the inputs with ``ys`` as the target's
@@ -407,6 +413,7 @@ class _EngineMethod(AttributionMethod):
 
 class _DeepLIFTRescale(_EngineMethod):
     NAME = "deeplift"
+    NONLINEAR_MXTS_MODE = methods.mode_of("rescale")
     PARAMS = {"baseline": None}
 
     def __init__(self, *args, **kwargs):
@@ -425,7 +432,8 @@ class _DeepLIFTRescale(_EngineMethod):
 class _EpsilonLRP(_EngineMethod):
     NAME = "elrp"
     PARAMS = {"epsilon": 1e-4}
-    NONLINEAR_MXTS_MODE = NonlinearMxtsMode.Gradient
+    NONLINEAR_MXTS_MODE = methods.mode_of("gradient")
+    ACTIVATION_RULE = True
 
     def __init__(self, *args, **kwargs):
         super(_EpsilonLRP, self).__init__(*args, **kwargs)

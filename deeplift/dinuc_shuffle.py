@@ -469,6 +469,186 @@ def _walk_python(succ, offsets, counts, first, num_edges):
     return visited
 
 
+# ---------------------------------------------------------------------------
+# Compiled path (numba, optional): the same shuffles from the same random
+# bits, without NumPy's per-call and per-step overhead
+# ---------------------------------------------------------------------------
+
+def _load_numba():
+    """numba's ``njit``, or None when numba is not installed or
+    DEEPLIFT_NO_NUMBA is set (then the NumPy path runs)."""
+    import os
+    if os.environ.get("DEEPLIFT_NO_NUMBA"):
+        return None
+    try:
+        from numba import njit
+    except ImportError:
+        return None
+    return njit
+
+
+_COMPILED = {}
+
+
+def _compiled_kernels():
+    """The compiled (keys, walk, one_hot) kernels of
+    _shuffle_rows_compiled, compiled on first use (and cached on disk by
+    numba), or None without numba."""
+    if "kernels" in _COMPILED:
+        return _COMPILED["kernels"]
+    njit = _load_numba()
+    if njit is None:
+        _COMPILED["kernels"] = None
+        return None
+
+    def keys_kernel(tokens, keys, block, width, padding, rank_mask,
+                    pinned_rank):
+        """_key_template + the first half of _finish_keys, in place:
+        ``keys`` (N, S, M) random bits become ``bits & mask | prefix``."""
+        num_seqs, length = tokens.shape
+        num_shufs, row_len = keys.shape[1], keys.shape[2]
+        num_tokens = block.shape[0]
+        prefix = np.empty(row_len, dtype=keys.dtype)
+        mask = np.empty(row_len, dtype=keys.dtype)
+        seen = np.empty(num_tokens, dtype=np.int64)
+        last = np.empty(num_tokens, dtype=np.int64)
+        for n in range(num_seqs):
+            # padding sorts last, in order; each edge's successor in the
+            # low bits; each token's last exit pinned after the ranks
+            for pos in range(row_len):
+                prefix[pos] = padding[pos % width]
+                mask[pos] = 0
+            for i in range(length - 1):
+                last[tokens[n, i]] = i
+            seen[:] = 0
+            for i in range(length - 1):
+                t = tokens[n, i]
+                column = block[t] * width + seen[t]
+                seen[t] += 1
+                successor = keys.dtype.type(tokens[n, i + 1])
+                if i == last[t]:
+                    prefix[column] = pinned_rank | successor
+                else:
+                    prefix[column] = successor
+                    mask[column] = rank_mask
+            for s in range(num_shufs):
+                for pos in range(row_len):
+                    keys[n, s, pos] = (keys[n, s, pos] & mask[pos]) \
+                        | prefix[pos]
+
+    def walk_kernel(tokens, keys, block, width, value_mask, visited, tied):
+        """The rest of _finish_keys (ties) and the walks, over keys whose
+        blocks are sorted.  The S walks of a sequence advance together,
+        one step each in turn: independent chains of dependent loads
+        overlap in the processor."""
+        num_seqs, length = tokens.shape
+        num_shufs, row_len = keys.shape[1], keys.shape[2]
+        num_tokens = block.shape[0]
+        pointer = np.empty((num_shufs, num_tokens), dtype=np.int64)
+        state = np.empty(num_shufs, dtype=np.int64)
+        steps = np.empty((length, num_shufs), dtype=visited.dtype)
+        # the successors alone, in the tokens' small dtype: the walks'
+        # random reads then stay in the first-level cache
+        succ = np.empty((num_shufs, row_len), dtype=visited.dtype)
+        for n in range(num_seqs):
+            rows = keys[n]
+            for s in range(num_shufs):
+                is_tied = False
+                for pos in range(row_len):
+                    succ[s, pos] = rows[s, pos] & value_mask
+                    if pos + 1 < row_len and (pos + 1) % width != 0 and \
+                            (rows[s, pos + 1] ^ rows[s, pos]) <= value_mask:
+                        is_tied = True
+                tied[n, s] = is_tied
+                for t in range(num_tokens):
+                    pointer[s, t] = block[t] * width
+                state[s] = tokens[n, 0]
+                steps[0, s] = tokens[n, 0]
+            for j in range(1, length):
+                for s in range(num_shufs):
+                    token = state[s]
+                    edge = pointer[s, token]
+                    pointer[s, token] = edge + 1
+                    token = np.int64(succ[s, edge])
+                    state[s] = token
+                    steps[j, s] = token
+            visited[n] = steps.T
+
+    def one_hot_kernel(tokens, out):
+        """``out`` (..., L, D) zeros: 1 at each token below D."""
+        flat = tokens.reshape(-1)
+        dim = out.shape[-1]
+        rows = out.reshape(-1, dim)
+        for i in range(flat.shape[0]):
+            if flat[i] < dim:
+                rows[i, flat[i]] = 1
+
+    compile_ = njit(cache=True, nogil=True)
+    _COMPILED["kernels"] = (compile_(keys_kernel), compile_(walk_kernel),
+                            compile_(one_hot_kernel))
+    return _COMPILED["kernels"]
+
+
+def _shuffle_rows_compiled(tokens, num_tokens, num_shufs, gen, kernels):
+    """_shuffle_token_chunk's result through the compiled kernel, or None
+    where the NumPy path's sort keys do not apply (huge alphabets or
+    lengths: _shuffled_successors_permuted).
+
+    The kernel consumes the very random bits that _shuffled_successors
+    would (same dtype, same layout: one block of the longest list's length
+    per token that occurs in the chunk), builds the same sort keys, sorts
+    the same blocks and walks the same lists, so both paths give the same
+    shuffles for the same ``gen`` state; rows with tied random ranks are
+    redrawn in the same order too."""
+    num_seqs, length = tokens.shape
+    counts = np.bincount(
+        (tokens[:, :-1] + np.arange(num_seqs)[:, None] * num_tokens).reshape(
+            -1), minlength=num_seqs * num_tokens).reshape(num_seqs,
+                                                          num_tokens)
+    value_bits = max(1, int(num_tokens - 1).bit_length())
+    key_dtype, random_bits = _choose_key_dtype(counts, value_bits)
+    if key_dtype is None:
+        return None
+    width = int(counts.max())
+    active = np.flatnonzero(counts.max(axis=0) > 0)
+    block = np.zeros(num_tokens, dtype=np.int64)
+    block[active] = np.arange(active.size)
+    row_len = active.size * width
+    top = 1 << random_bits
+    # the constants of _key_template, in the key dtype
+    padding = ((np.uint64(top + 1) + np.arange(width, dtype=np.uint64))
+               << np.uint64(value_bits)
+               | np.uint64((1 << value_bits) - 1)).astype(key_dtype)
+    constants = (key_dtype((1 << value_bits) - 1),
+                 key_dtype((top - 1) << value_bits),
+                 key_dtype(top << value_bits))
+    small = np.ascontiguousarray(tokens, dtype=np.int64)
+    keys_kernel, walk_kernel, _ = kernels
+
+    def shuffle(seqs, keys):
+        """The walks of ``seqs`` from the random bits ``keys``."""
+        visited = np.empty(keys.shape[:2] + (length,),
+                           dtype=_small_int_dtype(num_tokens))
+        tied = np.empty(keys.shape[:2], dtype=np.bool_)
+        keys_kernel(seqs, keys, block, width, padding, constants[1],
+                    constants[2])
+        keys.reshape(-1, width).sort(axis=-1)    # NumPy's vectorised sort
+        walk_kernel(seqs, keys, block, width, constants[0], visited, tied)
+        return visited, tied
+
+    visited, tied = shuffle(small, _random_bits(
+        gen, (num_seqs, num_shufs, row_len), key_dtype))
+    while np.any(tied):
+        seq_idx, shuf_idx = np.nonzero(tied)
+        logger.debug("dinuc_shuffle: redrawing %d shuffle(s) with tied "
+                     "random keys", seq_idx.size)
+        new_visited, new_tied = shuffle(small[seq_idx], _random_bits(
+            gen, (seq_idx.size, 1, row_len), key_dtype))
+        visited[seq_idx, shuf_idx] = new_visited[:, 0]
+        tied[seq_idx, shuf_idx] = new_tied[:, 0]
+    return visited
+
+
 def _shuffle_token_rows(tokens, num_tokens, num_shufs, gen):
     """Shuffle each row of an (N, L) token array; returns (N, S, L)."""
     num_seqs, length = tokens.shape
@@ -489,6 +669,12 @@ def _shuffle_token_rows(tokens, num_tokens, num_shufs, gen):
 
 def _shuffle_token_chunk(tokens, num_tokens, num_shufs, gen):
     num_seqs, length = tokens.shape
+    kernels = _compiled_kernels()
+    if kernels is not None:
+        visited = _shuffle_rows_compiled(tokens, num_tokens, num_shufs, gen,
+                                         kernels)
+        if visited is not None:
+            return visited
     succ, offsets, counts = _shuffled_successors(tokens, num_tokens,
                                                  num_shufs, gen)
     succ = succ.reshape(num_seqs * num_shufs, -1)
@@ -511,7 +697,12 @@ def _shuffle_one_hot(arr, num_shufs, rng, what):
     dim = arr.shape[-1]
     shuffled = _shuffle_token_rows(np.atleast_2d(tokens), dim + 1,
                                    num_shufs, _as_generator(rng))
-    result = tokens_to_one_hot(shuffled, dim, dtype=arr.dtype)
+    kernels = _compiled_kernels()
+    if kernels is not None and arr.dtype != np.bool_:
+        result = np.zeros(shuffled.shape + (dim,), dtype=arr.dtype)
+        kernels[2](np.ascontiguousarray(shuffled), result)
+    else:
+        result = tokens_to_one_hot(shuffled, dim, dtype=arr.dtype)
     return result.reshape(arr.shape[:-2] + result.shape[1:])
 
 

@@ -68,16 +68,16 @@ def _worker_plugin_class():
         once).  A failure is kept and reported by every task instead of
         hanging the job."""
 
-        def __init__(self, spec, threads):
+        def __init__(self, spec, threads, runner_class):
             self.spec, self.threads = spec, threads
+            self.runner_class = runner_class
             self.name = _plugin_name(spec)
             self.runner, self.error = None, None
 
         def setup(self, worker):
             _set_tf_threads(self.threads)
-            from deeplift.genomics.jobs import ChunkRunner
             try:
-                self.runner = ChunkRunner(self.spec)
+                self.runner = self.runner_class(self.spec)
             except Exception as exc:
                 text = " ".join(str(exc).split()) or type(exc).__name__
                 self.error = "%s: %s" % (type(exc).__name__, text)
@@ -128,10 +128,13 @@ def _connect(workers, scheduler, scheduler_file, threads):
     return client, None, threads
 
 
-def run_chunks(spec, pending, report=None, workers=None, scheduler=None,
-               scheduler_file=None, threads=None):
-    """Score the chunks ``pending`` of ``spec`` on Dask; ``report(rows)``
-    is called as each chunk completes.  ``threads``: TensorFlow threads per
+def run_chunks(spec, pending, runner_class, report=None, workers=None,
+               scheduler=None, scheduler_file=None, threads=None):
+    """Score the chunks ``pending`` of ``spec`` on Dask with
+    ``runner_class`` (the in-process path's chunk function,
+    :class:`deeplift.genomics.jobs.ChunkRunner`, passed in so that this
+    module does not import it back); ``report(rows)`` is called as each
+    chunk completes.  ``threads``: TensorFlow threads per
     worker (default: the cores divided by the local workers; unchanged for
     a running cluster).  Raises :class:`DistributedError` on the first
     chunk that fails for good (after the others are cancelled)."""
@@ -141,7 +144,7 @@ def run_chunks(spec, pending, report=None, workers=None, scheduler=None,
     client, cluster, threads = _connect(workers, scheduler, scheduler_file,
                                         threads)
     try:
-        plugin = _worker_plugin_class()(spec, threads)
+        plugin = _worker_plugin_class()(spec, threads, runner_class)
         client.register_plugin(plugin, name=plugin.name)
         futures = [client.submit(_score_chunk, plugin.name, index,
                                  *store.rows(index), key="%s-chunk-%d" % (

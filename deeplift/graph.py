@@ -139,20 +139,27 @@ def add_mxts(current, increment):
     return (pos, current[1] + increment[1])
 
 
-def backward_sweep(order, states, target_layer, seed, override=None):
+def backward_sweep(order, states, target_layer, seed, override=None,
+                   neg_seed=None):
     """Propagate multipliers from ``target_layer`` back to its ancestors.
 
     ``seed``: multipliers on the target's output, broadcastable to its
-    activations.  ``override`` (optional): ``f(layer, state, pos, neg)``
-    returning the increments to use instead of ``layer.backward``, or None
-    to keep the layer's own rule (e.g. the epsilon-LRP rule).
+    activations; ``neg_seed`` (optional): distinct multipliers for the
+    target's negative contributions (``seed`` by default, also when it is
+    ``seed`` itself).  ``override`` (optional): ``f(layer, state, pos,
+    neg)`` returning the increments to use instead of ``layer.backward``,
+    or None to keep the layer's own rule (e.g. the epsilon-LRP rule).
     Returns a dict ``id(layer) -> (pos_mxts, neg_mxts)``.  Layers that do
     not feed the target are absent.
     """
     target_state = states[id(target_layer)]
-    seed = tf.broadcast_to(tf.cast(seed, target_state.act.dtype),
-                           tf.shape(target_state.act))
-    mxts = {id(target_layer): (seed, seed)}
+
+    def full(t):
+        return tf.broadcast_to(tf.cast(t, target_state.act.dtype),
+                               tf.shape(target_state.act))
+    pos = full(seed)
+    neg = pos if neg_seed is None or neg_seed is seed else full(neg_seed)
+    mxts = {id(target_layer): (pos, neg)}
     for layer in reversed(order):
         pair = mxts.get(id(layer))
         if pair is None or not layer.input_layers():

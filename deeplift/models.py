@@ -2,14 +2,16 @@
 compiled scorer in :mod:`deeplift.scoring`."""
 import logging
 
-from deeplift.util import enum
+from deeplift.modes import enum
 from deeplift.layers.core import Input, Layer, ScoringMode, check_mode
 from deeplift.layers.activations import Activation
 from deeplift.scoring import Scorer, Predictor, CONTRIBS, MULTIPLIERS
 
 logger = logging.getLogger(__name__)
 
-FuncType = enum(contribs="contribs", multipliers="multipliers")
+FuncType = enum(
+    contribs="contribs", multipliers="multipliers",
+    contribs_of_input_with_filter_refs="contribs_of_input_with_filter_refs")
 
 
 class Model(object):
@@ -103,6 +105,40 @@ class Model(object):
         """Like :meth:`get_target_contribs_func` but returns multipliers."""
         return self._get_func(*args, func_type=FuncType.multipliers,
                               **kwargs)
+
+    def get_target_contribs_of_input_with_filter_ref_func(self, *args,
+                                                          **kwargs):
+        """0.6.13 had this name, but no layer of it implemented the scores
+        it asked for (calling it raised AttributeError); this raises a
+        NotImplementedError saying so."""
+        raise NotImplementedError(
+            "get_target_contribs_of_input_with_filter_ref_func was never "
+            "implemented by any deeplift layer (0.6.13 raised "
+            "AttributeError); use get_target_contribs_func")
+
+    def rebuild_fwd_pass_vars(self, target_layer):
+        """Forget and re-infer the shapes and wiring of ``target_layer`` and
+        its ancestors (the original rebuilt its TF1 graph here)."""
+        target_layer.reset_built_fwd_pass_vars()
+        target_layer.build_fwd_pass_vars()
+
+    def save_to_yaml_only(self, file_name):
+        """Not implemented, as in 0.6.13 (NotImplementedError)."""
+        raise NotImplementedError("saving a deeplift model to YAML was not "
+                                  "implemented in 0.6.13 either; convert "
+                                  "the Keras model again instead")
+
+    @classmethod
+    def load_model_from_yaml_contents_only(cls, yaml_contents):
+        """Not implemented, as in 0.6.13 (NotImplementedError)."""
+        raise NotImplementedError("loading a deeplift model from YAML was "
+                                  "not implemented in 0.6.13 either; "
+                                  "convert the Keras model instead")
+
+    @staticmethod
+    def load_model_from_yaml_file_only(file_name):
+        """Not implemented, as in 0.6.13 (NotImplementedError)."""
+        return Model.load_model_from_yaml_contents_only(None)
 
     def prediction_function(self, input_layers, output_layer):
         """``f(input_data_list, batch_size, progress_update=None)`` -> the

@@ -94,6 +94,31 @@ def shuffle_ref_fn(shuffle_func):
     return ref_fn
 
 
+#: On CPU, :func:`auto_batch_size` sizes a batch so that the largest layer
+#: activation of the batch takes about this many bytes: small enough for
+#: the processor's caches to keep what the next op reads (measured on the
+#: ChromBPNet-shaped model of bench/bench_multiref.py, 64 filters: 10-20
+#: pairs of 0.5 MiB each beat 80 by 1.5x and 256 by more; bench/RESULTS.md)
+CPU_BATCH_BYTES = 8 << 20
+
+#: and never more pairs than this (nor, on a GPU, fewer)
+MAX_BATCH_PAIRS = 256
+
+
+def auto_batch_size(scorer, dtype=np.float32):
+    """(example, reference) pairs per compiled call for ``scorer`` (a
+    :class:`deeplift.scoring.Scorer`): on a GPU, MAX_BATCH_PAIRS; on CPU,
+    CPU_BATCH_BYTES divided by the size of one pair's largest layer
+    activation, between 1 and MAX_BATCH_PAIRS."""
+    import tensorflow as tf
+    if tf.config.list_logical_devices("GPU"):
+        return MAX_BATCH_PAIRS
+    largest = max(int(np.prod([d or 1 for d in layer.get_shape()[1:]]))
+                  for layer in scorer.order)
+    per_pair = largest * np.dtype(dtype).itemsize
+    return int(max(1, min(MAX_BATCH_PAIRS, CPU_BATCH_BYTES // per_pair)))
+
+
 def _prefetched(iterator):
     """The items of ``iterator``, each prepared in a helper thread while
     the caller works on the one before (one item ahead).  Items are made
@@ -409,7 +434,7 @@ class MultiRefScorer(object):
 
     # ----- running -------------------------------------------------------
     def run(self, inputs, references, num_refs=None, task_idx=0,
-            target_weights=None, batch_size=256, hypothetical=False,
+            target_weights=None, batch_size=None, hypothetical=False,
             return_deltas=False, return_multipliers=False, progress=True,
             seed=1, fuse=None):
         """Scores averaged over K references per example.
@@ -439,7 +464,7 @@ class MultiRefScorer(object):
         One function is compiled per function object: reuse the object.
         ``batch_size``: (example, reference) pairs per compiled call; the
         forward pass of each example itself runs once per call, not once
-        per pair.
+        per pair.  None (default): :func:`auto_batch_size`.
         ``hypothetical``: also return the mean hypothetical contributions
         of scored input layers (one-hot along the last axis):
         ``m[..., b] - sum_d ref[..., d] * m[..., d]`` averaged over refs.
@@ -473,10 +498,12 @@ class MultiRefScorer(object):
         else:
             seed_arr, num_tasks = scorer.seeds(task_idx, target_weights,
                                                num, dtype, self.scoring_mode)
-        if batch_size is None or isinstance(batch_size, bool) or int(
-                batch_size) < 1:
-            raise ValueError("batch_size must be a positive integer, got %r"
-                             % (batch_size,))
+        if batch_size is None:
+            batch_size = auto_batch_size(scorer, dtype)
+        if isinstance(batch_size, bool) or not isinstance(
+                batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError("batch_size must be a positive integer or None "
+                             "(automatic), got %r" % (batch_size,))
         batch_size = int(batch_size)
         layers = scorer.score_layers
         n_layers = len(layers)
@@ -603,7 +630,7 @@ def _as_multiref_scorer(scorer_or_func):
 
 
 def score_with_references(scorer_or_func, inputs, references, num_refs=None,
-                          task_idx=0, target_weights=None, batch_size=256,
+                          task_idx=0, target_weights=None, batch_size=None,
                           hypothetical=False, return_deltas=False,
                           return_multipliers=False, progress=True, seed=1,
                           fuse=None):

@@ -318,7 +318,10 @@ class Scorer(object):
             signature.append(tf.TensorSpec((None,), tf.int32))
         if seed_fn is None:
             signature.append(seed_spec)
-        fn = tf.function(scores, input_signature=signature)
+        # no autograph: the sweeps are plain Python over layers (no tensor
+        # control flow), and converting them costs seconds on large graphs
+        # (unrolled recurrent layers)
+        fn = tf.function(scores, input_signature=signature, autograph=False)
         self._functions[key] = fn
         return fn
 
@@ -448,7 +451,8 @@ class Predictor(object):
                                        dict(zip(self.input_layers, xs)))
                 return states[id(self.output_layer)].act
             self._functions[dtype] = tf.function(predict,
-                                                 input_signature=specs)
+                                                 input_signature=specs,
+                                                 autograph=False)
         return self._functions[dtype]
 
     def run(self, input_data_list, batch_size=100, progress_update=None):

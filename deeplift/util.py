@@ -5,29 +5,87 @@ gradients / hypothetical contribution / shuffled reference wrappers and a few
 small utilities.  Everything here works on numpy arrays; the compiled
 TensorFlow work lives in :mod:`deeplift.scoring`.
 """
+import gzip
 import logging
 import random
 
 import numpy as np
+import yaml
 
 from deeplift.modes import NEAR_ZERO_THRESHOLD, enum  # noqa: F401 (0.6.13 names)
+from deeplift.progress import progress_bar
+from deeplift.symbolic import compile_symbolic
 
 logger = logging.getLogger(__name__)
+
+
+def superclass_in_base_classes(base_classes, the_class):
+    """True if a class named like ``the_class`` is among ``base_classes``
+    or their ancestors (compared by name, so reloaded modules still
+    match)."""
+    return any(klass.__name__ == the_class.__name__
+               for base in base_classes for klass in base.__mro__)
 
 
 def is_type(instance, the_class):
     """True if ``instance`` is an instance of ``the_class`` (checked by class
     name along the MRO, so reloaded modules still match)."""
-    return any(klass.__name__ == the_class.__name__
-               for klass in type(instance).__mro__)
+    return superclass_in_base_classes([type(instance)], the_class)
+
+
+def assert_type(instance, the_class, instance_var_name, is_type_result):
+    """Raise a TypeError unless ``is_type(instance, the_class)`` equals
+    ``is_type_result``; returns True."""
+    if is_type(instance, the_class) != is_type_result:
+        raise TypeError("%s should %sbe an instance of %s but is %s"
+                        % (instance_var_name,
+                           "" if is_type_result else "not ",
+                           the_class.__name__, type(instance)))
+    return True
 
 
 def assert_is_type(instance, the_class, instance_var_name):
-    if not is_type(instance, the_class):
-        raise TypeError("%s should be an instance of %s but is %s"
-                        % (instance_var_name, the_class.__name__,
-                           type(instance)))
-    return True
+    return assert_type(instance, the_class, instance_var_name, True)
+
+
+def assert_is_not_type(instance, the_class, instance_var_name):
+    return assert_type(instance, the_class, instance_var_name, False)
+
+
+def get_session():
+    """0.6.13 returned its TF1 session here.  This package has none: it
+    compiles ``tf.function``s (see :func:`compile_func`), so this raises a
+    RuntimeError saying so."""
+    raise RuntimeError(
+        "deeplift.util.get_session(): this deeplift runs on TensorFlow 2 "
+        "without sessions; use deeplift.util.compile_func(inputs, outputs) "
+        "or the model's get_target_contribs_func(...) instead")
+
+
+def is_gzipped(file_name):
+    """True if the file starts with the gzip magic number."""
+    with open(file_name, 'rb') as handle:
+        return handle.read(2) == b'\x1f\x8b'
+
+
+def get_file_handle(file_name, mode='r'):
+    """``open(file_name, mode)``, through gzip when the file is gzipped
+    (reading) or its name ends in .gz/.gzip (writing); text modes give
+    text."""
+    reading = mode in ("r", "rb", "rt")
+    gz_name = file_name.endswith((".gz", ".gzip"))
+    if (reading and is_gzipped(file_name)) or (not reading and gz_name):
+        if "b" not in mode and "t" not in mode:
+            mode += "t"
+        return gzip.open(file_name, mode)
+    return open(file_name, mode)
+
+
+def load_yaml_data_from_file(file_name):
+    """The YAML document in ``file_name`` (gzipped or not), loaded safely
+    (``yaml.safe_load``)."""
+    with get_file_handle(file_name) as handle:
+        return yaml.safe_load(handle)
 
 
 def connect_list_of_layers(deeplift_layers):
@@ -50,13 +108,7 @@ def compile_func(inputs, outputs):
     arrays when ``outputs`` was a list.  Multiplier variables use the task
     index and active state of the target layer at call time.
     """
-    from deeplift.symbolic import compile_symbolic
     return compile_symbolic(inputs, outputs)
-
-
-def _progress_bar(total, enabled, desc):
-    from deeplift.progress import progress_bar
-    return progress_bar(total=total, enabled=enabled, desc=desc)
 
 
 def run_function_in_batches(func, input_data_list, learning_phase=None,
@@ -79,8 +131,9 @@ def run_function_in_batches(func, input_data_list, learning_phase=None,
     batch_size = int(batch_size)
     num_examples = len(input_data_list[0])
     chunks = None
-    with _progress_bar(num_examples, progress_update is not None,
-                       "batches") as bar:
+    with progress_bar(total=num_examples,
+                      enabled=progress_update is not None,
+                      desc="batches") as bar:
         for start in range(0, num_examples, batch_size):
             batch = [x[start:start + batch_size] for x in input_data_list]
             if learning_phase is not None:
@@ -270,6 +323,15 @@ def get_shuffle_seq_ref_function(score_computation_function, shuffle_func,
             axis=1) for scores in per_task]
         return results if several else results[0]
     return compute_scores_with_shuffle_seq_refs
+
+
+def in_place_shuffle(arr):
+    """Shuffle ``arr`` in place (Fisher-Yates with :mod:`random`, as the
+    original); returns it."""
+    for i in range(len(arr) - 1):
+        chosen = random.randint(i, len(arr) - 1)
+        arr[i], arr[chosen] = arr[chosen], arr[i]
+    return arr
 
 
 def randomly_shuffle_seq(seq):

@@ -290,3 +290,73 @@ def check_model_summation_to_delta(builder, shape, mode, dtype):
             np.testing.assert_allclose(total / scale,
                                        delta[:, task] / scale, rtol=0,
                                        atol=tol)
+
+
+# --------------------------------------------------------------------------
+# converted Keras models
+# --------------------------------------------------------------------------
+
+def convert(kmodel, fmt, tmp_path, mode):
+    """``kmodel`` converted with ``mode`` from memory (``fmt='memory'``) or
+    from a file it is saved to (``'keras'``, ``'h5'``)."""
+    from deeplift.conversion import kerasapi_conversion as kc
+    kwargs = dict(nonlinear_mxts_mode=mode, verbose=False,
+                  maxpool_deeplift_mode="gradient" if mode == GRAD
+                  else "summation_to_delta")
+    if fmt == "memory":
+        return kc.convert_keras_model(kmodel, **kwargs)
+    path = str(tmp_path / ("model." + fmt))
+    kmodel.save(path)
+    return kc.convert_model_from_saved_files(path, **kwargs)
+
+
+def check_converted(kmodel, x, ref, fmt, tmp_path, target, tasks,
+                    modes=(RESCALE, RC), fwd_tol=None, sum_tol=None,
+                    full=True):
+    """A one-input functional Keras model converted from ``fmt``: forward
+    of the layer ``target`` (a deeplift node name, e.g. ``'out_0'``, the
+    model's output) == Keras; Gradient multipliers == tf.GradientTape;
+    contributions under each of ``modes`` sum to the output difference
+    (``sum_tol`` of the contribution scale; default 1e-4 in float32, 1e-10
+    in float64).  ``x`` (n, ...) and ``ref`` (n or 1, ...) set the dtype.
+    ``full=False``: the forward check only (e.g. for the file formats of a
+    model fully checked from memory)."""
+    float64 = x.dtype == np.float64
+    fwd_tol = fwd_tol or (1e-10 if float64 else 1e-5)
+    sum_tol = sum_tol or (1e-10 if float64 else 1e-4)
+    dl = convert(kmodel, fmt, tmp_path, GRAD)
+    name = dl.get_input_layer_names()[0]
+    pred = dl.get_prediction_function([name], target)
+    # (kmodel.predict would cast float64 arrays to Keras' floatx)
+    expected = kmodel(tf.constant(x)).numpy()
+    np.testing.assert_allclose(pred([x], batch_size=3), expected,
+                               rtol=fwd_tol, atol=fwd_tol)
+    if not full:
+        return
+    xt = tf.constant(x)
+    mult_func = dl.get_target_multipliers_func(
+        find_scores_layer_name=name, pre_activation_target_layer_name=target)
+    for task in tasks:
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = tf.reshape(kmodel(xt), (len(x), -1))[:, task]
+        grad = tape.gradient(y, xt).numpy()
+        mult = mult_func(task_idx=task, input_data_list=[x],
+                         input_references_list=[ref], batch_size=3)
+        np.testing.assert_allclose(mult, grad, rtol=fwd_tol * 10,
+                                   atol=fwd_tol * 10)
+    delta = (kmodel(x).numpy() - kmodel(ref).numpy()).reshape(len(x), -1)
+    for mode in modes:
+        dl = convert(kmodel, fmt, tmp_path, mode)
+        func = dl.get_target_contribs_func(
+            find_scores_layer_name=name,
+            pre_activation_target_layer_name=target)
+        for task in tasks:
+            c = func(task_idx=task, input_data_list=[x],
+                     input_references_list=[ref], batch_size=3)
+            assert c.dtype == x.dtype
+            total = c.reshape(len(x), -1).sum(axis=1)
+            scale = np.abs(c).reshape(len(x), -1).sum(axis=1) + 1e-3
+            np.testing.assert_allclose(total / scale, delta[:, task] / scale,
+                                       rtol=0, atol=sum_tol,
+                                       err_msg="%s task %d" % (mode, task))

@@ -94,12 +94,15 @@ def test_one_error_lists_every_blocker(tmp_path):
             converted_three_ways(model, tmp_path, sources=(source,))
         err = info.value
         assert err.unsupported == {"Lambda": ["lam"]}, source
-        assert err.ops == {"Log": ["log"]}, source
+        # op names are numbered by Keras per process: log, log_1, ...
+        assert list(err.ops) == ["Log"], source
+        assert [n.split("_")[0] for n in err.ops["Log"]] == ["log"]
         assert list(err.settings.values()) == [["sm"]], source
         (setting,) = err.settings
         assert setting.startswith("Softmax: Softmax over axis 1")
         text = str(err)
-        for piece in ("Lambda: lam", "Log: log", "Softmax over axis 1",
+        for piece in ("Lambda: lam", "Log: " + err.ops["Log"][0],
+                      "Softmax over axis 1",
                       "3 layer(s)"):
             assert piece in text, (source, piece)
 

@@ -384,3 +384,17 @@ def test_bad_inputs(models, data):
             de.explain("saliency", T, X, x[:, :3])
         with pytest.raises(ValueError, match="batch_size"):
             de.explain("saliency", T, X, x, batch_size=0)
+
+
+def test_method_registry_names_exist_in_deepexplain():
+    """Every method of deeplift.methods that names a DeepExplain method
+    is offered by DeepExplain, with the same rule."""
+    from deeplift import methods
+    from deeplift.deepexplain import attribution_methods
+    named = [m for m in methods.METHODS.values() if m.deepexplain]
+    assert named
+    for method in named:
+        assert method.deepexplain in attribution_methods, method
+        klass = attribution_methods[method.deepexplain]
+        if hasattr(klass, "NONLINEAR_MXTS_MODE"):
+            assert klass.NONLINEAR_MXTS_MODE == method.nonlinear_mxts_mode

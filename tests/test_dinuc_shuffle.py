@@ -390,3 +390,73 @@ def test_batch_in_chunks(monkeypatch):
             assert_valid_shuffle(seqs[i], shuf)
     with pytest.raises(ValueError, match="tokens"):
         ds.tokens_to_one_hot(np.array([0, 5]), 4)
+
+
+# ---------------------------------------------------------------------------
+# The compiled (numba) path gives the NumPy path's shuffles, bit for bit
+# ---------------------------------------------------------------------------
+
+def _both_paths(monkeypatch, fn):
+    """``fn()`` with the compiled kernels, then with the NumPy path."""
+    pytest.importorskip("numba")
+    monkeypatch.delenv("DEEPLIFT_NO_NUMBA", raising=False)
+    monkeypatch.setattr(ds, "_COMPILED", {})
+    assert ds._compiled_kernels() is not None
+    compiled = fn()
+    monkeypatch.setattr(ds, "_COMPILED", {"kernels": None})
+    return compiled, fn()
+
+
+@pytest.mark.parametrize("length, n_frac, num_shufs", [
+    (3, 0.0, 5), (4, 0.0, 1), (37, 0.2, 7), (200, 0.05, 20),
+    (1000, 0.0, 20), (1000, 0.01, 60)])
+def test_compiled_path_equals_numpy_path(monkeypatch, length, n_frac,
+                                         num_shufs):
+    rng = np.random.RandomState(length)
+    seqs = np.stack([random_one_hot(rng, length, n_frac=n_frac)
+                     for _ in range(6)])
+
+    def run():
+        r = np.random.RandomState(11)
+        per_call = [dinuc_shuffle(s, num_shufs, r) for s in seqs]
+        return np.stack(per_call), dinuc_shuffle_batch(seqs, num_shufs, r)
+
+    (c_single, c_batch), (n_single, n_batch) = _both_paths(monkeypatch, run)
+    np.testing.assert_array_equal(c_single, n_single)
+    np.testing.assert_array_equal(c_batch, n_batch)
+    assert c_single.dtype == n_single.dtype == seqs.dtype
+    for shuf in c_batch[0]:
+        assert_valid_shuffle(seqs[0], shuf)
+
+
+def test_compiled_path_equals_numpy_path_strings_chunks_and_ties(
+        monkeypatch):
+    rng = np.random.RandomState(3)
+    text = random_string(rng, 300, alphabet="ACGTN")
+    seqs = np.stack([random_one_hot(rng, 150) for _ in range(9)])
+    real = ds._random_bits
+
+    def run():
+        calls = []
+
+        def first_call_all_zero(gen, shape, dtype):
+            calls.append(shape)
+            bits = real(gen, shape, dtype)
+            if len(calls) == 1:
+                bits[...] = 0      # every shuffle tied: all redrawn
+            return bits
+
+        with monkeypatch.context() as m:
+            m.setattr(ds, "_random_bits", first_call_all_zero)
+            tied = dinuc_shuffle(seqs[0], 4, np.random.RandomState(1))
+        with monkeypatch.context() as m:
+            m.setattr(ds, "_CHUNK_ELEMENTS", 1000)   # several chunks
+            chunked = dinuc_shuffle_batch(seqs, 3, np.random.RandomState(2))
+        strings = dinuc_shuffle(text, 5, np.random.RandomState(4))
+        return tied, chunked, strings, calls
+
+    compiled, numpy_path = _both_paths(monkeypatch, run)
+    for a, b in zip(compiled[:2], numpy_path[:2]):
+        np.testing.assert_array_equal(a, b)
+    assert compiled[2] == numpy_path[2]
+    assert compiled[3] == numpy_path[3] and len(compiled[3]) == 2

@@ -376,7 +376,7 @@ def test_workers_2_with_a_worker_killed_is_bit_identical(data, tmp_path):
 def test_worker_that_cannot_load_the_model_is_one_error(data, tmp_path):
     pytest.importorskip("distributed")
     from deeplift.distributed import DistributedError, run_chunks
-    from deeplift.genomics.jobs import JobSpec
+    from deeplift.genomics.jobs import ChunkRunner, JobSpec
     path = tmp_path / "d.zarr"
     ScoreStore.create(path, {}, {}, 38, L, chunk_size=10)
     spec = JobSpec(model=data["peaks"], store=str(path),
@@ -387,7 +387,7 @@ def test_worker_that_cannot_load_the_model_is_one_error(data, tmp_path):
     with pytest.raises(DistributedError,
                        match="a worker could not load the model: "
                        "InvalidModelFileError: .*p.narrowPeak is neither"):
-        run_chunks(spec, [0, 1, 2, 3], workers=1)
+        run_chunks(spec, [0, 1, 2, 3], ChunkRunner, workers=1)
     assert ScoreStore.open(path).pending() == [0, 1, 2, 3]
 
 

@@ -79,7 +79,8 @@ def test_activation_table():
                       A.ReLUGeneral)
     assert A.ACTIVATION_BY_NAME["leaky_relu"](RC).alpha == 0.2
     for name in ("elu", "selu", "gelu", "swish", "silu", "softplus",
-                 "softsign", "hard_sigmoid", "exponential", "leaky_relu",
+                 "softsign", "hard_sigmoid", "hard_silu", "hard_swish",
+                 "exponential", "leaky_relu",
                  "relu6", "relu", "sigmoid", "tanh", "softmax", "linear"):
         assert name in A.ACTIVATION_BY_NAME
         assert name in EXTRA_ACTIVATIONS
@@ -108,6 +109,7 @@ def dense_acts(mode, dtype="float32"):
         branches.append(t.simple(name, klayer, dl, b))
     for i, act in enumerate(["elu", "selu", "gelu", "swish", "silu",
                              "softplus", "softsign", "hard_sigmoid",
+                             "hard_silu", "hard_swish",
                              "exponential", "relu6", "tanh", "sigmoid"]):
         branches.append(t.dense("dense%d" % i, 4, h0, act=act))
     h = t.simple("cat", keras.layers.Concatenate(), L.Concat(axis=-1),

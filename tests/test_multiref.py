@@ -255,3 +255,22 @@ def test_bad_inputs(net):
         MultiRefScorer(net["dmodel"], target_layer=-1)
     with pytest.raises(TypeError):
         score_with_references(object(), x, refs)
+
+
+def test_auto_batch_size_follows_the_largest_activation(net, monkeypatch):
+    from deeplift import multiref
+    scorer = MultiRefScorer(net["dmodel"], target_layer=net["target"])
+    largest = max(int(np.prod(l.get_shape()[1:]))
+                  for l in scorer.scorer.order)
+    monkeypatch.setattr(multiref, "CPU_BATCH_BYTES", largest * 4 * 7 + 3)
+    assert multiref.auto_batch_size(scorer.scorer, np.float32) == 7
+    assert multiref.auto_batch_size(scorer.scorer, np.float64) == 3
+    monkeypatch.setattr(multiref, "CPU_BATCH_BYTES", 1)
+    assert multiref.auto_batch_size(scorer.scorer) == 1
+    monkeypatch.setattr(multiref, "CPU_BATCH_BYTES", 1 << 40)
+    assert multiref.auto_batch_size(scorer.scorer) == multiref.MAX_BATCH_PAIRS
+    # the default (None) gives the same numbers as an explicit size
+    a = scorer.run(net["x"], net["refs"], task_idx=1, progress=False)
+    b = scorer.run(net["x"], net["refs"], task_idx=1, batch_size=2,
+                   progress=False)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

@@ -313,3 +313,63 @@ def test_plot_hist(tmp_path):
     assert len(fig.axes[0].patches) == 10
     fig = plot_hist([1.0, 2.0, 3.0], show=False)
     assert len(fig.axes[0].patches) == 3
+
+
+# ---------------------------------------------------------------------------
+# Axis labels, base-colour legend, one y-scale per figure
+# ---------------------------------------------------------------------------
+
+@needs_mpl
+def test_logo_has_axis_labels_and_base_legend():
+    from deeplift.visualization import viz_sequence
+    fig = viz_sequence.plot_weights(random_scores(1), show=False)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "position"
+    assert ax.get_ylabel() == "contribution"
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["A", "C", "G", "T"]
+    want = [matplotlib.colors.to_rgba(c) for c in
+            ("green", "blue", "orange", "red")]
+    got = [tuple(h.get_facecolor()) for h in legend.legend_handles]
+    assert got == want
+    # the 0.6.13 axes-level function keeps its plain look unless asked
+    fig2, ax2 = plt.subplots()
+    viz_sequence.plot_weights_given_ax(ax2, random_scores(1))
+    assert ax2.get_legend() is None
+
+
+@needs_mpl
+def test_plot_logos_share_one_y_scale(tmp_path):
+    from deeplift.visualization import viz_sequence
+    small = random_scores(2) * 0.1
+    large = random_scores(3) * 5.0
+    path = tmp_path / "logos.png"
+    fig = viz_sequence.plot_logos([small, large], titles=["small", "large"],
+                                  save_path=str(path), show=False)
+    assert path.stat().st_size > 0
+    axes = fig.axes
+    assert axes[0].get_ylim() == axes[1].get_ylim()
+    low, high = axes[0].get_ylim()
+    # the scale fits the larger logo's tallest stacks, padded by 20%
+    top = np.clip(large, 0, None).sum(axis=1).max()
+    bottom = np.clip(large, None, 0).sum(axis=1).min()
+    pad = 0.2 * max(top, -bottom)
+    np.testing.assert_allclose([low, high], [bottom - pad, top + pad])
+    assert axes[0].get_xlabel() == "" and axes[1].get_xlabel() == "position"
+    assert all(ax.get_ylabel() == "contribution" for ax in axes)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == list("ACGT")
+    # share_y=False: each its own scale
+    fig = viz_sequence.plot_logos([small, large], share_y=False, show=False)
+    assert fig.axes[0].get_ylim()[1] < fig.axes[1].get_ylim()[1]
+
+
+@needs_mpl
+def test_plot_logos_bad_input():
+    from deeplift.visualization import viz_sequence
+    with pytest.raises(ValueError, match="at least one"):
+        viz_sequence.plot_logos([])
+    with pytest.raises(ValueError, match="titles"):
+        viz_sequence.plot_logos([random_scores(1)], titles=["a", "b"])
+    with pytest.raises(ValueError, match="shape"):
+        viz_sequence.plot_logos([np.zeros((5, 3))])
+    assert plt.get_fignums() == []

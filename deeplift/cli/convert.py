@@ -1,19 +1,8 @@
-"""``deeplift convert``: show the converted layer graph and check its
-forward pass against Keras."""
-import numpy as np
-
+"""``deeplift convert``: show the converted layer graph (placeholders and
+why), and check its forward pass against Keras, which never loads a model
+holding Python code unless ``--trust-model``."""
 from deeplift.cli.common import (CLIError, METHOD_HELP, _add_model_arguments,
-                                 _check_model_files, _load_model,
-                                 _output_layers)
-
-
-def _model_layers(model):
-    """(index or '-', layer) in order: a Sequential model's list, or the
-    topological order of a graph model."""
-    if hasattr(model, "get_layers"):
-        return list(enumerate(model.get_layers()))
-    from deeplift.graph import topological_order
-    return list(enumerate(topological_order(_output_layers(model))))
+                                 _check_model_files, _load_model)
 
 
 def _layer_mode(layer):
@@ -26,91 +15,34 @@ def _layer_mode(layer):
     return ""
 
 
-def _shape_text(layer):
+def _keras_check(model, args):
+    """One line: the forward check against Keras (or why it was skipped or
+    refused). Code-bearing models are refused unless --trust-model."""
+    from deeplift.conversion import report
     try:
-        shape = layer.get_shape()
-    except RuntimeError:
-        return "?"
-    return "(" + ", ".join("None" if s is None else str(s)
-                           for s in shape) + ")"
-
-
-def _load_keras_model(h5_file, json_file, yaml_file):
-    """Try keras (3) and tf_keras; returns (model, description) or
-    (None, reason)."""
-    import importlib
-    order = (("keras", "tf_keras") if h5_file.endswith(".keras")
-             else ("tf_keras", "keras"))
-    reasons = []
-    for module_name in order:
-        try:
-            keras = importlib.import_module(module_name)
-        except Exception as exc:  # not installed or broken
-            reasons.append("%s: not importable (%s)" % (module_name,
-                                                        type(exc).__name__))
-            continue
-        try:
-            if yaml_file is not None:
-                raise ValueError("YAML model configs are not loadable by "
-                                 "current Keras")
-            if json_file is not None:
-                with open(json_file) as handle:
-                    model = keras.models.model_from_json(handle.read())
-                model.load_weights(h5_file)
-            else:
-                model = keras.models.load_model(h5_file, compile=False)
-            return model, "%s %s" % (module_name,
-                                     getattr(keras, "__version__", "?"))
-        except Exception as exc:
-            text = str(exc).strip().splitlines()
-            reasons.append("%s: %s" % (module_name,
-                                       (text[0] if text else
-                                        type(exc).__name__)[:150]))
-    return None, "; ".join(reasons)
-
-
-def _keras_check(model, args, quiet):
-    if hasattr(model, "get_layers"):
-        inputs = [model.get_layers()[0]]
-        outputs = [model.get_layers()[-1]]
-    else:
-        inputs = [model.get_layer(n) for n in model.get_input_layer_names()]
-        outputs = _output_layers(model)
-    if len(inputs) != 1 or len(outputs) != 1:
-        return "skipped (only single-input, single-output models are checked)"
-    shape = inputs[0].get_shape()
-    if any(s is None for s in shape[1:]):
-        return "skipped (the input shape %s is not fully known)" % (shape,)
-    keras_model, description = _load_keras_model(args.model, args.json,
-                                                 args.yaml)
+        keras_model, description = report.load_keras_model(
+            args.model, args.json, args.yaml, trust_model=args.trust_model)
+    except report.UnsafeModelError as exc:
+        return "refused (%s)" % str(exc).split(": ", 1)[1]
     if keras_model is None:
         hint = ("; for Keras 2 (.h5) files: pip install tf_keras"
                 if "tf_keras: not importable" in description else "")
         return "skipped (Keras cannot load the model: %s)%s" % (description,
                                                                 hint)
-    rng = np.random.RandomState(0)
-    x = rng.uniform(0, 1, size=(8,) + tuple(shape[1:])).astype(np.float32)
     try:
-        expected = keras_model.predict(x, verbose=0)
-    except Exception as exc:
-        return "skipped (%s could not run the model: %s)" % (
-            description, str(exc).splitlines()[0][:150] if str(exc) else
-            type(exc).__name__)
-    if isinstance(expected, (list, tuple)):
-        if len(expected) != 1:
-            return "skipped (the Keras model has several outputs)"
-        expected = expected[0]
-    if isinstance(expected, dict):
-        return "skipped (the Keras model has named outputs)"
-    predict = model.prediction_function(inputs, outputs[0])
-    ours = predict([x], batch_size=8)
-    expected = np.asarray(expected)
-    if ours.shape != expected.shape:
-        return ("FAILED: output shapes differ (deeplift %s, %s %s)"
-                % (ours.shape, description, expected.shape))
-    diff = float(np.max(np.abs(ours - expected)))
-    return ("max abs difference vs %s on 8 random inputs: %.3g"
-            % (description, diff))
+        rows = report.keras_forward_check(model, keras_model)
+    except Exception as exc:  # Keras could not run it, shapes unknown...
+        return "skipped (%s)" % (str(exc).splitlines()[0][:150]
+                                 if str(exc) else type(exc).__name__)
+    compared = [diff for _, diff, _ in rows if diff is not None]
+    notes = ["%s: %s" % (name, note) for name, diff, note in rows
+             if diff is None]
+    if not compared:
+        return "skipped (no output could be compared: %s)" % "; ".join(notes)
+    extra = "" if not notes else " (%d of %d outputs; %s)" % (
+        len(compared), len(rows), "; ".join(notes))
+    return ("max abs difference vs %s on 8 random inputs%s: %.3g"
+            % (description, extra, max(compared)))
 
 
 def cmd_convert(args):
@@ -121,9 +53,16 @@ def cmd_convert(args):
     except ValueError as exc:
         raise CLIError(str(exc))
     model = _load_model(args, method)
-    rows = [(str(i), str(layer.get_name()), type(layer).__name__,
-             _shape_text(layer), _layer_mode(layer))
-            for i, layer in _model_layers(model)]
+    from deeplift.conversion import report
+    layers = dict(report.model_layers(model))
+    rows = []
+    for i, name, kind, status, detail in report.conversion_rows(model):
+        if status == "placeholder":
+            rows.append((str(i), name, "Placeholder(%s)" % kind, "-",
+                         "not converted: " + detail))
+        else:
+            rows.append((str(i), name, kind, detail,
+                         _layer_mode(layers[i])))
     header = ("idx", "name", "type", "output shape", "mode")
     widths = [max(len(r[c]) for r in rows + [header]) for c in range(5)]
     kind = type(model).__name__
@@ -135,8 +74,13 @@ def cmd_convert(args):
     for row in rows:
         print("  ".join("%-*s" % (w, c) for w, c in zip(widths, row))
               .rstrip())
+    holders = report.placeholders(model)
+    if holders:
+        print("%d layer(s) not converted (placeholders: scoring a target "
+              "that needs one is an error): %s"
+              % (len(holders), ", ".join(h.get_name() for h in holders)))
     if not args.no_keras_check:
-        print("keras check: %s" % _keras_check(model, args, args.quiet))
+        print("keras check: %s" % _keras_check(model, args))
     return 0
 
 
@@ -155,6 +99,11 @@ def add_parser(sub):
                          help=METHOD_HELP)
     convert.add_argument("--no-keras-check", action="store_true",
                          help="do not compare with Keras")
+    convert.add_argument("--trust-model", action="store_true",
+                         help="let Keras load a model that holds Python code "
+                         "(Lambda layers) for the forward check: loading "
+                         "runs that code, so only for files you trust "
+                         "(without it such models are not loaded)")
     convert.add_argument("--quiet", action="store_true",
                          help="(accepted for symmetry; nothing to silence)")
     convert.set_defaults(func=cmd_convert)

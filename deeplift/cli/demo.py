@@ -39,27 +39,19 @@ def _runs(mask):
 def _plot_demo_logos(out_dir, task, idx, panels, mask):
     import matplotlib
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from deeplift.visualization import viz_sequence
     from deeplift.genomics import TASK_NAMES
     # mask: (3, L) motif positions of the tasks; 1 = GATA, 2 = TAL1
     highlight = {"gold": _runs(mask[1]), "deepskyblue": _runs(mask[2])}
-    fig, axes = plt.subplots(len(panels), 1,
-                             figsize=(20, 2.2 * len(panels)), squeeze=False)
-    try:
-        for ax, (title, array) in zip(axes[:, 0], panels):
-            viz_sequence.plot_weights_given_ax(
-                ax, array, subticks_frequency=10, highlight=highlight)
-            ax.set_title(title, fontsize=11, loc="left")
-            ax.set_xlim(-1, array.shape[0] + 1)
-        fig.suptitle("explaining task %d (%s) on simulated sequence %d; "
-                     "boxes: embedded GATA (gold) and TAL1 (blue) motifs"
-                     % (task, TASK_NAMES[task], idx), fontsize=12)
-        fig.tight_layout()
-        path = os.path.join(out_dir, "demo_task%d_seq%d.png" % (task, idx))
-        fig.savefig(path, dpi=80)
-    finally:
-        plt.close(fig)
+    # one figure, one y-scale for every method, a legend of base colours
+    path = os.path.join(out_dir, "demo_task%d_seq%d.png" % (task, idx))
+    viz_sequence.plot_logos(
+        [array for _, array in panels], titles=[t for t, _ in panels],
+        highlight=highlight, subticks_frequency=10,
+        suptitle="explaining task %d (%s) on simulated sequence %d; "
+                 "boxes: embedded GATA (gold) and TAL1 (blue) motifs"
+                 % (task, TASK_NAMES[task], idx),
+        save_path=path, dpi=80)
     return path
 
 

@@ -65,6 +65,12 @@ def find_unsupported(entries, custom, path="", found=None, ops=None):
             if cls not in registry.OPS:
                 ops.setdefault(cls, []).append(path + name)
             continue
+        if keras_config.is_tf_op_layer(entry) and cls not in custom:
+            function = (entry.get("config") or {}).get("function")
+            if function not in keras_config.TF_OP_FUNCTIONS:
+                ops.setdefault("TFOpLambda %s" % function, []).append(
+                    path + name)
+            continue
         if cls in custom:
             continue
         if cls in keras_config.CONTAINERS:
@@ -270,12 +276,16 @@ class Converter(object):
     def convert_op(self, entry, node, inputs, name, override_keys=()):
         """The deeplift layers of one Keras 3 op node (wired to
         ``inputs``, the last one its output)."""
-        cls = entry.get("class_name")
+        if keras_config.is_tf_op_layer(entry):
+            cls, args = keras_config.tf_op_call(entry, node)
+            kwargs = {}
+        else:
+            cls = entry.get("class_name")
+            args, kwargs = keras_config.op_call(node)
         func = registry.OPS.get(cls)
         if func is None:
             raise UnsupportedLayerError(
                 {}, ops={cls: [entry.get("name", name)]})
-        args, kwargs = keras_config.op_call(node)
         config = entry.get("config") or {}
         result = list(func(args=args, kwargs=kwargs, inputs=inputs,
                            config=config, name=name, verbose=self.verbose,
@@ -495,11 +505,20 @@ class Converter(object):
                                                          blocker, inputs)]
                 continue
 
-            if keras_config.is_op_node(entry):
+            if keras_config.is_op_node(entry) or (
+                    builtin and keras_config.is_tf_op_layer(entry)):
                 def convert():
                     return self.convert_op(entry, info["nodes"][local],
                                            inputs, node_id, keys)
             else:
+                node = info["nodes"][local]
+                if not entry.get("build_config") and node is not None:
+                    # the input shape, for converters that need the rank
+                    shapes = keras_config.node_input_shapes(node)
+                    if len(shapes) == 1 and shapes[0] is not None:
+                        entry = dict(entry, build_config={
+                            "input_shape": shapes[0]})
+
                 def convert():
                     out = self.convert_leaf(cls, layer_config, node_id, keys,
                                             entry)

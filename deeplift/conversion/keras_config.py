@@ -8,7 +8,7 @@ from collections import OrderedDict
 import numpy as np
 
 from deeplift.conversion import readers
-from deeplift.conversion.errors import ConversionError
+from deeplift.conversion.errors import ConversionError, UnsupportedLayerError
 
 CONTAINERS = readers.CONTAINER_CLASSES
 FUNCTIONALS = readers.FUNCTIONAL_CLASSES
@@ -36,13 +36,81 @@ def is_keras_ref(obj):
 
 def collect_keras2_refs(obj, out):
     """Append the ``(layer, node, tensor)`` references nested in ``obj``
-    (Keras 2 form) to ``out``; returns ``out``."""
-    if is_keras_ref(obj):
+    (Keras 2 form, keyword arguments included) to ``out``; returns
+    ``out``."""
+    if is_keras_ref(obj) and obj[0] != TF_CONSTANT:
         out.append((obj[0], int(obj[1]), int(obj[2])))
+        if len(obj) == 4 and isinstance(obj[3], dict):
+            collect_keras2_refs(list(obj[3].values()), out)
     elif isinstance(obj, (list, tuple)):
         for item in obj:
             collect_keras2_refs(item, out)
+    elif isinstance(obj, dict):  # the keyword arguments of a TFOpLambda
+        for value in obj.values():  # called on a constant first
+            collect_keras2_refs(value, out)
     return out
+
+
+#: tf_keras' marker of a constant first argument of a TFOpLambda call
+TF_CONSTANT = "_CONSTANT_VALUE"
+
+#: TFOpLambda functions (``x + 3.0`` in tf_keras) -> the Keras 3 op of
+#: the same meaning (deeplift.conversion.converters.ops.OPS), called as
+#: ``fn(x, y)`` or ``fn(x)``
+TF_OP_FUNCTIONS = {
+    "__operators__.add": "Add", "math.add": "Add",
+    "math.subtract": "Subtract", "math.multiply": "Multiply",
+    "math.truediv": "TrueDivide", "math.divide": "TrueDivide",
+    "math.negative": "Negative", "math.square": "Square",
+    "math.sqrt": "Sqrt", "math.exp": "Exp", "math.abs": "Absolute",
+    "nn.relu": "Relu", "nn.relu6": "Relu6", "math.sigmoid": "Sigmoid",
+    "nn.sigmoid": "Sigmoid", "math.tanh": "Tanh", "nn.silu": "Silu",
+}
+
+
+def is_tf_op_layer(entry):
+    """Whether a layer-list entry is tf_keras' TFOpLambda (a TensorFlow
+    function applied to symbolic tensors)."""
+    return entry.get("class_name") == "TFOpLambda"
+
+
+def tf_op_call(entry, node):
+    """``(op name, args)`` of a TFOpLambda node (Keras 2 form), tensors
+    replaced by :class:`TensorArg` in :func:`node_refs`' order; raises
+    ConversionError for a function or argument it does not know."""
+    function = (entry.get("config") or {}).get("function")
+    name = entry.get("name") or (entry.get("config") or {}).get("name")
+    if function not in TF_OP_FUNCTIONS:
+        raise UnsupportedLayerError({}, ops={"TFOpLambda %s" % function:
+                                             [name]})
+    # tf_keras writes a TFOpLambda node as its one call, or as a list of it
+    if isinstance(node, list) and len(node) == 1 and \
+            isinstance(node[0], list):
+        node = node[0]
+    if not isinstance(node, list) or len(node) < 3 or \
+            not isinstance(node[0], str):
+        raise ConversionError("op '%s': expected one call, got %r"
+                              % (name, node))
+    call = node
+    kwargs = dict(call[3]) if len(call) > 3 and isinstance(call[3], dict) \
+        else {}
+    extra = sorted(set(kwargs) - {"y", "name"})
+    if extra:
+        raise ConversionError("op '%s': arguments %s of '%s' are not "
+                              "supported" % (name, extra, function))
+    counter = [0]
+
+    def arg(value, is_ref):
+        if is_ref:
+            counter[0] += 1
+            return TensorArg(counter[0] - 1)
+        return np.asarray(value)
+    args = [arg(call[2], False) if call[0] == TF_CONSTANT
+            else arg(None, True)]
+    if "y" in kwargs:
+        y = kwargs["y"]
+        args.append(arg(y, is_keras_ref(y) and y[0] != TF_CONSTANT))
+    return TF_OP_FUNCTIONS[function], args
 
 
 def is_keras3_tensor(obj):
@@ -121,6 +189,26 @@ def node_refs(node, layer_name):
                                                  sorted(node["kwargs"])))
         return refs
     return collect_keras2_refs(node, [])
+
+
+def node_input_shapes(node):
+    """Shapes (batch axis None) of a Keras 3 node's tensor arguments, from
+    the serialized tensors; [] for Keras 1/2 nodes."""
+    if not isinstance(node, dict):
+        return []
+    shapes = []
+
+    def walk(obj):
+        if is_keras3_tensor(obj):
+            shapes.append(obj["config"].get("shape"))
+        elif isinstance(obj, dict):
+            for value in obj.values():
+                walk(value)
+        elif isinstance(obj, (list, tuple)):
+            for item in obj:
+                walk(item)
+    walk(node.get("args", []))
+    return shapes
 
 
 def io_refs(spec):

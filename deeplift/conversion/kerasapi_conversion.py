@@ -61,7 +61,7 @@ from deeplift.conversion.converters.pooling import (  # noqa: F401
     globalavgpool2d_conversion)
 from deeplift.conversion.converters.merge import \
     concat_conversion as concat_conversion_function  # noqa: F401
-from deeplift.util import enum
+from deeplift.modes import enum
 
 __all__ = ["convert_model_from_saved_files", "convert_keras_model",
            "convert_sequential_model", "convert_functional_model",

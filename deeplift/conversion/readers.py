@@ -181,6 +181,19 @@ class _FlatNamedWeights(_WeightStore):
         return self
 
 
+def _tree_vars(node):
+    """A layer's arrays in Keras' ``get_weights()`` order: its own, then
+    those of the layers it holds (a recurrent layer's ``cell``, a
+    Bidirectional's ``forward_layer`` before its ``backward_layer``, which
+    HDF5 lists alphabetically)."""
+    held = sorted(node["held"].items(),
+                  key=lambda item: item[0] == "backward_layer")
+    out = list(node["vars"])
+    for _, child in held:
+        out.extend(_tree_vars(child))
+    return out
+
+
 class _TreeWeights(_WeightStore):
     """Keras 3 layout (``.keras`` archives, ``.weights.h5``): nested groups
     ``layers/<key>/vars/<i>`` where ``<key>`` is the snake-cased class name
@@ -214,7 +227,7 @@ class _TreeWeights(_WeightStore):
 
     def get(self, name, class_name):
         child = self._find(name)
-        return [] if child is None else list(child["vars"])
+        return [] if child is None else _tree_vars(child)
 
     def nested(self, name, class_name):
         child = self._find(name)
@@ -299,7 +312,7 @@ def insert_weights(layer_entries, store, path=""):
         class_name = entry.get("class_name")
         name = layer_entry_name(entry)
         config = entry.get("config")
-        if class_name == "InputLayer" or is_op_node(entry):
+        if class_name in ("InputLayer", "TFOpLambda") or is_op_node(entry):
             # inputs and Keras 3 op nodes (``x + 3.0``) have no weights
             if isinstance(config, dict):
                 config.setdefault("weights", [])
@@ -415,7 +428,8 @@ def _read_legacy_weights(group, source):
 
 
 def _read_tree(group, source, path=""):
-    node = {"vars": [], "name": None, "children": OrderedDict()}
+    node = {"vars": [], "name": None, "children": OrderedDict(),
+            "held": OrderedDict()}
     if "vars" in group and isinstance(group["vars"], h5py.Group):
         vgroup = group["vars"]
         node["name"] = to_str(vgroup.attrs.get("name"))
@@ -428,6 +442,13 @@ def _read_tree(group, source, path=""):
             if isinstance(child, h5py.Group):
                 node["children"][key] = _read_tree(
                     child, source, path + "layers/" + key + "/")
+    for key in group.keys():
+        # layers a layer holds (a recurrent layer's cell, Bidirectional's
+        # forward_layer / backward_layer)
+        if key not in ("vars", "layers") and isinstance(group[key],
+                                                        h5py.Group):
+            node["held"][key] = _read_tree(group[key], source,
+                                           path + key + "/")
     return node
 
 

@@ -10,7 +10,7 @@ for user-supplied ones) is appended below (see
 from deeplift.conversion.converters import (activations, convolutional,
                                             core, embedding, merge,
                                             normalization, pooling,
-                                            reshaping, scaling)
+                                            recurrent, reshaping, scaling)
 from deeplift.conversion.converters.activations import ACTIVATIONS  # noqa
 from deeplift.conversion.converters.ops import OPS  # noqa: F401
 from deeplift.conversion.errors import CONVERSION_FUNCTION_CONTRACT
@@ -81,6 +81,15 @@ REGISTRY = {
 
     # normalization
     "BatchNormalization": normalization.batchnorm_conversion,
+    "LayerNormalization": normalization.layernorm_conversion,
+    "GroupNormalization": normalization.groupnorm_conversion,
+
+    # recurrent layers
+    "SimpleRNN": recurrent.simplernn_conversion,
+    "LSTM": recurrent.lstm_conversion,
+    "GRU": recurrent.gru_conversion,
+    "Bidirectional": recurrent.bidirectional_conversion,
+    "Masking": recurrent.masking_conversion,
 
     # elementwise affine maps
     "Rescaling": scaling.rescaling_conversion,

@@ -119,7 +119,7 @@ def run_job(spec, pending, model=None, progress=True, workers=None,
                 bar.update(runner.run(index))
         else:
             from deeplift import distributed
-            distributed.run_chunks(spec, pending, bar.update,
+            distributed.run_chunks(spec, pending, ChunkRunner, bar.update,
                                    workers=workers, scheduler=scheduler,
                                    scheduler_file=scheduler_file,
                                    **cluster_options)

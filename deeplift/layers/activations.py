@@ -1,220 +1,32 @@
-"""Elementwise nonlinearities (Keras' activations) and the multiplier
-rules of every ``NonlinearMxtsMode``.
+"""Elementwise nonlinearities (Keras' activations).
 
 An activation class defines only its function ``f`` and derivative
-``gradient``; the rules below are shared by all of them.
-``ACTIVATION_BY_NAME`` maps Keras activation names to factories
-``(nonlinear_mxts_mode, **layer_kwargs) -> layer`` (``None`` for
-``'linear'``).  A rule is
-``rule(layer, state, pos_mxts, neg_mxts) -> (pos_mxts_in, neg_mxts_in)``
-and lives in ``MXTS_RULES``; contributions (needed by RevealCancel
-downstream) come from ``CONTRIB_RULES``.
+``gradient``; the rules of every ``NonlinearMxtsMode`` are shared by all
+of them and live in :mod:`deeplift.rules.activation` (``MXTS_RULES``,
+``CONTRIB_RULES``).  ``ACTIVATION_BY_NAME`` maps Keras activation names to
+factories ``(nonlinear_mxts_mode, **layer_kwargs) -> layer`` (``None`` for
+``'linear'``).
 """
 import logging
 import math
-import os
 
 import tensorflow as tf
 
-from deeplift.util import NEAR_ZERO_THRESHOLD
+from deeplift.modes import NEAR_ZERO_THRESHOLD  # noqa: F401 (0.6.13 name)
+from deeplift.rules.activation import (  # noqa: F401 (re-exported)
+    MXTS_RULES, CONTRIB_RULES, FUSE_MIN_ELEMENTS, fused, rescale_factor,
+    pseudocount_near_zero, mxts_rule, contribs_rule)
+from deeplift.rules.resolve import RuleResolver, genomics_default_mode
 from deeplift.layers.core import (SingleInputMixin, Node, NonlinearMxtsMode,
-                                  check_mode, NoOp, as_float_array)
+                                  check_mode, as_float_array)
 
 logger = logging.getLogger(__name__)
 
 
-def pseudocount_near_zero(t):
-    """Push values with |t| < NEAR_ZERO_THRESHOLD/2 away from zero by
-    NEAR_ZERO_THRESHOLD (sign kept, zero counts as positive)."""
-    near = tf.abs(t) < 0.5 * NEAR_ZERO_THRESHOLD
-    return tf.where(near, tf.where(t >= 0, t + NEAR_ZERO_THRESHOLD,
-                                   t - NEAR_ZERO_THRESHOLD), t)
-
-
-# The elementwise rule math of a layer (Rescale's ratio, RevealCancel's
-# Shapley split and pseudocounts) can run as one XLA-compiled kernel: fused
-# loops instead of a dozen full-size temporaries.  It does when the scoring
-# call asks for it (``state.fuse``; by default, calls with many examples,
-# see deeplift.scoring.FUSE_MIN_EXAMPLES: each new batch shape costs a
-# compilation of about 0.2 s per layer), the layer's ``f`` is evaluated by
-# XLA bit for bit like TensorFlow's own kernels (``exact_under_xla``: the
-# ReLU family; transcendental functions differ in the last bits, which
-# RevealCancel's pseudocounts would amplify) and the layer is large enough
-# to gain.  DEEPLIFT_NO_XLA=1 turns it off everywhere.
-FUSE_MIN_ELEMENTS = 4096
-
-
-def fused(layer, name, math, state):
-    """``math`` itself, or its XLA-compiled version when the rule math of
-    ``layer`` in ``state`` is fused (see above).  The compiled functions
-    are kept on the layer, one per ``name``."""
-    size = state.act.shape[1:].num_elements()
-    if (not state.fuse or not getattr(layer, "exact_under_xla", False)
-            or size is None or size < FUSE_MIN_ELEMENTS
-            or os.environ.get("DEEPLIFT_NO_XLA")):
-        return math
-    cache = layer.__dict__.setdefault("_fused_math", {})
-    if name not in cache:
-        cache[name] = tf.function(math, jit_compile=True, autograph=False)
-    return cache[name]
-
-
-def rescale_factor(layer, state):
-    """Delta-out / delta-in, or the gradient at the reference where the
-    input difference is below NEAR_ZERO_THRESHOLD."""
-    if "rescale" not in state.cache:
-        def math(act_in, ref_in, act_out, ref_out):
-            # tf.where broadcasts: the constant and the gradient at the
-            # (possibly shared) reference are never tiled to the batch
-            in_diff = act_in - ref_in
-            near_zero = tf.abs(in_diff) < NEAR_ZERO_THRESHOLD
-            safe = tf.where(near_zero, tf.constant(1, in_diff.dtype),
-                            in_diff)
-            return tf.where(near_zero, layer.gradient(ref_in),
-                            (act_out - ref_out) / safe)
-        state.cache["rescale"] = fused(layer, "rescale", math, state)(
-            state.input.act, state.input.ref, state.act, state.ref)
-    return state.cache["rescale"]
-
-
-def _scaled(pos_mxts, neg_mxts, pos_scale, neg_scale=None):
-    if neg_scale is None and neg_mxts is pos_mxts:
-        out = pos_scale * pos_mxts
-        return out, out
-    return (pos_scale * pos_mxts,
-            (pos_scale if neg_scale is None else neg_scale) * neg_mxts)
-
-
-def rescale_rule(layer, state, pos_mxts, neg_mxts):
-    return _scaled(pos_mxts, neg_mxts, rescale_factor(layer, state))
-
-
-def gradient_rule(layer, state, pos_mxts, neg_mxts):
-    return _scaled(pos_mxts, neg_mxts, layer.gradient(state.input.act))
-
-
-def guided_backprop_rule(layer, state, pos_mxts, neg_mxts):
-    scale = layer.gradient(state.input.act) * tf.cast(pos_mxts > 0,
-                                                      pos_mxts.dtype)
-    return _scaled(pos_mxts, neg_mxts, scale)
-
-
-def guided_backprop_rescale_rule(layer, state, pos_mxts, neg_mxts):
-    scale = rescale_factor(layer, state)
-    return (scale * tf.cast(pos_mxts > 0, pos_mxts.dtype) * pos_mxts,
-            scale * tf.cast(neg_mxts > 0, neg_mxts.dtype) * neg_mxts)
-
-
-def deconvnet_rule(layer, state, pos_mxts, neg_mxts):
-    pos = layer.f(pos_mxts)
-    return pos, (pos if neg_mxts is pos_mxts else layer.f(neg_mxts))
-
-
-def pass_through_rule(layer, state, pos_mxts, neg_mxts):
-    return pos_mxts, neg_mxts
-
-
-def _reveal_cancel_parts(f, ref, pos_in, neg_in):
-    """Shapley split of f(ref + pos + neg) - f(ref) between the positive
-    and the negative input contributions."""
-    f_ref = f(ref)
-    f_pos = f(ref + pos_in)
-    f_neg = f(ref + neg_in)
-    pos = 0.5 * ((f_pos - f_ref) + (f(ref + neg_in + pos_in) - f_neg))
-    neg = 0.5 * ((f_neg - f_ref) + (f(ref + pos_in + neg_in) - f_pos))
-    return pos, neg
-
-
-def _reveal_cancel_math(f, exact_f):
-    """``math(ref, pos_in, neg_in)`` -> ``(pos_out, neg_out, pos_scale,
-    neg_scale)``: the output parts and the multiplier scales (output part /
-    input part; where an input part is (near) zero, the original's finite
-    difference with a NEAR_ZERO_THRESHOLD pseudocount)."""
-    def math(ref, pos_in, neg_in):
-        if not exact_f:
-            # the reference is broadcast to the batch so that f is
-            # evaluated exactly as the original does (the finite difference
-            # at near-zero parts is sensitive to the last bits of f, which
-            # vectorised kernels compute differently from scalar tails);
-            # the ReLU family is exact anyway
-            ref = ref + tf.zeros_like(pos_in)
-        pos_out, neg_out = _reveal_cancel_parts(f, ref, pos_in, neg_in)
-        pc_pos, pc_neg = (pseudocount_near_zero(pos_in),
-                          pseudocount_near_zero(neg_in))
-        pc_pos_out, pc_neg_out = _reveal_cancel_parts(f, ref, pc_pos, pc_neg)
-        near_pos = tf.abs(pos_in) < 0.5 * NEAR_ZERO_THRESHOLD
-        near_neg = tf.abs(neg_in) < 0.5 * NEAR_ZERO_THRESHOLD
-        return (pos_out, neg_out,
-                tf.where(near_pos, pc_pos_out / pc_pos,
-                         pos_out / tf.where(near_pos, pc_pos, pos_in)),
-                tf.where(near_neg, pc_neg_out / pc_neg,
-                         neg_out / tf.where(near_neg, pc_neg, neg_in)))
-    return math
-
-
-def _reveal_cancel(layer, state):
-    """RevealCancel's four tensors at ``layer``, computed once per state."""
-    if "reveal_cancel" not in state.cache:
-        pos_in, neg_in = state.input.contribs
-        math = fused(layer, "reveal_cancel", _reveal_cancel_math(
-            layer.f, getattr(layer, "exact_under_xla", False)), state)
-        state.cache["reveal_cancel"] = math(state.input.ref, pos_in, neg_in)
-    return state.cache["reveal_cancel"]
-
-
-def reveal_cancel_rule(layer, state, pos_mxts, neg_mxts):
-    _, _, pos_scale, neg_scale = _reveal_cancel(layer, state)
-    return pos_scale * pos_mxts, neg_scale * neg_mxts
-
-
-def rescale_contribs(layer, state):
-    pos_in, neg_in = state.input.contribs
-    scale = rescale_factor(layer, state)
-    return pos_in * scale, neg_in * scale
-
-
-def reveal_cancel_contribs(layer, state):
-    """RevealCancel: the positive and negative input contributions are
-    propagated separately, each getting the average of its effect when
-    added first and when added after the other (the two-player Shapley
-    value), so that pos + neg == f(x) - f(ref) exactly."""
-    pos_out, neg_out, _, _ = _reveal_cancel(layer, state)
-    return pos_out, neg_out
-
-
-MXTS_RULES = {
-    NonlinearMxtsMode.Rescale: rescale_rule,
-    NonlinearMxtsMode.Gradient: gradient_rule,
-    NonlinearMxtsMode.GuidedBackprop: guided_backprop_rule,
-    NonlinearMxtsMode.GuidedBackpropRescale: guided_backprop_rescale_rule,
-    NonlinearMxtsMode.DeconvNet: deconvnet_rule,
-    NonlinearMxtsMode.PassThrough: pass_through_rule,
-    NonlinearMxtsMode.RevealCancel: reveal_cancel_rule,
-}
-
-CONTRIB_RULES = {
-    NonlinearMxtsMode.RevealCancel: reveal_cancel_contribs,
-}
-
-
 def resolve_genomics_default(layer):
-    """DeepLIFT_GenomicsDefault: RevealCancel after a Dense layer, Rescale
-    otherwise (after convolutions and anything else), looking through
-    BatchNormalization and NoOp layers."""
-    from deeplift.layers.normalization import BatchNormalization
-    preceding = layer.inputs
-    while isinstance(preceding, (BatchNormalization, NoOp)):
-        preceding = preceding.inputs
-    from deeplift.layers.core import Dense
-    mode = (NonlinearMxtsMode.RevealCancel if isinstance(preceding, Dense)
-            else NonlinearMxtsMode.Rescale)
-    if layer.verbose:
-        logger.info("For layer %s the preceding linear layer is %s of type "
-                    "%s; in accordance with nonlinear_mxts_mode=%s we are "
-                    "setting the NonlinearMxtsMode to %s", layer.get_name(),
-                    preceding.get_name(), type(preceding).__name__,
-                    NonlinearMxtsMode.DeepLIFT_GenomicsDefault, mode)
-    return mode
+    """DeepLIFT_GenomicsDefault for ``layer``: see
+    :func:`deeplift.rules.resolve.genomics_default_mode`."""
+    return genomics_default_mode(layer)
 
 
 class Activation(SingleInputMixin, Node):
@@ -225,6 +37,11 @@ class Activation(SingleInputMixin, Node):
         super(Activation, self).__init__(**kwargs)
         self.nonlinear_mxts_mode = check_mode(
             nonlinear_mxts_mode, NonlinearMxtsMode, "nonlinear_mxts_mode")
+
+    def get_yaml_compatible_object_kwargs(self):
+        """The constructor arguments as plain values (0.6.13 name)."""
+        return {"name": self.get_name(), "verbose": self.verbose,
+                "nonlinear_mxts_mode": self.nonlinear_mxts_mode}
 
     def f(self, x):
         raise NotImplementedError()
@@ -244,14 +61,14 @@ class Activation(SingleInputMixin, Node):
         # genomics default is resolved once here, from the layer's inputs
         if (self.nonlinear_mxts_mode
                 == NonlinearMxtsMode.DeepLIFT_GenomicsDefault):
-            self.nonlinear_mxts_mode = resolve_genomics_default(self)
+            self.nonlinear_mxts_mode = RuleResolver.activation_mode(
+                self, self.nonlinear_mxts_mode)
 
     def contribs(self, state):
-        rule = CONTRIB_RULES.get(self.nonlinear_mxts_mode, rescale_contribs)
-        return rule(self, state)
+        return contribs_rule(self.nonlinear_mxts_mode)(self, state)
 
     def backward(self, state, pos_mxts, neg_mxts):
-        rule = MXTS_RULES[self.nonlinear_mxts_mode]
+        rule = mxts_rule(self.nonlinear_mxts_mode)
         return [rule(self, state, pos_mxts, neg_mxts)]
 
 
@@ -466,6 +283,19 @@ class HardSigmoid(Activation):
                         tf.zeros_like(x))
 
 
+class HardSwish(Activation):
+    """Keras 3's ``hard_silu`` / ``hard_swish``: ``x * relu6(x + 3) / 6``
+    (0 below -3, ``x`` above 3)."""
+
+    def f(self, x):
+        return x * (tf.nn.relu6(x + _c(3.0, x)) / _c(6.0, x))
+
+    def gradient(self, x):
+        inside = tf.logical_and(x > _c(-3.0, x), x < _c(3.0, x))
+        return tf.where(inside, (2 * x + _c(3.0, x)) / _c(6.0, x),
+                        tf.cast(x >= _c(3.0, x), x.dtype))
+
+
 class Exponential(Activation):
     """``exp(x)``."""
 
@@ -551,6 +381,8 @@ ACTIVATION_BY_NAME = {
     "softplus": _factory(Softplus),
     "softsign": _factory(Softsign),
     "hard_sigmoid": _factory(HardSigmoid),
+    "hard_silu": _factory(HardSwish),
+    "hard_swish": _factory(HardSwish),
     "exponential": _factory(Exponential),
     "leaky_relu": _factory(LeakyReLU, negative_slope=0.2),
     "relu6": _factory(ReLUGeneral, max_value=6.0),

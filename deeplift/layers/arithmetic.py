@@ -26,23 +26,8 @@ import tensorflow as tf
 
 from deeplift.layers.activations import Activation
 from deeplift.layers.core import (ListInputMixin, Node, SingleInputMixin,
-                                  StructuralLayer, as_float_array,
+                                  StructuralLayer, as_float_array, captured,
                                   negative_part, positive_part)
-
-
-def captured(layer, key, array, dtype):
-    """``array`` as an eager tensor of ``dtype``, made once per layer, key
-    and dtype (outside any trace, via ``tf.init_scope``): traced functions
-    capture it instead of embedding a copy as a constant, so it is stored
-    once and graph rewrites do not fold it (TensorFlow's optimiser turns
-    ``x / constant`` into ``x * (1 / constant)``, which rounds differently
-    from Keras' division by a variable)."""
-    cache = layer.__dict__.setdefault("_captured", {})
-    dtype = tf.as_dtype(dtype)
-    if (key, dtype) not in cache:
-        with tf.init_scope():
-            cache[(key, dtype)] = tf.constant(array, dtype=dtype)
-    return cache[(key, dtype)]
 
 
 def _param(value, what):

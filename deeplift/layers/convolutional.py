@@ -12,13 +12,14 @@ exactly.
 import numpy as np
 import tensorflow as tf
 
-from deeplift.util import enum
+from deeplift.modes import PaddingMode, DataFormat, PoolMode  # noqa: F401
+# 0.6.13's module re-exported every name of core (``from .core import *``)
+from deeplift.layers.core import (  # noqa: F401
+    ActivationNames, Concat, ConvMxtsMode, Dense, DenseMxtsMode, Flatten,
+    Input, Layer, ListInputMixin, MaxPoolDeepLiftMode, Merge, NoOp, Node,
+    NonlinearMxtsMode, OneDimOutputMixin, ScoringMode, SingleInputMixin)
 from deeplift.layers.core import (LinearLayer, ConvMxtsMode, check_mode,
                                   as_float_array)
-
-PaddingMode = enum(same='SAME', valid='VALID')
-DataFormat = enum(channels_first='channels_first',
-                  channels_last='channels_last')
 
 
 def _padding(padding):
@@ -41,9 +42,11 @@ def _ints(value, n, what):
 class Conv(LinearLayer):
     """Base of convolution layers (the Linear rule, bias per channel)."""
 
-    def __init__(self, kernel, bias, conv_mxts_mode=ConvMxtsMode.Linear,
-                 **kwargs):
-        super(Conv, self).__init__(kernel=kernel, bias=bias, **kwargs)
+    def __init__(self, conv_mxts_mode=ConvMxtsMode.Linear, **kwargs):
+        """``conv_mxts_mode``: accepted for 0.6.13 compatibility (its only
+        value is Linear); nothing reads it.  ``kwargs``: ``kernel``,
+        ``bias`` and the Layer arguments."""
+        super(Conv, self).__init__(**kwargs)
         self.conv_mxts_mode = check_mode(conv_mxts_mode, ConvMxtsMode,
                                          "conv_mxts_mode")
 

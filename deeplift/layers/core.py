@@ -19,36 +19,12 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from deeplift.util import enum
+from deeplift.graph import vjp
+from deeplift.modes import (ScoringMode, NonlinearMxtsMode,  # noqa: F401
+                            DenseMxtsMode, ConvMxtsMode, ActivationNames,
+                            MaxPoolDeepLiftMode, check_mode)
 
 logger = logging.getLogger(__name__)
-
-ScoringMode = enum(OneAndZeros="OneAndZeros",
-                   SoftmaxPreActivation="SoftmaxPreActivation")
-NonlinearMxtsMode = enum(
-    Gradient="Gradient",
-    Rescale="Rescale",
-    DeconvNet="DeconvNet",
-    GuidedBackprop="GuidedBackprop",
-    GuidedBackpropRescale="GuidedBackpropRescale",
-    RevealCancel="RevealCancel",
-    PassThrough="PassThrough",
-    DeepLIFT_GenomicsDefault="DeepLIFT_GenomicsDefault")
-DenseMxtsMode = enum(Linear="Linear")
-ConvMxtsMode = enum(Linear="Linear")
-ActivationNames = enum(sigmoid="sigmoid", hard_sigmoid="hard_sigmoid",
-                       tanh="tanh", relu="relu", linear="linear")
-MaxPoolDeepLiftMode = enum(gradient='gradient',
-                           summation_to_delta='summation_to_delta')
-
-
-def check_mode(value, the_enum, what):
-    """Raise a ValueError naming the valid choices if ``value`` is not one
-    of ``the_enum``'s values; returns ``value``."""
-    if value not in the_enum.vals:
-        raise ValueError("unknown %s %r; valid choices: %s"
-                         % (what, value, ", ".join(sorted(the_enum.vals))))
-    return value
 
 
 def as_float_array(value):
@@ -81,6 +57,22 @@ def select_by_sign(diff, pos_mxts, neg_mxts):
                              0.5 * (pos_mxts + neg_mxts)))
 
 
+def captured(layer, key, array, dtype):
+    """``array`` as an eager tensor of ``dtype``, made once per layer, key
+    and dtype (outside any trace, via ``tf.init_scope``): traced functions
+    capture it instead of embedding a copy as a constant, so weights are
+    stored once however many functions are traced, and graph rewrites do
+    not fold them (TensorFlow's optimiser turns ``x / constant`` into
+    ``x * (1 / constant)``, which rounds differently from Keras' division
+    by a variable)."""
+    cache = layer.__dict__.setdefault("_captured", {})
+    dtype = tf.as_dtype(dtype)
+    if (key, dtype) not in cache:
+        with tf.init_scope():
+            cache[(key, dtype)] = tf.constant(array, dtype=dtype)
+    return cache[(key, dtype)]
+
+
 class SymbolicVar(object):
     """Stands for a tensor of the original's TF1 graph (what
     ``get_activation_vars()`` etc. return).  Pass these to
@@ -102,12 +94,39 @@ class SymbolicVar(object):
         return self.layer.get_shape()
 
 
-class Layer(object):
+class OneDimOutputMixin(object):
+    """The target-layer state of the original API: scoring mode, task
+    index and active flag (0.6.13 kept them in a ``tf.Variable``; here
+    scoring functions read them at call time)."""
+
+    def set_scoring_mode(self, scoring_mode):
+        self._scoring_mode = check_mode(scoring_mode, ScoringMode,
+                                        "scoring_mode")
+
+    def update_task_index(self, task_index):
+        self._task_index = int(task_index)
+
+    def set_active(self):
+        self._active = 1.0
+
+    def set_inactive(self):
+        self._active = 0.0
+
+    def update_task_vector(self):
+        """0.6.13 copied the task index into its session here; the index
+        and active flag are read at call time, so nothing is left to do."""
+
+    def _get_task_index(self):
+        return self._task_index
+
+
+class Layer(OneDimOutputMixin):
     """Base of every layer; an ``Input`` or a ``Node``."""
 
     def __init__(self, name=None, verbose=True):
         self.name = name
         self.verbose = verbose
+        self.inputs = None
         self._shape = None
         self._output_layers = []
         self._built = False
@@ -135,6 +154,11 @@ class Layer(object):
     # ----- original API -----------------------------------------------------
     def get_name(self):
         return self.name
+
+    def get_inputs(self):
+        """The input layer(s) as given to ``set_inputs`` (None for an
+        Input)."""
+        return self.inputs
 
     def get_shape(self):
         if self._shape is None:
@@ -187,23 +211,6 @@ class Layer(object):
     def get_pos_and_neg_contribs(self):
         return (SymbolicVar(self, "pos_contribs"),
                 SymbolicVar(self, "neg_contribs"))
-
-    # target-layer state (the original kept it in a tf.Variable)
-    def set_scoring_mode(self, scoring_mode):
-        self._scoring_mode = check_mode(scoring_mode, ScoringMode,
-                                        "scoring_mode")
-
-    def update_task_index(self, task_index):
-        self._task_index = int(task_index)
-
-    def set_active(self):
-        self._active = 1.0
-
-    def set_inactive(self):
-        self._active = 0.0
-
-    def _get_task_index(self):
-        return self._task_index
 
     def update_mxts(self):
         self._mxts_updated = True
@@ -269,7 +276,6 @@ class Node(Layer):
 
     def __init__(self, **kwargs):
         super(Node, self).__init__(**kwargs)
-        self.inputs = None
 
     def __call__(self, *args, **kwargs):
         return self.set_inputs(*args, **kwargs)
@@ -279,9 +285,6 @@ class Node(Layer):
         self.inputs = inputs
         self._check_inputs()
         return self
-
-    def get_inputs(self):
-        return self.inputs
 
     def _check_inputs(self):
         raise NotImplementedError()
@@ -367,7 +370,6 @@ class StructuralLayer(Node):
         return pos, neg
 
     def backward(self, state, pos_mxts, neg_mxts):
-        from deeplift.graph import vjp
         xs = [s.act for s in state.inputs]
         pos = vjp(self.forward, xs, pos_mxts)
         neg = pos if neg_mxts is pos_mxts else vjp(self.forward, xs,
@@ -418,12 +420,21 @@ class Merge(ListInputMixin, StructuralLayer):
         super(Merge, self).__init__(**kwargs)
         self.axis = axis
 
+    def compute_shape_for_merge_axis(self, lengths_for_merge_axis_dim):
+        """The output's length along ``axis`` from the inputs' lengths."""
+        raise NotImplementedError()
+
 
 class Concat(Merge):
     """Concatenation along ``axis`` (the original's Merge/Concat)."""
 
     def forward(self, xs):
         return tf.concat(xs, axis=self.axis)
+
+    def compute_shape_for_merge_axis(self, lengths_for_merge_axis_dim):
+        if any(n is None for n in lengths_for_merge_axis_dim):
+            return None
+        return sum(lengths_for_merge_axis_dim)
 
     def backward(self, state, pos_mxts, neg_mxts):
         sizes = [tf.shape(s.act)[self.axis] for s in state.inputs]
@@ -457,7 +468,7 @@ class LinearLayer(SingleInputMixin, Node):
         return y + bias
 
     def _const(self, array, dtype):
-        return tf.constant(array, dtype=dtype)
+        return captured(self, id(array), array, dtype)
 
     def _kernels(self, dtype):
         """The kernel and its elementwise absolute value."""
@@ -490,7 +501,6 @@ class LinearLayer(SingleInputMixin, Node):
 
     def transpose(self, state, mxts, kernel):
         """``L^T mxts`` for the given kernel, shaped like the input."""
-        from deeplift.graph import vjp
         return vjp(lambda xs: self.apply_kernel(xs[0], kernel),
                    [state.input.act], mxts)[0]
 
@@ -511,7 +521,9 @@ class LinearLayer(SingleInputMixin, Node):
 
 
 class Dense(LinearLayer):
-    """Fully connected layer; ``kernel`` is (inputs, outputs)."""
+    """Fully connected layer; ``kernel`` is (inputs, outputs).  As in
+    Keras, an input of rank > 2 is mapped along its last axis:
+    ``(batch, ..., inputs) -> (batch, ..., outputs)``."""
 
     def __init__(self, kernel, bias, dense_mxts_mode=DenseMxtsMode.Linear,
                  **kwargs):
@@ -529,13 +541,13 @@ class Dense(LinearLayer):
         return tf.matmul(mxts, kernel, transpose_b=True)
 
     def _compute_shape(self, input_shapes):
-        shape = input_shapes[0]
-        if len(shape) != 2:
-            raise ValueError("Dense layer %r expects 2-D input (batch, "
-                             "features) but its input has shape %s; add a "
-                             "Flatten layer" % (self.name, tuple(shape)))
-        if shape[1] is not None and shape[1] != self.kernel.shape[0]:
+        shape = tuple(input_shapes[0])
+        if len(shape) < 2:
+            raise ValueError("Dense layer %r needs an input with a feature "
+                             "axis (batch, ..., features) but its input has "
+                             "shape %s" % (self.name, shape))
+        if shape[-1] is not None and shape[-1] != self.kernel.shape[0]:
             raise ValueError("Dense layer %r has a kernel for %d inputs but "
-                             "its input has %d features"
-                             % (self.name, self.kernel.shape[0], shape[1]))
-        return (None, int(self.kernel.shape[1]))
+                             "its input has %d features on its last axis"
+                             % (self.name, self.kernel.shape[0], shape[-1]))
+        return shape[:-1] + (int(self.kernel.shape[1]),)

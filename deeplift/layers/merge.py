@@ -55,6 +55,22 @@ def unbroadcast(t, like):
     return vjp(lambda xs: tf.broadcast_to(xs[0], tf.shape(t)), [like], t)[0]
 
 
+def broadcast_shape(layer, input_shapes):
+    """Output shape of an elementwise merge of ``input_shapes`` (same
+    rank, size-1 axes broadcast); other cases are traced."""
+    if len(set(len(s) for s in input_shapes)) != 1:
+        return Node._compute_shape(layer, input_shapes)
+    out = []
+    for dims in zip(*input_shapes):
+        sizes = set(d for d in dims if d != 1)
+        if len(sizes - {None}) > 1:
+            raise ValueError("layer %r cannot broadcast input shapes %s"
+                             % (layer.name, input_shapes))
+        known = sizes - {None}
+        out.append(known.pop() if known else (None if None in sizes else 1))
+    return tuple(out)
+
+
 def _sum(ts):
     return functools.reduce(tf.add, ts)
 
@@ -84,6 +100,8 @@ def _suffix_products(ts):
 
 class Add(ListInputMixin, StructuralLayer):
     """Elementwise sum of the inputs."""
+
+    _compute_shape = broadcast_shape
 
     def forward(self, xs):
         return _sum(xs)
@@ -117,6 +135,7 @@ class Subtract(ListInputMixin, StructuralLayer):
 
     min_inputs = 2
     max_inputs = 2
+    _compute_shape = broadcast_shape
 
     def forward(self, xs):
         return xs[0] - xs[1]
@@ -142,6 +161,8 @@ class _NonlinearMerge(ListInputMixin, Node):
         super(_NonlinearMerge, self).__init__(**kwargs)
         self.nonlinear_mxts_mode = check_mode(
             nonlinear_mxts_mode, NonlinearMxtsMode, "nonlinear_mxts_mode")
+
+    _compute_shape = broadcast_shape
 
     def _gradient_like(self):
         return self.nonlinear_mxts_mode in GRADIENT_LIKE_MODES

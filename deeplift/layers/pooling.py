@@ -6,7 +6,12 @@ from deeplift.layers.core import (SingleInputMixin, Node, StructuralLayer,
                                   select_by_sign)
 from deeplift.layers.convolutional import DataFormat, _padding, _ints
 from deeplift.graph import vjp, jvp  # noqa: F401 (jvp re-exported)
-from deeplift.util import NEAR_ZERO_THRESHOLD
+from deeplift.modes import NEAR_ZERO_THRESHOLD
+# 0.6.13's module re-exported every name of core (``from .core import *``)
+from deeplift.layers.core import (  # noqa: F401
+    ActivationNames, Concat, ConvMxtsMode, Dense, DenseMxtsMode, Flatten,
+    Input, Layer, ListInputMixin, MaxPoolDeepLiftMode, Merge, NoOp, Node,
+    NonlinearMxtsMode, OneDimOutputMixin, ScoringMode, SingleInputMixin)
 
 
 class MaxPoolMixin(object):
@@ -64,14 +69,24 @@ def safe_ratio(num, den):
                     num / tf.where(near, tf.ones_like(den), den))
 
 
-class MaxPool1D(MaxPoolMixin, SingleInputMixin, Node):
-    def __init__(self, pool_length, stride, padding,
-                 maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient,
-                 **kwargs):
-        super(MaxPool1D, self).__init__(**kwargs)
+class Pool1D(SingleInputMixin, Node):
+    """Base of 1-D pooling: ``pool_length``, ``stride``, ``padding``
+    ('SAME'/'VALID', any case)."""
+
+    def __init__(self, pool_length, stride, padding, **kwargs):
+        super(Pool1D, self).__init__(**kwargs)
         self.pool_length = _ints(pool_length, 1, "pool_length")[0]
         self.stride = _ints(stride, 1, "stride")[0]
         self.padding = _padding(padding)
+
+
+class MaxPool1D(MaxPoolMixin, Pool1D):
+    def __init__(self, pool_length, stride, padding,
+                 maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient,
+                 **kwargs):
+        super(MaxPool1D, self).__init__(pool_length=pool_length,
+                                        stride=stride, padding=padding,
+                                        **kwargs)
         self._init_maxpool(maxpool_deeplift_mode)
 
     def forward(self, xs):
@@ -79,20 +94,19 @@ class MaxPool1D(MaxPoolMixin, SingleInputMixin, Node):
                                 self.padding)
 
 
-class AvgPool1D(SingleInputMixin, StructuralLayer):
-    def __init__(self, pool_length, stride, padding, **kwargs):
-        super(AvgPool1D, self).__init__(**kwargs)
-        self.pool_length = _ints(pool_length, 1, "pool_length")[0]
-        self.stride = _ints(stride, 1, "stride")[0]
-        self.padding = _padding(padding)
-
+class AvgPool1D(Pool1D, StructuralLayer):
     def forward(self, xs):
         return tf.nn.avg_pool1d(xs[0], self.pool_length, self.stride,
                                 self.padding)
 
 
-class _Pool2DBase(object):
-    def _init_pool2d(self, pool_size, strides, padding, data_format):
+class Pool2D(SingleInputMixin, Node):
+    """Base of 2-D pooling: ``pool_size``, ``strides`` (None: the pool
+    size), ``padding``, ``data_format``."""
+
+    def __init__(self, pool_size, strides, padding,
+                 data_format=DataFormat.channels_last, **kwargs):
+        super(Pool2D, self).__init__(**kwargs)
         self.pool_size = _ints(pool_size, 2, "pool_size")
         self.strides = _ints(strides if strides is not None else pool_size,
                              2, "strides")
@@ -108,25 +122,21 @@ class _Pool2DBase(object):
         return y
 
 
-class MaxPool2D(MaxPoolMixin, _Pool2DBase, SingleInputMixin, Node):
+class MaxPool2D(MaxPoolMixin, Pool2D):
     def __init__(self, pool_size, strides, padding,
                  data_format=DataFormat.channels_last,
                  maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient,
                  **kwargs):
-        super(MaxPool2D, self).__init__(**kwargs)
-        self._init_pool2d(pool_size, strides, padding, data_format)
+        super(MaxPool2D, self).__init__(pool_size=pool_size, strides=strides,
+                                        padding=padding,
+                                        data_format=data_format, **kwargs)
         self._init_maxpool(maxpool_deeplift_mode)
 
     def forward(self, xs):
         return self._pool(tf.nn.max_pool2d, xs[0])
 
 
-class AvgPool2D(_Pool2DBase, SingleInputMixin, StructuralLayer):
-    def __init__(self, pool_size, strides, padding,
-                 data_format=DataFormat.channels_last, **kwargs):
-        super(AvgPool2D, self).__init__(**kwargs)
-        self._init_pool2d(pool_size, strides, padding, data_format)
-
+class AvgPool2D(Pool2D, StructuralLayer):
     def forward(self, xs):
         return self._pool(tf.nn.avg_pool2d, xs[0])
 
@@ -138,9 +148,14 @@ def _spatial_axes(ndim, data_format):
 
 
 class _GlobalPool(SingleInputMixin, Node):
-    def __init__(self, data_format=DataFormat.channels_last, **kwargs):
+    """Reduction over the spatial axes; ``keepdims=True`` keeps them with
+    size 1 (Keras' ``keepdims``)."""
+
+    def __init__(self, data_format=DataFormat.channels_last, keepdims=False,
+                 **kwargs):
         super(_GlobalPool, self).__init__(**kwargs)
         self.data_format = check_mode(data_format, DataFormat, "data_format")
+        self.keepdims = bool(keepdims)
 
     def _axes(self, x):
         return _spatial_axes(len(x.shape), self.data_format)
@@ -150,7 +165,8 @@ class GlobalAvgPool1D(_GlobalPool, StructuralLayer):
     """Mean over the spatial axes."""
 
     def forward(self, xs):
-        return tf.reduce_mean(xs[0], axis=self._axes(xs[0]))
+        return tf.reduce_mean(xs[0], axis=self._axes(xs[0]),
+                              keepdims=self.keepdims)
 
 
 class GlobalAvgPool2D(GlobalAvgPool1D):
@@ -168,15 +184,17 @@ class GlobalMaxPool1D(MaxPoolMixin, _GlobalPool):
         self._init_maxpool(maxpool_deeplift_mode)
 
     def forward(self, xs):
-        return tf.reduce_max(xs[0], axis=self._axes(xs[0]))
+        return tf.reduce_max(xs[0], axis=self._axes(xs[0]),
+                             keepdims=self.keepdims)
 
     def _gradient_route(self, state, mxts):
         x = state.input.act
         axes = self._axes(x)
         mask = tf.cast(tf.equal(x, tf.reduce_max(x, axis=axes,
                                                  keepdims=True)), x.dtype)
-        for axis in axes:
-            mxts = tf.expand_dims(mxts, axis)
+        if not self.keepdims:
+            for axis in axes:
+                mxts = tf.expand_dims(mxts, axis)
         return mxts * mask
 
 

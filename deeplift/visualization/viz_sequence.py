@@ -24,7 +24,8 @@ from deeplift.visualization.matplotlib_helpers import (
 logger = logging.getLogger(__name__)
 
 __all__ = ["plot_a", "plot_c", "plot_g", "plot_t", "plot_weights_given_ax",
-           "plot_weights", "default_colors", "default_plot_funcs"]
+           "plot_weights", "plot_logos", "logo_ylim", "add_base_legend",
+           "default_colors", "default_plot_funcs", "default_letters"]
 
 
 # ---------------------------------------------------------------------------
@@ -129,6 +130,8 @@ def plot_t(ax, base, left_edge, height, color):
 
 default_colors = {0: 'green', 1: 'blue', 2: 'orange', 3: 'red'}
 default_plot_funcs = {0: plot_a, 1: plot_c, 2: plot_g, 3: plot_t}
+#: the letter each column stands for (legend labels)
+default_letters = {0: "A", 1: "C", 2: "G", 3: "T"}
 
 
 # ---------------------------------------------------------------------------
@@ -163,6 +166,50 @@ def _as_logo_array(array, num_letters):
     return arr
 
 
+def _stack_extent(arr):
+    """(largest stack above zero, lowest stack below zero) of an (L, D)
+    array."""
+    return (float(np.clip(arr, 0, None).sum(axis=1).max()),
+            float(np.clip(arr, None, 0).sum(axis=1).min()))
+
+
+def logo_ylim(arrays, height_padding_factor=0.2, num_letters=4):
+    """The y-limits ``(low, high)`` that fit every logo of ``arrays`` (a
+    list of (L, 4) score arrays) with the padding of
+    :func:`plot_weights_given_ax`: use it to give several logos one
+    y-scale."""
+    highs, lows = zip(*[_stack_extent(_as_logo_array(a, num_letters))
+                        for a in arrays])
+    high, low = max(highs), min(lows)
+    padding = max(abs(low), abs(high)) * height_padding_factor
+    if high - low <= 0:  # all scores zero
+        return -1.0, 1.0
+    return low - padding, high + padding
+
+
+def add_base_legend(target, colors=default_colors, letters=default_letters,
+                    num_letters=None, **legend_kwargs):
+    """A legend of the base colours (A green, C blue, G orange, T red by
+    default) on ``target``, a matplotlib axes or figure; ``num_letters``
+    columns (default: those of ``letters``; a column without a letter is
+    labelled by its index).  Returns the legend."""
+    require_matplotlib()
+    from matplotlib.patches import Patch
+
+    def label(i):
+        try:
+            return letters[i]
+        except (KeyError, IndexError, TypeError):
+            return str(i)
+    count = len(letters) if num_letters is None else num_letters
+    handles = [Patch(facecolor=colors[i], label=label(i))
+               for i in range(count)]
+    options = {"loc": "upper right", "ncol": len(handles), "fontsize": 9,
+               "frameon": False}
+    options.update(legend_kwargs)
+    return target.legend(handles=handles, **options)
+
+
 def _check_highlight(highlight, length):
     """Validate ``{color: [(start, end), ...]}`` and return it as a list."""
     if highlight is None:
@@ -192,7 +239,9 @@ def _check_highlight(highlight, length):
 def plot_weights_given_ax(ax, array, height_padding_factor=0.2,
                           length_padding=1.0, subticks_frequency=1.0,
                           highlight=None, colors=default_colors,
-                          plot_funcs=default_plot_funcs):
+                          plot_funcs=default_plot_funcs, ylim=None,
+                          xlabel="position", ylabel="contribution",
+                          legend=False, letters=default_letters):
     """Draw a sequence logo of ``array`` on the matplotlib axes ``ax``.
 
     Arguments:
@@ -208,6 +257,11 @@ def plot_weights_given_ax(ax, array, height_padding_factor=0.2,
         colors, plot_funcs: dicts (or sequences) mapping a column index to
             the letter's color and drawing function
             ``func(ax, base, left_edge, height, color)``.
+        ylim: ``(low, high)`` y-limits, e.g. :func:`logo_ylim` of several
+            arrays for one scale; None fits this array.
+        xlabel, ylabel: axis labels (None: none).
+        legend: add a legend of the letters' colours (``letters`` names
+            the columns).
 
     Letters with a score of exactly zero are not drawn.  Returns ``ax``.
     """
@@ -253,15 +307,16 @@ def plot_weights_given_ax(ax, array, height_padding_factor=0.2,
 
     ax.set_xlim(-length_padding, length + length_padding)
     ax.xaxis.set_ticks(np.arange(0.0, length + 1, subticks_frequency))
-    max_pos_height = heights.max()
-    min_neg_height = depths.min()
-    height_padding = max(abs(min_neg_height) * height_padding_factor,
-                         abs(max_pos_height) * height_padding_factor)
-    low = min_neg_height - height_padding
-    high = max_pos_height + height_padding
-    if high <= low:  # all scores zero
-        low, high = -1.0, 1.0
-    ax.set_ylim(low, high)
+    if ylim is None:
+        ylim = logo_ylim([arr], height_padding_factor, num_letters)
+    ax.set_ylim(*ylim)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if legend:
+        add_base_legend(ax, colors=colors, letters=letters,
+                        num_letters=num_letters)
     return ax
 
 
@@ -269,7 +324,8 @@ def plot_weights(array, figsize=(20, 2), height_padding_factor=0.2,
                  length_padding=1.0, subticks_frequency=1.0,
                  colors=default_colors, plot_funcs=default_plot_funcs,
                  highlight=None, save_path=None, show=None, dpi=None,
-                 title=None):
+                 title=None, xlabel="position", ylabel="contribution",
+                 legend=True):
     """Plot a sequence logo of ``array`` in a new figure.
 
     Arguments are as in :func:`plot_weights_given_ax`, plus:
@@ -280,6 +336,8 @@ def plot_weights(array, figsize=(20, 2), height_padding_factor=0.2,
             ``save_path`` (ignored with non-interactive backends like Agg).
         dpi: resolution of the saved file (matplotlib's default if None).
         title: optional axes title.
+        xlabel, ylabel, legend: as in :func:`plot_weights_given_ax` (the
+            legend of base colours is on by default here).
 
     Returns the matplotlib figure (in a notebook, end the line with ``;``
     to keep the returned figure from being displayed a second time).
@@ -296,9 +354,61 @@ def plot_weights(array, figsize=(20, 2), height_padding_factor=0.2,
                               length_padding=length_padding,
                               subticks_frequency=subticks_frequency,
                               colors=colors, plot_funcs=plot_funcs,
-                              highlight=highlight)
+                              highlight=highlight, xlabel=xlabel,
+                              ylabel=ylabel, legend=legend)
         if title is not None:
             ax.set_title(title)
+    except Exception:
+        plt.close(fig)
+        raise
+    return finish_figure(fig, save_path=save_path, show=show, dpi=dpi)
+
+
+def plot_logos(arrays, titles=None, figsize=None, height_padding_factor=0.2,
+               subticks_frequency=10, highlight=None, share_y=True,
+               colors=default_colors, plot_funcs=default_plot_funcs,
+               letters=default_letters, suptitle=None, save_path=None,
+               show=None, dpi=None, xlabel="position",
+               ylabel="contribution"):
+    """Several logos in one figure, one row each, on one y-scale.
+
+    ``arrays``: a list of (L, 4) score arrays; ``titles``: one per array
+    (or None); ``share_y``: the same y-limits for every row
+    (:func:`logo_ylim`), so rows compare by height; one legend of the
+    base colours for the figure; the x label on the bottom row only.
+    Other arguments as in :func:`plot_weights`.  Returns the figure.
+    """
+    plt = require_matplotlib()
+    arrays = list(arrays)
+    if not arrays:
+        raise ValueError("plot_logos needs at least one array")
+    num_letters = len(plot_funcs)
+    checked = [_as_logo_array(a, num_letters) for a in arrays]
+    if titles is not None and len(titles) != len(arrays):
+        raise ValueError("%d titles for %d arrays" % (len(titles),
+                                                      len(arrays)))
+    for arr in checked:
+        _check_highlight(highlight, arr.shape[0])
+    ylim = (logo_ylim(checked, height_padding_factor, num_letters)
+            if share_y else None)
+    if figsize is None:
+        figsize = (20, 2.2 * len(arrays) + 0.4)
+    fig, axes = plt.subplots(len(arrays), 1, figsize=figsize, squeeze=False)
+    try:
+        for i, (ax, arr) in enumerate(zip(axes[:, 0], checked)):
+            plot_weights_given_ax(
+                ax, arr, height_padding_factor=height_padding_factor,
+                subticks_frequency=subticks_frequency, highlight=highlight,
+                colors=colors, plot_funcs=plot_funcs, ylim=ylim,
+                xlabel=xlabel if i == len(arrays) - 1 else None,
+                ylabel=ylabel)
+            if titles is not None and titles[i] is not None:
+                ax.set_title(titles[i], fontsize=11, loc="left")
+        add_base_legend(fig, colors=colors, letters=letters,
+                        num_letters=num_letters, loc="upper right")
+        if suptitle is not None:
+            fig.suptitle(suptitle, fontsize=12, x=0.01, ha="left")
+        fig.tight_layout(rect=(0, 0, 1, 0.97))
     except Exception:
         plt.close(fig)
         raise

@@ -1,7 +1,8 @@
-"""Pooling: Max/AveragePooling1D/2D and their global forms."""
+"""Pooling: Max/AveragePooling1D/2D and their global forms (also with
+``keepdims=True``)."""
 from deeplift import layers
 from deeplift.conversion.converters.common import (
-    data_format, ints, layer_err, padding, require_channels_last)
+    data_format, ints, padding, require_channels_last)
 
 
 def _pool1d_kwargs(config, name, verbose):
@@ -43,35 +44,33 @@ def avgpool2d_conversion(config, name, verbose, **kwargs):
     return [layers.AvgPool2D(**_pool2d_kwargs(config, name, verbose))]
 
 
-def _no_keepdims(config, name):
-    if config.get("keepdims"):
-        raise layer_err(name, config, "global pooling with keepdims=True "
-                        "is not supported")
+def _keepdims(config):
+    return bool(config.get("keepdims", False))
 
 
 def globalmaxpool1d_conversion(config, name, verbose, maxpool_deeplift_mode,
                                **kwargs):
     require_channels_last(config, name)
-    _no_keepdims(config, name)
     return [layers.GlobalMaxPool1D(maxpool_deeplift_mode=maxpool_deeplift_mode,
-                                   name=name, verbose=verbose)]
+                                   keepdims=_keepdims(config), name=name,
+                                   verbose=verbose)]
 
 
 def globalavgpool1d_conversion(config, name, verbose, **kwargs):
     require_channels_last(config, name)
-    _no_keepdims(config, name)
-    return [layers.GlobalAvgPool1D(name=name, verbose=verbose)]
+    return [layers.GlobalAvgPool1D(keepdims=_keepdims(config), name=name,
+                                   verbose=verbose)]
 
 
 def globalmaxpool2d_conversion(config, name, verbose, maxpool_deeplift_mode,
                                **kwargs):
-    _no_keepdims(config, name)
     return [layers.GlobalMaxPool2D(
         maxpool_deeplift_mode=maxpool_deeplift_mode,
-        data_format=data_format(config), name=name, verbose=verbose)]
+        data_format=data_format(config), keepdims=_keepdims(config),
+        name=name, verbose=verbose)]
 
 
 def globalavgpool2d_conversion(config, name, verbose, **kwargs):
-    _no_keepdims(config, name)
     return [layers.GlobalAvgPool2D(data_format=data_format(config),
-                                   name=name, verbose=verbose)]
+                                   keepdims=_keepdims(config), name=name,
+                                   verbose=verbose)]

@@ -1,0 +1,105 @@
+"""Where the time goes in workload (e): op types of one compiled batch.
+
+    python bench/profile_multiref.py [--root DIR] [--filters 64]
+        [--batch 20] [--label NAME] [--out bench/PROFILE.md]
+
+Imports deeplift from ``--root`` (default: this checkout), so the same
+script profiles an older revision (``git archive REV | tar -x -C DIR``)
+for a before/after comparison.  One batch of ``--batch`` (region,
+reference) pairs of one region (``--batch`` shuffles of it) on the
+ChromBPNet-shaped model of bench/bench_multiref.py, Rescale, counts head
+and (where the revision has it) the profile target; the graph run with
+full tracing (bench/profile_stages.op_profile), op times summed over the
+ops (they may overlap on the 2 threads), the mean of 3 runs; with
+``fuse=True`` the rules' XLA-fused math shows up as PartitionedCall ops.
+Appends a section to ``--out`` and prints it.
+"""
+import argparse
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default=os.path.dirname(HERE))
+    parser.add_argument("--filters", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--label", default="this checkout")
+    parser.add_argument("--out", default=os.path.join(HERE, "PROFILE.md"))
+    args = parser.parse_args(argv)
+    sys.path.insert(0, os.path.abspath(args.root))
+    sys.path.insert(1, HERE)
+    sys.path.insert(2, os.path.dirname(HERE))     # tests.bpnet_net
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    import deeplift
+    from deeplift.conversion import kerasapi_conversion as kc
+    from deeplift.dinuc_shuffle import dinuc_shuffle_batch
+    from deeplift.multiref import MultiRefScorer
+    from profile_stages import op_profile
+    from tests.bpnet_net import chrombpnet_like, random_onehot
+    assert os.path.abspath(deeplift.__file__).startswith(
+        os.path.abspath(args.root)), deeplift.__file__
+
+    tmp = tempfile.mkdtemp()
+    path = os.path.join(tmp, "m.h5")
+    chrombpnet_like(filters=args.filters).save(path)
+    model = kc.convert_model_from_saved_files(
+        path, nonlinear_mxts_mode="Rescale", verbose=False)
+    x = random_onehot(1, 2114, seed=1)
+    refs = dinuc_shuffle_batch(x, args.batch,
+                               rng=np.random.RandomState(0))[0].astype(
+        np.float32)
+    lines = ["", "## Workload (e), one batch of %d pairs, op types: %s"
+             % (args.batch, args.label), "",
+             "Written by `python bench/profile_multiref.py %s`; %d filters; "
+             "1-minute load average %.1f (2 CPUs)." % (
+                 " ".join(argv if argv is not None else sys.argv[1:]),
+                 args.filters, os.getloadavg()[0]), ""]
+    targets = [("counts head", "logcounts", None, False),
+               ("counts head, fuse=True", "logcounts", None, True)]
+    try:
+        from deeplift.targets import profile_target
+        targets.append(("profile target", "profile_logits",
+                        profile_target("shap"), False))
+    except ImportError:
+        pass
+    for name, layer, weights, fuse in targets:
+        # the layer object: revisions differ in how names resolve
+        target = [l for name_, l in model.get_name_to_layer().items()
+                  if name_.split("_0")[0] == layer][0]
+        scorer = MultiRefScorer(model, target_layer=target).scorer
+        try:
+            fn = scorer.compiled_function(np.float32, None, fuse,
+                                          pairs=True, seed_fn=weights)
+            args_ = [tf.constant(x), tf.constant(refs),
+                     tf.constant(np.zeros(args.batch, np.int32))]
+            if weights is None:
+                args_.append(tf.constant(np.ones((1, 1), np.float32)))
+            how = "example forward once, gathered to the pairs"
+        except TypeError:     # a revision without the pairs mode
+            if weights is not None:
+                continue          # nor target-weight functions
+            fn = scorer.compiled_function(np.float32, None, fuse)
+            args_ = [tf.constant(np.repeat(x, args.batch, axis=0)),
+                     tf.constant(refs),
+                     tf.constant(np.ones((1, 1), np.float32))]
+            how = "example repeated per pair"
+        totals = op_profile(fn, args_)
+        total = sum(totals.values())
+        lines.append("- %s (%s): %.0f ms in all: %s" % (
+            name, how, total, ", ".join(
+                "%s %.0f" % (k, v) for k, v in totals.most_common(12))))
+    text = "\n".join(lines) + "\n"
+    with open(args.out, "a") as fh:
+        fh.write(text)
+    sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()

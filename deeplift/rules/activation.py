@@ -1,0 +1,170 @@
+"""Rules of elementwise activations, in registries keyed by mode.
+
+A rule is ``rule(layer, state, pos_mxts, neg_mxts) -> (pos_mxts_in,
+neg_mxts_in)``, registered in ``MXTS_RULES``; the contributions of a mode
+that splits them its own way (RevealCancel) come from ``CONTRIB_RULES``
+(``contribs(layer, state) -> (pos, neg)``), every other mode scales the
+input contributions by Rescale's factor.  ``layer`` is any activation:
+the rules use only its ``f`` (the function), ``gradient`` (its
+derivative) and ``exact_under_xla``.  Adding a rule: a function here and
+one :func:`register` call (plus its name in
+:data:`deeplift.modes.NonlinearMxtsMode`).
+"""
+import tensorflow as tf
+
+from deeplift.modes import NEAR_ZERO_THRESHOLD, NonlinearMxtsMode
+from deeplift.rules.ops import (fused, pseudocount_near_zero,  # noqa: F401
+                                shapley_pair, FUSE_MIN_ELEMENTS)
+
+
+def rescale_factor(layer, state):
+    """Delta-out / delta-in, or the gradient at the reference where the
+    input difference is below NEAR_ZERO_THRESHOLD."""
+    if "rescale" not in state.cache:
+        def math(act_in, ref_in, act_out, ref_out):
+            # tf.where broadcasts: the constant and the gradient at the
+            # (possibly shared) reference are never tiled to the batch
+            in_diff = act_in - ref_in
+            near_zero = tf.abs(in_diff) < NEAR_ZERO_THRESHOLD
+            safe = tf.where(near_zero, tf.constant(1, in_diff.dtype),
+                            in_diff)
+            return tf.where(near_zero, layer.gradient(ref_in),
+                            (act_out - ref_out) / safe)
+        state.cache["rescale"] = fused(layer, "rescale", math, state)(
+            state.input.act, state.input.ref, state.act, state.ref)
+    return state.cache["rescale"]
+
+
+def _scaled(pos_mxts, neg_mxts, pos_scale, neg_scale=None):
+    if neg_scale is None and neg_mxts is pos_mxts:
+        out = pos_scale * pos_mxts
+        return out, out
+    return (pos_scale * pos_mxts,
+            (pos_scale if neg_scale is None else neg_scale) * neg_mxts)
+
+
+def rescale_rule(layer, state, pos_mxts, neg_mxts):
+    return _scaled(pos_mxts, neg_mxts, rescale_factor(layer, state))
+
+
+def gradient_rule(layer, state, pos_mxts, neg_mxts):
+    return _scaled(pos_mxts, neg_mxts, layer.gradient(state.input.act))
+
+
+def guided_backprop_rule(layer, state, pos_mxts, neg_mxts):
+    scale = layer.gradient(state.input.act) * tf.cast(pos_mxts > 0,
+                                                      pos_mxts.dtype)
+    return _scaled(pos_mxts, neg_mxts, scale)
+
+
+def guided_backprop_rescale_rule(layer, state, pos_mxts, neg_mxts):
+    scale = rescale_factor(layer, state)
+    return (scale * tf.cast(pos_mxts > 0, pos_mxts.dtype) * pos_mxts,
+            scale * tf.cast(neg_mxts > 0, neg_mxts.dtype) * neg_mxts)
+
+
+def deconvnet_rule(layer, state, pos_mxts, neg_mxts):
+    pos = layer.f(pos_mxts)
+    return pos, (pos if neg_mxts is pos_mxts else layer.f(neg_mxts))
+
+
+def pass_through_rule(layer, state, pos_mxts, neg_mxts):
+    return pos_mxts, neg_mxts
+
+
+def _reveal_cancel_math(f, exact_f):
+    """``math(ref, pos_in, neg_in)`` -> ``(pos_out, neg_out, pos_scale,
+    neg_scale)``: the output parts and the multiplier scales (output part /
+    input part; where an input part is (near) zero, the original's finite
+    difference with a NEAR_ZERO_THRESHOLD pseudocount)."""
+    def math(ref, pos_in, neg_in):
+        if not exact_f:
+            # the reference is broadcast to the batch so that f is
+            # evaluated exactly as the original does (the finite difference
+            # at near-zero parts is sensitive to the last bits of f, which
+            # vectorised kernels compute differently from scalar tails);
+            # the ReLU family is exact anyway
+            ref = ref + tf.zeros_like(pos_in)
+        pos_out, neg_out = shapley_pair(f, ref, pos_in, neg_in)
+        pc_pos, pc_neg = (pseudocount_near_zero(pos_in),
+                          pseudocount_near_zero(neg_in))
+        pc_pos_out, pc_neg_out = shapley_pair(f, ref, pc_pos, pc_neg)
+        near_pos = tf.abs(pos_in) < 0.5 * NEAR_ZERO_THRESHOLD
+        near_neg = tf.abs(neg_in) < 0.5 * NEAR_ZERO_THRESHOLD
+        return (pos_out, neg_out,
+                tf.where(near_pos, pc_pos_out / pc_pos,
+                         pos_out / tf.where(near_pos, pc_pos, pos_in)),
+                tf.where(near_neg, pc_neg_out / pc_neg,
+                         neg_out / tf.where(near_neg, pc_neg, neg_in)))
+    return math
+
+
+def _reveal_cancel(layer, state):
+    """RevealCancel's four tensors at ``layer``, computed once per state."""
+    if "reveal_cancel" not in state.cache:
+        pos_in, neg_in = state.input.contribs
+        math = fused(layer, "reveal_cancel", _reveal_cancel_math(
+            layer.f, getattr(layer, "exact_under_xla", False)), state)
+        state.cache["reveal_cancel"] = math(state.input.ref, pos_in, neg_in)
+    return state.cache["reveal_cancel"]
+
+
+def reveal_cancel_rule(layer, state, pos_mxts, neg_mxts):
+    _, _, pos_scale, neg_scale = _reveal_cancel(layer, state)
+    return pos_scale * pos_mxts, neg_scale * neg_mxts
+
+
+def rescale_contribs(layer, state):
+    pos_in, neg_in = state.input.contribs
+    scale = rescale_factor(layer, state)
+    return pos_in * scale, neg_in * scale
+
+
+def reveal_cancel_contribs(layer, state):
+    """RevealCancel: the positive and negative input contributions are
+    propagated separately, each getting the average of its effect when
+    added first and when added after the other (the two-player Shapley
+    value), so that pos + neg == f(x) - f(ref) exactly."""
+    pos_out, neg_out, _, _ = _reveal_cancel(layer, state)
+    return pos_out, neg_out
+
+
+MXTS_RULES = {
+    NonlinearMxtsMode.Rescale: rescale_rule,
+    NonlinearMxtsMode.Gradient: gradient_rule,
+    NonlinearMxtsMode.GuidedBackprop: guided_backprop_rule,
+    NonlinearMxtsMode.GuidedBackpropRescale: guided_backprop_rescale_rule,
+    NonlinearMxtsMode.DeconvNet: deconvnet_rule,
+    NonlinearMxtsMode.PassThrough: pass_through_rule,
+    NonlinearMxtsMode.RevealCancel: reveal_cancel_rule,
+}
+
+CONTRIB_RULES = {
+    NonlinearMxtsMode.RevealCancel: reveal_cancel_contribs,
+}
+
+
+
+
+def register(mode, mxts_rule, contribs_rule=None):
+    """Make ``mode`` use ``mxts_rule`` (and ``contribs_rule`` for its
+    contributions, if it has its own) in every activation layer."""
+    MXTS_RULES[mode] = mxts_rule
+    if contribs_rule is not None:
+        CONTRIB_RULES[mode] = contribs_rule
+
+
+def mxts_rule(mode):
+    """The multiplier rule of ``mode`` (a ValueError names the valid
+    modes)."""
+    try:
+        return MXTS_RULES[mode]
+    except KeyError:
+        raise ValueError("no activation rule for mode %r; modes with one: %s"
+                         % (mode, ", ".join(sorted(MXTS_RULES))))
+
+
+def contribs_rule(mode):
+    """The contributions rule of ``mode`` (Rescale's unless it has its
+    own)."""
+    return CONTRIB_RULES.get(mode, rescale_contribs)

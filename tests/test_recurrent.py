@@ -1,0 +1,215 @@
+"""Recurrent layers unrolled over time: per layer (SimpleRNN, LSTM, GRU with
+both reset_after settings, go_backwards, Bidirectional with every merge
+mode, return_sequences both ways) forward == Keras, Gradient ==
+tf.GradientTape, Rescale and RevealCancel sum to delta (see
+tests/layer_checks.py); converted stacked / bidirectional models from
+memory, .keras and .h5 (float32 <= 1e-4, float64 <= 1e-10); masking and
+multi-output settings refused clearly."""
+import numpy as np
+import pytest
+import keras
+
+from deeplift.layers import recurrent as R
+from deeplift.conversion import kerasapi_conversion as kc
+from deeplift.conversion.errors import ConversionError
+from tests.layer_checks import (  # noqa: F401 (fixture)
+    restore_dtype_policy, check_layer_case, check_converted)
+
+SHAPE = [(4, 3)]
+
+
+def _rnn(kcls, dcls, units=3, **kwargs):
+    dkwargs = {k: v for k, v in kwargs.items()
+               if k not in ("use_bias", "unit_forget_bias")}
+
+    def make(w, m):
+        bias = w[2] if kwargs.get("use_bias", True) else None
+        return dcls(w[0], w[1], bias, nonlinear_mxts_mode=m, **dkwargs)
+    return (lambda: kcls(units, **kwargs), make, SHAPE)
+
+
+def _bidirectional(kcls, dcls, merge_mode="concat", **kwargs):
+    def make(w, m):
+        n = len(w) // 2
+        return R.Bidirectional(
+            dcls(*w[:n], nonlinear_mxts_mode=m, **kwargs),
+            dcls(*w[n:], nonlinear_mxts_mode=m, go_backwards=True,
+                 **kwargs),
+            merge_mode=merge_mode, nonlinear_mxts_mode=m)
+    return (lambda: keras.layers.Bidirectional(kcls(3, **kwargs),
+                                               merge_mode=merge_mode),
+            make, SHAPE)
+
+
+CASES = {
+    "simplernn": _rnn(keras.layers.SimpleRNN, R.SimpleRNN),
+    "simplernn_seq_relu": _rnn(keras.layers.SimpleRNN, R.SimpleRNN,
+                               activation="relu", return_sequences=True),
+    "lstm": _rnn(keras.layers.LSTM, R.LSTM),
+    "lstm_seq_backwards": _rnn(keras.layers.LSTM, R.LSTM,
+                               return_sequences=True, go_backwards=True),
+    "lstm_nobias": _rnn(keras.layers.LSTM, R.LSTM, use_bias=False),
+    "gru": _rnn(keras.layers.GRU, R.GRU),
+    "gru_seq": _rnn(keras.layers.GRU, R.GRU, return_sequences=True),
+    "gru_reset_before": _rnn(keras.layers.GRU, R.GRU, reset_after=False),
+    "gru_reset_before_seq": _rnn(keras.layers.GRU, R.GRU, reset_after=False,
+                                 return_sequences=True),
+    "bidirectional_lstm_concat": _bidirectional(keras.layers.LSTM, R.LSTM),
+    "bidirectional_gru_seq_sum": _bidirectional(
+        keras.layers.GRU, R.GRU, "sum", return_sequences=True),
+    "bidirectional_rnn_ave": _bidirectional(
+        keras.layers.SimpleRNN, R.SimpleRNN, "ave"),
+    "bidirectional_rnn_seq_mul": _bidirectional(
+        keras.layers.SimpleRNN, R.SimpleRNN, "mul", return_sequences=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_layer_forward_gradient_and_summation(name):
+    check_layer_case(CASES[name])
+
+
+def _stacked(dtype):
+    """Stacked LSTM -> GRU, and a SimpleRNN branch."""
+    keras.config.set_dtype_policy(dtype)
+    keras.utils.set_random_seed(0)
+    x = keras.Input((3, 3), dtype=dtype, name="input")
+    h = keras.layers.LSTM(4, return_sequences=True, name="lstm")(x)
+    h = keras.layers.GRU(3, name="gru")(h)
+    s = keras.layers.SimpleRNN(2, name="rnn")(x)
+    h = keras.layers.Concatenate(name="cat")([h, s])
+    out = keras.layers.Dense(2, name="out")(h)
+    return keras.Model(x, out)
+
+
+def _bidirectional_model(dtype):
+    keras.config.set_dtype_policy(dtype)
+    keras.utils.set_random_seed(1)
+    x = keras.Input((3, 3), dtype=dtype, name="input")
+    h = keras.layers.Bidirectional(keras.layers.LSTM(
+        2, return_sequences=True), name="bilstm")(x)
+    h = keras.layers.GlobalAveragePooling1D(name="pool")(h)
+    out = keras.layers.Dense(2, name="out")(h)
+    return keras.Model(x, out)
+
+
+def _randomized(kmodel, seed=0):
+    rng = np.random.RandomState(seed)
+    for layer in kmodel.layers:
+        if layer.get_weights():
+            layer.set_weights([rng.uniform(-0.8, 0.8, w.shape)
+                               for w in layer.get_weights()])
+    return kmodel
+
+
+def _data(kmodel, dtype):
+    shape = kmodel.input_shape[1:]
+    rng = np.random.RandomState(2)
+    x = rng.uniform(-2, 2, (4,) + shape).astype(dtype)
+    return x, (0.3 * rng.randn(1, *shape)).astype(dtype)
+
+
+@pytest.mark.parametrize("builder,dtype", [(_stacked, "float32"),
+                                           (_stacked, "float64"),
+                                           (_bidirectional_model,
+                                            "float32")])
+def test_converted_models(builder, dtype, tmp_path):
+    """Forward, Gradient == tape, Rescale and RevealCancel sum to delta."""
+    kmodel = _randomized(builder(dtype))
+    check_converted(kmodel, *_data(kmodel, dtype), "memory", tmp_path,
+                    "out_0", (0, 1))
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+@pytest.mark.parametrize("builder", [_stacked, _bidirectional_model])
+def test_converted_from_files(builder, fmt, tmp_path):
+    """The weights of recurrent layers (held in cells, forward then
+    backward) are read from files: forward == Keras."""
+    kmodel = _randomized(builder("float32"))
+    check_converted(kmodel, *_data(kmodel, "float32"), fmt, tmp_path,
+                    "out_0", (0,), full=False)
+
+
+def test_tf_keras_h5(tmp_path):
+    """Keras 2 (tf_keras) Bidirectional LSTM and GRU saved as .h5."""
+    tf_keras = pytest.importorskip("tf_keras")
+    tf_keras.utils.set_random_seed(0)
+    x = tf_keras.Input((3, 3), name="input")
+    h = tf_keras.layers.Bidirectional(tf_keras.layers.LSTM(
+        2, return_sequences=True), name="bilstm")(x)
+    h = tf_keras.layers.Bidirectional(tf_keras.layers.GRU(
+        2, reset_after=False), merge_mode="sum", name="bigru")(h)
+    out = tf_keras.layers.Dense(2, name="out")(h)
+    kmodel = _randomized(tf_keras.Model(x, out))
+    path = str(tmp_path / "model.h5")
+    kmodel.save(path)
+    dl = kc.convert_model_from_saved_files(path, verbose=False)
+    xs, _ = _data(kmodel, "float32")
+    pred = dl.get_prediction_function(["input_0"], "out_0")
+    np.testing.assert_allclose(pred([xs]), kmodel.predict(xs, verbose=0),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_masking_refused(tmp_path):
+    tf_keras = pytest.importorskip("tf_keras")
+    kmodel = tf_keras.Sequential([
+        tf_keras.layers.Masking(input_shape=(5, 3), name="mask"),
+        tf_keras.layers.LSTM(2, name="lstm")])
+    with pytest.raises(ConversionError, match="Masking is not supported"
+                       ) as info:
+        kc.convert_keras_model(kmodel, verbose=False)
+    assert "mask" in str(info.value)
+
+
+def test_embedding_mask_zero_refused():
+    tf_keras = pytest.importorskip("tf_keras")
+    kmodel = tf_keras.Sequential([
+        tf_keras.layers.Embedding(10, 3, mask_zero=True, input_length=5,
+                                  name="emb"),
+        tf_keras.layers.GRU(2, name="gru")])
+    with pytest.raises(ConversionError, match="mask_zero=True is not "
+                       "supported") as info:
+        kc.convert_keras_model(kmodel, verbose=False)
+    assert "emb" in str(info.value)
+
+
+def test_return_state_refused():
+    x = keras.Input((5, 3))
+    out, h, c = keras.layers.LSTM(2, return_state=True, name="lstm")(x)
+    with pytest.raises(ConversionError, match="return_state=True") as info:
+        kc.convert_keras_model(keras.Model(x, out), verbose=False)
+    assert "lstm" in str(info.value)
+
+
+def test_unknown_sequence_length_refused():
+    import deeplift.layers as L
+    rng = np.random.RandomState(0)
+    inp = L.Input(batch_shape=(None, None, 3), name="in")
+    lstm = R.LSTM(rng.randn(3, 8), rng.randn(2, 8), name="lstm")
+    lstm.set_inputs(inp)
+    with pytest.raises(ValueError, match="'lstm' needs an input .* known "
+                       "number of time steps"):
+        lstm.build_fwd_pass_vars()
+
+
+def test_genomics_default_inside():
+    """DeepLIFT_GenomicsDefault (the conversion default) means RevealCancel
+    inside recurrent layers and Rescale inside layer normalization."""
+    keras.utils.set_random_seed(0)
+    x = keras.Input((3, 2), name="input")
+    h = keras.layers.Bidirectional(keras.layers.GRU(2), name="bigru")(x)
+    h = keras.layers.LayerNormalization(name="ln")(h)
+    kmodel = _randomized(keras.Model(x, keras.layers.Dense(1, name="out")(h)))
+    dl = kc.convert_keras_model(kmodel, verbose=False)
+    bigru, ln = dl.get_layer("bigru_0"), dl.get_layer("ln_0")
+    xs, ref = _data(kmodel, "float32")
+    func = dl.get_target_contribs_func(
+        find_scores_layer_name="input_0",
+        pre_activation_target_layer_name="out_0")
+    c = func(task_idx=0, input_data_list=[xs], input_references_list=[ref])
+    assert bigru.forward_layer.nonlinear_mxts_mode == "RevealCancel"
+    assert bigru.backward_layer.nonlinear_mxts_mode == "RevealCancel"
+    assert ln.nonlinear_mxts_mode == "Rescale"
+    delta = (kmodel(xs).numpy() - kmodel(ref).numpy())[:, 0]
+    np.testing.assert_allclose(c.reshape(len(xs), -1).sum(axis=1), delta,
+                               rtol=1e-4, atol=1e-4)
