@@ -20,7 +20,9 @@ Timed round-robin in one process (bench/timing.py), median of
     batches were faster for both), for the counts head and for the
     profile scalar ``sum(stop_gradient(softmax(l) - 1/L) * l)``;
   * this package, ``MultiRefScorer.run(..., hypothetical=True)`` with its
-    default batch size: Rescale and DeepLIFT_GenomicsDefault on the counts
+    default batch size and the XLA fusion that its default chooses for the
+    issue's 256 x 20 pairs (also when fewer regions are timed): Rescale and
+    DeepLIFT_GenomicsDefault on the counts
     head, Rescale on the profile target (``deeplift.targets.profile_target``,
     shap's convention).
 Then a batch-size sweep of this package (Rescale, counts) and, on the first
@@ -348,6 +350,9 @@ def main(argv=None):
     pairs = args.regions * args.refs
     scorers = our_scorers(path)
     from deeplift.multiref import auto_batch_size
+    from deeplift.scoring import should_fuse
+    # the default for the 256 x 20 pairs, also on a smaller run
+    fuse = should_fuse(None, max(pairs, 256 * 20))
     batch = auto_batch_size(scorers[("Rescale", "counts")].scorer)
     counts_fn, profile_fn, over_pairs = floor_functions(keras_model, batch)
     stages = {
@@ -360,7 +365,7 @@ def main(argv=None):
         name = "deeplift %s, %s" % (mode, "counts head" if target == "counts"
                                     else "profile target (shap convention)")
         stages[name] = (lambda scorer=scorer, target=target:
-                        run_ours(scorer, target, x, refs))
+                        run_ours(scorer, target, x, refs, fuse=fuse))
     names = list(stages)
     times = round_robin([stages[n] for n in names], args.repeats)
     loads.append(load())
@@ -376,9 +381,9 @@ def main(argv=None):
              "profile (1000 logits) and counts heads; %d regions x %d "
              "dinucleotide shuffles = %d (region, reference) pairs; this "
              "package at its default (automatic) batch size, %d pairs, "
-             "and XLA fusion setting (on from 2048 pairs); the floor in "
-             "batches of the same size" % (
-                 args.filters, args.regions, args.refs, pairs, batch),
+             "and the XLA fusion its default gives 256 x 20 pairs (fuse=%s; "
+             "on from 2048 pairs); the floor in batches of the same size"
+             % (args.filters, args.regions, args.refs, pairs, batch, fuse),
              "- Median of %d round-robin runs after a warm-up; brackets: "
              "all runs" % args.repeats, ""]
     lines += ["| contender | seconds | pairs/s | ratio to its floor |",
@@ -412,7 +417,8 @@ def main(argv=None):
     if not args.no_peers:
         px, prefs = x[:args.peer_regions], refs[:args.peer_regions]
         peer_pairs = len(px) * args.refs
-        ours_peer = {t: run_ours(scorers[("Rescale", t)], t, px, prefs)
+        ours_peer = {t: run_ours(scorers[("Rescale", t)], t, px, prefs,
+                                 fuse=fuse)
                      for t in ("counts", "profile")}
         peer_rows = []
         res, err = shap_peer(path, px, prefs, max(1, args.repeats - 1), tmp)

@@ -550,15 +550,21 @@ def _compiled_kernels():
         # the successors alone, in the tokens' small dtype: the walks'
         # random reads then stay in the first-level cache
         succ = np.empty((num_shufs, row_len), dtype=visited.dtype)
+        num_blocks = row_len // width
         for n in range(num_seqs):
             rows = keys[n]
             for s in range(num_shufs):
                 is_tied = False
-                for pos in range(row_len):
-                    succ[s, pos] = rows[s, pos] & value_mask
-                    if pos + 1 < row_len and (pos + 1) % width != 0 and \
-                            (rows[s, pos + 1] ^ rows[s, pos]) <= value_mask:
-                        is_tied = True
+                for b in range(num_blocks):
+                    start = b * width
+                    previous = rows[s, start]
+                    succ[s, start] = previous & value_mask
+                    for pos in range(start + 1, start + width):
+                        key = rows[s, pos]
+                        succ[s, pos] = key & value_mask
+                        if (key ^ previous) <= value_mask:
+                            is_tied = True
+                        previous = key
                 tied[n, s] = is_tied
                 for t in range(num_tokens):
                     pointer[s, t] = block[t] * width

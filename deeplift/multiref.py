@@ -95,10 +95,10 @@ def shuffle_ref_fn(shuffle_func):
 
 
 #: On CPU, :func:`auto_batch_size` sizes a batch so that the largest layer
-#: activation of the batch takes about this many bytes: small enough for
-#: the processor's caches to keep what the next op reads (measured on the
-#: ChromBPNet-shaped model of bench/bench_multiref.py, 64 filters: 10-20
-#: pairs of 0.5 MiB each beat 80 by 1.5x and 256 by more; bench/RESULTS.md)
+#: activation of the batch takes about this many bytes (15 pairs of 0.5
+#: MiB on the ChromBPNet-shaped model of bench/bench_multiref.py, 64
+#: filters, where batches of 10-15 pairs measured fastest and 80-256 pairs
+#: slower; the batch-size sweep of workload (e) in bench/RESULTS.md)
 CPU_BATCH_BYTES = 8 << 20
 
 #: and never more pairs than this (nor, on a GPU, fewer)
@@ -117,6 +117,48 @@ def auto_batch_size(scorer, dtype=np.float32):
                   for layer in scorer.order)
     per_pair = largest * np.dtype(dtype).itemsize
     return int(max(1, min(MAX_BATCH_PAIRS, CPU_BATCH_BYTES // per_pair)))
+
+
+class _RunningMeans(object):
+    """Means over the K references of every example, (T, N, ...), in the
+    output dtype, each written when the last of its pairs has been added;
+    only examples whose pairs span batches keep a float64 sum meanwhile.
+    So memory does not grow beyond the results with the number of
+    examples (the sums of a whole run in float64 would be twice the
+    float32 results)."""
+
+    def __init__(self, shape, num_refs, dtype):
+        self.out = np.zeros(shape, dtype=dtype)
+        self.num_refs = num_refs
+        self.open = {}      # example -> (float64 sum (T, ...), pairs seen)
+
+    def add(self, examples, sizes, sums):
+        """``sums`` (T, m, ...): for each of the m ``examples`` (in order),
+        the sum over ``sizes`` of its pairs."""
+        k = self.num_refs
+        complete = sizes == k
+        # an example whose K pairs are all in this batch: written at once
+        inner = complete.copy()
+        for j in (0, len(examples) - 1):
+            inner[j] = complete[j] and int(examples[j]) not in self.open
+        if inner.any():
+            self.out[:, examples[inner]] = (
+                sums[:, inner].astype(np.float64) / k).astype(self.out.dtype)
+        for j in np.flatnonzero(~inner):
+            e = int(examples[j])
+            acc, seen = self.open.pop(e, (0.0, 0))
+            acc = acc + sums[:, j].astype(np.float64)
+            seen += int(sizes[j])
+            if seen == k:
+                self.out[:, e] = (acc / k).astype(self.out.dtype)
+            else:
+                self.open[e] = (acc, seen)
+
+    def result(self):
+        if self.open:   # pragma: no cover - every pair is added
+            raise RuntimeError("examples %s have missing pairs"
+                               % sorted(self.open))
+        return self.out
 
 
 def _prefetched(iterator):
@@ -521,10 +563,10 @@ class MultiRefScorer(object):
         tasks = 1 if num_tasks is None else num_tasks
         shapes = [(tasks, num) + tuple(int(s) for s in l.get_shape()[1:])
                   for l in layers]
-        sums_c = [np.zeros(s, dtype=np.float64) for s in shapes]
-        sums_m = ([np.zeros(s, dtype=np.float64) for s in shapes]
+        sums_c = [_RunningMeans(s, k, dtype) for s in shapes]
+        sums_m = ([_RunningMeans(s, k, dtype) for s in shapes]
                   if return_multipliers else None)
-        sums_h = ([np.zeros(s, dtype=np.float64) for s in shapes]
+        sums_h = ([_RunningMeans(s, k, dtype) for s in shapes]
                   if hypothetical else None)
         deltas = (np.zeros((tasks, num, k), dtype=dtype) if return_deltas
                   else None)
@@ -565,18 +607,19 @@ class MultiRefScorer(object):
                     outs = [o[None] for o in outs]
                 contribs = outs[:n_layers]
                 mults = outs[n_layers:2 * n_layers]
+                sizes = np.diff(np.r_[starts, len(ii)])
                 for j in range(n_layers):
-                    sums_c[j][:, examples] += np.add.reduceat(
-                        contribs[j], starts, axis=1)
+                    sums_c[j].add(examples, sizes, np.add.reduceat(
+                        contribs[j], starts, axis=1))
                     if sums_m is not None:
-                        sums_m[j][:, examples] += np.add.reduceat(
-                            mults[j], starts, axis=1)
+                        sums_m[j].add(examples, sizes, np.add.reduceat(
+                            mults[j], starts, axis=1))
                     if sums_h is not None:
                         ref = rs[self._input_pos[id(layers[j])]]
                         hyp = mults[j] - np.sum(ref * mults[j], axis=-1,
                                                 keepdims=True)
-                        sums_h[j][:, examples] += np.add.reduceat(
-                            hyp, starts, axis=1)
+                        sums_h[j].add(examples, sizes, np.add.reduceat(
+                            hyp, starts, axis=1))
                 if deltas is not None:
                     # sd: (T, 1, ...) for task lists, else (1 or B, ...)
                     weights = sd if num_tasks is not None else sd[None]
@@ -592,7 +635,7 @@ class MultiRefScorer(object):
         def finish(sums):
             if sums is None:
                 return None
-            means = [(s / k).astype(dtype) for s in sums]
+            means = [s.result() for s in sums]
             if num_tasks is None:
                 means = [m[0] for m in means]
             return means[0] if self._single else means

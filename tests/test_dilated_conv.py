@@ -11,8 +11,8 @@ from tests.nets import build, keras_preactivation, random_data
 from tests.bpnet_net import chrombpnet_like, random_onehot
 
 
-@pytest.mark.parametrize("padding", ["valid", "same"])
-@pytest.mark.parametrize("dilation, width", [(2, 3), (3, 4)])
+@pytest.mark.parametrize("padding, dilation, width", [("valid", 2, 3),
+                                                      ("same", 3, 4)])
 def test_dilated_conv1d_against_keras_and_tape(padding, dilation, width):
     spec = [("conv1d", 5, width, 1, dilation, padding, "relu"),
             ("conv1d", 3, 3, 1, 2 * dilation, padding, None),
