@@ -42,11 +42,6 @@ def _scores(dl_model, target, x):
             task_idx=1, input_data_list=[x], batch_size=4)
 
 
-@pytest.mark.xfail(reason="since merging main at 01:25, the profile head's "
-                   "scores of the two-head model differ from the "
-                   "profile-only model's when the latter is scored first "
-                   "(both orders agree in isolation); cause not found by "
-                   "the deadline (see the convert report)", strict=False)
 def test_lambda_head_is_a_placeholder_other_head_scores(tmp_path):
     model = _two_heads()
     x = np.random.RandomState(1).uniform(-1, 1, (5, 6)).astype("float32")
