@@ -73,7 +73,6 @@ import tensorflow as tf
 from deeplift.conversion import kerasapi_conversion as kc
 from deeplift import methods
 from deeplift.graph import topological_order
-from deeplift.models import SequentialModel
 from deeplift.rules.resolve import RuleResolver
 from deeplift.scoring import Scorer, MULTIPLIERS
 from deeplift.layers.core import NonlinearMxtsMode
@@ -375,15 +374,11 @@ class _EngineMethod(AttributionMethod):
         dmodel = kc.convert_keras_model(
             self.model, nonlinear_mxts_mode=self.NONLINEAR_MXTS_MODE,
             verbose=False)
-        if isinstance(dmodel, SequentialModel):
-            target = dmodel.get_layers()[-1]
-        else:
-            outputs = [l for l in dmodel.get_name_to_layer().values()
-                       if not l.get_output_layers()]
-            if len(outputs) != 1:
-                raise ValueError("T must be a single tensor; the converted "
-                                 "model has %d outputs" % len(outputs))
-            target = outputs[0]
+        outputs = dmodel.output_layers()
+        if len(outputs) != 1:
+            raise ValueError("T must be a single tensor; the converted "
+                             "model has %d outputs" % len(outputs))
+        target = outputs[0]
         # DeepExplain leaves softmax to its gradient; a method may replace
         # the rule of the other activations (epsilon-LRP)
         substitutions = {"softmax": NonlinearMxtsMode.Gradient}

@@ -148,7 +148,9 @@ def backward_sweep(order, states, target_layer, seed, override=None,
     target's negative contributions (``seed`` by default, also when it is
     ``seed`` itself).  ``override`` (optional): ``f(layer, state, pos,
     neg)`` returning the increments to use instead of ``layer.backward``,
-    or None to keep the layer's own rule (e.g. the epsilon-LRP rule).
+    or None to keep the layer's own rule (e.g. the epsilon-LRP rule); it
+    also applies inside layers with ``has_inner_graph`` (composites), whose
+    ``backward`` then gets it as ``override=``.
     Returns a dict ``id(layer) -> (pos_mxts, neg_mxts)``.  Layers that do
     not feed the target are absent.
     """
@@ -168,6 +170,11 @@ def backward_sweep(order, states, target_layer, seed, override=None,
         increments = None
         if override is not None:
             increments = override(layer, state, pair[0], pair[1])
+        if increments is None and override is not None and getattr(
+                layer, "has_inner_graph", False):
+            # a composite layer sweeps its inner graph with the override
+            increments = layer.backward(state, pair[0], pair[1],
+                                        override=override)
         if increments is None:
             increments = layer.backward(state, pair[0], pair[1])
         for parent, increment in zip(layer.input_layers(), increments):

@@ -5,6 +5,7 @@ import logging
 from deeplift.modes import enum
 from deeplift.layers.core import Input, Layer, ScoringMode, check_mode
 from deeplift.layers.activations import Activation
+from deeplift.graph import topological_order
 from deeplift.scoring import Scorer, Predictor, CONTRIBS, MULTIPLIERS
 
 logger = logging.getLogger(__name__)
@@ -14,8 +15,51 @@ FuncType = enum(
     contribs_of_input_with_filter_refs="contribs_of_input_with_filter_refs")
 
 
+class ScoringFunction(object):
+    """What ``get_target_contribs_func`` / ``get_target_multipliers_func``
+    return: ``f(task_idx, input_data_list, batch_size=100,
+    progress_update=None, input_references_list=None, target_weights=None,
+    fuse=None)``.
+
+    ``task_idx``: an int, or a list of T ints (then each array gets a
+    leading task axis, (T, N, ...), and one forward pass per batch serves
+    all T tasks).  ``input_data_list``: one array per input (or a dict by
+    input name); ``input_references_list``: None (zeros), one array per
+    input, shared (no batch axis or batch 1) or one per example.
+    ``target_weights`` (optional): (N or 1,) + target shape array of
+    target multipliers used instead of the one-hot task.  ``fuse``: run
+    the rules' large elementwise math XLA-compiled (same numbers; None:
+    from ``deeplift.scoring.FUSE_MIN_EXAMPLES`` examples on).  Returns a
+    numpy array (a list of arrays when several layers were asked for).
+
+    ``scorer``: the underlying :class:`deeplift.scoring.Scorer`;
+    ``accepts_task_lists``: True (helpers such as
+    ``deeplift.util.get_shuffle_seq_ref_function`` then pass a task list
+    in one call).
+    """
+
+    accepts_task_lists = True
+
+    def __init__(self, scorer, single, scoring_mode=None):
+        self.scorer = scorer
+        self.single = single
+        self.scoring_mode = scoring_mode
+
+    def __call__(self, task_idx, input_data_list, batch_size=100,
+                 progress_update=None, input_references_list=None,
+                 target_weights=None, fuse=None):
+        results = self.scorer.run(
+            input_data_list=input_data_list,
+            input_references_list=input_references_list,
+            task_idx=task_idx, batch_size=batch_size,
+            progress_update=progress_update, target_weights=target_weights,
+            scoring_mode=self.scoring_mode, fuse=fuse)
+        return results[0] if self.single else results
+
+
 class Model(object):
-    """Common scoring logic; subclasses resolve layer references."""
+    """Common scoring logic and model navigation; subclasses resolve layer
+    references."""
 
     def input_layers(self):
         """The Input layers, in the order data is given."""
@@ -28,6 +72,34 @@ class Model(object):
 
     def input_names(self):
         return [l.get_name() for l in self.input_layers()]
+
+    def all_layers(self):
+        """Every layer of the model (inputs first, in topological order)."""
+        raise NotImplementedError()
+
+    def output_layers(self):
+        """The layers that feed no other layer (the model's outputs)."""
+        return [l for l in self.all_layers() if not l.get_output_layers()]
+
+    def default_target(self):
+        """The usual target layer: the single output, or the layer before
+        it when the output is an activation (its pre-activation, e.g. the
+        logits before a softmax).  A ValueError names the outputs when
+        there are several."""
+        outputs = self.output_layers()
+        if len(outputs) != 1:
+            raise ValueError(
+                "the model has %d output layers (%s); give the target layer "
+                "by name" % (len(outputs), [l.get_name() for l in outputs]))
+        target = outputs[0]
+        if isinstance(target, Activation) and len(target.input_layers()) == 1:
+            target = target.input_layers()[0]
+        return target
+
+    def resolve(self, ref):
+        """The layer ``ref`` designates: a Layer, an index (Sequential) or
+        a name or alias (Graph); same as :meth:`layer`."""
+        return self.layer(ref)
 
     def check_target(self, target_layer):
         """Refuse an activation layer as target (as the original did);
@@ -63,36 +135,7 @@ class Model(object):
                         target_layer=target_layer, kind=kind,
                         input_names=self.input_names())
 
-        def func(task_idx, input_data_list, batch_size=100,
-                 progress_update=None, input_references_list=None,
-                 target_weights=None, fuse=None):
-            """Scores of the chosen layer(s) for target unit ``task_idx``
-            (an int, or a list of T ints: then each array gets a leading
-            task axis, (T, N, ...), and one forward pass per batch serves
-            all T tasks).
-
-            ``input_data_list``: one array per input (or a dict by input
-            name); ``input_references_list``: None (zeros), one array per
-            input, shared (no batch axis or batch 1) or one per example.
-            ``target_weights`` (optional): (N or 1,) + target shape array of
-            target multipliers used instead of the one-hot task.
-            ``fuse``: run the rules' large elementwise math XLA-compiled
-            (same numbers; None: from
-            ``deeplift.scoring.FUSE_MIN_EXAMPLES`` examples on).
-            Returns a numpy array (a list of arrays when several layers
-            were asked for).
-            """
-            results = scorer.run(
-                input_data_list=input_data_list,
-                input_references_list=input_references_list,
-                task_idx=task_idx, batch_size=batch_size,
-                progress_update=progress_update,
-                target_weights=target_weights, scoring_mode=scoring_mode,
-                fuse=fuse)
-            return results[0] if single else results
-        func.scorer = scorer
-        func.accepts_task_lists = True
-        return func
+        return ScoringFunction(scorer, single, scoring_mode=scoring_mode)
 
     def get_target_contribs_func(self, *args, **kwargs):
         """Returns ``func(task_idx, input_data_list, batch_size,
@@ -168,6 +211,9 @@ class SequentialModel(Model):
     def get_layers(self):
         return self._layers
 
+    def all_layers(self):
+        return list(self._layers)
+
     def input_layers(self):
         return [self._layers[0]]
 
@@ -225,6 +271,10 @@ class GraphModel(Model):
 
     def get_name_to_layer(self):
         return self._name_to_layer
+
+    def all_layers(self):
+        return topological_order([l for l in self._name_to_layer.values()
+                                  if not l.get_output_layers()])
 
     def get_input_layer_names(self):
         return self._input_layer_names

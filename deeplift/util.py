@@ -307,8 +307,8 @@ def get_shuffle_seq_ref_function(score_computation_function, shuffle_func,
         tasks = list(task_idx) if several else [task_idx]
         if several and getattr(score_computation_function,
                                "accepts_task_lists", False):
-            # this package's scoring functions share one forward pass
-            # between the tasks
+            # a deeplift.models.ScoringFunction (or a wrapper that says it
+            # takes task lists): one forward pass for all the tasks
             per_task = list(np.asarray(score_computation_function(
                 task_idx=tasks, input_data_list=[data],
                 input_references_list=[references], batch_size=batch_size,

@@ -213,12 +213,12 @@ def test_demo_without_matplotlib_prints_the_table(tmp_path):
 def test_convert_says_how_to_check_keras2_files(capfd, monkeypatch):
     """When neither Keras can load a file and tf_keras is missing, the
     check line says how to get it."""
-    from deeplift.cli import convert
+    from deeplift.conversion import report
 
-    def cannot_load(*args):
+    def cannot_load(*args, **kwargs):
         return None, ("tf_keras: not importable (ModuleNotFoundError); "
                       "keras: Could not deserialize the model")
-    monkeypatch.setattr(convert, "_load_keras_model", cannot_load)
+    monkeypatch.setattr(report, "load_keras_model", cannot_load)
     status, out, _ = run(["convert", DEMO_MODEL], capfd)
     assert status == 0
     line = [l for l in out.splitlines() if l.startswith("keras check:")][0]

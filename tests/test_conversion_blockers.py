@@ -9,6 +9,7 @@ from keras import ops
 
 from deeplift.conversion import kerasapi_conversion as kc
 from deeplift.conversion.errors import UnsupportedLayerError
+from deeplift.modes import NonlinearMxtsMode
 from deeplift.conversion.placeholder import Placeholder
 from tests.conversion_checks import converted_three_ways
 
@@ -44,8 +45,10 @@ def _scores(dl_model, target, x):
 def test_lambda_head_is_a_placeholder_other_head_scores(tmp_path):
     model = _two_heads()
     x = np.random.RandomState(1).uniform(-1, 1, (5, 6)).astype("float32")
+    # the same mode as converted_three_ways uses
     profile_only = kc.convert_keras_model(
-        keras.Model(model.input, model.outputs[0]), verbose=False)
+        keras.Model(model.input, model.outputs[0]), verbose=False,
+        nonlinear_mxts_mode=NonlinearMxtsMode.Rescale)
     expected = _scores(profile_only, "profile_0", x)
     for source, dl_model in converted_three_ways(model, tmp_path).items():
         layers = dl_model.get_name_to_layer()

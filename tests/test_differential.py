@@ -105,6 +105,11 @@ def test_fixture_is_what_the_generator_makes(tmp_path):
                            "(fetches deeplift==0.6.13.0 unless "
                            "DEEPLIFT_ORIGINAL_DIR is set)")
 def test_live_random_case(tmp_path):
+    """A fresh random model.  Where a sigmoid/tanh unit's input difference
+    is exactly zero, Rescale multipliers (not contributions) of inputs
+    equal to their reference differ from 0.6.13 on purpose (f'(r) vs
+    0.6.13's f'(f(r)), scripts/differential_results.md): such a seed is
+    reported, not a regression."""
     pytest.importorskip("tf_keras")
     seed = int.from_bytes(os.urandom(3), "little")
     spec = differential.write_cases([seed], str(tmp_path))

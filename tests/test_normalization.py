@@ -1,5 +1,5 @@
-"""LayerNormalization and GroupNormalization (composites of exact pieces):
-per layer, forward == Keras, Gradient == tf.GradientTape, Rescale and
+"""LayerNormalization, RMSNormalization and GroupNormalization (composites
+of exact pieces): per layer, forward == Keras, Gradient == tf.GradientTape, Rescale and
 RevealCancel sum to delta (see tests/layer_checks.py); the pieces by hand;
 converted Transformer- and ConvNeXt-like blocks from memory, .keras and
 .h5 (float32 <= 1e-4, float64 <= 1e-10)."""
@@ -47,6 +47,13 @@ CASES = {
     + ([(5,)],),
     "layernorm_no_center": _ln(center=False) + ([(2, 5)],),
     "layernorm_rms_scaling": _ln(rms_scaling=True) + ([(6,)],),
+    "rmsnorm": (lambda: keras.layers.RMSNormalization(),
+                lambda w, m: N.RMSNormalization(w[0], nonlinear_mxts_mode=m),
+                [(6,)]),
+    "rmsnorm_two_axes": (
+        lambda: keras.layers.RMSNormalization(axis=[1, 2], epsilon=1e-3),
+        lambda w, m: N.RMSNormalization(w[0], axis=[1, 2], epsilon=1e-3,
+                                        nonlinear_mxts_mode=m), [(3, 4)]),
     "groupnorm_1d": _gn(2) + ([(5, 4)],),
     "groupnorm_2d": _gn(3, epsilon=1e-4) + ([(3, 2, 6)],),
 }
@@ -102,7 +109,8 @@ def _transformer_block(dtype):
     keras.utils.set_random_seed(0)
     x = keras.Input((5, 4), dtype=dtype, name="input")
     h = keras.layers.Dense(6, name="embed")(x)
-    n = keras.layers.LayerNormalization(epsilon=1e-5, name="ln1")(h)
+    n = keras.layers.RMSNormalization(epsilon=1e-5, name="rms")(h)
+    n = keras.layers.LayerNormalization(epsilon=1e-5, name="ln1")(n)
     f = keras.layers.Dense(8, activation="gelu", name="mlp_up")(n)
     f = keras.layers.Dense(6, name="mlp_down")(f)
     h = keras.layers.Add(name="residual")([h, f])

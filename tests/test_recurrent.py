@@ -213,3 +213,50 @@ def test_genomics_default_inside():
     delta = (kmodel(xs).numpy() - kmodel(ref).numpy())[:, 0]
     np.testing.assert_allclose(c.reshape(len(xs), -1).sum(axis=1), delta,
                                rtol=1e-4, atol=1e-4)
+
+
+def _lrp_activation(fn, eps):
+    """``fn`` whose derivative is replaced by epsilon-LRP's
+    ``y / (z + eps * sign(z))``."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def act(z):
+        y = fn(z)
+        sign = tf.where(z >= 0, tf.ones_like(z), -tf.ones_like(z))
+        return y, lambda dy: dy * y / (z + eps * sign)
+    return act
+
+
+def test_epsilon_lrp_inside_recurrent_layers():
+    """DeepExplain's elrp replaces the derivative of every elementwise
+    activation, also inside an LSTM: equal to the tape gradient of the same
+    LSTM built with custom-gradient activations, times the input."""
+    import tensorflow as tf
+    from deeplift.deepexplain import DeepExplain
+    keras.config.set_dtype_policy("float64")
+    eps = 1e-4
+
+    def model(act, rec_act):
+        x = keras.Input((3, 2), dtype="float64", name="input")
+        h = keras.layers.LSTM(2, activation=act, recurrent_activation=rec_act,
+                              name="lstm")(x)
+        return keras.Model(x, keras.layers.Dense(1, name="out")(h))
+    kmodel = _randomized(model("tanh", "sigmoid"))
+    truth = model(_lrp_activation(tf.tanh, eps),
+                  _lrp_activation(tf.sigmoid, eps))
+    truth.set_weights(kmodel.get_weights())
+    xs, _ = _data(kmodel, "float64")
+    xt = tf.constant(xs)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = tf.reduce_sum(truth(xt))
+    expected = tape.gradient(y, xt).numpy() * xs
+    with DeepExplain() as de:
+        got = de.explain("elrp", kmodel, None, xs, ys=np.ones((len(xs), 1)))
+    np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-10)
+    # not the plain gradient times input
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = tf.reduce_sum(kmodel(xt))
+    assert np.abs(tape.gradient(y, xt).numpy() * xs - expected).max() > 1e-3

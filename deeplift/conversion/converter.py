@@ -52,44 +52,6 @@ class ConversionOptions:
         return {name: getattr(self, name) for name in MODE_NAMES}
 
 
-def find_unsupported(entries, custom, path="", found=None, ops=None):
-    """``({class name: [layer paths]}, {op name: [op node paths]})`` of the
-    layers (nested containers included) without a conversion function and
-    of the Keras 3 op nodes the converter does not know."""
-    found = OrderedDict() if found is None else found
-    ops = OrderedDict() if ops is None else ops
-    for entry in entries:
-        cls = entry.get("class_name")
-        name = readers.layer_entry_name(entry)
-        if keras_config.is_op_node(entry):
-            if cls not in registry.OPS:
-                ops.setdefault(cls, []).append(path + name)
-            continue
-        if keras_config.is_tf_op_layer(entry) and cls not in custom:
-            function = (entry.get("config") or {}).get("function")
-            if function not in keras_config.TF_OP_FUNCTIONS:
-                ops.setdefault("TFOpLambda %s" % function, []).append(
-                    path + name)
-            continue
-        if cls in custom:
-            continue
-        if cls in keras_config.CONTAINERS:
-            find_unsupported(
-                readers.container_layer_entries(cls, entry.get("config")),
-                custom, path + name + "/", found, ops)
-        elif registry.lookup(cls, custom, entry.get("module")) is None:
-            found.setdefault(cls, []).append(path + name)
-    return found, ops
-
-
-def check_supported(entries, custom):
-    """Raise one :class:`UnsupportedLayerError` naming every layer without
-    a conversion function and every unknown op node."""
-    found, ops = find_unsupported(entries, custom)
-    if found or ops:
-        raise UnsupportedLayerError(found, ops=ops)
-
-
 _LAYER_PREFIX = re.compile(r"^(Layer|op) '[^']*'( \(deeplift name "
                            r"'[^']*'\))?: ")
 
@@ -553,6 +515,11 @@ class Converter(object):
                                           "identity but has %d inputs"
                                           % (lname, cls, len(inputs)))
                 outputs_of[key] = [inputs[0]]
+                # its names refer to its input (e.g. a model's output
+                # 'predictions' with classifier_activation=None)
+                self._add_alias(node_id, inputs[0].get_name())
+                if prefix == "" and len(info["refs"]) == 1:
+                    self._add_alias(lname, inputs[0].get_name())
 
         output_layers = []
         for ref in graph.output_refs:

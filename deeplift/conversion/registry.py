@@ -83,6 +83,7 @@ REGISTRY = {
     "BatchNormalization": normalization.batchnorm_conversion,
     "LayerNormalization": normalization.layernorm_conversion,
     "GroupNormalization": normalization.groupnorm_conversion,
+    "RMSNormalization": normalization.rmsnorm_conversion,
 
     # recurrent layers
     "SimpleRNN": recurrent.simplernn_conversion,

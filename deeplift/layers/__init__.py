@@ -24,7 +24,8 @@ from deeplift.layers.pooling import (  # noqa
     Pool1D, Pool2D, MaxPool1D, AvgPool1D, MaxPool2D, AvgPool2D,
     GlobalMaxPool1D, GlobalAvgPool1D, GlobalMaxPool2D, GlobalAvgPool2D)
 from deeplift.layers.normalization import (  # noqa
-    BatchNormalization, LayerNormalization, GroupNormalization)
+    BatchNormalization, LayerNormalization, GroupNormalization,
+    RMSNormalization)
 from deeplift.layers.recurrent import (  # noqa
     SimpleRNN, LSTM, GRU, Bidirectional)
 from deeplift.layers.merge import (Add, Subtract, Average,  # noqa

@@ -46,6 +46,9 @@ class Composite(SingleInputMixin, Node):
     """
 
     genomics_default = NonlinearMxtsMode.Rescale
+    #: the backward sweep passes its override (e.g. epsilon-LRP's rule for
+    #: activations) on to the inner graph
+    has_inner_graph = True
 
     def __init__(self, nonlinear_mxts_mode=NonlinearMxtsMode.Rescale,
                  **kwargs):
@@ -111,9 +114,12 @@ class Composite(SingleInputMixin, Node):
     def contribs(self, state):
         return self.inner_states(state)[id(self._out)].contribs
 
-    def backward(self, state, pos_mxts, neg_mxts):
+    def backward(self, state, pos_mxts, neg_mxts, override=None):
+        """The inner graph's backward sweep (with the outer sweep's
+        ``override``, if any) from ``(pos_mxts, neg_mxts)``."""
         mxts = backward_sweep(self._order, self.inner_states(state),
-                              self._out, pos_mxts, neg_seed=neg_mxts)
+                              self._out, pos_mxts, override=override,
+                              neg_seed=neg_mxts)
         if id(self._port) not in mxts:
             zeros = tf.zeros_like(state.input.act)
             return [(zeros, zeros)]

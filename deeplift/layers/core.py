@@ -20,6 +20,8 @@ import numpy as np
 import tensorflow as tf
 
 from deeplift.graph import vjp
+from deeplift.rules.ops import (positive_part, negative_part,  # noqa: F401
+                                select_by_sign)
 from deeplift.modes import (ScoringMode, NonlinearMxtsMode,  # noqa: F401
                             DenseMxtsMode, ConvMxtsMode, ActivationNames,
                             MaxPoolDeepLiftMode, check_mode)
@@ -37,26 +39,6 @@ def as_float_array(value):
     return array
 
 
-def positive_part(t):
-    return tf.where(t > 0, t, tf.zeros_like(t))
-
-
-def negative_part(t):
-    return tf.where(t < 0, t, tf.zeros_like(t))
-
-
-def select_by_sign(diff, pos_mxts, neg_mxts):
-    """One multiplier from a (pos, neg) pair, chosen by the sign of
-    ``diff``: the positive multiplier where diff > 0, the negative one
-    where < 0, their mean at 0.  Used where a difference is credited as a
-    whole (max pooling, merges)."""
-    if neg_mxts is pos_mxts:
-        return pos_mxts
-    return tf.where(diff > 0, pos_mxts,
-                    tf.where(diff < 0, neg_mxts,
-                             0.5 * (pos_mxts + neg_mxts)))
-
-
 def captured(layer, key, array, dtype):
     """``array`` as an eager tensor of ``dtype``, made once per layer, key
     and dtype (outside any trace, via ``tf.init_scope``): traced functions
@@ -67,10 +49,14 @@ def captured(layer, key, array, dtype):
     by a variable)."""
     cache = layer.__dict__.setdefault("_captured", {})
     dtype = tf.as_dtype(dtype)
-    if (key, dtype) not in cache:
+    entry = cache.get((key, dtype))
+    # the array is kept with its tensor: a key made from id(array) can
+    # then never be reused by another array
+    if entry is None or entry[0] is not array:
         with tf.init_scope():
-            cache[(key, dtype)] = tf.constant(array, dtype=dtype)
-    return cache[(key, dtype)]
+            entry = cache[(key, dtype)] = (array, tf.constant(array,
+                                                              dtype=dtype))
+    return entry[1]
 
 
 class SymbolicVar(object):
@@ -523,7 +509,10 @@ class LinearLayer(SingleInputMixin, Node):
 class Dense(LinearLayer):
     """Fully connected layer; ``kernel`` is (inputs, outputs).  As in
     Keras, an input of rank > 2 is mapped along its last axis:
-    ``(batch, ..., inputs) -> (batch, ..., outputs)``."""
+    ``(batch, ..., inputs) -> (batch, ..., outputs)``.
+
+    ``dense_mxts_mode``: accepted for 0.6.13 compatibility (its only value
+    is Linear); nothing reads it."""
 
     def __init__(self, kernel, bias, dense_mxts_mode=DenseMxtsMode.Linear,
                  **kwargs):

@@ -288,3 +288,27 @@ class GroupNormalization(Composite):
         offset = (np.zeros(channels, np.float32) if self.beta is None
                   else self.beta)
         return self.add("affine", ElementwiseAffine(scale, offset), y)
+
+
+class RMSNormalization(Composite):
+    """Keras' ``RMSNormalization``: ``x / sqrt(mean(x ** 2) + epsilon) *
+    scale`` over ``axis`` (an int or a list): :func:`normalized` without
+    the centring, then the per-feature ``scale`` (None for none)."""
+
+    def __init__(self, scale=None, axis=-1, epsilon=1e-6, **kwargs):
+        super(RMSNormalization, self).__init__(**kwargs)
+        self.scale = None if scale is None else as_float_array(scale)
+        self.axis = axis
+        self.epsilon = float(epsilon)
+
+    def build_inner(self, port):
+        ndim = len(port.get_shape())
+        axes = _axes(self.axis, ndim)
+        if any(port.get_shape()[a] is None for a in axes):
+            raise ValueError("layer %r normalizes over axes %s whose size is "
+                             "not known" % (self.name, axes))
+        y = normalized(self, port, axes, self.epsilon, centre=False)
+        if self.scale is None:
+            return y
+        return self.add("scale", ElementwiseAffine(
+            _broadcast_to_axes(self.scale, axes, ndim)), y)

@@ -1,12 +1,11 @@
 """Max and average pooling, local and global."""
 import tensorflow as tf
 
-from deeplift.layers.core import (SingleInputMixin, Node, StructuralLayer,
-                                  MaxPoolDeepLiftMode, check_mode,
-                                  select_by_sign)
+from deeplift.layers.core import (StructuralLayer, check_mode)
 from deeplift.layers.convolutional import DataFormat, _padding, _ints
 from deeplift.graph import vjp, jvp  # noqa: F401 (jvp re-exported)
-from deeplift.modes import NEAR_ZERO_THRESHOLD
+from deeplift.rules.maxpool import maxpool_rule
+from deeplift.rules.ops import safe_ratio  # noqa: F401 (re-exported)
 # 0.6.13's module re-exported every name of core (``from .core import *``)
 from deeplift.layers.core import (  # noqa: F401
     ActivationNames, Concat, ConvMxtsMode, Dense, DenseMxtsMode, Flatten,
@@ -15,58 +14,21 @@ from deeplift.layers.core import (  # noqa: F401
 
 
 class MaxPoolMixin(object):
-    """Max pooling rules.
-
-    ``gradient`` (the original's default): multipliers go to the argmax of
-    the actual input, as the gradient does.
-
-    ``summation_to_delta``: for each window, with ``a`` the argmax of the
-    input and ``b`` that of the reference, ``dx = x - ref``, and
-    ``dy = max(x) - max(ref)``, one has ``dx[b] <= dy <= dx[a]``.  The
-    whole ``dy`` is credited to ``a`` when ``dy >= 0`` (multiplier
-    ``m * dy / dx[a]``) and to ``b`` otherwise, so contributions sum to
-    the output difference for any reference, with multipliers scaled by
-    a factor in [0, 1].
-    """
+    """Max pooling; its rules are in :mod:`deeplift.rules.maxpool`
+    (``gradient``, the original's default, and ``summation_to_delta``)."""
 
     def _init_maxpool(self, maxpool_deeplift_mode):
         self.maxpool_deeplift_mode = check_mode(
             maxpool_deeplift_mode, MaxPoolDeepLiftMode,
             "maxpool_deeplift_mode")
 
-    def _gradient_route(self, state, mxts):
+    def gradient_route(self, state, mxts):
+        """The gradient of the max applied to ``mxts``."""
         return vjp(self.forward, [state.input.act], mxts)[0]
 
-    def _summation_to_delta_route(self, state, mxts):
-        x = state.input.act
-        x0 = state.input.ref + tf.zeros_like(x)
-        dx = x - x0
-        dy = state.diff
-        dx_at_a = jvp(self.forward, x, dx)
-        dx_at_b = jvp(self.forward, x0, dx)
-        m_a = mxts * tf.where(dy >= 0, safe_ratio(dy, dx_at_a), 0.0)
-        m_b = mxts * tf.where(dy < 0, safe_ratio(dy, dx_at_b), 0.0)
-        return (vjp(self.forward, [x], m_a)[0]
-                + vjp(self.forward, [x0], m_b)[0])
-
     def backward(self, state, pos_mxts, neg_mxts):
-        if self.maxpool_deeplift_mode == MaxPoolDeepLiftMode.gradient:
-            pos = self._gradient_route(state, pos_mxts)
-            neg = (pos if neg_mxts is pos_mxts
-                   else self._gradient_route(state, neg_mxts))
-            return [(pos, neg)]
-        # the output difference is credited as a whole: take the
-        # multiplier of its sign and route it once
-        inc = self._summation_to_delta_route(
-            state, select_by_sign(state.diff, pos_mxts, neg_mxts))
-        return [(inc, inc)]
-
-
-def safe_ratio(num, den):
-    """num / den, or 1 where |den| < NEAR_ZERO_THRESHOLD."""
-    near = tf.abs(den) < NEAR_ZERO_THRESHOLD
-    return tf.where(near, tf.ones_like(num),
-                    num / tf.where(near, tf.ones_like(den), den))
+        return maxpool_rule(self.maxpool_deeplift_mode)(
+            self, state, pos_mxts, neg_mxts)
 
 
 class Pool1D(SingleInputMixin, Node):
@@ -187,7 +149,7 @@ class GlobalMaxPool1D(MaxPoolMixin, _GlobalPool):
         return tf.reduce_max(xs[0], axis=self._axes(xs[0]),
                              keepdims=self.keepdims)
 
-    def _gradient_route(self, state, mxts):
+    def gradient_route(self, state, mxts):
         x = state.input.act
         axes = self._axes(x)
         mask = tf.cast(tf.equal(x, tf.reduce_max(x, axis=axes,

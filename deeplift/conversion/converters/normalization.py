@@ -1,5 +1,5 @@
 """Normalization layers: BatchNormalization (inference statistics),
-LayerNormalization, GroupNormalization."""
+LayerNormalization, GroupNormalization, RMSNormalization."""
 import numpy as np
 
 from deeplift import layers
@@ -81,5 +81,15 @@ def groupnorm_conversion(config, name, verbose, nonlinear_mxts_mode,
     return [layers.GroupNormalization(
         groups=groups, gamma=gamma, beta=beta, axis=-1,
         epsilon=float(config.get("epsilon", 1e-3)),
+        nonlinear_mxts_mode=nonlinear_mxts_mode, name=name,
+        verbose=verbose)]
+
+
+def rmsnorm_conversion(config, name, verbose, nonlinear_mxts_mode,
+                       **kwargs):
+    (scale,) = weights(config, name, 1)
+    return [layers.RMSNormalization(
+        scale=scale, axis=config.get("axis", -1),
+        epsilon=float(config.get("epsilon", 1e-6)),
         nonlinear_mxts_mode=nonlinear_mxts_mode, name=name,
         verbose=verbose)]
