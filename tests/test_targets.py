@@ -1,7 +1,6 @@
 """Per-pair target weights (deeplift.targets, MultiRefScorer.run with a
 target_weights function) against their definitions: a hand-built weights
 array, tf.GradientTape on the Keras model, and summation to delta."""
-import os
 
 import numpy as np
 import pytest
