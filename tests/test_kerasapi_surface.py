@@ -223,3 +223,28 @@ def test_functional_container_conversion_unsupported_layer():
         kc.functional_container_conversion(
             config, "", False, layer_overrides={},
             custom_conversion_funcs={}, **MODES)
+
+
+def test_containers_name_layers_as_the_public_converters():
+    """The container conversions give the layer names (and numbers) of
+    convert_functional_model / convert_sequential_model."""
+    graph = kc.convert_functional_model(_functional_config(), verbose=False,
+                                        **MODES)
+    container = kc.functional_container_conversion(
+        _functional_config(), "", False, layer_overrides={},
+        custom_conversion_funcs={}, **MODES)
+    assert list(container.name_to_deeplift_layer) == \
+        list(graph.get_name_to_layer())
+    config = [dict(_dense("d1", K1, B1, "relu"),
+                   config=dict(_dense("d1", K1, B1, "relu")["config"],
+                               batch_input_shape=[None, 4])),
+              _dense("d2", K2, B2)]
+    seq = kc.convert_sequential_model(config, verbose=False, **MODES)
+    inp = layers.Input(batch_shape=(None, 4), name="input")
+    converted = kc.sequential_container_conversion(
+        config, "", False, converted_layers=[inp], **MODES)
+    assert [l.get_name() for l in converted] == \
+        [l.get_name() for l in seq.get_layers()]
+    np.testing.assert_allclose(
+        _predict(seq, seq.get_layers()[-1], X),
+        _predict(SequentialModel(converted), converted[-1], X), rtol=1e-6)
