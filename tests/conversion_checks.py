@@ -54,10 +54,26 @@ def converted_three_ways(keras_model, directory, sources=("memory", "keras",
     return out
 
 
+def resolve_output(dl_model, keras_model, name):
+    """``name`` (``<layer>_<node>``), or, when that Keras layer converted
+    to an identity (a linear Activation), the layer feeding it."""
+    layers = dl_model.get_name_to_layer()
+    entries = {e["name"]: e for e in keras_model.get_config()["layers"]}
+    while name not in layers:
+        entry = entries[name.rsplit("_", 1)[0]]
+        node = entry["inbound_nodes"][0]
+        arg = node["args"][0] if isinstance(node, dict) else node[0]
+        hist = arg["config"]["keras_history"] if isinstance(arg, dict) \
+            else arg
+        name = "%s_%d" % (hist[0], hist[1])
+    return name
+
+
 def predict(dl_model, keras_model, xs, batch_size=8):
     names = input_names(keras_model)
-    return [dl_model.get_prediction_function(names, out)(
-        xs, batch_size=batch_size) for out in output_names(keras_model)]
+    return [dl_model.get_prediction_function(
+        names, resolve_output(dl_model, keras_model, out))(
+            xs, batch_size=batch_size) for out in output_names(keras_model)]
 
 
 def forward_error(dl_model, keras_model, xs):
@@ -73,8 +89,9 @@ def forward_error(dl_model, keras_model, xs):
     return worst
 
 
-def _target(keras_model, output):
-    return output_names(keras_model)[output]
+def _target(keras_model, output, dl_model):
+    return resolve_output(dl_model, keras_model,
+                          output_names(keras_model)[output])
 
 
 def gradient_error(dl_model, keras_model, x, output=0, task=0):
@@ -82,7 +99,8 @@ def gradient_error(dl_model, keras_model, x, output=0, task=0):
     ``task`` an int or a tuple of ints (one compiled function for all)."""
     func = dl_model.get_target_multipliers_func(
         find_scores_layer_name=input_names(keras_model)[0],
-        pre_activation_target_layer_name=_target(keras_model, output))
+        pre_activation_target_layer_name=_target(keras_model, output,
+                                                 dl_model))
     tasks = (task,) if np.ndim(task) == 0 else tuple(task)
     xt = tf.constant(x)
     with tf.GradientTape(persistent=True) as tape:
@@ -106,7 +124,7 @@ def gradient_error(dl_model, keras_model, x, output=0, task=0):
 def summation_error(dl_model, keras_model, x, ref, output=0, tasks=(0,)):
     """``dl_model`` converted with a DeepLIFT mode; one input."""
     names = input_names(keras_model)
-    target = _target(keras_model, output)
+    target = _target(keras_model, output, dl_model)
     func = dl_model.get_target_contribs_func(
         find_scores_layer_name=names[0],
         pre_activation_target_layer_name=target)

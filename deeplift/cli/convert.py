@@ -15,13 +15,21 @@ def _layer_mode(layer):
     return ""
 
 
+def _load_keras_model(h5_file, json_file, yaml_file, trust_model=False):
+    """Keras' own model for the check (see
+    :func:`deeplift.conversion.report.load_keras_model`)."""
+    from deeplift.conversion import report
+    return report.load_keras_model(h5_file, json_file, yaml_file,
+                                   trust_model=trust_model)
+
+
 def _keras_check(model, args):
     """One line: the forward check against Keras (or why it was skipped or
     refused). Code-bearing models are refused unless --trust-model."""
     from deeplift.conversion import report
     try:
-        keras_model, description = report.load_keras_model(
-            args.model, args.json, args.yaml, trust_model=args.trust_model)
+        keras_model, description = _load_keras_model(
+            args.model, args.json, args.yaml, args.trust_model)
     except report.UnsafeModelError as exc:
         return "refused (%s)" % str(exc).split(": ", 1)[1]
     if keras_model is None:

@@ -49,10 +49,14 @@ def captured(layer, key, array, dtype):
     by a variable)."""
     cache = layer.__dict__.setdefault("_captured", {})
     dtype = tf.as_dtype(dtype)
-    if (key, dtype) not in cache:
+    entry = cache.get((key, dtype))
+    # the array is kept with its tensor: a key made from id(array) can
+    # then never be reused by another array
+    if entry is None or entry[0] is not array:
         with tf.init_scope():
-            cache[(key, dtype)] = tf.constant(array, dtype=dtype)
-    return cache[(key, dtype)]
+            entry = cache[(key, dtype)] = (array, tf.constant(array,
+                                                              dtype=dtype))
+    return entry[1]
 
 
 class SymbolicVar(object):
