@@ -2,6 +2,8 @@
 compiled scorer in :mod:`deeplift.scoring`."""
 import logging
 
+import numpy as np
+
 from deeplift.modes import enum
 from deeplift.layers.core import Input, Layer, ScoringMode, check_mode
 from deeplift.layers.activations import Activation
@@ -65,9 +67,10 @@ class Model(object):
         """The Input layers, in the order data is given."""
         raise NotImplementedError()
 
-    def layer(self, ref):
-        """The layer ``ref`` designates: a Layer, or an index (Sequential)
-        / a name or alias (Graph)."""
+    def layer(self, ref, what=None):
+        """The layer ``ref`` designates: a Layer, or an index or name
+        (Sequential) / a name or alias (Graph); ``what`` names the argument
+        in errors."""
         raise NotImplementedError()
 
     def input_names(self):
@@ -77,29 +80,74 @@ class Model(object):
         """Every layer of the model (inputs first, in topological order)."""
         raise NotImplementedError()
 
+    def input_layer(self):
+        """The single Input layer; a ValueError naming the inputs when the
+        model has several."""
+        inputs = self.input_layers()
+        if len(inputs) != 1:
+            raise ValueError("this needs a model with one input; this one "
+                             "has %d: %s" % (len(inputs), self.input_names()))
+        return inputs[0]
+
     def output_layers(self):
         """The layers that feed no other layer (the model's outputs)."""
         return [l for l in self.all_layers() if not l.get_output_layers()]
 
-    def default_target(self):
-        """The usual target layer: the single output, or the layer before
-        it when the output is an activation (its pre-activation, e.g. the
-        logits before a softmax).  A ValueError names the outputs when
+    def output_layer(self):
+        """The single output layer; a ValueError naming the outputs when
         there are several."""
         outputs = self.output_layers()
         if len(outputs) != 1:
             raise ValueError(
                 "the model has %d output layers (%s); give the target layer "
                 "by name" % (len(outputs), [l.get_name() for l in outputs]))
-        target = outputs[0]
-        if isinstance(target, Activation) and len(target.input_layers()) == 1:
-            target = target.input_layers()[0]
-        return target
+        return outputs[0]
 
-    def resolve(self, ref):
-        """The layer ``ref`` designates: a Layer, an index (Sequential) or
-        a name or alias (Graph); same as :meth:`layer`."""
+    @staticmethod
+    def pre_activation(layer):
+        """The layer before ``layer`` when ``layer`` is an activation with
+        one input (e.g. the logits before a softmax), else ``layer``."""
+        if isinstance(layer, Activation) and len(layer.input_layers()) == 1:
+            return layer.input_layers()[0]
+        return layer
+
+    def default_target(self):
+        """The usual target layer: the single output, or the layer before
+        it when the output is an activation (its pre-activation, e.g. the
+        logits before a softmax).  A ValueError names the outputs when
+        there are several."""
+        return self.pre_activation(self.output_layer())
+
+    def output_chain(self):
+        """``[output, the layer feeding it, ...]``: from the single output
+        layer back through layers that have one input (ValueError as
+        :meth:`output_layer` when there are several outputs)."""
+        chain = [self.output_layer()]
+        while len(chain[-1].input_layers()) == 1:
+            chain.append(chain[-1].input_layers()[0])
+        return chain
+
+    def resolve(self, ref, what=None):
+        """The layer ``ref`` designates: a Layer, an index or a layer name
+        (Sequential), a name or alias (Graph); same as :meth:`layer`.
+        ``what`` (e.g. ``"target_layer"``) is named in the error for an
+        unknown name."""
+        return self.layer(ref, what)
+
+    def score_layer(self, ref):
+        """A layer to score: as :meth:`resolve`, except that for a
+        GraphModel an int ``i`` is the model's ``i``-th input."""
         return self.layer(ref)
+
+    def target_layer(self, ref=None, what="target_layer"):
+        """The target layer ``ref`` designates: None -> the
+        :meth:`default_target`; a Layer; an index (Sequential: a layer
+        index; Graph: a negative int counts back along
+        :meth:`output_chain`, -1 the output, -2 the layer feeding it); a
+        name."""
+        if ref is None:
+            return self.default_target()
+        return self.resolve(ref, what)
 
     def check_target(self, target_layer):
         """Refuse an activation layer as target (as the original did);
@@ -217,9 +265,21 @@ class SequentialModel(Model):
     def input_layers(self):
         return [self._layers[0]]
 
-    def layer(self, ref):
+    def output_layers(self):
+        return [self._layers[-1]]
+
+    def layer(self, ref, what=None):
+        """A Layer, an index into :meth:`get_layers` or a layer's name (a
+        ValueError lists the names for an unknown one, naming ``what``)."""
         if isinstance(ref, Layer):
             return ref
+        if isinstance(ref, str):
+            names = [l.get_name() for l in self._layers]
+            if ref in names:
+                return self._layers[names.index(ref)]
+            raise ValueError("unknown layer name %r%s; the layers are: %s"
+                             % (ref, " for %s" % what if what else "",
+                                ", ".join(map(str, names))))
         return self._layer(ref)
 
     def _layer(self, idx):
@@ -300,10 +360,34 @@ class GraphModel(Model):
         """The layer called ``name`` (or one of its aliases)."""
         return self._resolve(name)
 
-    def layer(self, ref):
+    def layer(self, ref, what=None):
+        """A Layer, or a layer's name or alias (KeyError listing the names
+        for an unknown one)."""
         if isinstance(ref, Layer):
             return ref
         return self._resolve(ref)
+
+    def score_layer(self, ref):
+        if isinstance(ref, (int, np.integer)) and not isinstance(ref, bool):
+            inputs = self.input_layers()
+            if not -len(inputs) <= ref < len(inputs):
+                raise ValueError("the model has %d input(s); input index %d "
+                                 "is out of range" % (len(inputs), ref))
+            return inputs[ref]
+        return self.layer(ref)
+
+    def target_layer(self, ref=None, what="target_layer"):
+        if isinstance(ref, (int, np.integer)) and not isinstance(ref, bool):
+            if ref >= 0:
+                raise ValueError("for a GraphModel an int %s counts back "
+                                 "from the output (-1, -2, ...); got %d"
+                                 % (what, ref))
+            chain = self.output_chain()
+            if -ref > len(chain):
+                raise ValueError("%s %d is out of range: the output chain "
+                                 "has %d layer(s)" % (what, ref, len(chain)))
+            return chain[-ref - 1]
+        return super(GraphModel, self).target_layer(ref, what)
 
     def _get_func(self, find_scores_layer_name,
                   pre_activation_target_layer_name, func_type=None,

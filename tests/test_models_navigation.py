@@ -62,3 +62,53 @@ def test_scoring_function_is_an_object_with_its_scorer():
     assert both.shape == (2, 1, 3)
     np.testing.assert_allclose(both[1], got)
     assert func.scorer.target_layer is dense
+
+
+def test_sequential_single_input_output_and_names():
+    model, inp, dense, act = _sequential()
+    assert model.input_layer() is inp and model.output_layer() is act
+    assert model.output_chain() == [act, dense, inp]
+    assert model.resolve("d") is dense                  # by name too
+    with pytest.raises(ValueError, match="unknown layer name 'x' for "
+                       "target_layer; the layers are: in, d, s"):
+        model.resolve("x", "target_layer")
+    assert model.target_layer() is dense and model.target_layer(-1) is act
+    assert model.score_layer(0) is inp
+
+
+def test_pre_activation():
+    model, inp, dense, act = _sequential()
+    assert model.pre_activation(act) is dense
+    assert model.pre_activation(dense) is dense
+
+
+def _graph_chain():
+    rng = np.random.RandomState(2)
+    x1 = layers.Input(batch_shape=(None, 3), name="x1")
+    x2 = layers.Input(batch_shape=(None, 3), name="x2")
+    cat = layers.Concat(axis=-1, name="cat").set_inputs([x1, x2])
+    dense = layers.Dense(kernel=rng.randn(6, 2), bias=np.zeros(2),
+                         name="d").set_inputs(cat)
+    act = layers.Softmax(name="sm").set_inputs(dense)
+    names = {l.get_name(): l for l in (x1, x2, cat, dense, act)}
+    return GraphModel(names, ["x1", "x2"], name_aliases={"out": "sm"}), \
+        (x1, x2, cat, dense, act)
+
+
+def test_graph_chain_targets_and_inputs():
+    model, (x1, x2, cat, dense, act) = _graph_chain()
+    assert model.output_layer() is act
+    assert model.output_chain() == [act, dense, cat]   # stops at the merge
+    assert model.default_target() is dense
+    assert model.target_layer() is dense
+    assert model.target_layer(-1) is act and model.target_layer(-3) is cat
+    assert model.target_layer("out") is act            # alias
+    with pytest.raises(ValueError, match="counts back"):
+        model.target_layer(1)
+    with pytest.raises(ValueError, match="out of range"):
+        model.target_layer(-4)
+    assert model.score_layer(1) is x2 and model.score_layer("cat") is cat
+    with pytest.raises(ValueError, match="input index 2 is out of range"):
+        model.score_layer(2)
+    with pytest.raises(ValueError, match="one input.*x1.*x2"):
+        model.input_layer()

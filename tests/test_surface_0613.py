@@ -41,26 +41,10 @@ for _module in ("deeplift.layers.pooling",):
             ("deeplift.layers", _name)]
 
 
-#: 0.6.13 names of deeplift.conversion.kerasapi_conversion still missing
-#: or incompatible here (that module is restructured in parallel; listed
-#: so that the gap is visible and the test turns red once one is fixed
-#: without being taken off this list)
-PENDING = {("deeplift.conversion.kerasapi_conversion", name) for name in (
-    "ConvertedModelContainer", "activation_to_conversion_function",
-    "convert_model_from_saved_files", "flatten_conversion",
-    "functional_container_conversion", "globalavgpooling1d_conversion",
-    "globalmaxpooling1d_conversion", "insert_weights_into_nested_model_config",
-    "prep_pool1d_kwargs", "prep_pool2d_kwargs",
-    "sequential_container_conversion", "validate_keys")}
-
-
 def _entries():
     for module, names in sorted(_MODULES.items()):
         for name, entry in sorted(names.items()):
-            marks = ([pytest.mark.xfail(strict=True, reason="pending in the "
-                                        "conversion module")]
-                     if (module, name) in PENDING else [])
-            yield pytest.param(module, name, entry, marks=marks,
+            yield pytest.param(module, name, entry,
                                id="%s.%s" % (module, name))
 
 

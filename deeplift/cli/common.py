@@ -145,12 +145,6 @@ def _load_model(args, method, **options):
         raise _conversion_error(args.model, exc)
 
 
-def _output_layers(model):
-    """The layers of a graph model that feed no other layer."""
-    return [l for l in model.get_name_to_layer().values()
-            if not l.get_output_layers()]
-
-
 def _check_file(path, what):
     if not os.path.exists(path):
         raise CLIError("%s %s does not exist" % (what, path))

@@ -129,8 +129,7 @@ def _target_options(args):
 
 
 def _model_length(model):
-    from deeplift.genomics.models import _input_layer
-    shape = _input_layer(model).get_shape()
+    shape = model.input_layer().get_shape()
     if len(shape) != 3 or shape[-1] != 4:
         raise CLIError("the model's input has shape %s, not (None, L, 4) "
                        "one-hot DNA" % (tuple(shape),))

@@ -44,12 +44,10 @@ from deeplift.conversion.errors import (CONVERSION_FUNCTION_CONTRACT,
 from deeplift.conversion.registry import REGISTRY
 # the conversion functions 0.6.13 exposed here (public names)
 from deeplift.conversion.converters.activations import (  # noqa: F401
-    ACTIVATIONS, activation_conversion, activation_to_conversion_function,
-    linear_conversion, relu_conversion, sigmoid_conversion, tanh_conversion,
+    ACTIVATIONS, activation_conversion, linear_conversion, relu_conversion, sigmoid_conversion, tanh_conversion,
     softmax_conversion, prelu_conversion)
 from deeplift.conversion.converters.core import (  # noqa: F401
-    input_layer_conversion, noop_conversion, dense_conversion,
-    flatten_conversion)
+    input_layer_conversion, noop_conversion, dense_conversion)
 from deeplift.conversion.converters.normalization import (  # noqa: F401
     batchnorm_conversion)
 from deeplift.conversion.converters.convolutional import (  # noqa: F401
@@ -99,6 +97,18 @@ def _options(args):
                                 dataclasses.fields(ConversionOptions)})
 
 
+def _options_of_kwargs(func_name, kwargs):
+    """The :class:`ConversionOptions` of ``kwargs``; ``TypeError`` naming
+    an unknown option and the known ones."""
+    known = [field.name for field in dataclasses.fields(ConversionOptions)]
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise TypeError("%s() got unexpected keyword argument(s) %s; its "
+                        "options are: %s" % (func_name, ", ".join(
+                            repr(k) for k in unknown), ", ".join(known)))
+    return ConversionOptions(**kwargs)
+
+
 def convert_sequential_model(
         model_config,
         nonlinear_mxts_mode=NonlinearMxtsMode.DeepLIFT_GenomicsDefault,
@@ -141,16 +151,13 @@ def convert_functional_model(
     return Converter(_options(locals())).convert(model_config, "Functional")
 
 
-def convert_model_from_saved_files(
-        h5_file, json_file=None, yaml_file=None,
-        nonlinear_mxts_mode=NonlinearMxtsMode.DeepLIFT_GenomicsDefault,
-        verbose=True,
-        dense_mxts_mode=DenseMxtsMode.Linear,
-        conv_mxts_mode=ConvMxtsMode.Linear,
-        maxpool_deeplift_mode=default_maxpool_deeplift_mode,
-        layer_overrides={},
-        custom_conversion_funcs={}):
-    """Convert a saved Keras model.
+def convert_model_from_saved_files(h5_file, json_file=None, yaml_file=None,
+                                   **kwargs):
+    """Convert a saved Keras model; ``kwargs`` are the options of
+    :func:`convert_sequential_model` (:class:`ConversionOptions`: the
+    modes, ``verbose``, ``layer_overrides``, ``custom_conversion_funcs``),
+    as in 0.6.13; an unknown one raises ``TypeError`` before any file is
+    read.
 
     ``h5_file``: a whole-model HDF5 file (Keras 1/2, tf_keras or Keras 3
     ``.h5``), a weights-only HDF5 file (then give ``json_file`` or
@@ -165,13 +172,14 @@ def convert_model_from_saved_files(
     fn}`` supplies conversions (contract in
     ``deeplift.conversion.errors.CONVERSION_FUNCTION_CONTRACT``).
     """
+    options = _options_of_kwargs("convert_model_from_saved_files", kwargs)
     model_class_and_config, store = readers.read_saved_files(
         h5_file, json_file=json_file, yaml_file=yaml_file)
     config_file = json_file if json_file is not None else yaml_file
     source = os.fspath(h5_file)
     if config_file is not None:
         source = "%s + %s" % (os.fspath(config_file), source)
-    return Converter(_options(locals())).convert(
+    return Converter(options).convert(
         model_class_and_config, store=store, source=source)
 
 
@@ -190,3 +198,213 @@ def convert_keras_model(
     model_class_and_config, store = readers.read_keras_model(model)
     return Converter(_options(locals())).convert(
         model_class_and_config, store=store, source=store.source)
+
+
+# --------------------------------------------------------------------------
+# the rest of 0.6.13's module surface: thin wrappers over the converter
+# --------------------------------------------------------------------------
+from collections import OrderedDict  # noqa: E402
+
+from deeplift import layers  # noqa: E402
+from deeplift.conversion import keras_config as _keras_config  # noqa: E402
+from deeplift.conversion.converters import core as _core  # noqa: E402
+from deeplift.conversion.converters import pooling as _pooling  # noqa: E402
+from deeplift.conversion.converters import \
+    activations as _activations  # noqa: E402
+from deeplift.conversion.placeholder import Placeholder as _Placeholder  # noqa: E402,E501
+
+
+def validate_keys(a_dict, required_keys):
+    """Raise ``AssertionError`` (as 0.6.13 did) naming the first of
+    ``required_keys`` missing from ``a_dict`` and the keys it has."""
+    for required_key in required_keys:
+        if required_key not in a_dict:
+            raise AssertionError(
+                "%s is a required key for the dict, but keys are only: %s"
+                % (required_key, list(a_dict.keys())))
+
+
+def prep_pool1d_kwargs(config, name, verbose):
+    """The keyword arguments of ``MaxPool1D``/``AvgPool1D`` for a Keras
+    1D pooling layer config: ``name``, ``verbose``, ``pool_length``,
+    ``stride``, ``padding`` (upper case)."""
+    return _pooling._pool1d_kwargs(config, name, verbose)
+
+
+def prep_pool2d_kwargs(config, name, verbose):
+    """The keyword arguments of ``MaxPool2D``/``AvgPool2D`` for a Keras
+    2D pooling layer config: ``name``, ``verbose``, ``pool_size``,
+    ``strides``, ``padding`` (upper case), ``data_format``."""
+    return _pooling._pool2d_kwargs(config, name, verbose)
+
+
+#: 0.6.13's names of the global 1D pooling conversions
+globalmaxpooling1d_conversion = globalmaxpool1d_conversion
+globalavgpooling1d_conversion = globalavgpool1d_conversion
+
+
+def flatten_conversion(name, verbose, config=None, **kwargs):
+    """``[Flatten]`` (0.6.13 signature: the config is optional; when
+    given, a ``channels_first`` one is refused)."""
+    return _core.flatten_conversion(config if config is not None else {},
+                                    name, verbose, **kwargs)
+
+
+def activation_to_conversion_function(activation_name):
+    """The conversion function of a Keras activation name (any case),
+    called as ``fn(name=, verbose=, nonlinear_mxts_mode=)`` and returning
+    a list of deeplift layers (empty for ``linear``). An unknown name
+    raises :class:`ConversionError` listing the supported ones."""
+    return _activations.activation_to_conversion_function(activation_name)
+
+
+def insert_weights_into_nested_model_config(nested_model_weights,
+                                            nested_model_layer_config):
+    """Set ``config["weights"]`` of each layer entry in
+    ``nested_model_layer_config`` (recursing into nested Sequential and
+    functional models) from ``nested_model_weights``, a mapping of weight
+    names (``"dense_1/kernel:0"``, as in a nested model's HDF5 group) to
+    arrays: a layer gets the arrays under its name, in mapping order."""
+    store = readers._FlatNamedWeights(list(nested_model_weights.items()),
+                                      "nested model weights")
+    readers.insert_weights(nested_model_layer_config, store)
+
+
+def _container_converter(verbose, nonlinear_mxts_mode, dense_mxts_mode,
+                         conv_mxts_mode, maxpool_deeplift_mode,
+                         layer_overrides, custom_conversion_funcs):
+    return Converter(ConversionOptions(
+        nonlinear_mxts_mode=nonlinear_mxts_mode, verbose=verbose,
+        dense_mxts_mode=dense_mxts_mode, conv_mxts_mode=conv_mxts_mode,
+        maxpool_deeplift_mode=maxpool_deeplift_mode,
+        layer_overrides=layer_overrides or {},
+        custom_conversion_funcs=custom_conversion_funcs or {}))
+
+
+def sequential_container_conversion(config, name, verbose,
+                                    nonlinear_mxts_mode, dense_mxts_mode,
+                                    conv_mxts_mode, maxpool_deeplift_mode,
+                                    converted_layers=None,
+                                    layer_overrides={},
+                                    custom_conversion_funcs={}):
+    """Convert a Sequential layer list (``config``: entries whose configs
+    carry their weights under ``'weights'``, or a config dict with
+    ``'layers'``) and append its layers to ``converted_layers`` (which
+    it returns), wired after its last layer; without ``converted_layers``
+    the first layer is left unwired (``set_inputs`` it). Layers are named
+    ``<name>-<index>`` (``<index>`` when ``name`` is empty);
+    ``layer_overrides`` is keyed by index in the list."""
+    if converted_layers is None:
+        converted_layers = []
+    entries = readers.container_layer_entries("Sequential", config)
+    converter = _container_converter(
+        verbose, nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
+        maxpool_deeplift_mode, layer_overrides, custom_conversion_funcs)
+    prev = converted_layers[-1] if converted_layers else None
+    stand_in = None
+    if prev is None:
+        stand_in = layers.Input(batch_shape=[None], name="\0unwired")
+        prev = stand_in
+    created = converter.sequential(entries, name + "-" if name else "",
+                                   prev, True)
+    if stand_in is not None:
+        for layer in created:
+            if layer.get_inputs() is stand_in:
+                layer.inputs = None
+    converted_layers.extend(created)
+    return converted_layers
+
+
+class ConvertedModelContainer(object):
+    """What :func:`functional_container_conversion` returns:
+    ``node_id_to_deeplift_layers`` (Keras node id -> its deeplift layers,
+    the node's output last), ``node_id_to_input_node_info`` (node id ->
+    ``None`` for an input, ``(input node id, 0)``, or a list of those for
+    a layer with several inputs), ``name_to_deeplift_layer``,
+    ``input_layer_names`` and ``output_layers`` (in the model's order)."""
+
+    def __init__(self, node_id_to_deeplift_layers,
+                 node_id_to_input_node_info, name_to_deeplift_layer,
+                 input_layer_names, output_layers):
+        self.node_id_to_deeplift_layers = node_id_to_deeplift_layers
+        self.node_id_to_input_node_info = node_id_to_input_node_info
+        self.name_to_deeplift_layer = name_to_deeplift_layer
+        self.input_layer_names = input_layer_names
+        self.output_layers = output_layers
+
+
+def _node_id(layer_name):
+    return (layer_name[len("preact_"):] if layer_name.startswith("preact_")
+            else layer_name)
+
+
+def _input_node_info(layer):
+    inputs = layer.get_inputs()
+    if inputs is None:
+        return None
+    if isinstance(inputs, (list, tuple)):
+        return [(_node_id(i.get_name()), 0) for i in inputs]
+    return (_node_id(inputs.get_name()), 0)
+
+
+def functional_container_conversion(config, name, verbose,
+                                    nonlinear_mxts_mode, dense_mxts_mode,
+                                    conv_mxts_mode, maxpool_deeplift_mode,
+                                    layer_overrides, custom_conversion_funcs,
+                                    outer_inbound_node_infos=None,
+                                    node_id_to_deeplift_layers=None,
+                                    node_id_to_input_node_info=None,
+                                    name_to_deeplift_layer=None):
+    """Convert a functional model config (layer configs carrying their
+    weights) into a :class:`ConvertedModelContainer`; node ids are
+    ``<name>_<keras layer>_<node index>`` (no prefix when ``name`` is
+    empty). With ``outer_inbound_node_infos`` (one ``(node id, tensor
+    index)`` per model input, resolved in ``node_id_to_deeplift_layers``)
+    the model's inputs become NoOps fed by those layers. The three dicts,
+    when given, are extended and returned in the container. Raises
+    :class:`UnsupportedLayerError` listing every layer without a
+    conversion."""
+    if node_id_to_deeplift_layers is None:
+        node_id_to_deeplift_layers = OrderedDict()
+    if node_id_to_input_node_info is None:
+        node_id_to_input_node_info = OrderedDict()
+    if name_to_deeplift_layer is None:
+        name_to_deeplift_layer = OrderedDict()
+    prefix = name + "_" if name else ""
+    outer_inputs = None
+    if outer_inbound_node_infos:
+        outer_inputs = []
+        for node_id, tensor_idx in outer_inbound_node_infos:
+            if node_id not in node_id_to_deeplift_layers:
+                raise ConversionError(
+                    "outer_inbound_node_infos names node '%s', which is not "
+                    "in node_id_to_deeplift_layers" % node_id)
+            converted = node_id_to_deeplift_layers[node_id]
+            outer_inputs.append(
+                converted.output_layers[tensor_idx]
+                if isinstance(converted, ConvertedModelContainer)
+                else converted[-1])
+    converter = _container_converter(
+        verbose, nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
+        maxpool_deeplift_mode, layer_overrides, custom_conversion_funcs)
+    output_layers, created = converter.functional(config, prefix,
+                                                  outer_inputs)
+    if any(isinstance(o, _Placeholder) for o in output_layers):
+        raise converter.blockers
+    for layer in created:
+        group = node_id_to_deeplift_layers.setdefault(
+            _node_id(layer.get_name()), [])
+        if not group:
+            node_id_to_input_node_info[_node_id(layer.get_name())] = \
+                _input_node_info(layer)
+        group.append(layer)
+        name_to_deeplift_layer[layer.get_name()] = layer
+    graph = _keras_config.FunctionalGraph(config)
+    input_layer_names = [prefix + graph.node_name(graph.resolve(ref)[0])
+                         for ref in graph.input_refs]
+    return ConvertedModelContainer(
+        node_id_to_deeplift_layers=node_id_to_deeplift_layers,
+        node_id_to_input_node_info=node_id_to_input_node_info,
+        name_to_deeplift_layer=name_to_deeplift_layer,
+        input_layer_names=input_layer_names,
+        output_layers=list(output_layers))

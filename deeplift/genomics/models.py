@@ -88,12 +88,6 @@ def resolve_custom_conversions(spec):
     return value
 
 
-def _all_layers(model):
-    if hasattr(model, "get_layers"):
-        return list(model.get_layers())
-    return list(model.get_name_to_layer().values())
-
-
 def model_methods(model):
     """The methods ``model`` (an already converted deeplift model) can
     compute, judged from the modes of its hidden nonlinearities."""
@@ -106,7 +100,7 @@ def model_methods(model):
         return using(_methods.mode_of(explicit))
     from deeplift.layers import Activation
     modes = set()
-    for layer in _all_layers(model):
+    for layer in model.all_layers():
         if isinstance(layer, Activation) and layer.get_output_layers():
             modes.add(layer.nonlinear_mxts_mode)
     if not modes:      # linear model: every rule is the gradient
@@ -121,75 +115,39 @@ def model_methods(model):
     return set()
 
 
-def _input_layer(model):
-    if hasattr(model, "get_layers"):
-        return model.get_layers()[0]
-    names = model.get_input_layer_names()
-    if len(names) != 1:
-        raise ValueError("score_sequences needs a model with one input; "
-                         "this one has %d: %s" % (len(names), names))
-    return model.get_layer(names[0])
-
-
 def _layer_refs(model, find_scores_layer, target_layer):
-    """``find_scores_layer`` and ``target_layer`` as :class:`MultiRefScorer`
-    takes them: indices for a Sequential model; names for a GraphModel,
-    where the integers 0 / -2 / -1 mean the input / the layer before the
-    output activation / the output."""
-    if hasattr(model, "get_layers"):
-        return (_sequential_index(model, find_scores_layer,
-                                  "find_scores_layer"),
-                _sequential_index(model, target_layer, "target_layer"))
+    """``find_scores_layer`` and ``target_layer`` as the layers they
+    designate (see :mod:`deeplift.models`' navigation): indices or names
+    for a Sequential model; names for a GraphModel, where the integers
+    0 / -2 / -1 mean the input / the layer before the output activation /
+    the output."""
+    from deeplift.models import GraphModel
+    if not isinstance(model, GraphModel):
+        return (model.resolve(find_scores_layer, "find_scores_layer"),
+                model.resolve(target_layer, "target_layer"))
     if isinstance(find_scores_layer, int):
         if find_scores_layer != 0:
             raise ValueError("for a functional model give find_scores_layer "
                              "as a layer name (or 0 for the input)")
-        find_scores_layer = model.get_input_layer_names()[0]
+    score = model.score_layer(find_scores_layer)
     if isinstance(target_layer, int):
         if target_layer not in (-1, -2):
             raise ValueError("for a functional model give target_layer as a "
                              "layer name (or -2 for the layer before the "
                              "output activation, -1 for the output)")
-        outputs = [l for l in model.get_name_to_layer().values()
-                   if not l.get_output_layers()]
-        if len(outputs) != 1:
-            raise ValueError("the model has %d outputs (%s); give "
-                             "target_layer as a layer name"
-                             % (len(outputs),
-                                [l.get_name() for l in outputs]))
-        out = outputs[0]
+        out = model.output_layer()
         if target_layer == -2:
-            from deeplift.layers import Activation
-            if not isinstance(out, Activation):
+            if model.pre_activation(out) is out:
                 raise ValueError("the output layer %r is not an activation; "
                                  "give target_layer as a layer name"
                                  % (out.get_name(),))
-            out = out.inputs
-        target_layer = out.get_name()
-    return find_scores_layer, target_layer
-
-
-def _sequential_index(model, ref, what):
-    """A Sequential model's layer given by index or by name, as an index;
-    an unknown name is a ValueError listing the names."""
-    if not isinstance(ref, str):
-        return ref
-    names = [layer.get_name() for layer in model.get_layers()]
-    if ref in names:
-        return names.index(ref)
-    raise ValueError("unknown layer name %r for %s; the layers are: %s"
-                     % (ref, what, ", ".join(map(str, names))))
+            out = model.pre_activation(out)
+        return score, out
+    return score, model.resolve(target_layer, "target_layer")
 
 
 #: ``target=`` values of :func:`resolve_target`
 TARGETS = ("counts", "profile")
-
-
-def _output_layers(model):
-    if hasattr(model, "get_layers"):
-        return [model.get_layers()[-1]]
-    return [l for l in model.get_name_to_layer().values()
-            if not l.get_output_layers()]
 
 
 def resolve_target(model, target):
@@ -200,11 +158,10 @@ def resolve_target(model, target):
     activation), the counts head the output of shape (None, 1) or
     (None, C) with C <= 2.  Raises ValueError naming the outputs when the
     model does not have exactly one of each."""
-    from deeplift.layers import Activation
     if target not in TARGETS:
         raise ValueError("target must be one of %s, got %r"
                          % (", ".join(TARGETS), target))
-    outputs = _output_layers(model)
+    outputs = model.output_layers()
     described = ", ".join("%s %s" % (l.get_name(), tuple(l.get_shape()))
                           for l in outputs)
     profile, counts = [], []
@@ -221,10 +178,8 @@ def resolve_target(model, target):
             "cannot tell the %s head of this model: expected two outputs, "
             "profile logits (None, L[, C]) and counts (None, 1), but it has "
             "%s; give target_layer as a layer name" % (target, described))
-    layer = chosen[0]
-    if isinstance(layer, Activation):       # explain the pre-activation
-        layer = layer.inputs
-    return layer.get_name()
+    # explain the pre-activation
+    return model.pre_activation(chosen[0]).get_name()
 
 
 _SCORER_CACHE = weakref.WeakKeyDictionary()

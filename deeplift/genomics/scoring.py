@@ -6,7 +6,7 @@ import numpy as np
 from deeplift import methods as _methods
 from deeplift.genomics.encoding import one_hot_encode
 from deeplift.genomics.models import (METHOD_TO_NONLINEAR_MXTS_MODE,
-                                      _DEFAULT_METHODS, _input_layer,
+                                      _DEFAULT_METHODS,
                                       _scorer, load_model, model_methods,
                                       normalize_method, resolve_target)
 from deeplift.genomics.references import ReferenceSpec
@@ -121,7 +121,7 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
     ig_steps = int(ig_steps)
     if ig_steps < 1:
         raise ValueError("ig_steps must be at least 1, got %r" % (ig_steps,))
-    in_shape = _input_layer(model).get_shape()
+    in_shape = model.input_layer().get_shape()
     if len(in_shape) != 3 or in_shape[-1] != 4:
         raise ValueError("the model's input has shape %s, not (None, L, 4) "
                          "one-hot DNA" % (tuple(in_shape),))
