@@ -18,6 +18,7 @@ from deeplift.conversion.errors import (CONVERSION_FUNCTION_CONTRACT,
                                         UnsupportedLayerError,
                                         WeightsMismatchError)
 from deeplift.conversion.placeholder import Placeholder
+from deeplift.rules.resolve import RuleResolver
 from deeplift.layers import (NonlinearMxtsMode, DenseMxtsMode, ConvMxtsMode,
                              MaxPoolDeepLiftMode)
 
@@ -75,6 +76,11 @@ class Converter(object):
         self.options = options
         self.modes = options.modes()
         self.layer_overrides = options.layer_overrides or {}
+        #: the one rule-resolution object (deeplift.rules.resolve)
+        self.resolver = RuleResolver(
+            nonlinear_mxts_mode=options.nonlinear_mxts_mode,
+            maxpool_deeplift_mode=options.maxpool_deeplift_mode,
+            layer_overrides=self.layer_overrides)
         self.custom = dict(options.custom_conversion_funcs or {})
         self.verbose = options.verbose
         self.keras_version = None
@@ -177,16 +183,9 @@ class Converter(object):
                    *args)
 
     def _modes_for(self, keys):
-        """The modes, with those of the first of ``keys`` (a layer's index
-        or names) found in ``layer_overrides``."""
-        modes = dict(self.modes)
-        for key in keys:
-            if key in self.layer_overrides:
-                override = self.layer_overrides[key]
-                modes.update((mode, override[mode]) for mode in self.modes
-                             if mode in override)
-                break
-        return modes
+        """The modes of the Keras layer known by ``keys`` (its index or
+        names), overrides applied by the rule resolver."""
+        return self.resolver.modes_for(keys, self.modes)
 
     def _register(self, layer):
         if not isinstance(layer, layers.Layer):

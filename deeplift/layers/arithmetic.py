@@ -26,8 +26,8 @@ import tensorflow as tf
 
 from deeplift.layers.activations import Activation
 from deeplift.layers.core import (ListInputMixin, Node, SingleInputMixin,
-                                  StructuralLayer, as_float_array, captured,
-                                  negative_part, positive_part)
+                                  StructuralLayer, as_float_array, captured)
+from deeplift.rules.ops import scaled_contribs, scaled_multipliers
 
 
 def _param(value, what):
@@ -107,17 +107,11 @@ class Affine(SingleInputMixin, Node):
     def contribs(self, state):
         pos_in, neg_in = state.input.contribs
         factor = self._factor(pos_in.dtype)
-        fpos, fneg = positive_part(factor), negative_part(factor)
-        return pos_in * fpos + neg_in * fneg, neg_in * fpos + pos_in * fneg
+        return scaled_contribs(pos_in, neg_in, factor)
 
     def backward(self, state, pos_mxts, neg_mxts):
         factor = self._factor(pos_mxts.dtype)
-        if neg_mxts is pos_mxts:
-            out = pos_mxts * factor
-            return [(out, out)]
-        fpos, fneg = positive_part(factor), negative_part(factor)
-        return [(pos_mxts * fpos + neg_mxts * fneg,
-                 pos_mxts * fneg + neg_mxts * fpos)]
+        return [scaled_multipliers(pos_mxts, neg_mxts, factor)]
 
 
 class WeightedSum(ListInputMixin, Node):

@@ -20,8 +20,8 @@ from deeplift.graph import topological_order, forward_sweep, backward_sweep
 from deeplift.layers.core import (Input, Node, SingleInputMixin,
                                   ListInputMixin, StructuralLayer,
                                   NonlinearMxtsMode, check_mode,
-                                  positive_part, negative_part,
                                   as_float_array)
+from deeplift.rules.ops import scaled_contribs, scaled_multipliers
 
 logger = logging.getLogger(__name__)
 
@@ -150,17 +150,11 @@ class ElementwiseAffine(SingleInputMixin, Node):
     def contribs(self, state):
         pos_in, neg_in = state.input.contribs
         scale = self._scale(pos_in.dtype)
-        spos, sneg = positive_part(scale), negative_part(scale)
-        return pos_in * spos + neg_in * sneg, neg_in * spos + pos_in * sneg
+        return scaled_contribs(pos_in, neg_in, scale)
 
     def backward(self, state, pos_mxts, neg_mxts):
         scale = self._scale(pos_mxts.dtype)
-        if neg_mxts is pos_mxts:
-            out = pos_mxts * scale
-            return [(out, out)]
-        spos, sneg = positive_part(scale), negative_part(scale)
-        return [(pos_mxts * spos + neg_mxts * sneg,
-                 pos_mxts * sneg + neg_mxts * spos)]
+        return [scaled_multipliers(pos_mxts, neg_mxts, scale)]
 
 
 class Slice(SingleInputMixin, StructuralLayer):

@@ -18,7 +18,7 @@ from deeplift.layers.core import (  # noqa: F401
     ActivationNames, Concat, ConvMxtsMode, Dense, DenseMxtsMode, Flatten,
     Input, Layer, ListInputMixin, MaxPoolDeepLiftMode, Merge, NoOp, Node,
     NonlinearMxtsMode, OneDimOutputMixin, ScoringMode, SingleInputMixin)
-from deeplift.layers.core import (LinearLayer, ConvMxtsMode, check_mode,
+from deeplift.layers.core import (LinearLayer, check_mode,
                                   as_float_array)
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import tensorflow as tf
 
 from deeplift.layers.core import (SingleInputMixin, Node, StructuralLayer,
-                                  LinearLayer, positive_part, negative_part,
-                                  as_float_array)
+                                  LinearLayer, as_float_array)
+from deeplift.rules.ops import scaled_contribs, scaled_multipliers
 from deeplift.layers.activations import Activation
 from deeplift.layers.composite import Composite, ElementwiseAffine
 from deeplift.layers.merge import Multiply
@@ -73,18 +73,12 @@ class BatchNormalization(SingleInputMixin, Node):
     def contribs(self, state):
         pos_in, neg_in = state.input.contribs
         scale, _ = self._scale_and_offset(len(pos_in.shape), pos_in.dtype)
-        spos, sneg = positive_part(scale), negative_part(scale)
-        return pos_in * spos + neg_in * sneg, neg_in * spos + pos_in * sneg
+        return scaled_contribs(pos_in, neg_in, scale)
 
     def backward(self, state, pos_mxts, neg_mxts):
         scale, _ = self._scale_and_offset(len(pos_mxts.shape),
                                           pos_mxts.dtype)
-        if neg_mxts is pos_mxts:
-            out = pos_mxts * scale
-            return [(out, out)]
-        spos, sneg = positive_part(scale), negative_part(scale)
-        return [(pos_mxts * spos + neg_mxts * sneg,
-                 pos_mxts * sneg + neg_mxts * spos)]
+        return [scaled_multipliers(pos_mxts, neg_mxts, scale)]
 
 
 # --------------------------------------------------------------------------

@@ -32,6 +32,25 @@ def negative_part(t):
     return tf.where(t < 0, t, tf.zeros_like(t))
 
 
+def scaled_contribs(pos_in, neg_in, scale):
+    """Positive and negative contributions of ``x * scale`` (``scale`` an
+    elementwise factor of either sign, broadcast against the inputs): a
+    negative factor swaps the parts."""
+    spos, sneg = positive_part(scale), negative_part(scale)
+    return pos_in * spos + neg_in * sneg, neg_in * spos + pos_in * sneg
+
+
+def scaled_multipliers(pos_mxts, neg_mxts, scale):
+    """``(pos, neg)`` multipliers of the input of ``x * scale`` from those
+    of its output (the Linear rule of an elementwise factor)."""
+    if neg_mxts is pos_mxts:
+        out = pos_mxts * scale
+        return out, out
+    spos, sneg = positive_part(scale), negative_part(scale)
+    return (pos_mxts * spos + neg_mxts * sneg,
+            pos_mxts * sneg + neg_mxts * spos)
+
+
 def select_by_sign(diff, pos_mxts, neg_mxts):
     """One multiplier from a (pos, neg) pair, chosen by the sign of
     ``diff``: the positive multiplier where diff > 0, the negative one

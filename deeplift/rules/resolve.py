@@ -92,6 +92,22 @@ class RuleResolver(object):
     def _override(self, layer_name, key, default):
         return self.layer_overrides.get(layer_name, {}).get(key, default)
 
+    def modes_for(self, keys, defaults):
+        """The mode arguments of one layer known by ``keys`` (its Keras
+        index and names; the first found in ``layer_overrides`` wins):
+        ``defaults`` (a dict of mode argument -> value) updated with that
+        layer's overrides.  The converters call this for every Keras layer,
+        so overrides given to a ``convert_*`` function and to this object
+        mean the same thing."""
+        modes = dict(defaults)
+        for key in keys:
+            if key in self.layer_overrides:
+                override = self.layer_overrides[key]
+                modes.update((mode, override[mode]) for mode in defaults
+                             if mode in override)
+                break
+        return modes
+
     def nonlinear_mode(self, layer_name):
         """The nonlinear mode asked for ``layer_name`` (GenomicsDefault not
         yet resolved: that needs the graph, see :meth:`activation_mode`)."""
