@@ -97,8 +97,9 @@ def shuffle_ref_fn(shuffle_func):
 #: On CPU, :func:`auto_batch_size` sizes a batch so that the largest layer
 #: activation of the batch takes about this many bytes (15 pairs of 0.5
 #: MiB on the ChromBPNet-shaped model of bench/bench_multiref.py, 64
-#: filters, where batches of 10-15 pairs measured fastest and 80-256 pairs
-#: slower; the batch-size sweep of workload (e) in bench/RESULTS.md)
+#: filters).  Measured there (bench/RESULTS.md, bench/NOTES.md): on a quiet
+#: machine 5 to 256 pairs per call ran within 10% of each other; under
+#: heavy load small batches were faster; small batches keep memory low.
 CPU_BATCH_BYTES = 8 << 20
 
 #: and never more pairs than this (nor, on a GPU, fewer)
