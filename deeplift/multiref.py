@@ -44,7 +44,6 @@ import weakref
 
 import numpy as np
 
-from deeplift.layers.core import Layer
 from deeplift.layers.activations import Activation
 from deeplift.progress import progress_bar
 from deeplift.scoring import (Scorer, CONTRIBS, MULTIPLIERS, prepare_inputs,
@@ -328,9 +327,10 @@ class MultiRefScorer(object):
         else:
             items = (find_scores_layer if isinstance(
                 find_scores_layer, (list, tuple)) else [find_scores_layer])
-            score_layers = [self._resolve_score_layer(model, item)
-                            for item in items]
-        target = self._resolve_target(model, target_layer)
+            score_layers = [model.score_layer(item) for item in items]
+        # deeplift.models' navigation: None is the output or its
+        # pre-activation; a GraphModel's int counts back from the output
+        target = model.target_layer(target_layer)
         if isinstance(target, Activation) and target_layer is not None:
             model.check_target(target)  # raises the original's error
         self.scorer = _pair_scorer(inputs, score_layers, target,
@@ -358,61 +358,6 @@ class MultiRefScorer(object):
         scorer = self.scorer
         self._input_pos = dict((id(l), j)
                                for j, l in enumerate(scorer.input_layers))
-
-    # ----- layer resolution --------------------------------------------
-    @staticmethod
-    def _resolve_score_layer(model, item):
-        """A layer, an index (Sequential: layer index; Graph: input index)
-        or a name."""
-        from deeplift.models import GraphModel
-        if isinstance(model, GraphModel) and isinstance(
-                item, (int, np.integer)):
-            inputs = model.input_layers()
-            if not -len(inputs) <= item < len(inputs):
-                raise ValueError("the model has %d input(s); input index %d "
-                                 "is out of range" % (len(inputs), item))
-            return inputs[item]
-        return model.layer(item)
-
-    @staticmethod
-    def _output_chain(model):
-        outputs = [l for l in model.get_name_to_layer().values()
-                   if not l.get_output_layers()]
-        if len(outputs) != 1:
-            raise ValueError(
-                "the model has %d output layers (%s); give target_layer by "
-                "name" % (len(outputs), [l.get_name() for l in outputs]))
-        chain = [outputs[0]]
-        while len(chain[-1].input_layers()) == 1:
-            chain.append(chain[-1].input_layers()[0])
-        return chain
-
-    def _resolve_target(self, model, target_layer):
-        from deeplift.models import SequentialModel
-        if isinstance(target_layer, Layer):
-            return target_layer
-        if isinstance(model, SequentialModel):
-            if target_layer is None:
-                layers = model.get_layers()
-                return (layers[-2] if isinstance(layers[-1], Activation)
-                        and len(layers) > 1 else layers[-1])
-            return model.layer(target_layer)
-        if target_layer is None:
-            chain = self._output_chain(model)
-            return (chain[1] if isinstance(chain[0], Activation)
-                    and len(chain) > 1 else chain[0])
-        if isinstance(target_layer, (int, np.integer)):
-            if target_layer >= 0:
-                raise ValueError("for a GraphModel an int target_layer counts "
-                                 "back from the output (-1, -2, ...); got %d"
-                                 % target_layer)
-            chain = self._output_chain(model)
-            if -target_layer > len(chain):
-                raise ValueError("target_layer %d is out of range: the "
-                                 "output chain has %d layer(s)"
-                                 % (target_layer, len(chain)))
-            return chain[-target_layer - 1]
-        return model.layer(target_layer)
 
     # ----- references ----------------------------------------------------
     def _references(self, references, data, num_refs, dtype, seed, names):

@@ -34,12 +34,7 @@ class UnsafeModelError(ConversionError):
 def model_layers(model):
     """``(index, layer)`` in order: a Sequential model's list, or the
     topological order of a graph model's layers (placeholders included)."""
-    if hasattr(model, "get_layers"):
-        return list(enumerate(model.get_layers()))
-    from deeplift.graph import topological_order
-    sinks = [l for l in model.get_name_to_layer().values()
-             if not l.get_output_layers()]
-    return list(enumerate(topological_order(sinks)))
+    return list(enumerate(model.all_layers()))
 
 
 def placeholders(model):
