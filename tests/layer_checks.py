@@ -310,6 +310,26 @@ def convert(kmodel, fmt, tmp_path, mode):
     return kc.convert_model_from_saved_files(path, **kwargs)
 
 
+def randomized(kmodel, scale=1.0, seed=0):
+    """``kmodel`` with every weight drawn uniformly from [-scale, scale]
+    (seeded), layer by layer; returns ``kmodel``."""
+    rng = np.random.RandomState(seed)
+    for layer in kmodel.layers:
+        if layer.get_weights():
+            layer.set_weights([rng.uniform(-scale, scale, w.shape)
+                               for w in layer.get_weights()])
+    return kmodel
+
+
+def converted_data(kmodel, dtype, n=4, seed=2):
+    """Inputs (n, ...) uniform in [-2, 2] and one reference (1, ...) of
+    scale 0.3 for the one-input ``kmodel``, in ``dtype``."""
+    shape = kmodel.input_shape[1:]
+    rng = np.random.RandomState(seed)
+    x = rng.uniform(-2, 2, (n,) + shape).astype(dtype)
+    return x, (0.3 * rng.randn(1, *shape)).astype(dtype)
+
+
 def check_converted(kmodel, x, ref, fmt, tmp_path, target, tasks,
                     modes=(RESCALE, RC), fwd_tol=None, sum_tol=None,
                     full=True):
