@@ -331,19 +331,17 @@ def converted_data(kmodel, dtype, n=4, seed=2):
 
 
 def check_converted(kmodel, x, ref, fmt, tmp_path, target, tasks,
-                    modes=(RESCALE, RC), fwd_tol=None, sum_tol=None,
-                    full=True):
+                    modes=(RESCALE, RC), full=True):
     """A one-input functional Keras model converted from ``fmt``: forward
     of the layer ``target`` (a deeplift node name, e.g. ``'out_0'``, the
     model's output) == Keras; Gradient multipliers == tf.GradientTape;
     contributions under each of ``modes`` sum to the output difference
-    (``sum_tol`` of the contribution scale; default 1e-4 in float32, 1e-10
-    in float64).  ``x`` (n, ...) and ``ref`` (n or 1, ...) set the dtype.
+    (to 1e-4 of the contribution scale in float32, 1e-10 in float64).  ``x`` (n, ...) and ``ref`` (n or 1, ...) set the dtype.
     ``full=False``: the forward check only (e.g. for the file formats of a
     model fully checked from memory)."""
     float64 = x.dtype == np.float64
-    fwd_tol = fwd_tol or (1e-10 if float64 else 1e-5)
-    sum_tol = sum_tol or (1e-10 if float64 else 1e-4)
+    fwd_tol = 1e-10 if float64 else 1e-5
+    sum_tol = 1e-10 if float64 else 1e-4
     dl = convert(kmodel, fmt, tmp_path, GRAD)
     name = dl.get_input_layer_names()[0]
     pred = dl.get_prediction_function([name], target)
