@@ -9,6 +9,10 @@ distinct positive and negative multipliers under RevealCancel).
 Composite models (:class:`Twin`: a Keras functional model and the matching
 deeplift graph, through GraphModel, compiled): forward == Keras, Gradient
 == tape, summation to delta.
+
+Converted Keras models (:func:`check_converted`, with seeded weights from
+:func:`randomized` and data from :func:`converted_data`): the same checks
+on the model the conversion builds from memory, ``.keras`` or ``.h5``.
 """
 import numpy as np
 import pytest
