@@ -13,7 +13,7 @@ from deeplift.layers import normalization as N
 from tests.layer_checks import (  # noqa: F401 (fixture)
     restore_dtype_policy, randomized, converted_data, check_layer_case,
     check_converted, engine,
-    input_contribs, RC, RESCALE, GRAD)
+    input_contribs, RC)
 
 
 def _ln(**kwargs):
