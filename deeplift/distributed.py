@@ -4,7 +4,7 @@
 a running one (``scheduler`` address or ``scheduler_file``), registers a
 :class:`ModelPlugin` (each worker converts the model once, keyed by the
 model's digest; the model object is never pickled) and submits one task
-per chunk carrying only ``(chunk index, row range)``.  Each task runs
+per chunk carrying only its index.  Each task runs
 :meth:`deeplift.genomics.jobs.ChunkRunner.run`, the same chunk function as
 the in-process path, which writes the chunk to the store and then marks it
 done.  Failed tasks are retried; a chunk whose worker died is redone
@@ -85,9 +85,9 @@ def _worker_plugin_class():
     return ModelPlugin
 
 
-def _score_chunk(plugin_name, index, start, stop):
-    """Dask task: score chunk ``index`` (rows ``start:stop``) with the
-    worker's plugin."""
+def _score_chunk(plugin_name, index):
+    """Dask task: score chunk ``index`` with the worker's plugin; returns
+    its number of rows."""
     from distributed import get_worker
     plugin = get_worker().plugins[plugin_name]
     if plugin.error is not None:
@@ -116,10 +116,9 @@ def _connect(workers, scheduler, scheduler_file, threads):
     if scheduler_file is not None and not os.path.isfile(scheduler_file):
         raise DistributedError("scheduler file %s does not exist"
                                % (scheduler_file,))
-    target = scheduler if scheduler is not None else None
     try:
         client = distributed.Client(
-            target, scheduler_file=scheduler_file, timeout=CONNECT_TIMEOUT)
+            scheduler, scheduler_file=scheduler_file, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         raise DistributedError(
             "no Dask scheduler answered at %s within %d s (%s)"
@@ -140,15 +139,14 @@ def run_chunks(spec, pending, runner_class, report=None, workers=None,
     chunk that fails for good (after the others are cancelled)."""
     distributed = _import_distributed()
     from deeplift.genomics.store import ScoreStore
-    store = ScoreStore.open(spec.store)
+    ScoreStore.open(spec.store)      # a missing store fails before a cluster
     client, cluster, threads = _connect(workers, scheduler, scheduler_file,
                                         threads)
     try:
         plugin = _worker_plugin_class()(spec, threads, runner_class)
         client.register_plugin(plugin, name=plugin.name)
         futures = [client.submit(_score_chunk, plugin.name, index,
-                                 *store.rows(index), key="%s-chunk-%d" % (
-                                     plugin.name, index),
+                                 key="%s-chunk-%d" % (plugin.name, index),
                                  retries=RETRIES, pure=False)
                    for index in pending]
         for future in distributed.as_completed(futures):

@@ -9,6 +9,10 @@ distinct positive and negative multipliers under RevealCancel).
 Composite models (:class:`Twin`: a Keras functional model and the matching
 deeplift graph, through GraphModel, compiled): forward == Keras, Gradient
 == tape, summation to delta.
+
+Converted Keras models (:func:`check_converted`, with seeded weights from
+:func:`randomized` and data from :func:`converted_data`): the same checks
+on the model the conversion builds from memory, ``.keras`` or ``.h5``.
 """
 import numpy as np
 import pytest
@@ -310,20 +314,38 @@ def convert(kmodel, fmt, tmp_path, mode):
     return kc.convert_model_from_saved_files(path, **kwargs)
 
 
+def randomized(kmodel, scale=1.0, seed=0):
+    """``kmodel`` with every weight drawn uniformly from [-scale, scale]
+    (seeded), layer by layer; returns ``kmodel``."""
+    rng = np.random.RandomState(seed)
+    for layer in kmodel.layers:
+        if layer.get_weights():
+            layer.set_weights([rng.uniform(-scale, scale, w.shape)
+                               for w in layer.get_weights()])
+    return kmodel
+
+
+def converted_data(kmodel, dtype, n=4, seed=2):
+    """Inputs (n, ...) uniform in [-2, 2] and one reference (1, ...) of
+    scale 0.3 for the one-input ``kmodel``, in ``dtype``."""
+    shape = kmodel.input_shape[1:]
+    rng = np.random.RandomState(seed)
+    x = rng.uniform(-2, 2, (n,) + shape).astype(dtype)
+    return x, (0.3 * rng.randn(1, *shape)).astype(dtype)
+
+
 def check_converted(kmodel, x, ref, fmt, tmp_path, target, tasks,
-                    modes=(RESCALE, RC), fwd_tol=None, sum_tol=None,
-                    full=True):
+                    modes=(RESCALE, RC), full=True):
     """A one-input functional Keras model converted from ``fmt``: forward
     of the layer ``target`` (a deeplift node name, e.g. ``'out_0'``, the
     model's output) == Keras; Gradient multipliers == tf.GradientTape;
     contributions under each of ``modes`` sum to the output difference
-    (``sum_tol`` of the contribution scale; default 1e-4 in float32, 1e-10
-    in float64).  ``x`` (n, ...) and ``ref`` (n or 1, ...) set the dtype.
+    (to 1e-4 of the contribution scale in float32, 1e-10 in float64).  ``x`` (n, ...) and ``ref`` (n or 1, ...) set the dtype.
     ``full=False``: the forward check only (e.g. for the file formats of a
     model fully checked from memory)."""
     float64 = x.dtype == np.float64
-    fwd_tol = fwd_tol or (1e-10 if float64 else 1e-5)
-    sum_tol = sum_tol or (1e-10 if float64 else 1e-4)
+    fwd_tol = 1e-10 if float64 else 1e-5
+    sum_tol = 1e-10 if float64 else 1e-4
     dl = convert(kmodel, fmt, tmp_path, GRAD)
     name = dl.get_input_layer_names()[0]
     pred = dl.get_prediction_function([name], target)

@@ -12,6 +12,7 @@ from deeplift.conversion.errors import UnsupportedLayerError
 from deeplift.modes import NonlinearMxtsMode
 from deeplift.conversion.placeholder import Placeholder
 from tests.conversion_checks import converted_three_ways
+from tests.layer_checks import randomized
 
 SOURCES = ("memory", "keras", "h5")
 
@@ -27,12 +28,7 @@ def _two_heads():
         name="logsumexp")(h)
     counts = keras.layers.Dense(1, name="counts")(counts)
     model = keras.Model(inp, [profile, counts], name="two_heads")
-    rng = np.random.RandomState(0)
-    for layer in model.layers:
-        if layer.get_weights():
-            layer.set_weights([rng.uniform(-1, 1, w.shape).astype("float32")
-                               for w in layer.get_weights()])
-    return model
+    return randomized(model)
 
 
 def _scores(dl_model, target, x):

@@ -14,6 +14,7 @@ from deeplift.conversion.converters.convolutional import conv2d_options
 from deeplift.layers import NonlinearMxtsMode
 from tests.conversion_checks import (converted_three_ways, forward_error,
                                      gradient_error, summation_error)
+from tests.layer_checks import randomized
 
 
 def _model():
@@ -25,12 +26,7 @@ def _model():
     x = keras.layers.Activation("relu")(x)
     out = keras.layers.Dense(3, name="out")(keras.layers.Flatten()(x))
     model = keras.Model(inp, out, name="separable")
-    rng = np.random.RandomState(0)
-    for layer in model.layers:
-        if layer.get_weights():
-            layer.set_weights([rng.uniform(-1, 1, w.shape).astype("float32")
-                               for w in layer.get_weights()])
-    return model
+    return randomized(model)
 
 
 def _folded_conversion(config, name, verbose, nonlinear_mxts_mode,

@@ -3,7 +3,6 @@ and embedding layers: each Keras layer config gives the expected deeplift
 layers, named as the conversion names them; whole converted models with
 keepdims pooling, Dense on N-D inputs and hard_silu checked from memory,
 ``.keras`` and ``.h5`` (see tests/layer_checks.py)."""
-import numpy as np
 import keras
 import pytest
 
@@ -11,7 +10,8 @@ import deeplift.layers as L
 from deeplift.layers import activations as A
 from deeplift.conversion.registry import REGISTRY
 from tests.layer_checks import (  # noqa: F401 (fixture)
-    restore_dtype_policy, check_converted, RESCALE)
+    restore_dtype_policy, randomized, converted_data, check_converted,
+    RESCALE)
 
 
 def _convert(klayer, x_shapes, mode=RESCALE):
@@ -92,15 +92,6 @@ def _basenji_head(dtype):
     return keras.Model(x, out)
 
 
-def _randomized(kmodel, seed=0):
-    rng = np.random.RandomState(seed)
-    for layer in kmodel.layers:
-        if layer.get_weights():
-            layer.set_weights([rng.uniform(-1, 1, w.shape)
-                               for w in layer.get_weights()])
-    return kmodel
-
-
 @pytest.mark.parametrize("fmt,dtype", [("memory", "float32"),
                                        ("keras", "float32"),
                                        ("h5", "float32"),
@@ -108,9 +99,6 @@ def _randomized(kmodel, seed=0):
 @pytest.mark.parametrize("builder,tasks", [(_squeeze_excite, (0, 1)),
                                            (_basenji_head, (0, 17, 35))])
 def test_converted_models(builder, tasks, fmt, dtype, tmp_path):
-    kmodel = _randomized(builder(dtype))
-    shape = kmodel.input_shape[1:]
-    rng = np.random.RandomState(2)
-    x = rng.uniform(-2, 2, (4,) + shape).astype(dtype)
-    ref = (0.3 * rng.randn(1, *shape)).astype(dtype)
-    check_converted(kmodel, x, ref, fmt, tmp_path, "out_0", tasks)
+    kmodel = randomized(builder(dtype))
+    check_converted(kmodel, *converted_data(kmodel, dtype), fmt, tmp_path,
+                    "out_0", tasks)

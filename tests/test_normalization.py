@@ -11,8 +11,9 @@ import keras
 import deeplift.layers as L
 from deeplift.layers import normalization as N
 from tests.layer_checks import (  # noqa: F401 (fixture)
-    restore_dtype_policy, check_layer_case, check_converted, engine,
-    input_contribs, RC, RESCALE, GRAD)
+    restore_dtype_policy, randomized, converted_data, check_layer_case,
+    check_converted, engine,
+    input_contribs, RC)
 
 
 def _ln(**kwargs):
@@ -136,24 +137,12 @@ def _convnext_block(dtype):
     return keras.Model(x, out)
 
 
-def _randomized(kmodel, seed=0):
-    rng = np.random.RandomState(seed)
-    for layer in kmodel.layers:
-        if layer.get_weights():
-            layer.set_weights([rng.uniform(-1, 1, w.shape)
-                               for w in layer.get_weights()])
-    return kmodel
-
-
 @pytest.mark.parametrize("fmt,dtype", [("memory", "float32"),
                                        ("keras", "float32"),
                                        ("h5", "float32"),
                                        ("memory", "float64")])
 @pytest.mark.parametrize("builder", [_transformer_block, _convnext_block])
 def test_converted_models(builder, fmt, dtype, tmp_path):
-    kmodel = _randomized(builder(dtype))
-    shape = kmodel.input_shape[1:]
-    rng = np.random.RandomState(2)
-    x = rng.uniform(-2, 2, (4,) + shape).astype(dtype)
-    ref = (0.3 * rng.randn(1, *shape)).astype(dtype)
-    check_converted(kmodel, x, ref, fmt, tmp_path, "out_0", (0, 1))
+    kmodel = randomized(builder(dtype))
+    check_converted(kmodel, *converted_data(kmodel, dtype), fmt, tmp_path,
+                    "out_0", (0, 1))

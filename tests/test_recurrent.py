@@ -13,7 +13,8 @@ from deeplift.layers import recurrent as R
 from deeplift.conversion import kerasapi_conversion as kc
 from deeplift.conversion.errors import ConversionError
 from tests.layer_checks import (  # noqa: F401 (fixture)
-    restore_dtype_policy, check_layer_case, check_converted)
+    restore_dtype_policy, randomized, converted_data, check_layer_case,
+    check_converted)
 
 SHAPE = [(4, 3)]
 
@@ -93,31 +94,15 @@ def _bidirectional_model(dtype):
     return keras.Model(x, out)
 
 
-def _randomized(kmodel, seed=0):
-    rng = np.random.RandomState(seed)
-    for layer in kmodel.layers:
-        if layer.get_weights():
-            layer.set_weights([rng.uniform(-0.8, 0.8, w.shape)
-                               for w in layer.get_weights()])
-    return kmodel
-
-
-def _data(kmodel, dtype):
-    shape = kmodel.input_shape[1:]
-    rng = np.random.RandomState(2)
-    x = rng.uniform(-2, 2, (4,) + shape).astype(dtype)
-    return x, (0.3 * rng.randn(1, *shape)).astype(dtype)
-
-
 @pytest.mark.parametrize("builder,dtype", [(_stacked, "float32"),
                                            (_stacked, "float64"),
                                            (_bidirectional_model,
                                             "float32")])
 def test_converted_models(builder, dtype, tmp_path):
     """Forward, Gradient == tape, Rescale and RevealCancel sum to delta."""
-    kmodel = _randomized(builder(dtype))
-    check_converted(kmodel, *_data(kmodel, dtype), "memory", tmp_path,
-                    "out_0", (0, 1))
+    kmodel = randomized(builder(dtype), 0.8)
+    check_converted(kmodel, *converted_data(kmodel, dtype), "memory",
+                    tmp_path, "out_0", (0, 1))
 
 
 @pytest.mark.parametrize("fmt", ["keras", "h5"])
@@ -125,9 +110,9 @@ def test_converted_models(builder, dtype, tmp_path):
 def test_converted_from_files(builder, fmt, tmp_path):
     """The weights of recurrent layers (held in cells, forward then
     backward) are read from files: forward == Keras."""
-    kmodel = _randomized(builder("float32"))
-    check_converted(kmodel, *_data(kmodel, "float32"), fmt, tmp_path,
-                    "out_0", (0,), full=False)
+    kmodel = randomized(builder("float32"), 0.8)
+    check_converted(kmodel, *converted_data(kmodel, "float32"), fmt,
+                    tmp_path, "out_0", (0,), full=False)
 
 
 def test_tf_keras_h5(tmp_path):
@@ -140,11 +125,11 @@ def test_tf_keras_h5(tmp_path):
     h = tf_keras.layers.Bidirectional(tf_keras.layers.GRU(
         2, reset_after=False), merge_mode="sum", name="bigru")(h)
     out = tf_keras.layers.Dense(2, name="out")(h)
-    kmodel = _randomized(tf_keras.Model(x, out))
+    kmodel = randomized(tf_keras.Model(x, out), 0.8)
     path = str(tmp_path / "model.h5")
     kmodel.save(path)
     dl = kc.convert_model_from_saved_files(path, verbose=False)
-    xs, _ = _data(kmodel, "float32")
+    xs, _ = converted_data(kmodel, "float32")
     pred = dl.get_prediction_function(["input_0"], "out_0")
     np.testing.assert_allclose(pred([xs]), kmodel.predict(xs, verbose=0),
                                rtol=1e-5, atol=1e-5)
@@ -199,10 +184,11 @@ def test_genomics_default_inside():
     x = keras.Input((3, 2), name="input")
     h = keras.layers.Bidirectional(keras.layers.GRU(2), name="bigru")(x)
     h = keras.layers.LayerNormalization(name="ln")(h)
-    kmodel = _randomized(keras.Model(x, keras.layers.Dense(1, name="out")(h)))
+    kmodel = randomized(
+        keras.Model(x, keras.layers.Dense(1, name="out")(h)), 0.8)
     dl = kc.convert_keras_model(kmodel, verbose=False)
     bigru, ln = dl.get_layer("bigru_0"), dl.get_layer("ln_0")
-    xs, ref = _data(kmodel, "float32")
+    xs, ref = converted_data(kmodel, "float32")
     func = dl.get_target_contribs_func(
         find_scores_layer_name="input_0",
         pre_activation_target_layer_name="out_0")
@@ -242,11 +228,11 @@ def test_epsilon_lrp_inside_recurrent_layers():
         h = keras.layers.LSTM(2, activation=act, recurrent_activation=rec_act,
                               name="lstm")(x)
         return keras.Model(x, keras.layers.Dense(1, name="out")(h))
-    kmodel = _randomized(model("tanh", "sigmoid"))
+    kmodel = randomized(model("tanh", "sigmoid"), 0.8)
     truth = model(_lrp_activation(tf.tanh, eps),
                   _lrp_activation(tf.sigmoid, eps))
     truth.set_weights(kmodel.get_weights())
-    xs, _ = _data(kmodel, "float64")
+    xs, _ = converted_data(kmodel, "float64")
     xt = tf.constant(xs)
     with tf.GradientTape() as tape:
         tape.watch(xt)

@@ -95,6 +95,17 @@ def _axes(axis, ndim):
     return axes
 
 
+def _known_axes(layer, port):
+    """``_axes`` of ``layer.axis`` for ``port``; a ValueError where the size
+    of one of them is not known."""
+    shape = port.get_shape()
+    axes = _axes(layer.axis, len(shape))
+    if any(shape[a] is None for a in axes):
+        raise ValueError("layer %r normalizes over axes %s whose size is "
+                         "not known" % (layer.name, axes))
+    return axes
+
+
 class Centre(LinearLayer):
     """``x - mean(x)`` over ``axes`` (keeping them): the linear map with
     coefficient ``1 - 1/n`` on the diagonal and ``-1/n`` elsewhere, ``n``
@@ -224,10 +235,7 @@ class LayerNormalization(Composite):
 
     def build_inner(self, port):
         ndim = len(port.get_shape())
-        axes = _axes(self.axis, ndim)
-        if any(port.get_shape()[a] is None for a in axes):
-            raise ValueError("layer %r normalizes over axes %s whose size is "
-                             "not known" % (self.name, axes))
+        axes = _known_axes(self, port)
         y = normalized(self, port, axes, self.epsilon,
                        scaled=port if self.rms_scaling else None)
         if self.gamma is None and self.beta is None:
@@ -297,10 +305,7 @@ class RMSNormalization(Composite):
 
     def build_inner(self, port):
         ndim = len(port.get_shape())
-        axes = _axes(self.axis, ndim)
-        if any(port.get_shape()[a] is None for a in axes):
-            raise ValueError("layer %r normalizes over axes %s whose size is "
-                             "not known" % (self.name, axes))
+        axes = _known_axes(self, port)
         y = normalized(self, port, axes, self.epsilon, centre=False)
         if self.scale is None:
             return y

@@ -55,34 +55,30 @@ def keras():
     return tf_keras
 
 
+def _load_random_models():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "_deeplift_random_models", os.path.join(HERE, "random_models.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def seed_weights(model, rng, kernel_scale=1.0):
     """Give every weight a seeded value (BN stats non-trivial)."""
-    for layer in model.layers:
-        values = []
-        for w in layer.weights:
-            name = w.name.split("/")[-1].split(":")[0]
-            shape = tuple(w.shape)
-            if name == "kernel":
-                fan_in = int(np.prod(shape[:-1]))
-                v = rng.normal(0, kernel_scale / np.sqrt(fan_in), shape)
-            elif name == "bias":
-                v = rng.normal(0, 0.2, shape)
-            elif name == "gamma":
-                v = rng.uniform(0.5, 1.5, shape)
-                v[0] = -v[0]            # one negative gamma (sign swap)
-            elif name == "beta":
-                v = rng.normal(0, 0.3, shape)
-            elif name == "moving_mean":
-                v = rng.normal(0, 0.5, shape)
-            elif name == "moving_variance":
-                v = rng.uniform(0.3, 2.0, shape)
-            elif name == "alpha":
-                v = rng.uniform(0.05, 0.4, shape)
-            else:
-                raise ValueError("unexpected weight " + w.name)
-            values.append(v.astype("float32"))
-        if values:
-            layer.set_weights(values)
+    def kernel(rng, shape):
+        fan_in = int(np.prod(shape[:-1]))
+        return rng.normal(0, kernel_scale / np.sqrt(fan_in), shape)
+
+    def gamma(rng, shape):
+        v = rng.uniform(0.5, 1.5, shape)
+        v[0] = -v[0]            # one negative gamma (sign swap)
+        return v
+
+    random_models = _load_random_models()
+    random_models.seed_weights(model, rng, dict(
+        random_models.COMMON_DRAWS, kernel=kernel, gamma=gamma,
+        bias=lambda rng, shape: rng.normal(0, 0.2, shape)))
 
 
 def onehot(idx, depth=4):

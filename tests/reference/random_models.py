@@ -31,34 +31,42 @@ def _keras():
     return tf_keras
 
 
-def _seed_weights(model, rng):
+#: draws of the batch-normalization statistics and PReLU slopes (shared
+#: with ``make_expected.py``): weight name -> ``fn(rng, shape)``
+COMMON_DRAWS = {
+    "beta": lambda rng, shape: rng.normal(0, 0.3, shape),
+    "moving_mean": lambda rng, shape: rng.normal(0, 0.5, shape),
+    "moving_variance": lambda rng, shape: rng.uniform(0.3, 2.0, shape),
+    "alpha": lambda rng, shape: rng.uniform(0.05, 0.4, shape),
+}
+
+
+def seed_weights(model, rng, draws):
+    """Set every weight of ``model``, layer by layer, to
+    ``draws[name](rng, shape)`` as float32 (``name``: the weight's short
+    name, e.g. ``kernel``); a ValueError names any other weight."""
     for layer in model.layers:
         values = []
         for w in layer.weights:
             name = w.name.split("/")[-1].split(":")[0]
-            shape = tuple(w.shape)
-            if name == "kernel":
-                fan_in = int(np.prod(shape[:-1]))
-                v = rng.normal(0, rng.uniform(0.8, 2.0) / np.sqrt(fan_in),
-                               shape)
-            elif name == "bias":
-                v = rng.normal(0, 0.3, shape)
-            elif name == "gamma":
-                v = rng.uniform(0.5, 1.5, shape) * rng.choice([-1, 1], shape,
-                                                              p=[0.2, 0.8])
-            elif name == "beta":
-                v = rng.normal(0, 0.3, shape)
-            elif name == "moving_mean":
-                v = rng.normal(0, 0.5, shape)
-            elif name == "moving_variance":
-                v = rng.uniform(0.3, 2.0, shape)
-            elif name == "alpha":
-                v = rng.uniform(0.05, 0.4, shape)
-            else:
+            if name not in draws:
                 raise ValueError("unexpected weight " + w.name)
-            values.append(v.astype("float32"))
+            values.append(draws[name](rng, tuple(w.shape)).astype("float32"))
         if values:
             layer.set_weights(values)
+
+
+def _kernel(rng, shape):
+    fan_in = int(np.prod(shape[:-1]))
+    return rng.normal(0, rng.uniform(0.8, 2.0) / np.sqrt(fan_in), shape)
+
+
+#: this module's draws: kernels of a random scale, some negative gammas
+DRAWS = dict(
+    COMMON_DRAWS, kernel=_kernel,
+    bias=lambda rng, shape: rng.normal(0, 0.3, shape),
+    gamma=lambda rng, shape: rng.uniform(0.5, 1.5, shape) * rng.choice(
+        [-1, 1], shape, p=[0.2, 0.8]))
 
 
 class _Builder(object):
@@ -207,7 +215,7 @@ def random_case(seed, out_dir, family=None, n=6):
             [L.InputLayer(input_shape=tuple(inp.shape[1:]))]
             + [layer for layer in K.Model(inp, out).layers[1:]],
             name="case%d" % seed)
-    _seed_weights(model, rng)
+    seed_weights(model, rng, DRAWS)
     arrays = {k: v.astype("float32") for k, v in arrays.items()}
     fname = "case%d.h5" % seed
     model.save(os.path.join(out_dir, fname), save_format="h5")

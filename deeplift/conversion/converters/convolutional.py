@@ -72,6 +72,20 @@ def block_diagonal_kernel(kernel, groups, name, config):
     return dense
 
 
+def _spatial_layer(cls, kernel, bias, config, name, conv_mxts_mode,
+                   verbose, **options):
+    """``lname -> cls(...)``: the layer factory of a convolution with the
+    config's strides, padding, data format and dilation (plus ``options``)."""
+    return lambda lname: cls(
+        kernel=kernel, bias=bias,
+        strides=config.get("strides", 1),
+        padding=padding(config, name),
+        data_format=data_format(config),
+        dilation_rate=config.get("dilation_rate", 1),
+        conv_mxts_mode=conv_mxts_mode, name=lname,
+        verbose=verbose, **options)
+
+
 def _conv(cls, n_spatial, options):
     """Conversion function of Keras' Conv1D (``n_spatial=1``) or Conv2D;
     ``options(config, name)`` gives the deeplift layer's arguments."""
@@ -92,14 +106,8 @@ def _conv(cls, n_spatial, options):
                                        + (groups, kernel.shape[-1] // groups))
             return with_activation(
                 config, name, verbose, nonlinear_mxts_mode,
-                lambda lname: depthwise_cls(
-                    kernel=depthwise, bias=bias,
-                    strides=config.get("strides", 1),
-                    padding=padding(config, name),
-                    data_format=data_format(config),
-                    dilation_rate=config.get("dilation_rate", 1),
-                    conv_mxts_mode=conv_mxts_mode, name=lname,
-                    verbose=verbose),
+                _spatial_layer(depthwise_cls, depthwise, bias, config, name,
+                               conv_mxts_mode, verbose),
                 **kwargs)
         if groups != 1:
             kernel = block_diagonal_kernel(kernel, groups, name, config)
@@ -128,14 +136,8 @@ def _spatial_conv(cls, extra_keys=()):
         options = {key: config.get(key) for key in extra_keys}
         return with_activation(
             config, name, verbose, nonlinear_mxts_mode,
-            lambda lname: cls(
-                kernel=kernel, bias=bias,
-                strides=config.get("strides", 1),
-                padding=padding(config, name),
-                data_format=data_format(config),
-                dilation_rate=config.get("dilation_rate", 1),
-                conv_mxts_mode=conv_mxts_mode, name=lname,
-                verbose=verbose, **options),
+            _spatial_layer(cls, kernel, bias, config, name, conv_mxts_mode,
+                           verbose, **options),
             **kwargs)
     convert.__name__ = "%s_conversion" % cls.__name__.lower()
     return convert
