@@ -61,7 +61,7 @@ os.environ.setdefault("DEEPLIFT_NO_PROGRESS", "1")
 
 import tensorflow as tf  # noqa: E402
 
-from timing import round_robin  # noqa: E402
+from timing import cpu_name, round_robin  # noqa: E402
 
 BEGIN = "<!-- BEGIN workload e (bench/bench_multiref.py) -->"
 END = "<!-- END workload e -->"
@@ -288,15 +288,7 @@ def memory_rows(tmp, batch=40):
 
 
 def machine():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_name()
     gpus = tf.config.list_physical_devices("GPU")
     import keras
     return ("%s, %d logical CPUs; GPU: %s; Python %s, TensorFlow %s, Keras "

@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from timing import median_time, round_robin, write_report
+from timing import cpu_name, median_time, round_robin, write_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -372,15 +372,7 @@ def workload_d(args, notes):
 
 
 def machine_description():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_name()
     gpus = tf.config.list_physical_devices("GPU")
     return ("%s, %d cores; GPU: %s; Python %s, TensorFlow %s, NumPy %s"
             % (cpu, os.cpu_count(), [g.name for g in gpus] or "none",

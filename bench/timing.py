@@ -1,4 +1,5 @@
 """The shared helpers of the benchmarks: timing and writing a report."""
+import platform
 import statistics
 import sys
 import time
@@ -54,3 +55,16 @@ def write_report(path, lines):
     with open(path, "w") as fh:
         fh.write(text)
     sys.stdout.write(text)
+
+
+def cpu_name():
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
