@@ -256,34 +256,40 @@ def status(key):
             if line.startswith(key + ":"):
                 return int(line.split()[1])
 ref_fn = lambda seq, k, rng: dinuc_shuffle(seq, num_shufs=k, rng=rng)
-scorer.run(x[:8], ref_fn, num_refs=2, batch_size=%(batch)d,
-           hypothetical=True, progress=False)     # compile, warm up
+# warm-up: one full batch with the same settings, so that the one-off
+# tracing and XLA compilation of this batch shape (about 85 MiB with
+# fuse=True) is in the RSS before the timed call, as in a long job
+scorer.run(x[:%(batch)d // 2], ref_fn, num_refs=2, batch_size=%(batch)d,
+           hypothetical=True, progress=False, fuse=%(fuse)s)
 base = status("VmRSS")
 with open("/proc/self/clear_refs", "w") as fh:    # restart VmHWM (peak)
     fh.write("5")
 r = scorer.run(x, ref_fn, num_refs=2, batch_size=%(batch)d,
-               hypothetical=True, progress=False)
+               hypothetical=True, progress=False, fuse=%(fuse)s)
 peak = status("VmHWM")
 print("MEMORY", base, peak, x.nbytes, r.contribs.nbytes * 2)
 """
 
 
 def memory_rows(tmp, batch=40):
-    """Peak RSS of a fresh process scoring 256 and 4096 regions."""
+    """Peak RSS of a fresh process scoring 256 and 4096 regions, with the
+    rules' XLA fusion on and off (fixed for both sizes: by default it
+    switches on from FUSE_MIN_EXAMPLES pairs, and its one-off compilation
+    memory would otherwise count as growth with the number of regions)."""
     _, path = make_model(tmp, 8)
     rows = []
-    for regions in (256, 4096):
+    for fuse, regions in [(f, r) for f in (True, False) for r in (256, 4096)]:
         code = MEMORY_CHILD % dict(root=ROOT, regions=regions, path=path,
-                                   length=LENGTH, batch=batch)
+                                   length=LENGTH, batch=batch, fuse=fuse)
         proc = subprocess.run([sys.executable, "-c", code],
                               capture_output=True, text=True)
         line = [l for l in proc.stdout.splitlines()
                 if l.startswith("MEMORY")]
         if proc.returncode != 0 or not line:
-            rows.append((regions, None, proc.stderr.strip()[-200:]))
+            rows.append((fuse, regions, None, proc.stderr.strip()[-200:]))
             continue
         base, peak, inputs, outputs = (int(v) for v in line[0].split()[1:])
-        rows.append((regions, (base, peak, inputs, outputs), None))
+        rows.append((fuse, regions, (base, peak, inputs, outputs), None))
     return rows, batch
 
 
@@ -456,20 +462,26 @@ def main(argv=None):
         rows, batch = memory_rows(tmp)
         loads.append(load())
         lines += ["", "Peak memory, streamed references (ref_fn, 2 shuffles "
-                  "per region), batch %d, 8 filters, fresh process:" % batch,
-                  ""]
-        for regions, vals, err in rows:
+                  "per region), batch %d, 8 filters, fresh process after a "
+                  "warm-up batch with the same settings; growth = peak RSS "
+                  "while scoring - RSS before the call - the call's results:"
+                  % batch, "",
+                  "| fuse | regions | peak RSS | above the RSS before the "
+                  "call | results (returned) | growth besides the results "
+                  "| the (N, K, L, 4) references would be |",
+                  "|---|---|---|---|---|---|---|"]
+        for fuse, regions, vals, err in rows:
             if vals is None:
-                lines.append("- %d regions: failed (%s)" % (regions, err))
+                lines.append("| %s | %d | failed (%s) | | | | |"
+                             % (fuse, regions, err))
                 continue
             base, peak, inputs, outputs = vals
             lines.append(
-                "- %d regions: peak RSS while scoring %.0f MiB, %.0f MiB "
-                "above the RSS before the call (which holds the inputs, "
-                "%.0f MiB; the call's results are %.0f MiB, the "
-                "(N, K, L, 4) references would be %.0f MiB)" % (
-                    regions, peak / 1024.0, (peak - base) / 1024.0,
-                    inputs / 2.0 ** 20, outputs / 2.0 ** 20,
+                "| %s | %d | %.0f MiB | %.0f MiB | %.0f MiB | %.0f MiB | "
+                "%.0f MiB |" % (
+                    fuse, regions, peak / 1024.0, (peak - base) / 1024.0,
+                    outputs / 2.0 ** 20,
+                    (peak - base) / 1024.0 - outputs / 2.0 ** 20,
                     2 * inputs / 2.0 ** 20))
     lines += ["", "- 1-minute load average during the run: %s (2 CPUs)"
               % ", ".join("%.1f" % l for l in loads)]

@@ -536,7 +536,8 @@ def _compiled_kernels():
                     keys[n, s, pos] = (keys[n, s, pos] & mask[pos]) \
                         | prefix[pos]
 
-    def walk_kernel(tokens, keys, block, width, value_mask, visited, tied):
+    def walk_kernel(tokens, keys, block, width, value_mask, all_ones,
+                    visited, tied):
         """The rest of _finish_keys (ties) and the walks, over keys whose
         blocks are sorted.  The S walks of a sequence advance together,
         one step each in turn: independent chains of dependent loads
@@ -544,41 +545,68 @@ def _compiled_kernels():
         num_seqs, length = tokens.shape
         num_shufs, row_len = keys.shape[1], keys.shape[2]
         num_tokens = block.shape[0]
-        pointer = np.empty((num_shufs, num_tokens), dtype=np.int64)
+        # the next unused edge of (walk s, token t) at s * stride + t, as
+        # an index into the flat successors
+        stride = num_tokens
+        pointer = np.empty(num_shufs * stride, dtype=np.int64)
         state = np.empty(num_shufs, dtype=np.int64)
-        steps = np.empty((length, num_shufs), dtype=visited.dtype)
         # the successors alone, in the tokens' small dtype: the walks'
         # random reads then stay in the first-level cache
-        succ = np.empty((num_shufs, row_len), dtype=visited.dtype)
+        succ = np.empty(num_shufs * row_len, dtype=visited.dtype)
         num_blocks = row_len // width
         for n in range(num_seqs):
-            rows = keys[n]
+            flat = keys[n].reshape(-1)      # keys are C-contiguous
+            out = visited[n]
+            first = tokens[n, 0]
+            # branch-free loops over flat rows (they run several times
+            # faster than with 2-D indexing and a branch): the
+            # successors, then the smallest difference of adjacent keys of
+            # a block (ranks are equal where it lies in the value bits)
+            for i in range(num_shufs * row_len):
+                succ[i] = flat[i] & value_mask
             for s in range(num_shufs):
-                is_tied = False
+                base = s * row_len
+                smallest = all_ones
                 for b in range(num_blocks):
-                    start = b * width
-                    previous = rows[s, start]
-                    succ[s, start] = previous & value_mask
+                    start = base + b * width
                     for pos in range(start + 1, start + width):
-                        key = rows[s, pos]
-                        succ[s, pos] = key & value_mask
-                        if (key ^ previous) <= value_mask:
-                            is_tied = True
-                        previous = key
-                tied[n, s] = is_tied
+                        smallest = min(smallest, flat[pos] ^ flat[pos - 1])
+                tied[n, s] = smallest <= value_mask
                 for t in range(num_tokens):
-                    pointer[s, t] = block[t] * width
-                state[s] = tokens[n, 0]
-                steps[0, s] = tokens[n, 0]
+                    pointer[s * stride + t] = base + block[t] * width
+                state[s] = s * stride + first
+                out[s, 0] = first
             for j in range(1, length):
                 for s in range(num_shufs):
-                    token = state[s]
-                    edge = pointer[s, token]
-                    pointer[s, token] = edge + 1
-                    token = np.int64(succ[s, edge])
-                    state[s] = token
-                    steps[j, s] = token
-            visited[n] = steps.T
+                    slot = state[s]
+                    edge = pointer[slot]
+                    pointer[slot] = edge + 1
+                    token = np.int64(succ[edge])
+                    state[s] = s * stride + token
+                    out[s, j] = token
+
+    def tokens_kernel(arr, tokens, counts):
+        """_check_one_hot of one (L, D) array in one pass: ``tokens`` (L,)
+        and ``counts`` (D + 1,) of the edges' sources filled; returns 0, or
+        1 (an entry neither 0 nor 1) / 2 (a row with several ones), for
+        which the caller raises _check_one_hot's error."""
+        length, dim = arr.shape
+        for i in range(length):
+            token = dim
+            hot = 0
+            for d in range(dim):
+                value = arr[i, d]
+                if value == 1:
+                    token = d
+                    hot += 1
+                elif value != 0:
+                    return 1
+            if hot > 1:
+                return 2
+            tokens[i] = token
+            if i < length - 1:
+                counts[token] += 1
+        return 0
 
     def one_hot_kernel(tokens, out):
         """``out`` (..., L, D) zeros: 1 at each token below D."""
@@ -591,11 +619,52 @@ def _compiled_kernels():
 
     compile_ = njit(cache=True, nogil=True)
     _COMPILED["kernels"] = (compile_(keys_kernel), compile_(walk_kernel),
-                            compile_(one_hot_kernel))
+                            compile_(one_hot_kernel),
+                            compile_(tokens_kernel))
     return _COMPILED["kernels"]
 
 
-def _shuffle_rows_compiled(tokens, num_tokens, num_shufs, gen, kernels):
+def _key_dtype_of_counts(counts, value_bits):
+    """_choose_key_dtype for the counts of one sequence (a list of ints),
+    in plain Python: a per-sequence call pays no NumPy reductions."""
+    width = max(counts)
+    collision_scale = float(sum(c * c for c in counts))
+    for dtype in _KEY_DTYPES:
+        random_bits = 8 * np.dtype(dtype).itemsize - value_bits - 1
+        if (random_bits >= 16 and width < 2 ** random_bits
+                and collision_scale / 2.0 ** random_bits < 0.02):
+            return dtype, random_bits
+    return None, None
+
+
+def _shuffle_one_hot_single_compiled(arr, num_shufs, rng, kernels):
+    """The (num_shufs, L, D) shuffles of one float (L, D) one-hot array
+    through the compiled kernels, the per-sequence call's fast path
+    (validation and tokens in one compiled pass, no NumPy reductions); the
+    same shuffles as the general path.  None where it does not apply (the
+    general path then runs, and raises the errors of bad input)."""
+    length, dim = arr.shape
+    if length < 3 or dim == 0:
+        return None
+    tokens = np.empty(length, dtype=np.int64)
+    counts = np.zeros(dim + 1, dtype=np.int64)
+    if kernels[3](arr, tokens, counts):
+        return None
+    value_bits = max(1, int(dim).bit_length())
+    if _key_dtype_of_counts(counts.tolist(), value_bits)[0] is None:
+        return None     # before any random number is drawn
+    visited = _shuffle_rows_compiled(tokens[None], dim + 1, num_shufs,
+                                     _as_generator(rng), kernels,
+                                     counts=counts[None])
+    if visited is None:
+        return None
+    result = np.zeros((num_shufs, length, dim), dtype=arr.dtype)
+    kernels[2](visited[0], result)
+    return result
+
+
+def _shuffle_rows_compiled(tokens, num_tokens, num_shufs, gen, kernels,
+                           counts=None):
     """_shuffle_token_chunk's result through the compiled kernel, or None
     where the NumPy path's sort keys do not apply (huge alphabets or
     lengths: _shuffled_successors_permuted).
@@ -607,19 +676,29 @@ def _shuffle_rows_compiled(tokens, num_tokens, num_shufs, gen, kernels):
     shuffles for the same ``gen`` state; rows with tied random ranks are
     redrawn in the same order too."""
     num_seqs, length = tokens.shape
-    counts = np.bincount(
-        (tokens[:, :-1] + np.arange(num_seqs)[:, None] * num_tokens).reshape(
-            -1), minlength=num_seqs * num_tokens).reshape(num_seqs,
-                                                          num_tokens)
+    if counts is None:
+        counts = np.bincount(
+            (tokens[:, :-1] + np.arange(num_seqs)[:, None]
+             * num_tokens).reshape(-1),
+            minlength=num_seqs * num_tokens).reshape(num_seqs, num_tokens)
     value_bits = max(1, int(num_tokens - 1).bit_length())
-    key_dtype, random_bits = _choose_key_dtype(counts, value_bits)
+    if num_seqs == 1:
+        row_counts = counts[0].tolist()
+        key_dtype, random_bits = _key_dtype_of_counts(row_counts, value_bits)
+        width = max(row_counts)
+        active = [t for t, c in enumerate(row_counts) if c > 0]
+        block = np.zeros(num_tokens, dtype=np.int64)
+        block[active] = range(len(active))
+        row_len = len(active) * width
+    else:
+        key_dtype, random_bits = _choose_key_dtype(counts, value_bits)
+        width = int(counts.max())
+        active = np.flatnonzero(counts.max(axis=0) > 0)
+        block = np.zeros(num_tokens, dtype=np.int64)
+        block[active] = np.arange(active.size)
+        row_len = active.size * width
     if key_dtype is None:
         return None
-    width = int(counts.max())
-    active = np.flatnonzero(counts.max(axis=0) > 0)
-    block = np.zeros(num_tokens, dtype=np.int64)
-    block[active] = np.arange(active.size)
-    row_len = active.size * width
     top = 1 << random_bits
     # the constants of _key_template, in the key dtype
     padding = ((np.uint64(top + 1) + np.arange(width, dtype=np.uint64))
@@ -627,9 +706,10 @@ def _shuffle_rows_compiled(tokens, num_tokens, num_shufs, gen, kernels):
                | np.uint64((1 << value_bits) - 1)).astype(key_dtype)
     constants = (key_dtype((1 << value_bits) - 1),
                  key_dtype((top - 1) << value_bits),
-                 key_dtype(top << value_bits))
+                 key_dtype(top << value_bits),
+                 key_dtype(np.iinfo(key_dtype).max))
     small = np.ascontiguousarray(tokens, dtype=np.int64)
-    keys_kernel, walk_kernel, _ = kernels
+    keys_kernel, walk_kernel = kernels[:2]
 
     def shuffle(seqs, keys):
         """The walks of ``seqs`` from the random bits ``keys``."""
@@ -639,7 +719,8 @@ def _shuffle_rows_compiled(tokens, num_tokens, num_shufs, gen, kernels):
         keys_kernel(seqs, keys, block, width, padding, constants[1],
                     constants[2])
         keys.reshape(-1, width).sort(axis=-1)    # NumPy's vectorised sort
-        walk_kernel(seqs, keys, block, width, constants[0], visited, tied)
+        walk_kernel(seqs, keys, block, width, constants[0], constants[3],
+                    visited, tied)
         return visited, tied
 
     visited, tied = shuffle(small, _random_bits(
@@ -699,11 +780,17 @@ def _shuffle_one_hot(arr, num_shufs, rng, what):
     num_shufs x L x D (N x num_shufs x L x D) array of ``arr``'s dtype.
     One-hot sequences of one call, and all their shuffles, are drawn and
     walked together."""
+    kernels = _compiled_kernels()
+    if kernels is not None and arr.ndim == 2 and arr.dtype in (
+            np.float32, np.float64):
+        result = _shuffle_one_hot_single_compiled(arr, num_shufs, rng,
+                                                  kernels)
+        if result is not None:
+            return result
     tokens = _check_one_hot(arr, what)
     dim = arr.shape[-1]
     shuffled = _shuffle_token_rows(np.atleast_2d(tokens), dim + 1,
                                    num_shufs, _as_generator(rng))
-    kernels = _compiled_kernels()
     if kernels is not None and arr.dtype != np.bool_:
         result = np.zeros(shuffled.shape + (dim,), dtype=arr.dtype)
         kernels[2](np.ascontiguousarray(shuffled), result)

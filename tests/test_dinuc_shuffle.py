@@ -460,3 +460,44 @@ def test_compiled_path_equals_numpy_path_strings_chunks_and_ties(
         np.testing.assert_array_equal(a, b)
     assert compiled[2] == numpy_path[2]
     assert compiled[3] == numpy_path[3] and len(compiled[3]) == 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_per_sequence_fast_path_equals_numpy_path(monkeypatch, dtype):
+    """dinuc_shuffle(seq, k, rng) on one float (L, D) array takes the
+    compiled single-sequence path (validation and tokens in one compiled
+    pass); it gives the NumPy path's shuffles, keeps the dtype, and bad
+    input still gets the general path's errors."""
+    rng = np.random.RandomState(5)
+    seqs = [random_one_hot(rng, 500, n_frac=0.02).astype(dtype)
+            for _ in range(4)]
+    used = []
+    real = ds._shuffle_one_hot_single_compiled
+
+    def spy(*args):
+        result = real(*args)
+        used.append(result is not None)
+        return result
+
+    def run():
+        r = np.random.RandomState(9)
+        with monkeypatch.context() as m:
+            m.setattr(ds, "_shuffle_one_hot_single_compiled", spy)
+            return np.stack([dinuc_shuffle(s, 6, r) for s in seqs])
+
+    compiled, numpy_path = _both_paths(monkeypatch, run)
+    assert used == [True] * 4              # the fast path ran (numba)
+    np.testing.assert_array_equal(compiled, numpy_path)
+    assert compiled.dtype == dtype
+    monkeypatch.setattr(ds, "_COMPILED", {})
+    bad = seqs[0].copy()
+    bad[3, :2] = 1
+    with pytest.raises(ValueError, match=r"row \(3,\) has 2 nonzero"):
+        dinuc_shuffle(bad, 2, np.random.RandomState(0))
+    bad = seqs[0].copy()
+    bad[7, 0] = 0.5
+    with pytest.raises(ValueError, match="entries must be 0 or 1"):
+        dinuc_shuffle(bad, 2, np.random.RandomState(0))
+    bad[7, 0] = np.nan
+    with pytest.raises(ValueError, match="entries must be 0 or 1"):
+        dinuc_shuffle(bad, 2, np.random.RandomState(0))

@@ -150,6 +150,26 @@ def test_fingerprint_overwrite_and_status(data, capfd, tmp_path):
     info = json.loads(stdout.splitlines()[-1])
     assert info["done_chunks"] == info["num_chunks"] == 3
     assert info["fingerprint"]["seed"] == 1
+    assert info["fingerprint"]["batch_size"] == 24
+
+
+def test_automatic_batch_size_is_resolved_into_the_fingerprint(
+        data, capfd, tmp_path):
+    """Without --batch-size the store records the size chosen on the
+    driver (so workers and resumed runs use the same), not None."""
+    from deeplift.genomics.scoring import ScoringPlan
+    out = tmp_path / "auto.zarr"
+    argv = ["contribs", DEMO_MODEL, "--genome", data["genome"], "--regions",
+            data["peaks"], "--out", out, "--reference", "dinuc-shuffle:3",
+            "--quiet"]
+    assert run(argv, capfd)[0] == 0
+    chosen = ScoreStore.open(out).fingerprint["batch_size"]
+    model = genomics.load_model(DEMO_MODEL, method="genomics_default")
+    plan = ScoringPlan(model, "genomics_default", 38, L,
+                       reference="dinuc-shuffle:3")
+    assert isinstance(chosen, int) and chosen == plan.requested_batch_size
+    status, stdout, _ = run(argv, capfd)              # resumes: same job
+    assert status == 0 and "(0 scored now" in stdout
 
 
 def _done_count(path):

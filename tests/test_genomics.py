@@ -324,3 +324,37 @@ def test_train_demo_model_script_runs(tmp_path, capsys):
     assert out_file.exists()
     assert os.path.getsize(out_file) < 300 * 1024
     assert "max abs diff" in capsys.readouterr().out
+
+
+def test_automatic_batch_size(sim, demo_models):
+    """batch_size=None (the default) is deeplift.multiref.auto_batch_size
+    of the model; a sequence whose references do not fit in one call is
+    split into calls of equal size; the numbers do not depend on it."""
+    from deeplift.genomics.scoring import ScoringPlan
+    from deeplift.multiref import auto_batch_size
+    model = demo_models["rescale"]
+    onehot = sim[3][:3]
+    plan = ScoringPlan(model, "rescale", 3, 200, reference="dinuc-shuffle:5")
+    assert plan.requested_batch_size == auto_batch_size(plan.scorer.scorer)
+    assert plan.batch_size == plan.group * 5
+    split = ScoringPlan(model, "rescale", 3, 200, batch_size=3,
+                        reference="dinuc-shuffle:5")
+    assert (split.group, split.batch_size) == (1, 3)   # 5 = 3 + 2 -> 3, 3
+    split = ScoringPlan(model, "rescale", 3, 200, batch_size=15,
+                        reference="dinuc-shuffle:20")
+    assert (split.group, split.batch_size) == (1, 10)  # not 15 + 5
+    auto, _ = genomics.score_sequences(model, onehot, method=None,
+                                       reference="dinuc-shuffle:5",
+                                       progress=False)
+    for batch_size in (1, 3, 256):
+        fixed, _ = genomics.score_sequences(model, onehot, method=None,
+                                            reference="dinuc-shuffle:5",
+                                            batch_size=batch_size,
+                                            progress=False)
+        np.testing.assert_allclose(fixed, auto, rtol=1e-5,
+                                   atol=1e-6 * np.abs(auto).max())
+    for bad in (0, -3, 2.5, True, "8"):
+        with pytest.raises(ValueError, match="batch_size must be a positive"):
+            # refused before the model file is converted
+            genomics.score_sequences(DEMO_MODEL, onehot, batch_size=bad,
+                                     progress=False)

@@ -35,7 +35,7 @@ def _check_arguments(args):
         raise CLIError("--regions needs --genome GENOME.fa")
     if args.genome is not None and args.regions is None:
         raise CLIError("--genome needs --regions PEAKS.bed")
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise CLIError("--batch-size must be at least 1")
     if args.ig_steps < 1:
         raise CLIError("--ig-steps must be at least 1")
@@ -301,7 +301,8 @@ def _warn_on_deltas(model, method, args, source):
                if args.maxpool_mode == "gradient" else ""))
 
 
-def _fingerprint(args, method, task, source, length, fmt, spec_fuse):
+def _fingerprint(args, method, task, source, length, fmt, spec_fuse,
+                 batch_size):
     from deeplift.genomics.jobs import model_key
     from deeplift.genomics.regions import file_digest
     fp = {"model_sha256": model_key(args.model, args.json, args.yaml),
@@ -309,7 +310,7 @@ def _fingerprint(args, method, task, source, length, fmt, spec_fuse):
           "task": task, "target_layer": args.target_layer,
           "find_scores_layer": args.find_scores_layer,
           "length": int(length), "dtype": args.dtype,
-          "chunk_size": args.chunk_size, "batch_size": args.batch_size,
+          "chunk_size": args.chunk_size, "batch_size": batch_size,
           "maxpool_mode": args.maxpool_mode, "fuse": bool(spec_fuse),
           "custom_conversions": args.custom_conversions}
     fp.update(_target_options(args))
@@ -333,8 +334,11 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
                            args.target_layer, **_target_options(args))
     except (ValueError, KeyError) as exc:
         raise CLIError(_cli_words(str(exc).strip("'\"")))
+    # the batch size as resolved here (automatic: by this machine), so
+    # that every worker and every resumed run uses the same one
     fingerprint = _fingerprint(args, method, task, source, source.length,
-                               "zarr", plan.fuse)
+                               "zarr", plan.fuse, plan.requested_batch_size)
+    settings = dict(settings, batch_size=plan.requested_batch_size)
     several = isinstance(task, list)
     try:
         store = store_module.prepare(
@@ -355,7 +359,8 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
         json_file=_abs_or_none(args.json), yaml_file=_abs_or_none(args.yaml),
         model_key=fingerprint["model_sha256"], task_idx=task,
         reference=args.reference, seed=args.seed,
-        batch_size=args.batch_size, ig_steps=args.ig_steps, fuse=plan.fuse,
+        batch_size=plan.requested_batch_size, ig_steps=args.ig_steps,
+        fuse=plan.fuse,
         find_scores_layer=args.find_scores_layer,
         target_layer=args.target_layer, **_target_options(args),
         conversion=_conversion_options(args))
@@ -440,9 +445,11 @@ def add_parser(sub):
     contribs.add_argument("--seed", type=int, default=0,
                           help="seed of the shuffled references "
                           "(default: %(default)s)")
-    contribs.add_argument("--batch-size", type=int, default=256,
-                          help="(sequence, reference) pairs per batch "
-                          "(default: %(default)s)")
+    contribs.add_argument("--batch-size", type=int, default=None,
+                          help="(sequence, reference) pairs per compiled "
+                          "call (default: chosen for the machine, so that a "
+                          "batch's largest activation is about 8 MiB on CPU; "
+                          "256 on a GPU)")
     contribs.add_argument("--target", choices=("counts", "profile"),
                           help="for a two-headed BPNet / ChromBPNet-style "
                           "model: the counts head, or the profile head "

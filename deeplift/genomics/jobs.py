@@ -34,7 +34,7 @@ class JobSpec:
     task_idx: object = 0
     reference: str = "dinuc-shuffle:20"
     seed: int = 0
-    batch_size: int = 256
+    batch_size: int = None
     ig_steps: int = None
     fuse: bool = False
     find_scores_layer: object = 0

@@ -41,7 +41,7 @@ def _check_onehot(onehot, length):
 
 
 def score_sequences(model, onehot, task_idx=0, method="genomics_default",
-                    reference="dinuc-shuffle:20", seed=0, batch_size=256,
+                    reference="dinuc-shuffle:20", seed=0, batch_size=None,
                     find_scores_layer=0, target_layer=-2, progress=True,
                     ig_steps=None, json_file=None, yaml_file=None, fuse=None,
                     target=None, target_convention="shap",
@@ -62,7 +62,10 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
             supports (a ValueError says how to reconvert otherwise).
         reference: see the module docstring.
         seed: seeds the dinucleotide shuffles.
-        batch_size: (sequence, reference) pairs per compiled call.
+        batch_size: (sequence, reference) pairs per compiled call; None
+            (default): chosen for the machine by
+            :func:`deeplift.multiref.auto_batch_size` (a batch's largest
+            activation about 8 MiB on CPU, 256 pairs on a GPU).
         find_scores_layer, target_layer: layer indices (Sequential) or
             names (functional); by default the input and the layer before
             the final activation.
@@ -93,6 +96,7 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
     computed by :class:`deeplift.multiref.MultiRefScorer`) and
     ``hypothetical * onehot``.
     """
+    _check_batch_size(batch_size)   # before any conversion
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model, json_file=json_file, yaml_file=yaml_file,
                            method=("genomics_default" if method is None
@@ -112,10 +116,6 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
                 "the model's file path, or method=None)"
                 % (method, METHOD_TO_NONLINEAR_MXTS_MODE[method],
                    sorted(supported)))
-    if batch_size is None or int(batch_size) < 1:
-        raise ValueError("batch_size must be a positive integer, got %r"
-                         % (batch_size,))
-    batch_size = int(batch_size)
     if ig_steps is None:
         ig_steps = _methods.get("integrated_gradients").ig_steps
     ig_steps = int(ig_steps)
@@ -141,6 +141,17 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
     return hyp, hyp * onehot
 
 
+def _check_batch_size(batch_size):
+    """``batch_size`` as a positive int, or None (automatic)."""
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(
+            batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError("batch_size must be a positive integer or None "
+                         "(automatic), got %r" % (batch_size,))
+    return int(batch_size)
+
+
 class ScoringPlan:
     """Everything fixed for one scoring job of ``num`` sequences of
     ``length``: the scorer of the model's target, the task(s), the
@@ -156,7 +167,7 @@ class ScoringPlan:
     """
 
     def __init__(self, model, method, num, length, task_idx=0,
-                 reference="dinuc-shuffle:20", seed=0, batch_size=256,
+                 reference="dinuc-shuffle:20", seed=0, batch_size=None,
                  ig_steps=None, fuse=None, find_scores_layer=0,
                  target_layer=-2, target=None, target_convention="shap",
                  target_weights=None):
@@ -189,12 +200,21 @@ class ScoringPlan:
         self.ig_steps = ig_steps
         #: (sequence, reference) pairs (or path points) per sequence
         unit = self.refs.per_sequence * (ig_steps or 1)
-        self.batch_size = int(batch_size)
+        #: the batch size asked for, or the automatic one (None): what a
+        #: job's fingerprint and its workers get
+        self.requested_batch_size = _check_batch_size(batch_size)
+        if self.requested_batch_size is None:
+            from deeplift.multiref import auto_batch_size
+            self.requested_batch_size = auto_batch_size(self.scorer.scorer)
         #: sequences per compiled call (one when a sequence's points fill
-        #: more than a batch: then every sequence is split the same way)
-        self.group = max(1, self.batch_size // unit)
-        if unit <= self.batch_size:
+        #: more than a batch: then every sequence is split the same way,
+        #: into calls of equal size)
+        self.group = max(1, self.requested_batch_size // unit)
+        if unit <= self.requested_batch_size:
             self.batch_size = self.group * unit
+        else:
+            calls = -(-unit // self.requested_batch_size)
+            self.batch_size = -(-unit // calls)
         # decided for the whole job, not per chunk: compiling pays off over
         # all of its (sequence, reference) pairs
         self.fuse = should_fuse(fuse, num * unit)
