@@ -1,7 +1,7 @@
 """Workload (e): many references on a ChromBPNet-shaped model (issue 13).
 
     python bench/bench_multiref.py [--regions 256] [--refs 20]
-        [--filters 64] [--repeats 3] [--peer-regions 8] [--no-peers]
+        [--filters 64 (512 with a GPU)] [--repeats 3] [--peer-regions 8] [--no-peers]
         [--no-memory] [--quick] [--out bench/RESULTS.md]
 
 The model: ``tests.bpnet_net.chrombpnet_like`` (2114 bp one-hot input,
@@ -324,7 +324,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regions", type=int, default=256)
     parser.add_argument("--refs", type=int, default=20)
-    parser.add_argument("--filters", type=int, default=64)
+    parser.add_argument("--filters", type=int, default=None,
+                        help="channels of the model (default: 512, the "
+                        "published ChromBPNet size, where a GPU is visible; "
+                        "64 on CPU)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--peer-regions", type=int, default=8)
     parser.add_argument("--sweep-regions", type=int, default=8)
@@ -334,6 +337,8 @@ def main(argv=None):
                         help="tiny sizes (a smoke run)")
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = parser.parse_args(argv)
+    if args.filters is None:
+        args.filters = 512 if tf.config.list_physical_devices("GPU") else 64
     if args.quick:
         args.regions, args.peer_regions, args.sweep_regions = 4, 2, 2
         args.repeats = 1

@@ -94,12 +94,13 @@ def shuffle_ref_fn(shuffle_func):
 
 
 #: On CPU, :func:`auto_batch_size` sizes a batch so that the largest layer
-#: activation of the batch takes about this many bytes (15 pairs of 0.5
+#: activation of the batch takes about this many bytes (31 pairs of 0.5
 #: MiB on the ChromBPNet-shaped model of bench/bench_multiref.py, 64
 #: filters).  Measured there (bench/RESULTS.md, bench/NOTES.md): on a quiet
-#: machine 5 to 256 pairs per call ran within 10% of each other; under
-#: heavy load small batches were faster; small batches keep memory low.
-CPU_BATCH_BYTES = 8 << 20
+#: machine 20 to 256 pairs per call ran within 5% of each other, 5-15
+#: pairs up to 10% slower; under heavy load small batches were faster;
+#: small batches keep memory low.
+CPU_BATCH_BYTES = 16 << 20
 
 #: and never more pairs than this (nor, on a GPU, fewer)
 MAX_BATCH_PAIRS = 256

@@ -1,5 +1,5 @@
-"""Dilated Conv1D (one matrix product per kernel tap, with its own
-transpose) and Cropping1D (zero padding as its transpose): forward equal
+"""Dilated Conv1D (conv1d's own dilation; its transpose a forward dilated
+convolution of the padded multipliers) and Cropping1D (zero padding as its transpose): forward equal
 to Keras, Gradient-mode multipliers equal to tf.GradientTape, Rescale
 summing to delta, in float64 to rule out rounding."""
 import numpy as np

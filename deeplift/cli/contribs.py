@@ -448,7 +448,7 @@ def add_parser(sub):
     contribs.add_argument("--batch-size", type=int, default=None,
                           help="(sequence, reference) pairs per compiled "
                           "call (default: chosen for the machine, so that a "
-                          "batch's largest activation is about 8 MiB on CPU; "
+                          "batch's largest activation is about 16 MiB on CPU; "
                           "256 on a GPU)")
     contribs.add_argument("--target", choices=("counts", "profile"),
                           help="for a two-headed BPNet / ChromBPNet-style "

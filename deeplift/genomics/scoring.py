@@ -65,7 +65,7 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
         batch_size: (sequence, reference) pairs per compiled call; None
             (default): chosen for the machine by
             :func:`deeplift.multiref.auto_batch_size` (a batch's largest
-            activation about 8 MiB on CPU, 256 pairs on a GPU).
+            activation about 16 MiB on CPU, 256 pairs on a GPU).
         find_scores_layer, target_layer: layer indices (Sequential) or
             names (functional); by default the input and the layer before
             the final activation.

@@ -67,9 +67,9 @@ class Conv1D(Conv):
         self.padding = _padding(padding)
 
     def _dilated_pads(self):
-        """(left, right) input padding when the convolution runs as one
-        matrix product per kernel tap (dilation > 1, stride 1), else
-        None."""
+        """(left, right) input padding when the convolution runs as a
+        VALID dilated convolution of the padded input (dilation > 1,
+        stride 1), else None."""
         if self.dilation == 1 or self.stride != 1:
             return None
         total = (self.kernel.shape[0] - 1) * self.dilation
@@ -80,17 +80,14 @@ class Conv1D(Conv):
     def apply_kernel(self, x, kernel):
         pads = self._dilated_pads()
         if pads is not None:
-            # sum over the taps t of x[t*d : t*d + L_out] @ kernel[t]:
-            # on CPU several times faster than the space-to-batch
-            # formulation that tf.nn.convolution uses for dilation (and
-            # equal to it up to rounding); bench/PROFILE.md, workload (e)
+            # conv1d's own dilation (oneDNN, Eigen and cuDNN run it
+            # natively): on CPU faster than the space-to-batch formulation
+            # that tf.nn.convolution uses for dilation, and than one
+            # matrix product per kernel tap; bench/PROFILE.md, workload (e)
             if pads != (0, 0):
                 x = tf.pad(x, [[0, 0], list(pads), [0, 0]])
-            width, d = self.kernel.shape[0], self.dilation
-            out_len = tf.shape(x)[1] - (width - 1) * d
-            return tf.add_n([
-                tf.einsum("blc,cd->bld", x[:, t * d:t * d + out_len],
-                          kernel[t]) for t in range(width)])
+            return tf.nn.conv1d(x, kernel, stride=1, padding="VALID",
+                                dilations=self.dilation)
         # tf.nn.convolution handles dilation on every device and dtype
         # (conv1d's CPU gradient does not)
         return tf.nn.convolution(x, kernel, strides=self.stride,
@@ -101,13 +98,18 @@ class Conv1D(Conv):
         pads = self._dilated_pads()
         if pads is None:
             return super(Conv1D, self).transpose(state, mxts, kernel)
-        # the transpose of apply_kernel's taps: each tap's product with
-        # the kernel transposed, zero-padded back to its place
+        # the transpose of a VALID dilated convolution is the VALID dilated
+        # convolution of the multipliers, zero-padded by (width - 1) * d on
+        # both sides, with the kernel flipped along its taps and its
+        # channels swapped: a forward convolution, which every device and
+        # dtype runs natively (the CPU's Conv2DBackpropInput has no
+        # dilation outside oneDNN float32)
         width, d = self.kernel.shape[0], self.dilation
-        total = tf.add_n([
-            tf.pad(tf.einsum("bld,cd->blc", mxts, kernel[t]),
-                   [[0, 0], [t * d, (width - 1 - t) * d], [0, 0]])
-            for t in range(width)])
+        reach = (width - 1) * d
+        flipped = tf.transpose(kernel[::-1], (0, 2, 1))
+        total = tf.nn.conv1d(
+            tf.pad(mxts, [[0, 0], [reach, reach], [0, 0]]), flipped,
+            stride=1, padding="VALID", dilations=d)
         if pads != (0, 0):
             total = total[:, pads[0]:tf.shape(total)[1] - pads[1]]
         return total
