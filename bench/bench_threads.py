@@ -1,7 +1,7 @@
 """TensorFlow thread settings for one process against several (issue 13).
 
-    python bench/bench_threads.py [--regions 6] [--refs 20] [--filters 64]
-        [--repeats 3] [--out bench/RESULTS_threads.md]
+    python bench/bench_threads.py [--regions 24] [--refs 20] [--filters 64]
+        [--repeats 3] [--lead 30] [--out bench/RESULTS_threads.md]
 
 The many-reference path of workload (e) (``MultiRefScorer.run(...,
 hypothetical=True)``, Rescale, counts head of the ChromBPNet-shaped model,
@@ -106,14 +106,18 @@ def run_setting(path, processes, intra, inter, regions, refs, lead=40.0):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--regions", type=int, default=6)
+    parser.add_argument("--regions", type=int, default=24)
     parser.add_argument("--refs", type=int, default=20)
     parser.add_argument("--filters", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--lead", type=float, default=30.0,
+                        help="seconds from starting the processes to the "
+                        "common start (their conversion and warm-up)")
     parser.add_argument("--out",
                         default=os.path.join(HERE, "RESULTS_threads.md"))
     args = parser.parse_args(argv)
     from bench_multiref import load, machine, make_model
+    from timing import write_report
     tmp = tempfile.mkdtemp()
     _, path = make_model(tmp, args.filters)
     cores = os.cpu_count()
@@ -123,7 +127,8 @@ def main(argv=None):
     for _ in range(args.repeats):
         for label, processes, intra, inter in rows:
             rates[label].append(run_setting(path, processes, intra, inter,
-                                            args.regions, args.refs))
+                                            args.regions, args.refs,
+                                            args.lead))
         loads.append(load())
     base = statistics.median(rates[rows[0][0]])
     lines = ["# TensorFlow threads: one process against several", "",
@@ -146,10 +151,7 @@ def main(argv=None):
             med / base))
     lines += ["", "- 1-minute load average during the run: %s (%d CPUs)"
               % (", ".join("%.1f" % l for l in loads), cores)]
-    text = "\n".join(lines) + "\n"
-    with open(args.out, "w") as fh:
-        fh.write(text)
-    sys.stdout.write(text)
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -74,7 +74,10 @@ def op_profile(compiled, args, repeats=3):
     import collections
     concrete = compiled.get_concrete_function(*args)
     graph = concrete.graph
-    feed = {t.name: a.numpy() for t, a in zip(concrete.inputs, args)}
+    # the arguments, then the tensors the function captures (deeplift's
+    # weights are captured once per dtype, so they are inputs of the graph)
+    values = list(args) + list(concrete.captured_inputs)
+    feed = {t.name: a.numpy() for t, a in zip(concrete.inputs, values)}
     totals = collections.Counter()
     with tf.compat.v1.Session(graph=graph) as session:
         for _ in range(2):

@@ -245,11 +245,15 @@ def _choose_key_dtype(counts, value_bits):
     """The smallest of _KEY_DTYPES whose random bits (all but
     ``value_bits`` + 1) make repeated ranks rare, and their number; (None,
     None) if none does."""
-    width = int(counts.max())
     # Probability of a repeated draw in a row: about
     # sum(counts**2) / 2**random_bits.
-    collision_scale = float(np.max(np.sum(
-        counts.astype(np.float64) ** 2, axis=1)))
+    return _key_dtype_for(int(counts.max()), float(np.max(np.sum(
+        counts.astype(np.float64) ** 2, axis=1))), value_bits)
+
+
+def _key_dtype_for(width, collision_scale, value_bits):
+    """_choose_key_dtype given the longest list and the largest
+    sum(counts**2) of a row."""
     for dtype in _KEY_DTYPES:
         random_bits = 8 * np.dtype(dtype).itemsize - value_bits - 1
         if (random_bits >= 16 and width < 2 ** random_bits
@@ -627,14 +631,8 @@ def _compiled_kernels():
 def _key_dtype_of_counts(counts, value_bits):
     """_choose_key_dtype for the counts of one sequence (a list of ints),
     in plain Python: a per-sequence call pays no NumPy reductions."""
-    width = max(counts)
-    collision_scale = float(sum(c * c for c in counts))
-    for dtype in _KEY_DTYPES:
-        random_bits = 8 * np.dtype(dtype).itemsize - value_bits - 1
-        if (random_bits >= 16 and width < 2 ** random_bits
-                and collision_scale / 2.0 ** random_bits < 0.02):
-            return dtype, random_bits
-    return None, None
+    return _key_dtype_for(max(counts), float(sum(c * c for c in counts)),
+                          value_bits)
 
 
 def _shuffle_one_hot_single_compiled(arr, num_shufs, rng, kernels):
