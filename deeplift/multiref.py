@@ -106,6 +106,18 @@ CPU_BATCH_BYTES = 16 << 20
 MAX_BATCH_PAIRS = 256
 
 
+def check_batch_size(batch_size):
+    """``batch_size`` as a positive int, or None (automatic); a
+    ValueError otherwise."""
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(
+            batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError("batch_size must be a positive integer or None "
+                         "(automatic), got %r" % (batch_size,))
+    return int(batch_size)
+
+
 def auto_batch_size(scorer, dtype=np.float32):
     """(example, reference) pairs per compiled call for ``scorer`` (a
     :class:`deeplift.scoring.Scorer`): on a GPU, MAX_BATCH_PAIRS; on CPU,
@@ -487,13 +499,9 @@ class MultiRefScorer(object):
         else:
             seed_arr, num_tasks = scorer.seeds(task_idx, target_weights,
                                                num, dtype, self.scoring_mode)
+        batch_size = check_batch_size(batch_size)
         if batch_size is None:
             batch_size = auto_batch_size(scorer, dtype)
-        if isinstance(batch_size, bool) or not isinstance(
-                batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError("batch_size must be a positive integer or None "
-                             "(automatic), got %r" % (batch_size,))
-        batch_size = int(batch_size)
         layers = scorer.score_layers
         n_layers = len(layers)
         if hypothetical:

@@ -10,6 +10,7 @@ from deeplift.genomics.models import (METHOD_TO_NONLINEAR_MXTS_MODE,
                                       _scorer, load_model, model_methods,
                                       normalize_method, resolve_target)
 from deeplift.genomics.references import ReferenceSpec
+from deeplift.multiref import auto_batch_size, check_batch_size
 from deeplift.progress import progress_bar
 from deeplift.scoring import is_task_list, should_fuse
 
@@ -96,7 +97,7 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
     computed by :class:`deeplift.multiref.MultiRefScorer`) and
     ``hypothetical * onehot``.
     """
-    _check_batch_size(batch_size)   # before any conversion
+    check_batch_size(batch_size)   # before any conversion
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model, json_file=json_file, yaml_file=yaml_file,
                            method=("genomics_default" if method is None
@@ -139,17 +140,6 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
                                                                  start)
             bar.update(len(chunk))
     return hyp, hyp * onehot
-
-
-def _check_batch_size(batch_size):
-    """``batch_size`` as a positive int, or None (automatic)."""
-    if batch_size is None:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(
-            batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError("batch_size must be a positive integer or None "
-                         "(automatic), got %r" % (batch_size,))
-    return int(batch_size)
 
 
 class ScoringPlan:
@@ -202,9 +192,8 @@ class ScoringPlan:
         unit = self.refs.per_sequence * (ig_steps or 1)
         #: the batch size asked for, or the automatic one (None): what a
         #: job's fingerprint and its workers get
-        self.requested_batch_size = _check_batch_size(batch_size)
+        self.requested_batch_size = check_batch_size(batch_size)
         if self.requested_batch_size is None:
-            from deeplift.multiref import auto_batch_size
             self.requested_batch_size = auto_batch_size(self.scorer.scorer)
         #: sequences per compiled call (one when a sequence's points fill
         #: more than a batch: then every sequence is split the same way,
