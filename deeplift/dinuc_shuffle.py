@@ -680,23 +680,17 @@ def _shuffle_rows_compiled(tokens, num_tokens, num_shufs, gen, kernels,
              * num_tokens).reshape(-1),
             minlength=num_seqs * num_tokens).reshape(num_seqs, num_tokens)
     value_bits = max(1, int(num_tokens - 1).bit_length())
-    if num_seqs == 1:
-        row_counts = counts[0].tolist()
-        key_dtype, random_bits = _key_dtype_of_counts(row_counts, value_bits)
-        width = max(row_counts)
-        active = [t for t, c in enumerate(row_counts) if c > 0]
-        block = np.zeros(num_tokens, dtype=np.int64)
-        block[active] = range(len(active))
-        row_len = len(active) * width
-    else:
-        key_dtype, random_bits = _choose_key_dtype(counts, value_bits)
-        width = int(counts.max())
-        active = np.flatnonzero(counts.max(axis=0) > 0)
-        block = np.zeros(num_tokens, dtype=np.int64)
-        block[active] = np.arange(active.size)
-        row_len = active.size * width
+    # one sequence (the per-sequence call): plain Python, no reductions
+    key_dtype, random_bits = (
+        _key_dtype_of_counts(counts[0].tolist(), value_bits) if num_seqs == 1
+        else _choose_key_dtype(counts, value_bits))
     if key_dtype is None:
         return None
+    width = int(counts.max())
+    active = np.flatnonzero(counts.max(axis=0) > 0)
+    block = np.zeros(num_tokens, dtype=np.int64)
+    block[active] = np.arange(active.size)
+    row_len = active.size * width
     top = 1 << random_bits
     # the constants of _key_template, in the key dtype
     padding = ((np.uint64(top + 1) + np.arange(width, dtype=np.uint64))
