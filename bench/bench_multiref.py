@@ -165,7 +165,7 @@ def shap_peer(path, x, refs, repeats, tmp):
 
 def torch_peers(keras_model, x, refs, repeats):
     """tangermeme deep_lift_shap and captum DeepLiftShap on the counts
-    twin: {name: (seconds, mean hypothetical or contributions (N, L, 4),
+    twin: {name: (seconds of each timed run, mean hypothetical or contributions (N, L, 4),
     what)}, and notes on what is missing."""
     import warnings
     results, notes = {}, []
@@ -204,7 +204,7 @@ def torch_peers(keras_model, x, refs, repeats):
             tm()
             times.append(time.perf_counter() - start)
         results["tangermeme %s deep_lift_shap" % tangermeme.__version__] = (
-            statistics.median(times), out, "hypothetical")
+            times, out, "hypothetical")
     try:
         import captum
         from captum.attr import DeepLiftShap
@@ -229,7 +229,7 @@ def torch_peers(keras_model, x, refs, repeats):
             cap()
             times.append(time.perf_counter() - start)
         results["captum %s DeepLiftShap" % captum.__version__] = (
-            statistics.median(times), out, "contributions")
+            times, out, "contributions")
     results_threads = "torch threads: %d" % torch.get_num_threads()
     notes.append(results_threads)
     return results, notes
@@ -430,7 +430,8 @@ def main(argv=None):
         else:
             for t, ours_t in (("counts", ours_counts),
                               ("profile", ours_profile)):
-                secs = float(np.median(res["seconds_" + t]))
+                runs = [float(r) for r in res["seconds_" + t]]
+                secs = statistics.median(runs)
                 diff, scale = relative_difference(
                     res["hypothetical_" + t],
                     ours_peer[t].hypothetical_contribs)
@@ -439,16 +440,17 @@ def main(argv=None):
                         res["shap_version"], res["tf_keras_version"],
                         "counts head" if t == "counts"
                         else "profile target"),
-                    secs, peer_pairs / secs, (pairs / ours_t)
+                    secs, runs, peer_pairs / secs, (pairs / ours_t)
                     / (peer_pairs / secs), diff, "hypothetical"))
         tres, tnotes = torch_peers(keras_model, px, prefs,
                                    max(1, args.repeats - 1))
         notes += tnotes
-        for name, (secs, out, what) in tres.items():
+        for name, (runs, out, what) in tres.items():
+            secs = statistics.median(runs)
             ours = (ours_peer["counts"].hypothetical_contribs
                     if what == "hypothetical" else ours_peer["counts"].contribs)
             diff, _ = relative_difference(out, ours)
-            peer_rows.append((name + ", counts head", secs,
+            peer_rows.append((name + ", counts head", secs, runs,
                               peer_pairs / secs,
                               (pairs / ours_counts) / (peer_pairs / secs),
                               diff, what))
@@ -458,9 +460,10 @@ def main(argv=None):
                   "| peer | seconds | pairs/s | deeplift Rescale's pairs/s "
                   "/ theirs | max abs difference / max abs of ours |",
                   "|---|---|---|---|---|"]
-        for name, secs, rate, speedup, diff, what in peer_rows:
-            lines.append("| %s | %.2f | %.1f | %.1fx | %.2g (%s) |" % (
-                name, secs, rate, speedup, diff,
+        for name, secs, runs, rate, speedup, diff, what in peer_rows:
+            lines.append("| %s | %.2f [%s] | %.1f | %.1fx | %.2g (%s) |" % (
+                name, secs, ", ".join("%.2f" % r for r in runs), rate,
+                speedup, diff,
                 "mean hypothetical contributions" if what == "hypothetical"
                 else "mean contributions"))
     if not args.no_memory:
