@@ -247,6 +247,12 @@ class AttributionMethod(object):
         return self._forward_fn
 
     def run(self, xs, ys=None, batch_size=None):
+        """Attributions of ``xs`` (an array, or a list for a multi-input
+        model) for the sum of the target's outputs weighted by ``ys``
+        (shape (N, ...) of the output, or 1 to share it; None: all ones),
+        in batches of ``batch_size`` (None: ``DEFAULT_BATCH_SIZE``).
+        Returns an array shaped like ``xs`` (a list of them for a
+        multi-input model)."""
         raise NotImplementedError()
 
 

@@ -74,6 +74,7 @@ class Model(object):
         raise NotImplementedError()
 
     def input_names(self):
+        """The names of the model's input layers (a list of strings)."""
         return [l.get_name() for l in self.input_layers()]
 
     def all_layers(self):
@@ -257,6 +258,7 @@ class SequentialModel(Model):
         self._layers[-1].build_fwd_pass_vars()
 
     def get_layers(self):
+        """The model's layers in order (the list itself, input first)."""
         return self._layers
 
     def all_layers(self):
@@ -330,6 +332,7 @@ class GraphModel(Model):
                 layer.build_fwd_pass_vars()
 
     def get_name_to_layer(self):
+        """The dict of layer name to layer (the model's own, not a copy)."""
         return self._name_to_layer
 
     def all_layers(self):
@@ -337,6 +340,7 @@ class GraphModel(Model):
                                   if not l.get_output_layers()])
 
     def get_input_layer_names(self):
+        """The names of the input layers, in the model's input order."""
         return self._input_layer_names
 
     def input_layers(self):
@@ -404,6 +408,9 @@ class GraphModel(Model):
             **kwargs)
 
     def get_prediction_function(self, input_layer_names, output_layer_name):
+        """``f(input_data_list, batch_size, progress_update=None)`` -> the
+        activations (numpy array) of the layer ``output_layer_name`` for the
+        inputs named in ``input_layer_names`` (a list of names)."""
         return self.prediction_function(
             [self._resolve(n) for n in input_layer_names],
             self._resolve(output_layer_name))

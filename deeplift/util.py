@@ -45,10 +45,14 @@ def assert_type(instance, the_class, instance_var_name, is_type_result):
 
 
 def assert_is_type(instance, the_class, instance_var_name):
+    """Raise a TypeError unless ``instance`` is a ``the_class`` (by name;
+    ``instance_var_name`` names it in the message); returns True."""
     return assert_type(instance, the_class, instance_var_name, True)
 
 
 def assert_is_not_type(instance, the_class, instance_var_name):
+    """Raise a TypeError if ``instance`` is a ``the_class`` (by name;
+    ``instance_var_name`` names it in the message); returns True."""
     return assert_type(instance, the_class, instance_var_name, False)
 
 

@@ -44,6 +44,7 @@ class JobSpec:
     conversion: dict = field(default_factory=dict)
 
     def as_dict(self):
+        """The fields as a plain dict (what the store's settings record)."""
         return asdict(self)
 
 

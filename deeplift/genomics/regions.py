@@ -73,6 +73,7 @@ class Genome:
 
     @property
     def index_path(self):
+        """Path of the FASTA's ``.fai`` index (the FASTA path plus ``.fai``)."""
         return self.path + ".fai"
 
     def index_digest(self):

@@ -44,6 +44,8 @@ class Activation(SingleInputMixin, Node):
                 "nonlinear_mxts_mode": self.nonlinear_mxts_mode}
 
     def f(self, x):
+        """The elementwise function applied to the tensor ``x``; returns a
+        tensor of the same shape."""
         raise NotImplementedError()
 
     def gradient(self, x):

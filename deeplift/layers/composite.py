@@ -58,6 +58,8 @@ class Composite(SingleInputMixin, Node):
         self._port = self._out = self._order = None
 
     def build_inner(self, port):
+        """Wire the inner graph from ``port`` (a :class:`Port` with this
+        layer's input shape) and return its output layer."""
         raise NotImplementedError()
 
     def inner_name(self, stage):

@@ -77,6 +77,7 @@ class SymbolicVar(object):
                                               self.layer.get_name())
 
     def get_shape(self):
+        """The shape of the layer's output, batch axis first (None)."""
         return self.layer.get_shape()
 
 
@@ -86,16 +87,21 @@ class OneDimOutputMixin(object):
     scoring functions read them at call time)."""
 
     def set_scoring_mode(self, scoring_mode):
+        """Set the :class:`~deeplift.modes.ScoringMode` used when this layer is
+        the target (a member or its name; ValueError if unknown)."""
         self._scoring_mode = check_mode(scoring_mode, ScoringMode,
                                         "scoring_mode")
 
     def update_task_index(self, task_index):
+        """Set the task (flat output index) used when this layer is the target."""
         self._task_index = int(task_index)
 
     def set_active(self):
+        """Mark this layer as the active target (its seed multiplier is 1)."""
         self._active = 1.0
 
     def set_inactive(self):
+        """Mark this layer as not the target (its seed multiplier is 0)."""
         self._active = 0.0
 
     def update_task_vector(self):
@@ -128,6 +134,8 @@ class Layer(OneDimOutputMixin):
         raise NotImplementedError()
 
     def forward(self, xs):
+        """The layer's op: a tensor computed from ``xs``, the list of the
+        input layers' output tensors (one per input, batch axis first)."""
         raise NotImplementedError()
 
     def contribs(self, state):
@@ -135,10 +143,18 @@ class Layer(OneDimOutputMixin):
         return positive_part(state.diff), negative_part(state.diff)
 
     def backward(self, state, pos_mxts, neg_mxts):
+        """Multipliers of the inputs from this layer's multipliers.
+
+        ``state`` is the layer's :class:`~deeplift.graph.LayerState`;
+        ``pos_mxts`` and ``neg_mxts`` are the multipliers of the positive and
+        negative parts of its output difference (shape of the output).
+        Returns a list with one ``(pos, neg)`` pair of tensors per input
+        layer, each of that input's shape."""
         raise NotImplementedError()
 
     # ----- original API -----------------------------------------------------
     def get_name(self):
+        """The layer's name (a string, or None when it was given none)."""
         return self.name
 
     def get_inputs(self):
@@ -147,6 +163,8 @@ class Layer(OneDimOutputMixin):
         return self.inputs
 
     def get_shape(self):
+        """The output shape, a tuple with None for the batch axis; a
+        RuntimeError before ``build_fwd_pass_vars()`` has inferred it."""
         if self._shape is None:
             raise RuntimeError("layer %r has no shape yet: call "
                                "build_fwd_pass_vars() on the output layer"
@@ -154,6 +172,7 @@ class Layer(OneDimOutputMixin):
         return self._shape
 
     def get_output_layers(self):
+        """The layers that take this layer's output as an input (a list)."""
         return self._output_layers
 
     def build_fwd_pass_vars(self, output_layer=None):
@@ -167,6 +186,8 @@ class Layer(OneDimOutputMixin):
             self._built = True
 
     def reset_built_fwd_pass_vars(self):
+        """Forget the inferred shapes and output layers of this layer and its
+        ancestors, so that ``build_fwd_pass_vars()`` runs again."""
         self._built = False
         self._output_layers = []
         for parent in self.input_layers():
@@ -176,15 +197,22 @@ class Layer(OneDimOutputMixin):
         raise NotImplementedError()
 
     def get_activation_vars(self):
+        """A :class:`SymbolicVar` for this layer's activations on the input
+        (for :func:`deeplift.util.compile_func`)."""
         return SymbolicVar(self, "activation")
 
     def get_reference_vars(self):
+        """A :class:`SymbolicVar` for this layer's activations on the reference."""
         return SymbolicVar(self, "reference")
 
     def get_pos_mxts(self):
+        """A :class:`SymbolicVar` for the multipliers of the positive part of
+        this layer's difference from reference."""
         return SymbolicVar(self, "pos_mxts")
 
     def get_neg_mxts(self):
+        """A :class:`SymbolicVar` for the multipliers of the negative part of
+        this layer's difference from reference."""
         return SymbolicVar(self, "neg_mxts")
 
     def get_mxts(self):
@@ -192,16 +220,23 @@ class Layer(OneDimOutputMixin):
         return SymbolicVar(self, "mxts")
 
     def get_target_contrib_vars(self):
+        """A :class:`SymbolicVar` for this layer's contributions to the target
+        (multipliers times the difference from reference)."""
         return SymbolicVar(self, "target_contribs")
 
     def get_pos_and_neg_contribs(self):
+        """Two :class:`SymbolicVar`: the positive and the negative part of this
+        layer's contributions to the target."""
         return (SymbolicVar(self, "pos_contribs"),
                 SymbolicVar(self, "neg_contribs"))
 
     def update_mxts(self):
+        """0.6.13 built the multiplier graph here; only marks this layer as
+        updated (multipliers are computed when a scoring function runs)."""
         self._mxts_updated = True
 
     def reset_mxts_updated(self):
+        """Clear the mark set by :meth:`update_mxts`."""
         self._mxts_updated = False
 
     def target_seed(self, task_idx, scoring_mode=None, active=1.0,
@@ -312,6 +347,7 @@ class SingleInputMixin(object):
                             "got %s" % (self.name, type(self.inputs)))
 
     def input_layers(self):
+        """A list holding the one input layer."""
         return [self.inputs] if self.inputs is not None else []
 
 
@@ -341,6 +377,7 @@ class ListInputMixin(object):
                                 "at least %d" % self.min_inputs, n))
 
     def input_layers(self):
+        """The input layers, in the order given to ``set_inputs``."""
         return list(self.inputs) if self.inputs is not None else []
 
 
@@ -448,9 +485,14 @@ class LinearLayer(SingleInputMixin, Node):
         self.bias = as_float_array(bias)
 
     def apply_kernel(self, x, kernel):
+        """The bias-free linear map of ``x`` (a tensor with the input's shape)
+        by ``kernel`` (a tensor of the layer's kernel); returns the output
+        without bias."""
         raise NotImplementedError()
 
     def add_bias(self, y, bias):
+        """``y`` (the output of :meth:`apply_kernel`) plus ``bias``,
+        broadcast along the channel axis."""
         return y + bias
 
     def _const(self, array, dtype):

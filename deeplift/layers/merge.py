@@ -193,6 +193,13 @@ class Multiply(_NonlinearMerge):
         return functools.reduce(tf.multiply, xs)
 
     def coefficients(self, state):
+        """Per input i, the factor its difference from reference is
+        multiplied by: ``0.5 (prod_{j<i} a_j + prod_{j<i} r_j) *
+        prod_{j>i} 0.5 (a_j + r_j)`` (a = input, r = reference; for two
+        inputs, the Shapley product rule), and the product of the other
+        inputs in gradient-like modes; broadcast to the output's shape.
+        ``state`` is the layer's :class:`~deeplift.graph.LayerState`;
+        returns a list of tensors, cached in ``state.cache``."""
         if "coefficients" in state.cache:
             return state.cache["coefficients"]
         acts = [s.act for s in state.inputs]

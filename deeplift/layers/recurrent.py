@@ -92,6 +92,7 @@ class _Recurrent(Composite):
         return self.add(stage, Dense(kernel, bias), x)
 
     def input_bias(self):
+        """The bias added to the input projection ``x_t K`` (None for none)."""
         return self.bias
 
     # ----- the unrolled graph --------------------------------------------
@@ -125,6 +126,10 @@ class _Recurrent(Composite):
         return self.add("sequence", Stack(axis=1), outputs)
 
     def step(self, prefix, x_t, states):
+        """Wire one time step: ``prefix`` names its inner layers, ``x_t`` is
+        the inner layer of the projected input at step t and ``states`` the
+        list of the state layers after step t-1. Returns the list of the
+        state layers after step t (``states[0]`` is the output)."""
         raise NotImplementedError()
 
 
