@@ -52,6 +52,7 @@ class Method:
     deepexplain: str = None
 
 
+#: the built-in methods, registered at import in this order
 _BUILTIN = (
     Method("rescale", _MODE.Rescale, DEEPLIFT, "DeepLIFT Rescale",
            "DeepLIFT with the Rescale rule everywhere",

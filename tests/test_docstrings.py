@@ -69,6 +69,12 @@ def public_names(module):
 
 
 def _has_doc(obj):
+    """A class needs its own docstring (a subclass is a different layer or
+    object); a method or property may inherit the docstring of the method
+    it overrides (same contract), as Sphinx shows it."""
+    if inspect.isclass(obj):
+        doc = vars(obj).get("__doc__")
+        return bool(isinstance(doc, str) and doc.strip())
     doc = obj.__doc__ if isinstance(obj, property) else inspect.getdoc(obj)
     if isinstance(obj, property) and not doc and obj.fget is not None:
         doc = obj.fget.__doc__

@@ -4,6 +4,7 @@ __all__ = ["ConversionError", "InvalidModelFileError", "WeightsMismatchError",
            "UnsupportedLayerError", "CONVERSION_FUNCTION_CONTRACT"]
 
 
+#: what a conversion function is called with and must return (text)
 CONVERSION_FUNCTION_CONTRACT = """\
 A conversion function is called with keyword arguments only:
   config                -- the layer's Keras config dict, with the layer's

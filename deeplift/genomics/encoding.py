@@ -2,6 +2,7 @@
 an all-zero row."""
 import numpy as np
 
+#: the bases of the one-hot columns, in order (A, C, G, T)
 BASES = "ACGT"
 
 _LOOKUP = np.full(256, 4, dtype=np.intp)

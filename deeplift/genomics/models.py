@@ -10,6 +10,7 @@ from deeplift import methods as _methods
 #: converted with (from :mod:`deeplift.methods`, taken at import)
 METHOD_TO_NONLINEAR_MXTS_MODE = {
     m.name: m.nonlinear_mxts_mode for m in _methods.METHODS.values()}
+#: the canonical method names (those of :mod:`deeplift.methods`)
 METHODS = tuple(METHOD_TO_NONLINEAR_MXTS_MODE)
 
 #: the method :func:`score_sequences` uses for an already converted model

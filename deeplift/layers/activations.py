@@ -95,6 +95,7 @@ class PReLU(Activation):
 
 
 class ReLU(PReLU):
+    """``max(x, 0)`` (a :class:`PReLU` with slope 0)."""
     def __init__(self, **kwargs):
         super(ReLU, self).__init__(alpha=0.0, **kwargs)
 
@@ -106,6 +107,7 @@ class ReLU(PReLU):
 
 
 class Sigmoid(Activation):
+    """``1 / (1 + exp(-x))``."""
     def f(self, x):
         return tf.nn.sigmoid(x)
 
@@ -115,6 +117,7 @@ class Sigmoid(Activation):
 
 
 class Tanh(Activation):
+    """``tanh(x)``."""
     def f(self, x):
         return tf.nn.tanh(x)
 

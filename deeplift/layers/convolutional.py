@@ -300,10 +300,12 @@ class _DepthwiseConv(_SpatialConv):
 
 
 class DepthwiseConv1D(_DepthwiseConv):
+    """Depthwise 1-D convolution of (batch, length, channels) input."""
     n_spatial = 1
 
 
 class DepthwiseConv2D(_DepthwiseConv):
+    """Depthwise 2-D convolution of (batch, rows, cols, channels) input."""
     n_spatial = 2
 
 

@@ -43,6 +43,8 @@ class Pool1D(SingleInputMixin, Node):
 
 
 class MaxPool1D(MaxPoolMixin, Pool1D):
+    """1-D max pooling (0.6.13's arguments); ``maxpool_deeplift_mode``:
+    ``gradient`` (the default) or ``summation_to_delta``."""
     def __init__(self, pool_length, stride, padding,
                  maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient,
                  **kwargs):
@@ -57,6 +59,7 @@ class MaxPool1D(MaxPoolMixin, Pool1D):
 
 
 class AvgPool1D(Pool1D, StructuralLayer):
+    """1-D average pooling (a linear op: contributions map through it)."""
     def forward(self, xs):
         return tf.nn.avg_pool1d(xs[0], self.pool_length, self.stride,
                                 self.padding)
@@ -85,6 +88,8 @@ class Pool2D(SingleInputMixin, Node):
 
 
 class MaxPool2D(MaxPoolMixin, Pool2D):
+    """2-D max pooling (0.6.13's arguments); ``maxpool_deeplift_mode``:
+    ``gradient`` (the default) or ``summation_to_delta``."""
     def __init__(self, pool_size, strides, padding,
                  data_format=DataFormat.channels_last,
                  maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient,
@@ -99,6 +104,7 @@ class MaxPool2D(MaxPoolMixin, Pool2D):
 
 
 class AvgPool2D(Pool2D, StructuralLayer):
+    """2-D average pooling (a linear op: contributions map through it)."""
     def forward(self, xs):
         return self._pool(tf.nn.avg_pool2d, xs[0])
 
@@ -132,6 +138,7 @@ class GlobalAvgPool1D(_GlobalPool, StructuralLayer):
 
 
 class GlobalAvgPool2D(GlobalAvgPool1D):
+    """Mean over the spatial axes (the same op as :class:`GlobalAvgPool1D`)."""
     pass
 
 
@@ -161,4 +168,5 @@ class GlobalMaxPool1D(MaxPoolMixin, _GlobalPool):
 
 
 class GlobalMaxPool2D(GlobalMaxPool1D):
+    """Max over the spatial axes (the same op as :class:`GlobalMaxPool1D`)."""
     pass

@@ -328,7 +328,9 @@ def plot_weights(array, figsize=(20, 2), height_padding_factor=0.2,
                  legend=True):
     """Plot a sequence logo of ``array`` in a new figure.
 
-    Arguments are as in :func:`plot_weights_given_ax`, plus:
+    Arguments are as in :func:`plot_weights_given_ax`, plus the following.
+
+    Arguments:
         figsize: the figure size in inches.
         save_path: if given, the figure is written to this file (format
             from the extension, e.g. ``.png``) and closed instead of shown.
