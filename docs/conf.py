@@ -14,7 +14,6 @@ sys.path.insert(0, os.path.join(HERE, "_ext"))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("DEEPLIFT_NO_PROGRESS", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 import deeplift  # noqa: E402
 from sphinx.util import logging as _logging  # noqa: E402
