@@ -31,6 +31,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "myst_nb",
+    "sphinx_design",
     "deeplift_cli",
     "deeplift_refs",
 ]
