@@ -26,6 +26,12 @@ setup(
                  "pyfaidx>=0.8", "zarr>=3", "pyBigWig>=0.3.22",
                  "dask>=2024.1", "distributed>=2024.1", "psutil"],
         "peers": ["torch", "captum", "tangermeme", "shap", "modisco-lite"],
+        # scripts/build_docs.sh: Sphinx (the napoleon hooks of docs/conf.py
+        # are checked on 7-9), the executed tutorials' kernel and their
+        # plotting and genomics dependencies
+        "docs": ["sphinx>=7,<10", "myst-nb>=1.0", "sphinx-design", "furo",
+                 "ipykernel", "matplotlib>=3.5", "pyfaidx>=0.8", "zarr>=3",
+                 "pyBigWig>=0.3.22"],
     },
     entry_points={"console_scripts": ["deeplift=deeplift.cli:main"]},
 )

@@ -4,6 +4,7 @@ Built by ``scripts/build_docs.sh`` with ``-W --keep-going -n``: every
 warning (a broken cross-reference, a docstring that is not valid
 reStructuredText, a notebook cell that raises) fails the build.
 """
+import inspect
 import os
 import re
 import sys
@@ -83,12 +84,57 @@ myst_heading_anchors = 3
 suppress_warnings = ["mystnb.unknown_mime_type"]
 
 
-def _skip_foreign(app, what, name, obj, skip, options):
-    """On pages of packages that re-export (``deeplift.layers``), document
-    only the objects defined in deeplift."""
+#: the modules of the API reference whose every public name must have a
+#: docstring (the list of tests/test_docstrings.py)
+API_MODULES = (
+    "deeplift.layers", "deeplift.conversion.kerasapi_conversion",
+    "deeplift.models", "deeplift.multiref", "deeplift.targets",
+    "deeplift.genomics", "deeplift.deepexplain",
+    "deeplift.integrated_gradients", "deeplift.util", "deeplift.dinuc_shuffle",
+    "deeplift.visualization", "deeplift.methods",
+)
+
+
+def _has_doc(obj):
+    """As tests/test_docstrings.py: a class needs its own docstring, a
+    method or property may inherit the one of the method it overrides."""
+    if inspect.isclass(obj):
+        doc = vars(obj).get("__doc__")
+        return isinstance(doc, str) and bool(doc.strip())
+    if isinstance(obj, property):
+        return bool((obj.__doc__ or "").strip())
+    return bool((inspect.getdoc(obj) or "").strip())
+
+
+def _skip_member(app, what, name, obj, skip, options):
+    """Document only the objects defined in deeplift on pages of packages
+    that re-export (``deeplift.layers``), and warn (so fail the build) when
+    autodoc leaves out a public deeplift function, class, method or
+    property because it has no docstring."""
     module = getattr(obj, "__module__", None)
     if what == "module" and module and not module.startswith("deeplift"):
         return True
+    if not skip or name.startswith("_") or what not in ("module", "class"):
+        return None
+    target = obj.__func__ if isinstance(obj, (staticmethod, classmethod)) \
+        else obj
+    if not (inspect.isfunction(target) or inspect.isclass(target)
+            or isinstance(target, property)):
+        return None
+    home = getattr(target.fget if isinstance(target, property) else target,
+                   "__module__", None) or ""
+    current = app.env.temp_data.get("autodoc:module") or ""
+    if not (home == current or home.startswith(current + ".")):
+        return None          # defined elsewhere (its own page checks it)
+    if not any(current == m or current.startswith(m + ".")
+               for m in API_MODULES):
+        return None          # api/internals.rst: reference only
+    names = getattr(sys.modules.get(current), "__all__", None)
+    if what == "module" and names is not None and name not in names:
+        return None          # not public: the module's __all__ leaves it out
+    if not _has_doc(target):
+        logger.warning("%s.%s has no docstring (public names need one)",
+                       current, name, type="deeplift", subtype="docstring")
     return None
 
 
@@ -135,7 +181,7 @@ def _require_docstring(app, what, name, obj, options, lines):
 
 
 def setup(app):
-    app.connect("autodoc-skip-member", _skip_foreign)
+    app.connect("autodoc-skip-member", _skip_member)
     app.connect("autodoc-process-docstring", _require_docstring)
     # before napoleon (priority 500), which parses the docstring
     app.connect("autodoc-process-docstring", _plural_literals, priority=400)

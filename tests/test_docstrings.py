@@ -12,7 +12,8 @@ import inspect
 
 import pytest
 
-#: the modules of the API reference (issue 19); docs/api/*.rst has one page each
+#: the modules of the API reference (issue 19; docs/conf.py API_MODULES
+#: makes the Sphinx build check the same); docs/api/*.rst has a page each
 DOCUMENTED_MODULES = (
     "deeplift.layers",
     "deeplift.conversion.kerasapi_conversion",
