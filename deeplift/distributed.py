@@ -239,7 +239,7 @@ def run_chunks(spec, pending, runner_class, report=None, workers=None,
     chunks are cancelled; chunks done stay done)."""
     distributed = _import_distributed()
     from deeplift.genomics.store import ScoreStore
-    ScoreStore.open(spec.store)      # a missing store fails before a cluster
+    store = ScoreStore.open(spec.store)   # a missing store fails first
     own = connection is None
     if own:
         connection = connect(workers, scheduler, scheduler_file, threads)
@@ -250,11 +250,11 @@ def run_chunks(spec, pending, runner_class, report=None, workers=None,
                                         runner_class, kernels,
                                         allow_kernel_mismatch)
         client.register_plugin(plugin, name=plugin.name)
-        futures = [client.submit(_score_chunk, plugin.name, index,
+        futures = {client.submit(_score_chunk, plugin.name, index,
                                  key="%s-chunk-%d" % (plugin.name, index),
-                                 retries=RETRIES, pure=False)
-                   for index in pending]
-        _gather(distributed, client, futures, report, worker_timeout,
+                                 retries=RETRIES, pure=False):
+                   index for index in pending}
+        _gather(distributed, client, futures, store, report, worker_timeout,
                 connection.where)
     except BaseException:
         for future in futures:
@@ -265,7 +265,11 @@ def run_chunks(spec, pending, runner_class, report=None, workers=None,
             connection.close()
 
 
-def _gather(distributed, client, futures, report, worker_timeout, where):
+def _gather(distributed, client, futures, store, report, worker_timeout,
+            where):
+    """Wait for ``futures`` (future -> chunk index).  Results are never
+    fetched from the workers (a finished chunk's worker may be gone; its
+    rows are in the store): a finished future counts its chunk's rows."""
     remaining = set(futures)
     alone_since = None
     while remaining:
@@ -275,16 +279,22 @@ def _gather(distributed, client, futures, report, worker_timeout, where):
         except (TimeoutError, distributed.TimeoutError):
             done = set()
         for future in done:
-            try:
-                rows = future.result()
-            except Exception as exc:
+            if future.status == "error":
+                exc = future.exception()
                 if isinstance(exc, DistributedError):
                     raise DistributedError(str(exc))
                 raise DistributedError("chunk failed after %d retries: %s: "
                                        "%s" % (RETRIES, type(exc).__name__,
                                                " ".join(str(exc).split())))
+            if future.status != "finished":
+                raise DistributedError("chunk %d was %s on the cluster"
+                                       % (futures[future], future.status))
+            # forget it on the cluster: a result lost with its worker is
+            # not recomputed (the chunk is in the store)
+            future.release()
             if report is not None:
-                report(rows)
+                start, stop = store.rows(futures[future])
+                report(stop - start)
         if not remaining or not worker_timeout:
             continue
         if _count_workers(client):

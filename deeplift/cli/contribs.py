@@ -1,5 +1,6 @@
 """``deeplift contribs``: contribution scores of DNA sequences."""
 import json
+import logging
 import os
 import sys
 
@@ -384,6 +385,11 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
         if distributed_run:
             # before the store exists: an unreachable scheduler leaves none
             from deeplift import distributed
+            # the client's warnings (a lost worker, rescheduled chunks)
+            # are handled here; they are not for the console (after the
+            # import, which sets distributed's configured levels)
+            distributed._import_distributed()
+            logging.getLogger("distributed").setLevel(logging.ERROR)
             connection = distributed.connect(
                 args.workers, args.scheduler, args.scheduler_file,
                 dashboard=args.dashboard)
