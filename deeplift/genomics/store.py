@@ -214,10 +214,16 @@ class StoreLock:
                 self.created_dir = True
             except FileExistsError:
                 pass
+            except OSError as exc:
+                raise StoreError("cannot create store %s (%s); choose "
+                                 "another --out" % (self.path, exc.strerror))
         for _ in range(10):
             try:
                 fd = os.open(self.file, os.O_CREAT | os.O_EXCL | os.O_WRONLY,
                              0o666)
+            except PermissionError as exc:
+                raise StoreError("cannot write in store %s (%s)"
+                                 % (self.path, exc.strerror))
             except FileExistsError:
                 holder = self._holder()
                 if holder is None:
