@@ -103,8 +103,8 @@ def run_job(spec, pending, model=None, progress=True, workers=None,
     In-process (no ``workers``/``scheduler``/``scheduler_file``/
     ``connection``: Dask is not imported) with one :class:`ChunkRunner`,
     else on Dask through :func:`deeplift.distributed.run_chunks` (which
-    takes ``cluster_options``: worker_timeout, kernels, ...).  Shows a progress bar over
-    rows on stderr.  Returns the number of chunks scored.
+    takes ``cluster_options``: worker_timeout, kernels, ...).  Shows a
+    progress bar over rows on stderr.  Returns the number of chunks scored.
     """
     pending = list(pending)
     if not pending:

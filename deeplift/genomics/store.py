@@ -349,11 +349,11 @@ class ScoreStore:
                tasks=None, dtype="float32", regions=None, names=None,
                chrom_sizes=None, kernels=None):
         """Create a new store (``path`` must not exist, or hold only this
-        run's lock).  ``kernels``: what scores it (:func:`current_kernels`).  ``tasks``: None
-        for one task, else the list of tasks (adds the leading T axis);
-        ``regions``: the input's :class:`RegionTable` (all rows, with
-        ``kept``) or None; ``chrom_sizes``: the genome's ``(name, length)``
-        list, in index order."""
+        run's lock).  ``kernels``: what scores it (:func:`current_kernels`).
+        ``tasks``: None for one task, else the list of tasks (adds the
+        leading T axis); ``regions``: the input's :class:`RegionTable` (all
+        rows, with ``kept``) or None; ``chrom_sizes``: the genome's
+        ``(name, length)`` list, in index order."""
         zarr = _zarr()
         path = os.fspath(path)
         if dtype not in DTYPES:
@@ -381,7 +381,7 @@ class ScoreStore:
         if regions is not None:
             table = group.create_group("regions")
             table.attrs["chrom_names"] = list(regions.chrom_names)
-            table.attrs["chrom_sizes"] = [[str(n), int(l)] for n, l in
+            table.attrs["chrom_sizes"] = [[str(n), int(size)] for n, size in
                                           (chrom_sizes or [])]
             size = max(1, len(regions))
             for name in ("chrom", "start", "end", "source_row", "kept"):
