@@ -178,8 +178,9 @@ def test_stale_and_foreign_locks(data, capfd, tmp_path):
                                 "since": "x"}))
     status, _, err = run(argv(data, out), capfd)
     assert status == 2 and "process 1 on host node-elsewhere" in err
-    status, _, err = run(["status", out], capfd)
-    assert "in use by process 1 on host node-elsewhere" in _
+    status, stdout, _ = run(["status", out], capfd)
+    assert status == 0
+    assert "in use by process 1 on host node-elsewhere" in stdout
     status, stdout, err = run(argv(data, out, "--break-lock"), capfd)
     assert status == 0, err
     assert not lock.exists()
@@ -226,6 +227,12 @@ def test_store_records_kernels_and_refuses_others(data, capfd, tmp_path):
     status, stdout, _ = run(["status", out], capfd)
     assert "scored with TensorFlow %s with oneDNN %s" % (
         tf.__version__, "on" if other["onednn"] else "off") in stdout
+    # a store written before stores recorded kernels adopts this run's
+    del zarr.open_group(str(out), mode="r+").attrs["kernels"]
+    assert ScoreStore.open(out).kernels == {}
+    status, _, err = run(argv(data, out), capfd)
+    assert status == 0, err
+    assert ScoreStore.open(out).kernels == mine
 
 
 # ---------------------------------------------------------------------------

@@ -496,6 +496,10 @@ def prepare(path, fingerprint, overwrite=False, kernels=None,
                     "store %s holds a different job (it differs in: %s); "
                     "use another --out, or --overwrite to replace it"
                     % (path, describe_difference(diff)))
+            if kernels is not None and not store.kernels:
+                # written before stores recorded their kernels: from now on
+                store.group.attrs["kernels"] = kernels
+                store.kernels = dict(kernels)
             if kernels is not None:
                 problem = kernels_mismatch(store.kernels, kernels)
                 if problem and not allow_kernel_mismatch:
