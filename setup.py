@@ -24,7 +24,8 @@ setup(
         "fast": ["numba"],
         "test": ["pytest>=7", "matplotlib>=3.5", "tf_keras", "numba",
                  "pyfaidx>=0.8", "zarr>=3", "pyBigWig>=0.3.22",
-                 "dask>=2024.1", "distributed>=2024.1", "psutil"],
+                 "dask>=2024.1", "distributed>=2024.1", "psutil",
+                 "dask-jobqueue>=0.9"],
         "peers": ["torch", "captum", "tangermeme", "shap", "modisco-lite"],
         # scripts/build_docs.sh: Sphinx (the napoleon hooks of docs/conf.py
         # are checked on 7-9), the executed tutorials' kernel and their

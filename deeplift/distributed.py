@@ -10,11 +10,21 @@ the in-process path, which writes the chunk to the store and then marks it
 done.  Failed tasks are retried; a chunk whose worker died is redone
 elsewhere (writing the same bytes).  Needs ``pip install
 'deeplift[distributed]'``.
+
+Every chunk of a store is scored by the same kernels: each worker sets
+``TF_ENABLE_ONEDNN_OPTS`` to the store's setting before it imports
+TensorFlow, then checks what TensorFlow resolved and its version against
+the store's (see :func:`deeplift.genomics.store.current_kernels`).  With no
+worker for ``worker_timeout`` seconds the run stops with an error (done
+chunks stay done).  :func:`connect` joins the cluster before the caller
+creates anything, so an unreachable scheduler leaves nothing behind.
 """
 import hashlib
 import json
 import logging
 import os
+import sys
+import time
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +32,10 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 20
 #: retries of a failed chunk task
 RETRIES = 2
+#: default seconds without any worker before a run gives up
+WORKER_TIMEOUT = 300
+#: seconds between checks for workers
+POLL = 1.0
 
 
 class DistributedError(RuntimeError):
@@ -39,9 +53,9 @@ def _import_distributed():
     return distributed
 
 
-def _plugin_name(spec):
+def _plugin_name(spec, kernels=None):
     """Plugin key: the model's digest and the rest of the job's settings."""
-    text = json.dumps(spec.as_dict(), sort_keys=True, default=str)
+    text = json.dumps([spec.as_dict(), kernels], sort_keys=True, default=str)
     return "deeplift-%s-%s" % (spec.model_key[:16],
                                hashlib.sha256(text.encode()).hexdigest()[:12])
 
@@ -63,26 +77,58 @@ def _worker_plugin_class():
     distributed = _import_distributed()
 
     class ModelPlugin(distributed.WorkerPlugin):
-        """On each worker: TensorFlow's thread counts, then one
+        """On each worker: the store's ``TF_ENABLE_ONEDNN_OPTS`` (before
+        TensorFlow is imported), TensorFlow's thread counts, then one
         :class:`~deeplift.genomics.jobs.ChunkRunner` (model converted
-        once).  A failure is kept and reported by every task instead of
-        hanging the job."""
+        once) and a check of the worker's kernels.  A failure is kept and
+        reported by every task instead of hanging the job."""
 
-        def __init__(self, spec, threads, runner_class):
+        def __init__(self, spec, threads, runner_class, kernels=None,
+                     allow_kernel_mismatch=False):
             self.spec, self.threads = spec, threads
             self.runner_class = runner_class
-            self.name = _plugin_name(spec)
+            self.kernels = kernels
+            self.allow_kernel_mismatch = allow_kernel_mismatch
+            self.name = _plugin_name(spec, kernels)
             self.runner, self.error = None, None
 
         def setup(self, worker):
+            if self.kernels and "tensorflow" not in sys.modules:
+                os.environ["TF_ENABLE_ONEDNN_OPTS"] = (
+                    "1" if self.kernels.get("onednn") else "0")
             _set_tf_threads(self.threads)
+            try:
+                problem = _kernel_problem(self.kernels)
+            except Exception:     # TensorFlow does not import: the
+                problem = None    # runner below says so
+            if problem and not self.allow_kernel_mismatch:
+                self.error = "worker %s: %s" % (worker.address, problem)
+                return
             try:
                 self.runner = self.runner_class(self.spec)
             except Exception as exc:
                 text = " ".join(str(exc).split()) or type(exc).__name__
-                self.error = "%s: %s" % (type(exc).__name__, text)
+                self.error = "a worker could not load the model: %s: %s" % (
+                    type(exc).__name__, text)
 
     return ModelPlugin
+
+
+def _kernel_problem(kernels):
+    """None if this process scores with ``kernels``, else what differs."""
+    if not kernels:
+        return None
+    from deeplift.genomics.store import current_kernels, describe_kernels
+    mine = current_kernels()
+    if mine.get("tensorflow") == kernels.get("tensorflow") and \
+            bool(mine.get("onednn")) == bool(kernels.get("onednn")):
+        return None
+    return ("this worker runs %s but the store is scored with %s (it had "
+            "imported TensorFlow before the job, or runs another "
+            "TensorFlow): start the workers with TF_ENABLE_ONEDNN_OPTS=%d "
+            "and TensorFlow %s, or pass --allow-kernel-mismatch"
+            % (describe_kernels(mine), describe_kernels(kernels),
+               int(bool(kernels.get("onednn"))), kernels.get("tensorflow")))
 
 
 def _score_chunk(plugin_name, index):
@@ -91,13 +137,39 @@ def _score_chunk(plugin_name, index):
     from distributed import get_worker
     plugin = get_worker().plugins[plugin_name]
     if plugin.error is not None:
-        raise DistributedError("a worker could not load the model: %s"
-                               % plugin.error)
+        raise DistributedError(plugin.error)
     return plugin.runner.run(index)
 
 
-def _connect(workers, scheduler, scheduler_file, threads):
-    """(client, cluster or None, TF threads per worker)."""
+class Connection:
+    """A Dask client, the local cluster it started (or None) and the
+    TensorFlow threads per worker; :meth:`close` (or ``with``) ends both."""
+
+    def __init__(self, client, cluster, threads, where):
+        self.client, self.cluster = client, cluster
+        self.threads, self.where = threads, where
+
+    def close(self):
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def connect(workers=None, scheduler=None, scheduler_file=None, threads=None,
+            dashboard=None):
+    """Start a local cluster of ``workers`` processes or join a running one
+    (``scheduler`` address or ``scheduler_file``); returns a
+    :class:`Connection`.  ``dashboard``: the local cluster's dashboard
+    address (default: none, and no warning about a busy port 8787).
+    Raises :class:`DistributedError` in one line when nothing answers."""
     distributed = _import_distributed()
     given = [x is not None for x in (workers, scheduler, scheduler_file)]
     if sum(given) > 1:
@@ -109,60 +181,129 @@ def _connect(workers, scheduler, scheduler_file, threads):
             raise DistributedError("--workers must be at least 1")
         cores = os.cpu_count() or 1
         threads = threads or max(1, cores // workers)
+        # without a dashboard the scheduler's HTTP server still starts:
+        # a random port (":0") never collides with another cluster's
         cluster = distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=logging.CRITICAL)
-        return distributed.Client(cluster), cluster, threads
+            dashboard_address=dashboard or ":0",
+            scheduler_kwargs={"dashboard": dashboard is not None},
+            silence_logs=logging.CRITICAL)
+        return Connection(distributed.Client(cluster), cluster, threads,
+                          "the local cluster")
     if scheduler_file is not None and not os.path.isfile(scheduler_file):
         raise DistributedError("scheduler file %s does not exist"
                                % (scheduler_file,))
+    where = scheduler or scheduler_file
     try:
         client = distributed.Client(
             scheduler, scheduler_file=scheduler_file, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         raise DistributedError(
-            "no Dask scheduler answered at %s within %d s (%s)"
-            % (scheduler or scheduler_file, CONNECT_TIMEOUT,
-               type(exc).__name__))
-    return client, None, threads
+            "no Dask scheduler answered at %s within %d s (%s)%s"
+            % (where, CONNECT_TIMEOUT, type(exc).__name__,
+               "; the scheduler file may be stale (its scheduler gone)"
+               if scheduler_file else ""))
+    except (ValueError, KeyError) as exc:
+        raise DistributedError("scheduler file %s is not a Dask scheduler "
+                               "file (%s)" % (scheduler_file, exc))
+    return Connection(client, None, threads, where)
+
+
+def _count_workers(client):
+    try:
+        return len(client.nthreads())
+    except Exception:               # scheduler gone: no workers either
+        return 0
 
 
 def run_chunks(spec, pending, runner_class, report=None, workers=None,
-               scheduler=None, scheduler_file=None, threads=None):
+               scheduler=None, scheduler_file=None, threads=None,
+               connection=None, worker_timeout=WORKER_TIMEOUT, kernels=None,
+               allow_kernel_mismatch=False):
     """Score the chunks ``pending`` of ``spec`` on Dask with
     ``runner_class`` (the in-process path's chunk function,
     :class:`deeplift.genomics.jobs.ChunkRunner`, passed in so that this
     module does not import it back); ``report(rows)`` is called as each
-    chunk completes.  ``threads``: TensorFlow threads per
-    worker (default: the cores divided by the local workers; unchanged for
-    a running cluster).  Raises :class:`DistributedError` on the first
-    chunk that fails for good (after the others are cancelled)."""
+    chunk completes.
+
+    ``connection``: a :class:`Connection` from :func:`connect` (left open),
+    else one is made from ``workers`` / ``scheduler`` / ``scheduler_file``
+    and closed.  ``threads``: TensorFlow threads per worker (default: the
+    cores divided by the local workers; unchanged for a running cluster).
+    ``worker_timeout``: seconds without any worker before giving up (0 or
+    None: wait forever).  ``kernels``: the store's
+    :func:`~deeplift.genomics.store.current_kernels`, which every worker
+    must match (unless ``allow_kernel_mismatch``).  Raises
+    :class:`DistributedError` on the first chunk that fails for good, or
+    when no worker came for ``worker_timeout`` seconds (after the other
+    chunks are cancelled; chunks done stay done)."""
     distributed = _import_distributed()
     from deeplift.genomics.store import ScoreStore
-    ScoreStore.open(spec.store)      # a missing store fails before a cluster
-    client, cluster, threads = _connect(workers, scheduler, scheduler_file,
-                                        threads)
+    store = ScoreStore.open(spec.store)   # a missing store fails first
+    own = connection is None
+    if own:
+        connection = connect(workers, scheduler, scheduler_file, threads)
+    client = connection.client
+    futures = []
     try:
-        plugin = _worker_plugin_class()(spec, threads, runner_class)
+        plugin = _worker_plugin_class()(spec, threads or connection.threads,
+                                        runner_class, kernels,
+                                        allow_kernel_mismatch)
         client.register_plugin(plugin, name=plugin.name)
-        futures = [client.submit(_score_chunk, plugin.name, index,
+        futures = {client.submit(_score_chunk, plugin.name, index,
                                  key="%s-chunk-%d" % (plugin.name, index),
-                                 retries=RETRIES, pure=False)
-                   for index in pending]
-        for future in distributed.as_completed(futures):
-            try:
-                rows = future.result()
-            except Exception as exc:
-                for other in futures:
-                    other.cancel()
+                                 retries=RETRIES, pure=False):
+                   index for index in pending}
+        _gather(distributed, client, futures, store, report, worker_timeout,
+                connection.where)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    finally:
+        if own:
+            connection.close()
+
+
+def _gather(distributed, client, futures, store, report, worker_timeout,
+            where):
+    """Wait for ``futures`` (future -> chunk index).  Results are never
+    fetched from the workers (a finished chunk's worker may be gone; its
+    rows are in the store): a finished future counts its chunk's rows."""
+    remaining = set(futures)
+    alone_since = None
+    while remaining:
+        try:
+            done, remaining = distributed.wait(
+                remaining, timeout=POLL, return_when="FIRST_COMPLETED")
+        except (TimeoutError, distributed.TimeoutError):
+            done = set()
+        for future in done:
+            if future.status == "error":
+                exc = future.exception()
                 if isinstance(exc, DistributedError):
                     raise DistributedError(str(exc))
                 raise DistributedError("chunk failed after %d retries: %s: "
                                        "%s" % (RETRIES, type(exc).__name__,
                                                " ".join(str(exc).split())))
+            if future.status != "finished":
+                raise DistributedError("chunk %d was %s on the cluster"
+                                       % (futures[future], future.status))
+            # forget it on the cluster: a result lost with its worker is
+            # not recomputed (the chunk is in the store)
+            future.release()
             if report is not None:
-                report(rows)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+                start, stop = store.rows(futures[future])
+                report(stop - start)
+        if not remaining or not worker_timeout:
+            continue
+        if _count_workers(client):
+            alone_since = None
+        elif alone_since is None:
+            alone_since = time.monotonic()
+        elif time.monotonic() - alone_since > worker_timeout:
+            raise DistributedError(
+                "no Dask worker at %s for %g s; %d of %d chunks are still to "
+                "do (the done ones are kept: rerun the same command to "
+                "resume; --worker-timeout sets the wait)"
+                % (where, worker_timeout, len(remaining), len(futures)))

@@ -133,7 +133,7 @@ def test_fingerprint_overwrite_and_status(data, capfd, tmp_path):
     assert status == 0 and "(0 scored now, 3 done before)" in stdout
     status, _, err = run(base + ["--seed", "1"], capfd)
     assert status == 2 and err.count("\n") == 1
-    assert "holds a different job (it differs in: seed)" in err
+    assert "holds a different job (it differs in: --seed)" in err
     assert "--overwrite" in err
     assert arrays(out)["hypothetical"].tobytes() == \
         arrays(tmp_path / "s.zarr")["hypothetical"].tobytes()

@@ -1,5 +1,6 @@
 """``deeplift contribs``: contribution scores of DNA sequences."""
 import json
+import logging
 import os
 import sys
 
@@ -47,6 +48,11 @@ def _check_arguments(args):
         raise CLIError("--length must be at least 1")
     if args.workers is not None and args.workers < 1:
         raise CLIError("--workers must be at least 1")
+    if args.worker_timeout < 0:
+        raise CLIError("--worker-timeout must be >= 0 (0: wait forever)")
+    if args.dashboard is not None and args.workers is None:
+        raise CLIError("--dashboard goes with --workers (a running "
+                       "cluster has its own)")
     if sum(x is not None for x in (args.workers, args.scheduler,
                                    args.scheduler_file)) > 1:
         raise CLIError("give only one of --workers, --scheduler and "
@@ -103,11 +109,11 @@ def _format(args):
 
 
 def _check_store_path(path, overwrite):
-    from deeplift.genomics.store import is_store
+    from deeplift.genomics.store import LOCK_NAME, is_store
     if os.path.exists(path):
         if not os.path.isdir(path):
             raise CLIError("--out %s exists and is not a directory" % (path,))
-        if os.listdir(path) and not is_store(path):
+        if set(os.listdir(path)) - {LOCK_NAME} and not is_store(path):
             raise CLIError("--out %s exists and is not a deeplift score "
                            "store; choose another --out" % (path,))
     _check_parent(path)
@@ -322,14 +328,30 @@ def _fingerprint(args, method, task, source, length, fmt, spec_fuse,
     return fp
 
 
+def _stored_batch_size(path):
+    """The batch size recorded in the store at ``path`` (to resume with the
+    size chosen when it was created, whatever this machine would choose),
+    or None."""
+    from deeplift.genomics.store import ScoreStore, StoreError, is_store
+    if not is_store(path):
+        return None
+    try:
+        return ScoreStore.open(path).fingerprint.get("batch_size")
+    except StoreError:
+        return None
+
+
 def _contribs_to_store(args, model, method, task, kind, options, source,
                        settings):
     from deeplift.genomics import store as store_module
     from deeplift.genomics.jobs import JobSpec, run_job
     from deeplift.genomics.scoring import ScoringPlan
+    batch_size = args.batch_size
+    if batch_size is None and not args.overwrite:
+        batch_size = _stored_batch_size(args.out)
     try:
         plan = ScoringPlan(model, method, source.num, source.length, task,
-                           args.reference, args.seed, args.batch_size,
+                           args.reference, args.seed, batch_size,
                            args.ig_steps, None, args.find_scores_layer,
                            args.target_layer, **_target_options(args))
     except (ValueError, KeyError) as exc:
@@ -339,19 +361,8 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
     fingerprint = _fingerprint(args, method, task, source, source.length,
                                "zarr", plan.fuse, plan.requested_batch_size)
     settings = dict(settings, batch_size=plan.requested_batch_size)
+    kernels = store_module.current_kernels()
     several = isinstance(task, list)
-    try:
-        store = store_module.prepare(
-            args.out, fingerprint, overwrite=args.overwrite,
-            settings=settings, num=source.num, length=source.length,
-            chunk_size=args.chunk_size, tasks=task if several else None,
-            dtype=args.dtype,
-            regions=getattr(source, "all_regions", None),
-            names=source.names if kind == "fasta" else None,
-            chrom_sizes=(list(source.genome.sizes.items())
-                         if kind == "regions" else None))
-    except store_module.StoreError as exc:
-        raise CLIError(str(exc))
     spec = JobSpec(
         model=os.path.abspath(args.model), store=os.path.abspath(args.out),
         source=(kind, _absolute(options)), num=source.num,
@@ -364,15 +375,53 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
         find_scores_layer=args.find_scores_layer,
         target_layer=args.target_layer, **_target_options(args),
         conversion=_conversion_options(args))
-    pending = store.pending()
-    done_before = store.num_chunks - len(pending)
+    distributed_run = (args.workers is not None or args.scheduler is not None
+                       or args.scheduler_file is not None)
     from deeplift.distributed import DistributedError
+    lock = store_module.StoreLock(args.out, break_lock=args.break_lock)
+    connection = None
     try:
+        lock.acquire()
+        if distributed_run:
+            # before the store exists: an unreachable scheduler leaves none
+            from deeplift import distributed
+            # the client's warnings (a lost worker, rescheduled chunks)
+            # are handled here; they are not for the console (after the
+            # import, which sets distributed's configured levels)
+            distributed._import_distributed()
+            logging.getLogger("distributed").setLevel(logging.ERROR)
+            connection = distributed.connect(
+                args.workers, args.scheduler, args.scheduler_file,
+                dashboard=args.dashboard)
+        store = store_module.prepare(
+            args.out, fingerprint, overwrite=args.overwrite,
+            kernels=kernels,
+            allow_kernel_mismatch=args.allow_kernel_mismatch,
+            settings=settings, num=source.num, length=source.length,
+            chunk_size=args.chunk_size, tasks=task if several else None,
+            dtype=args.dtype,
+            regions=getattr(source, "all_regions", None),
+            names=source.names if kind == "fasta" else None,
+            chrom_sizes=(list(source.genome.sizes.items())
+                         if kind == "regions" else None))
+        pending = store.pending()
+        done_before = store.num_chunks - len(pending)
+        options = {}
+        if connection is not None:
+            options = {"connection": connection,
+                       "worker_timeout": args.worker_timeout,
+                       "kernels": store.kernels or kernels,
+                       "allow_kernel_mismatch": args.allow_kernel_mismatch}
         run_job(spec, pending, model=model, progress=not args.quiet,
-                workers=args.workers, scheduler=args.scheduler,
-                scheduler_file=args.scheduler_file)
+                **options)
     except (DistributedError, store_module.StoreError) as exc:
         raise CLIError(str(exc))
+    finally:
+        try:
+            if connection is not None:
+                connection.close()
+        finally:
+            lock.release()
     _report_dropped(source)
     if pending:
         _warn_on_deltas(model, method, args, source)
@@ -503,6 +552,15 @@ def add_parser(sub):
                        "(default: %(default)s)")
     store.add_argument("--overwrite", action="store_true",
                        help="replace a store that holds another job")
+    store.add_argument("--break-lock", action="store_true",
+                       help="remove the lock of a run that is gone (a lock "
+                       "left by a dead process of this host is removed "
+                       "without it); a store in use by a live run is "
+                       "otherwise refused")
+    store.add_argument("--allow-kernel-mismatch", action="store_true",
+                       help="resume a store scored with another TensorFlow "
+                       "version or oneDNN setting (TF_ENABLE_ONEDNN_OPTS); "
+                       "its chunks then round differently")
     dask = contribs.add_argument_group(
         "Dask distributed (pip install 'deeplift[distributed]')")
     dask.add_argument("--workers", type=int, default=None,
@@ -513,6 +571,14 @@ def add_parser(sub):
     dask.add_argument("--scheduler-file", metavar="FILE",
                       help="join the Dask scheduler described by FILE "
                       "(dask scheduler --scheduler-file FILE)")
+    dask.add_argument("--worker-timeout", type=float, metavar="SECONDS",
+                      default=300,
+                      help="give up (exit 2; done chunks are kept) when "
+                      "the cluster has had no worker for this long "
+                      "(default: %(default)s; 0: wait forever)")
+    dask.add_argument("--dashboard", metavar="ADDRESS",
+                      help="with --workers: serve Dask's dashboard at "
+                      "ADDRESS, e.g. :8787 (default: none)")
     contribs.add_argument("--quiet", action="store_true",
                           help="no progress bar")
     contribs.set_defaults(func=cmd_contribs)

@@ -6,7 +6,8 @@ from deeplift.cli.common import CLIError
 
 
 def cmd_status(args):
-    from deeplift.genomics.store import ScoreStore, StoreError
+    from deeplift.genomics.store import (ScoreStore, StoreError,
+                                         describe_kernels)
     try:
         store = ScoreStore.open(args.store)
     except StoreError as exc:
@@ -23,7 +24,9 @@ def cmd_status(args):
                           "num_chunks": store.num_chunks,
                           "done_rows": rows, "num_rows": store.num,
                           "settings": store.settings,
-                          "fingerprint": store.fingerprint},
+                          "fingerprint": store.fingerprint,
+                          "kernels": store.kernels,
+                          "lock": store.lock_holder()},
                          sort_keys=True))
         return 0
     table = store.region_table(kept_only=False)
@@ -31,6 +34,12 @@ def cmd_status(args):
         print("regions: %d in the file, %d scored, %d left out (off their "
               "chromosome)" % (len(table), int(table.kept.sum()),
                                int((~table.kept).sum())))
+    if store.kernels:
+        print("scored with %s" % describe_kernels(store.kernels))
+    holder = store.lock_holder()
+    if holder is not None:
+        print("in use by process %s on host %s (since %s)"
+              % (holder.get("pid"), holder.get("host"), holder.get("since")))
     for key in sorted(store.settings):
         value = store.settings[key]
         if value is not None:

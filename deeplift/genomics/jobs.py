@@ -97,13 +97,15 @@ class ChunkRunner:
 
 
 def run_job(spec, pending, model=None, progress=True, workers=None,
-            scheduler=None, scheduler_file=None, **cluster_options):
+            scheduler=None, scheduler_file=None, connection=None,
+            **cluster_options):
     """Score the chunks ``pending`` of ``spec``'s store.
 
-    In-process (no ``workers``/``scheduler``/``scheduler_file``: Dask is not
-    imported) with one :class:`ChunkRunner`, else on Dask through
-    :func:`deeplift.distributed.run_chunks`.  Shows a progress bar over
-    rows on stderr.  Returns the number of chunks scored.
+    In-process (no ``workers``/``scheduler``/``scheduler_file``/
+    ``connection``: Dask is not imported) with one :class:`ChunkRunner`,
+    else on Dask through :func:`deeplift.distributed.run_chunks` (which
+    takes ``cluster_options``: worker_timeout, kernels, ...).  Shows a
+    progress bar over rows on stderr.  Returns the number of chunks scored.
     """
     pending = list(pending)
     if not pending:
@@ -114,7 +116,8 @@ def run_job(spec, pending, model=None, progress=True, workers=None,
     with progress_bar(total, bool(progress),
                       "deeplift %s (%d chunks)" % (spec.method,
                                                    len(pending))) as bar:
-        if workers is None and scheduler is None and scheduler_file is None:
+        if connection is None and workers is None and scheduler is None \
+                and scheduler_file is None:
             runner = ChunkRunner(spec, model)
             for index in pending:
                 bar.update(runner.run(index))
@@ -123,5 +126,5 @@ def run_job(spec, pending, model=None, progress=True, workers=None,
             distributed.run_chunks(spec, pending, ChunkRunner, bar.update,
                                    workers=workers, scheduler=scheduler,
                                    scheduler_file=scheduler_file,
-                                   **cluster_options)
+                                   connection=connection, **cluster_options)
     return len(pending)
