@@ -11,8 +11,10 @@ order differ, about a third overlapping a neighbour) and then times, in
 ``--runs`` interleaved rounds, ``python -m deeplift.cli export STORE`` with
 ``--h5`` (which also writes the interpreted-regions BED), ``--bigwig`` and
 ``--modisco`` as subprocesses (wall time of the whole command, Python
-start-up included), plus the BED alone in-process
-(``exports.region_names`` + ``write_narrowpeak``).  ``--former``: also the
+start-up included), plus, in-process, the BED alone
+(``exports.region_names`` + ``write_narrowpeak``) and pyBigWig alone
+writing the same sections from memory (the floor of any writer through
+pyBigWig: one zlib block per section, ten zoom levels per base).  ``--former``: also the
 bigWig writer before the one-pass rewrite (tests/test_exports.py keeps it)
 once, at the smallest region count.  The load average is read before and
 after each region count.  Results go to a Markdown table (``--out``).
@@ -95,6 +97,33 @@ def bed_in_process(store_path, out):
     return time.perf_counter() - start
 
 
+def pybigwig_floor(store_path, out):
+    """pyBigWig alone writing the same sections (random values, already in
+    memory): what any writer through pyBigWig pays at least."""
+    import pyBigWig
+    from deeplift.genomics import exports
+    from deeplift.genomics.store import ScoreStore
+    store = ScoreStore.open(store_path)
+    table = store.region_table()
+    sizes = store.group["regions"].attrs["chrom_sizes"]
+    rank = {name: k for k, (name, _) in enumerate(sizes)}
+    order, lo, hi = exports.bigwig_intervals(
+        table, [rank[n] for n in table.chrom_names])
+    chrom = table.chrom[order]
+    runs = exports._runs(chrom, lo, hi)
+    offsets = np.concatenate([[0], np.cumsum(hi - lo)])
+    track = np.random.RandomState(0).standard_normal(
+        int(offsets[-1])).astype(np.float32)
+    start = time.perf_counter()
+    handle = pyBigWig.open(out, "w")
+    handle.addHeader([(name, int(size)) for name, size in sizes])
+    for a, b in runs:
+        handle.addEntries(table.chrom_names[chrom[a]], int(lo[a]),
+                          values=track[offsets[a]:offsets[b]], span=1, step=1)
+    handle.close()
+    return time.perf_counter() - start
+
+
 def former_bigwig(store_path, out):
     from deeplift.genomics.store import ScoreStore
     from tests.test_exports import reference_bigwig
@@ -139,6 +168,8 @@ def main():
                                         os.path.join(out, "m")]),
                 "BED alone (in-process)": lambda: bed_in_process(
                     path, os.path.join(out, "r.bed")),
+                "pyBigWig alone, same sections (in-process)":
+                    lambda: pybigwig_floor(path, os.path.join(out, "f.bw")),
             }
             times = {name: [] for name in jobs}
             ratios = []

@@ -341,7 +341,8 @@ def write_bigwig(store, path, task=None):
     float32), one value per base, for the parts of the windows that
     :func:`bigwig_intervals` gives.  One pass over the store's chunks in
     store order scatters each row's part into a flat track in genome
-    order; the track is then written in genome order."""
+    order; the track is then written in genome order, parts that touch
+    as one section (the values are those of one section per region)."""
     try:
         import pyBigWig
     except ImportError:
@@ -366,28 +367,48 @@ def write_bigwig(store, path, task=None):
     names = table.chrom_names
     directory = os.path.dirname(os.path.abspath(path))
     with _track(int(offsets[-1]), directory) as track:
+        length = store.length
         for start, stop, arrays in _chunks(store, ("contribs",), task):
             sums = arrays["contribs"].astype(np.float64).sum(-1)
-            for row in range(start, stop):
-                k = rank[row]
-                width = widths[k]
-                if width > 0:
-                    offset = lo[k] - table.start[row]
-                    track[offsets[k]:offsets[k] + width] = \
-                        sums[row - start, offset:offset + width]
+            # each row's part [lo, hi) goes to track[offsets[k]:offsets[k+1]]
+            k = rank[start:stop]
+            width = widths[k]
+            total = int(width.sum())
+            if not total:
+                continue
+            first = np.cumsum(width) - width    # of each part, in the copy
+            step = np.arange(total) - np.repeat(first, width)
+            source = np.repeat(np.arange(stop - start) * length
+                               + lo[k] - table.start[start:stop], width)
+            track[np.repeat(offsets[k], width) + step] = \
+                sums.ravel()[source + step]
         with _atomic(path) as tmp:
             handle = pyBigWig.open(tmp, "w")
             try:
                 handle.addHeader([(name, int(size)) for name, size in sizes])
-                for k, row in enumerate(order):
-                    if widths[k] <= 0:
-                        continue
-                    handle.addEntries(names[table.chrom[row]], int(lo[k]),
-                                      values=track[offsets[k]:offsets[k + 1]],
+                chrom = table.chrom[order]
+                for a, b in _runs(chrom, lo, hi):
+                    handle.addEntries(names[chrom[a]], int(lo[a]),
+                                      values=track[offsets[a]:offsets[b]],
                                       span=1, step=1)
             finally:
                 handle.close()
     return [path]
+
+
+def _runs(chrom, lo, hi):
+    """``(a, b)`` index ranges of the sorted parts with something in them
+    whose parts follow each other without a gap on one chromosome: each
+    is one fixed-step section of the bigWig (libBigWig compresses one
+    block per section, so touching parts are written together)."""
+    keep = np.flatnonzero(hi > lo)
+    if not len(keep):
+        return []
+    breaks = np.flatnonzero((chrom[keep[1:]] != chrom[keep[:-1]])
+                            | (lo[keep[1:]] != hi[keep[:-1]])) + 1
+    firsts = keep[np.concatenate([[0], breaks])]
+    lasts = keep[np.concatenate([breaks - 1, [len(keep) - 1]])]
+    return list(zip(firsts.tolist(), (lasts + 1).tolist()))
 
 
 register_writer("h5", write_h5)
