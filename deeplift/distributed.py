@@ -75,12 +75,22 @@ def _worker_plugin_class():
             self.runner, self.error = None, None
 
         def setup(self, worker):
-            _set_tf_threads(self.threads)
-            try:
-                self.runner = self.runner_class(self.spec)
-            except Exception as exc:
-                text = " ".join(str(exc).split()) or type(exc).__name__
-                self.error = "%s: %s" % (type(exc).__name__, text)
+            # the model is loaded by the first task (get_runner), in a
+            # task thread: never here, on the worker's event loop
+            import threading
+            self.lock = threading.Lock()
+
+        def get_runner(self):
+            with self.lock:
+                if self.runner is None and self.error is None:
+                    _set_tf_threads(self.threads)
+                    try:
+                        self.runner = self.runner_class(self.spec)
+                    except Exception as exc:
+                        text = " ".join(str(exc).split()) or \
+                            type(exc).__name__
+                        self.error = "%s: %s" % (type(exc).__name__, text)
+            return self.runner
 
     return ModelPlugin
 
@@ -90,10 +100,11 @@ def _score_chunk(plugin_name, index):
     its number of rows."""
     from distributed import get_worker
     plugin = get_worker().plugins[plugin_name]
+    runner = plugin.get_runner()
     if plugin.error is not None:
         raise DistributedError("a worker could not load the model: %s"
                                % plugin.error)
-    return plugin.runner.run(index)
+    return runner.run(index)
 
 
 def _connect(workers, scheduler, scheduler_file, threads):
