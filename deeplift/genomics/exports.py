@@ -4,7 +4,8 @@
   int8 one-hot, ``shap/seq`` (N, 4, L) float32 hypothetical and
   ``projected_shap/seq`` (N, 4, L) float32 projected (actual)
   contributions -- and, for genomic regions, the interpreted regions as a
-  narrowPeak-style BED in the same row order (summit column = L // 2);
+  narrowPeak-style BED in the same row order (summit column = L // 2,
+  name column = the regions file's peak names, see :func:`region_names`);
 * ``modisco``: the ``PREFIX.ohe.npz`` / ``PREFIX.shap.npz`` pair
   (``arr_0``, (N, 4, W) float32, cropped to the central ``window``) that
   ``modisco motifs -s PREFIX.ohe.npz -a PREFIX.shap.npz`` reads;
@@ -342,7 +343,8 @@ def write_bigwig(store, path, task=None):
     :func:`bigwig_intervals` gives.  One pass over the store's chunks in
     store order scatters each row's part into a flat track in genome
     order; the track is then written in genome order, parts that touch
-    as one section (the values are those of one section per region)."""
+    as one section (the same values as one section per region, fewer
+    compressed blocks)."""
     try:
         import pyBigWig
     except ImportError:
