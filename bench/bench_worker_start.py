@@ -57,9 +57,9 @@ def done_chunks(store):
         return 0
 
 
-def timed_run(argv, env, store, workers):
+def timed_run(argv, env, store, workers, cwd):
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     cluster = first = None
     while proc.poll() is None:
@@ -95,7 +95,7 @@ def main():
         warm = os.path.join(tmp, "warm-cache")
         variants = []
         if args.before:
-            variants.append(("before (%s)" % args.before, args.before,
+            variants.append(("before (%s)" % os.path.basename(os.path.normpath(args.before)), args.before,
                              None, 2))
         variants += [("this code, empty cache", REPO, "cold", 2),
                      ("this code, warm cache", REPO, warm, 2),
@@ -118,7 +118,7 @@ def main():
                         "dinuc-shuffle:4", "--task", "0", "--quiet"]
                 if workers:
                     argv += ["--workers", str(workers)]
-                got = timed_run(argv, env, store, workers)
+                got = timed_run(argv, env, store, workers, path)
                 results.setdefault(label, []).append(got)
                 print(label, ["%.1f" % x if x is not None else "-"
                               for x in got], flush=True)

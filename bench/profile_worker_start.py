@@ -13,8 +13,9 @@ chunk of ``--rows`` sequences (tracing and compiling the scoring function,
 then running it), and a second chunk (steady state).  Also says whether
 the converted model pickles.  ``chrombpnet``: ``tests.bpnet_net.
 chrombpnet_like`` (2114 bp, 64 filters, 8 dilated convolutions, counts
-head) saved once as h5 under the temporary directory.  Prints one line of
-JSON.
+head) saved once as h5 under the temporary directory.  ``--cache DIR``:
+the model goes through :mod:`deeplift.conversion.cache` (the first run
+converts and stores, the next reads).  Prints one line of JSON.
 """
 import argparse
 import json
@@ -45,6 +46,9 @@ def main():
     parser.add_argument("--reference", default="dinuc-shuffle:4")
     parser.add_argument("--rows", type=int, default=8)
     parser.add_argument("--target", default=None)
+    parser.add_argument("--cache", default=None,
+                        help="load through deeplift.conversion.cache with "
+                        "this cache folder (a second run reads the entry)")
     args = parser.parse_args()
     times = {}
     t = time.perf_counter()
@@ -79,8 +83,15 @@ def main():
                 obj[()]
         handle.visititems(visit)
     lap("read h5 (all datasets)")
-    model = load_model(path, method="genomics_default")
-    lap("convert (load_model)")
+    if args.cache:
+        from deeplift.conversion.cache import cached_model
+        model = cached_model(
+            lambda: load_model(path, method="genomics_default"), [path],
+            {"method": "genomics_default"}, directory=args.cache)
+        lap("model through the cache (%s)" % model.deeplift_cache)
+    else:
+        model = load_model(path, method="genomics_default")
+        lap("convert (load_model)")
     try:
         pickle.dumps(model)
         picklable = True
