@@ -183,3 +183,24 @@ def test_worker_plugin_loads_in_a_task_thread_once():
         thread.join()
     assert len(made) == 1 and made[0] != threading.main_thread().name
     assert isinstance(plugin.get_runner(), Runner) and len(made) == 1
+
+
+def test_unpicklable_models_are_used_not_cached(tmp_path):
+    model_file = tmp_path / "m.h5"
+    model_file.write_bytes(b"w")
+    directory = str(tmp_path / "c")
+    unpicklable = Model(lambda: None)            # a lambda does not pickle
+    model = cache.cached_model(lambda: unpicklable, [model_file], {},
+                               directory=directory)
+    assert model is unpicklable and model.deeplift_cache == "off"
+    assert cache.store_model(unpicklable, [model_file], {},
+                             directory=directory) is None
+    assert os.listdir(os.path.join(directory, "models")) == []
+    # store_model: an entry others read; kept if one is there already
+    path = cache.store_model(Model(b"y"), [model_file], {},
+                             directory=directory)
+    assert path and cache.store_model(Model(b"z"), [model_file], {},
+                                      directory=directory) == path
+    convert, calls = counting()
+    got = cache.cached_model(convert, [model_file], {}, directory=directory)
+    assert got.payload == b"y" and calls == []

@@ -160,8 +160,9 @@ def _write(path, model, parts):
             if os.path.exists(tmp):
                 os.unlink(tmp)
     except Exception as exc:        # read-only home, full disk, unpicklable
-        logger.warning("could not cache the converted model in %s (%s: %s)",
-                       folder, type(exc).__name__, exc)
+        # only a lost speed-up: not worth a line on the user's console
+        logger.info("could not cache the converted model in %s (%s: %s)",
+                    folder, type(exc).__name__, exc)
         return False
     return True
 
