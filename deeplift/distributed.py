@@ -93,16 +93,34 @@ def _worker_plugin_class():
             self.runner, self.error = None, None
 
         def setup(self, worker):
+            # only cheap work here, on the worker's event loop: the kernel
+            # setting must be in the environment before TensorFlow is
+            # imported; the model is loaded by the first task
+            # (get_runner), in a task thread
+            import threading
             if self.kernels and "tensorflow" not in sys.modules:
                 os.environ["TF_ENABLE_ONEDNN_OPTS"] = (
                     "1" if self.kernels.get("onednn") else "0")
+            self.lock = threading.Lock()
+            self.address = worker.address
+
+        def get_runner(self):
+            """The worker's ChunkRunner, made by the first task that asks
+            (kernels checked, model loaded); None with ``error`` set when
+            that failed."""
+            with self.lock:
+                if self.runner is None and self.error is None:
+                    self._load()
+            return self.runner
+
+        def _load(self):
             _set_tf_threads(self.threads)
             try:
                 problem = _kernel_problem(self.kernels)
             except Exception:     # TensorFlow does not import: the
                 problem = None    # runner below says so
             if problem and not self.allow_kernel_mismatch:
-                self.error = "worker %s: %s" % (worker.address, problem)
+                self.error = "worker %s: %s" % (self.address, problem)
                 return
             try:
                 self.runner = self.runner_class(self.spec)
@@ -136,9 +154,10 @@ def _score_chunk(plugin_name, index):
     its number of rows."""
     from distributed import get_worker
     plugin = get_worker().plugins[plugin_name]
+    runner = plugin.get_runner()
     if plugin.error is not None:
         raise DistributedError(plugin.error)
-    return plugin.runner.run(index)
+    return runner.run(index)
 
 
 class Connection:

@@ -137,12 +137,17 @@ def _load_model(args, method, **options):
     """The model of ``args`` (MODEL, --json, --yaml) converted for
     ``method`` (``options`` for :func:`deeplift.genomics.load_model`)."""
     from deeplift import genomics
+    from deeplift.conversion.cache import store_model
     try:
-        return genomics.load_model(args.model, json_file=args.json,
-                                   yaml_file=args.yaml, method=method,
-                                   **options)
+        model = genomics.load_model(args.model, json_file=args.json,
+                                    yaml_file=args.yaml, method=method,
+                                    **options)
     except (ValueError, KeyError) as exc:
         raise _conversion_error(args.model, exc)
+    # cached, so that the workers of a run read it instead of converting
+    store_model(model, (args.model, args.json, args.yaml),
+                dict(options, method=method))
+    return model
 
 
 def _check_file(path, what):

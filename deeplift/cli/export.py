@@ -42,15 +42,19 @@ def add_parser(sub):
     export = sub.add_parser(
         "export", help="write a score store as h5, modisco .npz or bigWig",
         description="Export a complete chunked score store (deeplift "
-        "contribs --out SCORES.zarr), chunk by chunk.")
+        "contribs --out SCORES.zarr), reading each chunk once. Files get "
+        "the permissions of an ordinary new file (the umask) and appear "
+        "only when complete.")
     export.add_argument("store", metavar="SCORES.zarr")
     export.add_argument("--h5", metavar="FILE.h5",
                         help="ChromBPNet's layout: raw/seq (N, 4, L) int8, "
                         "shap/seq (hypothetical) and projected_shap/seq "
                         "float32, plus the interpreted regions as BED")
     export.add_argument("--bed", metavar="FILE.bed",
-                        help="where --h5 writes the interpreted regions "
-                        "(default: FILE.interpreted_regions.bed)")
+                        help="where --h5 writes the interpreted regions, "
+                        "narrowPeak in row order with the peak names of the "
+                        "regions file (default: "
+                        "FILE.interpreted_regions.bed)")
     export.add_argument("--modisco", metavar="PREFIX",
                         help="PREFIX.ohe.npz and PREFIX.shap.npz (arr_0, "
                         "(N, 4, W)) for modisco motifs -s ... -a ...")
@@ -58,8 +62,12 @@ def add_parser(sub):
                         help="--modisco: keep the central W bases "
                         "(default: all)")
     export.add_argument("--bigwig", metavar="FILE.bw",
-                        help="projected contributions summed over bases, "
-                        "one value per base (genomic regions only)")
+                        help="projected contributions summed over the four "
+                        "bases, one value per base (genomic regions only); "
+                        "where windows overlap, each base takes the value of "
+                        "the window whose centre is nearer (a tie: the one "
+                        "starting first; a window with the same centre as "
+                        "an earlier one adds nothing)")
     export.add_argument("--task", type=int, default=None,
                         help="the task to export from a several-task store")
     export.set_defaults(func=cmd_export)

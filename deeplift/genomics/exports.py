@@ -4,7 +4,8 @@
   int8 one-hot, ``shap/seq`` (N, 4, L) float32 hypothetical and
   ``projected_shap/seq`` (N, 4, L) float32 projected (actual)
   contributions -- and, for genomic regions, the interpreted regions as a
-  narrowPeak-style BED in the same row order (summit column = L // 2);
+  narrowPeak-style BED in the same row order (summit column = L // 2,
+  name column = the regions file's peak names, see :func:`region_names`);
 * ``modisco``: the ``PREFIX.ohe.npz`` / ``PREFIX.shap.npz`` pair
   (``arr_0``, (N, 4, W) float32, cropped to the central ``window``) that
   ``modisco motifs -s PREFIX.ohe.npz -a PREFIX.shap.npz`` reads;
@@ -13,17 +14,30 @@
   cut at the midpoint between their centres (as ChromBPNet does);
   chromosome sizes from the genome index (pyBigWig).
 
-All are written chunk by chunk (memory bounded by the chunk size) to a
-temporary file renamed into place at the end.  A new format is one
-function ``writer(store, path, task=None, **options)`` and one
-:func:`register_writer` call.
+Every writer reads each chunk of the store once, in store order, so its
+time is linear in the store's size (the bigWig writer scatters the
+per-base sums into a flat float32 track in genome order -- in memory, or
+in an unlinked memory-mapped file next to the output when it is large --
+and writes that track once).  Each file is written to a temporary file
+next to it, renamed into place at the end; it gets the permissions of an
+ordinary new file (``0666`` less the umask; an existing file keeps its
+mode).  A new format is one function ``writer(store, path, task=None,
+**options)`` and one :func:`register_writer` call.
 """
 import contextlib
+import logging
 import os
+import stat
 import tempfile
 import zipfile
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
+
+#: bigWig tracks larger than this many bytes are spilled to a memory-mapped
+#: temporary file instead of RAM
+SPILL_BYTES = 256 << 20
 
 #: format name -> writer(store, path, task=None, **options)
 WRITERS = {}
@@ -84,16 +98,39 @@ def _chunks(store, names, task):
         yield start, stop, out
 
 
+def _new_file_mode(path):
+    """The mode an ordinary ``open(path, "w")`` leaves: an existing file's
+    own, else ``0666`` less the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        pass
+    try:                        # Linux >= 4.7: read without changing it
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def _atomic(path):
     """A temporary path next to ``path``, renamed to it on success and
-    removed on failure."""
+    removed on failure.  The file ends with the mode of an ordinary new
+    file (see :func:`_new_file_mode`), not ``mkstemp``'s ``0600``."""
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    mode = _new_file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".",
                                suffix=".tmp", dir=directory)
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -131,17 +168,70 @@ def write_h5(store, path, task=None, bed=None):
                     sets[name][start:stop] = data.transpose(0, 2, 1)
         if table is not None:
             with _atomic(bed) as bed_tmp:
-                write_narrowpeak(bed_tmp, table, length)
+                write_narrowpeak(bed_tmp, table, length,
+                                 region_names(store, table))
     return [path] + ([bed] if bed is not None else [])
 
 
-def write_narrowpeak(path, table, length):
+def write_narrowpeak(path, table, length, names=None):
     """The regions of ``table`` as 10-column narrowPeak lines (summit at
-    ``length // 2`` of each window)."""
+    ``length // 2`` of each window); ``names``: one name per row for
+    column 4 (default ``.``)."""
+    if names is None:
+        names = ["."] * len(table)
     with open(path, "w") as handle:
-        for c, s, e in zip(table.chrom, table.start, table.end):
-            handle.write("%s\t%d\t%d\t.\t0\t.\t0\t0\t0\t%d\n"
-                         % (table.chrom_names[c], s, e, length // 2))
+        for c, s, e, name in zip(table.chrom, table.start, table.end, names):
+            handle.write("%s\t%d\t%d\t%s\t0\t.\t0\t0\t0\t%d\n"
+                         % (table.chrom_names[c], s, e, name, length // 2))
+
+
+def region_names(store, table):
+    """Column 4 (the peak name) of the regions file the store was made
+    from, one per row of ``table`` (``.`` where a line has none), or None
+    when that file cannot be found unchanged (its sha256 is in the store's
+    fingerprint); the file is looked for where the run named it and next
+    to the store."""
+    from deeplift.genomics.regions import _open_text, file_digest
+    given = store.settings.get("input")
+    digest = store.fingerprint.get("regions_sha256")
+    if not given or not digest:
+        return None
+    candidates = [given]
+    if not os.path.isabs(given):
+        candidates.append(os.path.join(
+            os.path.dirname(os.path.abspath(store.path)), given))
+    candidates.append(os.path.join(os.path.dirname(
+        os.path.abspath(store.path)), os.path.basename(given)))
+    for candidate in candidates:
+        try:
+            if (os.path.isfile(candidate)
+                    and file_digest(candidate) == digest):
+                break
+        except OSError:
+            continue
+    else:
+        logger.warning("the regions file %s is not where the store names "
+                       "it or has changed: the BED's name column is '.'",
+                       given)
+        return None
+    names = []
+    # the data lines, as deeplift.genomics.regions.read_regions counts
+    # them (source_row): blank, '#', 'track ' and 'browser ' lines skipped
+    with _open_text(candidate) as handle:
+        for line in handle:
+            text = line.rstrip("\n\r")
+            if (not text.strip() or text.startswith(("#", "track ",
+                                                     "browser "))):
+                continue
+            fields = text.split("\t")
+            if len(fields) < 3:
+                fields = text.split()
+            name = fields[3].strip() if len(fields) >= 4 else ""
+            names.append(name or ".")
+    rows = np.asarray(table.source_row, dtype=np.int64)
+    if len(rows) and rows.max() >= len(names):
+        return None
+    return [names[r] for r in rows]
 
 
 # ---------------------------------------------------------------------------
@@ -229,8 +319,32 @@ def bigwig_intervals(table, chrom_rank=None):
     return order, lo, hi
 
 
+@contextlib.contextmanager
+def _track(size, directory):
+    """A float32 array of ``size`` values: in memory, or memory-mapped on
+    an unlinked temporary file in ``directory`` above :data:`SPILL_BYTES`."""
+    if size * 4 <= SPILL_BYTES:
+        yield np.empty(size, dtype=np.float32)
+        return
+    with tempfile.TemporaryFile(dir=directory, prefix=".deeplift-track.") \
+            as handle:
+        handle.truncate(size * 4)
+        track = np.memmap(handle, dtype=np.float32, mode="r+",
+                          shape=(size,))
+        try:
+            yield track
+        finally:
+            del track
+
+
 def write_bigwig(store, path, task=None):
-    """Projected contributions summed over bases, one value per base."""
+    """Projected contributions summed over bases (in float64, stored as
+    float32), one value per base, for the parts of the windows that
+    :func:`bigwig_intervals` gives.  One pass over the store's chunks in
+    store order scatters each row's part into a flat track in genome
+    order; the track is then written in genome order, parts that touch
+    as one section (the same values as one section per region, fewer
+    compressed blocks)."""
     try:
         import pyBigWig
     except ImportError:
@@ -243,38 +357,60 @@ def write_bigwig(store, path, task=None):
     sizes = store.group["regions"].attrs.get("chrom_sizes")
     if not sizes:
         raise ExportError("the store does not record chromosome sizes")
-    lead = _task_axis(store, task)
+    _task_axis(store, task)
     genome_order = {name: k for k, (name, _) in enumerate(sizes)}
     order, lo, hi = bigwig_intervals(
         table, [genome_order[name] for name in table.chrom_names])
-    contribs = store.array("contribs")
-    cached = [None, None]           # chunk index, (n, L) summed values
-
-    def row_values(row):
-        index = row // store.chunk_size
-        if cached[0] != index:
-            start, stop = store.rows(index)
-            cached[0] = index
-            cached[1] = np.asarray(contribs[lead + (slice(start, stop),)],
-                                   dtype=np.float64).sum(-1)
-        return cached[1][row - index * store.chunk_size]
-
+    widths = hi - lo                          # in sorted order
+    offsets = np.zeros(len(order) + 1, dtype=np.int64)
+    np.cumsum(widths, out=offsets[1:])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
     names = table.chrom_names
-    with _atomic(path) as tmp:
-        handle = pyBigWig.open(tmp, "w")
-        try:
-            handle.addHeader([(name, int(size)) for name, size in sizes])
-            for k, row in enumerate(order):
-                if hi[k] <= lo[k]:
-                    continue
-                values = row_values(int(row))
-                offset = lo[k] - table.start[row]
-                handle.addEntries(names[table.chrom[row]], int(lo[k]),
-                                  values=values[offset:offset + hi[k] - lo[k]],
-                                  span=1, step=1)
-        finally:
-            handle.close()
+    directory = os.path.dirname(os.path.abspath(path))
+    with _track(int(offsets[-1]), directory) as track:
+        length = store.length
+        for start, stop, arrays in _chunks(store, ("contribs",), task):
+            sums = arrays["contribs"].astype(np.float64).sum(-1)
+            # each row's part [lo, hi) goes to track[offsets[k]:offsets[k+1]]
+            k = rank[start:stop]
+            width = widths[k]
+            total = int(width.sum())
+            if not total:
+                continue
+            first = np.cumsum(width) - width    # of each part, in the copy
+            step = np.arange(total) - np.repeat(first, width)
+            source = np.repeat(np.arange(stop - start) * length
+                               + lo[k] - table.start[start:stop], width)
+            track[np.repeat(offsets[k], width) + step] = \
+                sums.ravel()[source + step]
+        with _atomic(path) as tmp:
+            handle = pyBigWig.open(tmp, "w")
+            try:
+                handle.addHeader([(name, int(size)) for name, size in sizes])
+                chrom = table.chrom[order]
+                for a, b in _runs(chrom, lo, hi):
+                    handle.addEntries(names[chrom[a]], int(lo[a]),
+                                      values=track[offsets[a]:offsets[b]],
+                                      span=1, step=1)
+            finally:
+                handle.close()
     return [path]
+
+
+def _runs(chrom, lo, hi):
+    """``(a, b)`` index ranges of the sorted parts with something in them
+    whose parts follow each other without a gap on one chromosome: each
+    is one fixed-step section of the bigWig (libBigWig compresses one
+    block per section, so touching parts are written together)."""
+    keep = np.flatnonzero(hi > lo)
+    if not len(keep):
+        return []
+    breaks = np.flatnonzero((chrom[keep[1:]] != chrom[keep[:-1]])
+                            | (lo[keep[1:]] != hi[keep[:-1]])) + 1
+    firsts = keep[np.concatenate([[0], breaks])]
+    lasts = keep[np.concatenate([breaks - 1, [len(keep) - 1]])]
+    return list(zip(firsts.tolist(), (lasts + 1).tolist()))
 
 
 register_writer("h5", write_h5)

@@ -72,10 +72,13 @@ class ChunkRunner:
         from deeplift.genomics.sources import open_source
         from deeplift.genomics.store import ScoreStore
         self.spec = spec
-        if model is None:
-            model = load_model(spec.model, json_file=spec.json_file,
-                               yaml_file=spec.yaml_file, method=spec.method,
-                               **spec.conversion)
+        if model is None:       # converted once per model and options
+            from deeplift.conversion.cache import cached_model
+            model = cached_model(lambda: load_model(
+                spec.model, json_file=spec.json_file, yaml_file=spec.yaml_file,
+                method=spec.method, **spec.conversion), (
+                    spec.model, spec.json_file, spec.yaml_file),
+                dict(spec.conversion, method=spec.method))
         self.model = model
         kind, options = spec.source
         self.source = open_source(kind, **dict(options))
