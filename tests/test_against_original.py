@@ -356,6 +356,8 @@ def test_revealcancel_against_original_with_conditioning(
     found = []
     for example in sorted(set(np.argwhere(off)[:, 0].tolist())):
         layer, part, unit, value, scale, err, _ = units[example][0]
+        # the explaining unit's part: (near) zero, where 0.6.13's scale
+        # factor is a finite difference over at most ~1e-4 (0 in practice)
         assert abs(value) < 1e-4, units[example][0]
         found.append((example, float(np.abs(ours - want)[example].max()),
                       "layer %d unit %d: %s input part %.3g, scale %.3f "
@@ -395,7 +397,8 @@ def test_deliberate_differences_are_what_we_say(key):
         assert np.all(np.isfinite(ours))
     elif reason == "deconvnet_other_heads":
         # the other head's injected multipliers change the numbers; ours
-        # are a finite DeconvNet result of the target alone
+        # are a finite DeconvNet result of the target alone (a difference
+        # 100x the comparison's tolerance, so not float32 noise)
         assert np.abs(ours - want).max() > 1e-3
         assert np.all(np.isfinite(ours))
     else:
@@ -515,6 +518,9 @@ def test_fixture_selfcheck_gradient(fixture_name):
             want = [a / n * (x - r) for a, x, r in zip(acc, xs, refs)]
         got = _expected_outputs(fx, "Gradient", job)
         for g, p in zip(got, positions):
+            # the original's float32 graph vs tf_keras' float32 tape on
+            # another TF version and CPU; IG sums 10 such gradients: 1e-3
+            # relative, 1e-5 absolute for scores of order 0.1-1
             np.testing.assert_allclose(g, want[p], rtol=1e-3, atol=1e-5,
                                        err_msg=job["name"])
             checked += 1
@@ -549,6 +555,8 @@ def test_fixture_selfcheck_summation_to_delta(fixture_name):
             delta = f(xs) - f(refs)
             total = sum(c.reshape(len(c), -1).sum(axis=1)
                         for c in _expected_outputs(fx, conv["name"], job))
+            # float32 sums of all contributions vs a float32 difference
+            # of two forward passes (each of order 1): 1e-4 absolute
             np.testing.assert_allclose(total, delta, rtol=1e-3, atol=1e-4,
                                        err_msg="%s/%s" % (conv["name"],
                                                           job["name"]))
@@ -574,6 +582,8 @@ def test_fixture_selfcheck_hypothetical(fixture_name):
                     x = fx.arrays[job["inputs"][0]]
                     contribs = _expected_outputs(fx, conv["name"], job)[0]
                     hyp_v = _expected_outputs(fx, conv["name"], hyp)[0]
+                    # two float32 outputs of the original, equal up to
+                    # float32 rounding of the same products
                     np.testing.assert_allclose(
                         (hyp_v * x).sum(-1), contribs.sum(-1),
                         rtol=1e-4, atol=1e-5)

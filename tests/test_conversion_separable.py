@@ -53,6 +53,8 @@ REF = np.zeros((1, 7, 7, 3), dtype="float32")
 def test_two_stages_no_dense_kernel_same_forward(tmp_path):
     model = _model()
     for source, dl_model in converted_three_ways(model, tmp_path).items():
+        # float32 forward passes, outputs of order 1: a few ulps of
+        # summation-order difference per layer stay below 1e-5
         assert forward_error(dl_model, model, [X]) <= 1e-5, source
         by_name = dl_model.get_name_to_layer()
         assert type(by_name["depthwise_sep_0"]) is L.DepthwiseConv2D
@@ -69,6 +71,7 @@ def test_gradient_equals_tape():
     dl_model = kc.convert_keras_model(
         model, verbose=False, nonlinear_mxts_mode=NonlinearMxtsMode.Gradient)
     for task in range(3):
+        # relative to the largest gradient, float32 both sides
         assert gradient_error(dl_model, model, X, 0, task) <= 1e-5
 
 
@@ -90,16 +93,21 @@ def test_rescale_equals_folded_revealcancel_splits_per_stage():
     folded = {"SeparableConv2D": _folded_conversion}
     _, rescale = _scores(NonlinearMxtsMode.Rescale, None)
     _, rescale_folded = _scores(NonlinearMxtsMode.Rescale, folded)
+    # the same Rescale scores by two float32 summation orders (folded
+    # kernel vs two stages), scores of order 0.1-1
     np.testing.assert_allclose(rescale, rescale_folded, rtol=0, atol=1e-5)
     two_stage, reveal = _scores(NonlinearMxtsMode.RevealCancel, None)
     folded_model, reveal_folded = _scores(NonlinearMxtsMode.RevealCancel,
                                           folded)
     # both keep summation to delta ...
     for dl_model in (two_stage, folded_model):
+        # float32: sums over 147 inputs of order-1 terms (1e-4); float64
+        # rerun: only float64 rounding is left (1e-10)
         assert summation_error(dl_model, _MODEL, X, REF, 0, (0, 1, 2)) <= 1e-4
         assert summation_error(dl_model, _MODEL, X.astype("float64"),
                                REF.astype("float64"), 0, (0, 1)) <= 1e-10
-    # ... but the positive / negative parts RevealCancel sees differ
+    # ... but the positive / negative parts RevealCancel sees differ (by
+    # more than 0.1% of the scale: far above float32 noise, 1e-6)
     assert np.max(np.abs(reveal - reveal_folded)) > 1e-3 * np.max(
         np.abs(reveal))
 
@@ -252,9 +260,12 @@ def test_grouped_convolutions(tmp_path):
             nonlinear_mxts_mode=NonlinearMxtsMode.RevealCancel).items():
         assert type(dl_model.get_layer("g_0")) is L.DepthwiseConv2D
         assert dl_model.get_layer("preact_g2_0").kernel.shape == (3, 3, 8, 6)
+        # float32 forward passes, outputs of order 1 (as above)
         assert forward_error(dl_model, model, [x]) <= 1e-5, source
+    # float64 rerun: only float64 rounding is left (1e-10)
     assert summation_error(dl_model, model, x.astype("float64"),
                            np.zeros((1, 6, 6, 4)), 0, (0, 1)) <= 1e-10
     grad = kc.convert_keras_model(
         model, verbose=False, nonlinear_mxts_mode=NonlinearMxtsMode.Gradient)
+    # relative to the largest gradient; float32 both sides
     assert gradient_error(grad, model, x, 0, (0, 1)) <= 1e-5
