@@ -71,8 +71,8 @@ def _error_line(exc):
 
 
 def _failing_side(exc):
-    """"Keras' own forward pass" or "deeplift's forward pass": whichever
-    package holds the innermost frame of ``exc``'s traceback."""
+    """Which forward pass raised ``exc``, Keras' own or deeplift's: the
+    package of the innermost of their frames in its traceback."""
     import deeplift
     import keras
     ours = os.path.dirname(os.path.abspath(deeplift.__file__))
