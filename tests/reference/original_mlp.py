@@ -23,10 +23,11 @@ NEAR_ZERO_THRESHOLD = 1e-7   # 0.6.13's deeplift.util.NEAR_ZERO_THRESHOLD
 #: accuracy, in float32 ulps of the result, of one float32 evaluation of
 #: an activation by TensorFlow's CPU kernels: ReLU is exact; the sigmoid
 #: (a vectorised rational approximation) measured at most 6.4 ulps over
-#: [-16, 16] with TensorFlow 2.21 on either kernel library (checked by
-#: tests/test_against_original.py::test_sigmoid_accuracy_assumed_by_the_
-#: conditioning_bound)
-F32_ULPS = {"relu": 0.0, "sigmoid": 6.5, "linear": 0.0}
+#: [-16, 16] with TensorFlow 2.21 on an AVX2 CPU with either kernel
+#: library; 8 leaves room for other vector widths (checked on the machine
+#: that runs the tests by tests/test_against_original.py::
+#: test_sigmoid_accuracy_assumed_by_the_conditioning_bound)
+F32_ULPS = {"relu": 0.0, "sigmoid": 8.0, "linear": 0.0}
 
 
 def _relu(z):
