@@ -27,6 +27,9 @@ from deeplift.conversion.errors import (ConversionError,
                                         UnsupportedLayerError,
                                         WeightsMismatchError)
 
+#: forward passes of deeplift and Keras in float32 on inputs in [-1, 1]
+#: with weights in [-0.6, 0.6]: outputs of order 1, so a few float32 ulps
+#: of summation-order difference per layer stay far below 1e-5
 TOL = 1e-5
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REAL = SHARED / "fixtures" / "keras2_real"
@@ -147,18 +150,23 @@ def fun2d(K):
     return K.Model(x, o, name="fun2d")
 
 
-def channels_first(K):
+def channels_first(K, data_format="channels_first"):
+    """NCHW model; ``data_format="channels_last"`` builds its NHWC twin
+    (same weights, same order: a Conv2D kernel is (h, w, in, out) in both
+    formats and the global poolings give the channels in the same order),
+    whose output on the transposed input is the same function."""
     L = K.layers
-    x = K.Input((2, 10, 10), name="cf_in")
-    c = L.Conv2D(3, 3, data_format="channels_first", activation="relu",
+    first = data_format == "channels_first"
+    x = K.Input((2, 10, 10) if first else (10, 10, 2), name="cf_in")
+    c = L.Conv2D(3, 3, data_format=data_format, activation="relu",
                  name="cf_conv")(x)
-    c = L.BatchNormalization(axis=1, name="cf_bn")(c)
-    p = L.MaxPooling2D(2, data_format="channels_first", name="cf_max")(c)
-    p = L.AveragePooling2D(2, strides=1, data_format="channels_first",
+    c = L.BatchNormalization(axis=1 if first else -1, name="cf_bn")(c)
+    p = L.MaxPooling2D(2, data_format=data_format, name="cf_max")(c)
+    p = L.AveragePooling2D(2, strides=1, data_format=data_format,
                            name="cf_avg")(p)
-    g1 = L.GlobalAveragePooling2D(data_format="channels_first",
+    g1 = L.GlobalAveragePooling2D(data_format=data_format,
                                   name="cf_gavg")(p)
-    g2 = L.GlobalMaxPooling2D(data_format="channels_first",
+    g2 = L.GlobalMaxPooling2D(data_format=data_format,
                               name="cf_gmax")(p)
     o = L.Dense(2, name="cf_out")(L.Concatenate(name="cf_cat")([g1, g2]))
     return K.Model(x, o, name="channels_first")
@@ -200,8 +208,42 @@ def _graph_output_names(keras_model):
             "channels_first": ["cf_out_0"]}[keras_model.name]
 
 
+#: what TensorFlow says where its CPU kernels (Eigen, i.e. oneDNN off, the
+#: default on CPUs without AVX-512) cannot run a channels-first convolution
+NCHW_UNSUPPORTED = "only supports the NHWC tensor format"
+
+
+def _nhwc_twin_predict(keras_model, xs):
+    """The channels_first model's output computed by Keras through its
+    channels_last twin with the same weights, on NHWC inputs."""
+    twin = channels_first(keras, data_format="channels_last")
+    twin.set_weights(keras_model.get_weights())
+    return twin.predict(np.transpose(xs[0], (0, 2, 3, 1)), verbose=0)
+
+
+def keras_predict(keras_model, xs):
+    """Keras' own forward pass.  Where TensorFlow cannot run the model's
+    NCHW convolution on this CPU path (the UnimplementedError below, caught
+    only for the channels_first model), Keras' forward pass of the NHWC
+    twin instead; where both run, they must agree (checks the twin)."""
+    import tensorflow as tf
+    try:
+        out = keras_model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    except tf.errors.UnimplementedError as exc:
+        if keras_model.name != "channels_first" or \
+                NCHW_UNSUPPORTED not in str(exc):
+            raise
+        return _nhwc_twin_predict(keras_model, xs)
+    if keras_model.name == "channels_first":
+        # two float32 Keras forward passes of one function that differ
+        # only in memory layout (other summation order): 1e-5 as TOL
+        np.testing.assert_allclose(_nhwc_twin_predict(keras_model, xs), out,
+                                   rtol=0, atol=TOL)
+    return out
+
+
 def assert_same_forward(dl_model, keras_model, xs):
-    expected = keras_model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    expected = keras_predict(keras_model, xs)
     if not isinstance(expected, list):
         expected = [expected]
     got = _predict_deeplift(dl_model, xs, keras_model)

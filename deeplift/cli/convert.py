@@ -1,8 +1,12 @@
 """``deeplift convert``: show the converted layer graph (placeholders and
 why), and check its forward pass against Keras, which never loads a model
 holding Python code unless ``--trust-model``."""
+import os
+import traceback
+
 from deeplift.cli.common import (CLIError, METHOD_HELP, _add_model_arguments,
                                  _check_model_files, _load_model)
+from deeplift.cli.contribs import MAXPOOL_MODES
 
 
 def _layer_mode(layer):
@@ -39,9 +43,12 @@ def _keras_check(model, args):
                                                                 hint)
     try:
         rows = report.keras_forward_check(model, keras_model)
-    except Exception as exc:  # Keras could not run it, shapes unknown...
-        return "skipped (%s)" % (str(exc).splitlines()[0][:150]
-                                 if str(exc) else type(exc).__name__)
+    except report.ConversionError as exc:   # e.g. input shapes not known
+        return "skipped (%s)" % (_error_line(exc),)
+    except Exception as exc:
+        raise CLIError("the forward check against Keras failed in %s: %s "
+                       "(--no-keras-check skips the check)"
+                       % (_failing_side(exc), _error_line(exc)))
     compared = [diff for _, diff, _ in rows if diff is not None]
     notes = ["%s: %s" % (name, note) for name, diff, note in rows
              if diff is None]
@@ -53,6 +60,34 @@ def _keras_check(model, args):
             % (description, extra, max(compared)))
 
 
+def _error_line(exc):
+    """The line of ``exc``'s message that says what went wrong: for
+    TensorFlow's graph errors the kernel's message, not the leading
+    "Graph execution error:" nor the traceback of the node."""
+    noise = ("File ", "Detected at node", "[[", "Graph execution error")
+    lines = [line.strip() for line in str(exc).splitlines()]
+    useful = [line for line in lines if line and not line.startswith(noise)]
+    return (useful[-1] if useful else type(exc).__name__)[:300]
+
+
+def _failing_side(exc):
+    """Which forward pass raised ``exc``, Keras' own or deeplift's: the
+    package of the innermost of their frames in its traceback."""
+    import deeplift
+    import keras
+    ours = os.path.dirname(os.path.abspath(deeplift.__file__))
+    theirs = os.path.dirname(os.path.abspath(keras.__file__))
+    side = "deeplift's forward pass"
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = os.path.abspath(frame.filename)
+        if path.startswith(theirs + os.sep):
+            side = "Keras' own forward pass"
+        elif path.startswith(ours + os.sep) and not path.endswith(
+                os.path.join("conversion", "report.py")):
+            side = "deeplift's forward pass"
+    return side
+
+
 def cmd_convert(args):
     from deeplift import genomics
     _check_model_files(args)
@@ -60,7 +95,9 @@ def cmd_convert(args):
         method = genomics.normalize_method(args.method)
     except ValueError as exc:
         raise CLIError(str(exc))
-    model = _load_model(args, method)
+    # converted as deeplift contribs converts it (same max-pool rule)
+    model = _load_model(args, method,
+                        maxpool_deeplift_mode=args.maxpool_mode)
     from deeplift.conversion import report
     layers = dict(report.model_layers(model))
     rows = []
@@ -105,8 +142,13 @@ def add_parser(sub):
     _add_model_arguments(convert)
     convert.add_argument("--method", default="genomics_default",
                          help=METHOD_HELP)
+    convert.add_argument("--maxpool-mode", choices=MAXPOOL_MODES,
+                         default="summation_to_delta",
+                         help="max pooling rule, as for deeplift contribs "
+                         "(default: %(default)s, what contribs uses)")
     convert.add_argument("--no-keras-check", action="store_true",
-                         help="do not compare with Keras")
+                         help="do not compare with Keras (a failed "
+                         "comparison is an error, exit status 2)")
     convert.add_argument("--trust-model", action="store_true",
                          help="let Keras load a model that holds Python code "
                          "(Lambda layers) for the forward check: loading "

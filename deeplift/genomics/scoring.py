@@ -134,8 +134,10 @@ def score_sequences(model, onehot, task_idx=0, method="genomics_default",
     hyp = np.empty(plan.lead + onehot.shape, dtype=np.float32)
     with progress_bar(len(onehot), bool(progress),
                       "deeplift %s" % method) as bar:
-        for start in range(0, len(onehot), _SEQUENCES_PER_STEP):
-            chunk = onehot[start:start + _SEQUENCES_PER_STEP]
+        # whole calls per step, so no step pads (same bytes either way)
+        step = max(1, _SEQUENCES_PER_STEP // plan.group) * plan.group
+        for start in range(0, len(onehot), step):
+            chunk = onehot[start:start + step]
             hyp[..., start:start + len(chunk), :, :] = plan.score(chunk,
                                                                  start)
             bar.update(len(chunk))
@@ -150,10 +152,17 @@ class ScoringPlan:
     the job's size).
 
     :meth:`score` of any run of the job's sequences gives the same bytes
-    whatever the runs are: references are seeded per sequence, and every
-    compiled call holds the same number of whole sequences (a run that is
-    not a multiple of it is padded), so that a sequence's numbers do not
-    depend on which sequences it is batched with.
+    whatever the runs are, by construction: references are seeded per
+    sequence, and compiled call ``k`` always holds the job's sequences
+    ``[k * group, (k + 1) * group)`` in that order, with the same padded
+    shape for every call (a run that starts or ends inside a call is
+    padded with copies of its first / last sequence).  So a sequence sits
+    at the same position of a call of the same shape whatever the
+    chunking.  That matters because the CPU kernels (Eigen's and oneDNN's
+    convolutions) round a row by its position in the call and by the
+    call's shape (the tail of the flattened batch x length rows takes
+    another code path), not by the other sequences' values.  Runs that
+    start at a multiple of :attr:`group` need no leading padding.
     """
 
     def __init__(self, model, method, num, length, task_idx=0,
@@ -214,10 +223,14 @@ class ScoringPlan:
         their references."""
         num = len(chunk)
         refs = self.refs.references(chunk, first_index)
-        pad = (-num) % self.group
-        if pad:
-            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], pad, 0)])
-            refs = np.concatenate([refs, np.repeat(refs[-1:], pad, 0)])
+        # calls aligned to the job's sequence indices (see the class doc)
+        front = first_index % self.group
+        back = (-(front + num)) % self.group
+        if front or back:
+            chunk = np.concatenate([np.repeat(chunk[:1], front, 0), chunk,
+                                    np.repeat(chunk[-1:], back, 0)])
+            refs = np.concatenate([np.repeat(refs[:1], front, 0), refs,
+                                   np.repeat(refs[-1:], back, 0)])
         weights = self.target_weights
         if weights is not None and not callable(weights):
             weights = np.asarray(weights)
@@ -231,7 +244,7 @@ class ScoringPlan:
                                     self.batch_size, self.ig_steps,
                                     self.fuse, weights)
                  for s in range(0, len(chunk), self.group)]
-        return np.concatenate(parts, axis=-3)[..., :num, :, :]
+        return np.concatenate(parts, axis=-3)[..., front:front + num, :, :]
 
 
 def _mean_hypothetical(scorer, chunk, refs, task_idx, batch_size, ig_steps,

@@ -291,12 +291,40 @@ class _DepthwiseConv(_SpatialConv):
     def _apply_channels_last(self, x, kernel):
         strides, dilations = self.strides, self.dilation_rate
         if self.n_spatial == 1:
+            # a 1-row image; its row stride is that of the columns: with
+            # one row and a one-row kernel, the row stride changes nothing
+            # (one output row, no row padding), and TensorFlow's Eigen CPU
+            # kernels run only equal row and column strides
             x = tf.expand_dims(x, 1)
             kernel = tf.expand_dims(kernel, 0)
-            strides, dilations = (1,) + strides, (1,) + dilations
-        y = tf.nn.depthwise_conv2d(x, kernel, (1,) + strides + (1,),
-                                   self.padding, dilations=dilations)
+            strides, dilations = strides[:1] + strides, (1,) + dilations
+        if strides[0] != strides[1]:
+            y = _depthwise_unequal_strides(x, kernel, strides, dilations,
+                                           self.padding)
+        else:
+            y = tf.nn.depthwise_conv2d(x, kernel, (1,) + strides + (1,),
+                                       self.padding, dilations=dilations)
         return tf.squeeze(y, 1) if self.n_spatial == 1 else y
+
+
+def _depthwise_unequal_strides(x, kernel, strides, dilations, padding):
+    """``tf.nn.depthwise_conv2d`` with row stride != column stride (NHWC),
+    which TensorFlow's Eigen CPU kernels refuse: the padding that SAME
+    would use for these strides made explicit, the stride-1 VALID
+    convolution, then every ``stride``-th output (the same sums)."""
+    if padding == "SAME":
+        pads = [[0, 0]]
+        for axis in (1, 2):
+            size = x.shape[axis]
+            size = tf.shape(x)[axis] if size is None else int(size)
+            span = (int(kernel.shape[axis - 1]) - 1) * dilations[axis - 1] + 1
+            out = -(-size // strides[axis - 1])
+            total = tf.maximum((out - 1) * strides[axis - 1] + span - size, 0)
+            pads.append([total // 2, total - total // 2])
+        x = tf.pad(x, pads + [[0, 0]])
+    y = tf.nn.depthwise_conv2d(x, kernel, (1, 1, 1, 1), "VALID",
+                               dilations=dilations)
+    return y[:, ::strides[0], ::strides[1], :]
 
 
 class DepthwiseConv1D(_DepthwiseConv):

@@ -1,0 +1,63 @@
+"""Same bytes whatever the chunking, by construction: ScoringPlan's compiled
+calls are aligned to the job's sequence indices.
+
+The CPU kernels (Eigen's and oneDNN's convolutions) round a row by its
+position inside the call and by the call's shape, not by the other rows'
+values; these tests compare with exact equality (tolerance 0: the claim is
+byte identity), under whichever kernel library TF_ENABLE_ONEDNN_OPTS picks.
+"""
+import numpy as np
+import pytest
+
+from deeplift import genomics
+from deeplift.cli import DEMO_MODEL
+from deeplift.genomics.scoring import ScoringPlan
+
+L = 200
+
+
+@pytest.fixture(scope="module")
+def model():
+    return genomics.load_model(DEMO_MODEL,
+                               maxpool_deeplift_mode="summation_to_delta")
+
+
+@pytest.fixture(scope="module")
+def seqs():
+    rng = np.random.RandomState(5)
+    return np.eye(4, dtype=np.float32)[rng.randint(0, 4, (21, L))]
+
+
+def _plan(model, num, batch_size):
+    return ScoringPlan(model, "genomics_default", num, L, [0, 2],
+                       "dinuc-shuffle:3", 0, batch_size)
+
+
+@pytest.mark.parametrize("cuts", [[7, 14], [3, 4, 5, 19], [1, 2, 20]])
+def test_any_chunking_gives_the_same_bytes(model, seqs, cuts):
+    """Runs that start and end inside a compiled call (8 sequences of 3
+    references per call of 24 pairs) equal one run over all sequences,
+    byte for byte (with Eigen, the last sequence of a call is rounded
+    differently from the others, so misaligned calls would differ)."""
+    plan = _plan(model, len(seqs), 24)
+    assert plan.group == 8 and plan.batch_size == 24
+    whole = plan.score(seqs, 0)
+    bounds = [0] + cuts + [len(seqs)]
+    parts = np.concatenate([plan.score(seqs[a:b], a)
+                            for a, b in zip(bounds[:-1], bounds[1:])],
+                           axis=-3)
+    assert parts.tobytes() == whole.tobytes()
+
+
+def test_score_sequences_equals_the_plan_at_any_group(model, seqs):
+    """score_sequences (steps of whole calls) equals a plan scoring odd
+    chunks, for a group (7 sequences) that does not divide its step of
+    128."""
+    hyp, _ = genomics.score_sequences(model, seqs, task_idx=[0, 2],
+                                      reference="dinuc-shuffle:3", seed=0,
+                                      batch_size=21, progress=False)
+    plan = _plan(model, len(seqs), 21)
+    assert plan.group == 7
+    parts = np.concatenate([plan.score(seqs[a:a + 5], a)
+                            for a in range(0, len(seqs), 5)], axis=-3)
+    assert parts.tobytes() == hyp.tobytes()
