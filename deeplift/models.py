@@ -17,6 +17,14 @@ FuncType = enum(
     contribs_of_input_with_filter_refs="contribs_of_input_with_filter_refs")
 
 
+def _shape(layer):
+    """A layer's output shape as text, '?' when unknown."""
+    try:
+        return str(tuple(layer.get_shape()))
+    except Exception:   # a placeholder or unbuilt layer: shape unknown
+        return "?"
+
+
 class ScoringFunction(object):
     """What ``get_target_contribs_func`` / ``get_target_multipliers_func``
     return: ``f(task_idx, input_data_list, batch_size=100,
@@ -100,7 +108,9 @@ class Model(object):
         if len(outputs) != 1:
             raise ValueError(
                 "the model has %d output layers (%s); give the target layer "
-                "by name" % (len(outputs), [l.get_name() for l in outputs]))
+                "by name: target_layer=<name> (usually the layer before an "
+                "output's activation)" % (len(outputs), ", ".join(
+                    "%s %s" % (l.get_name(), _shape(l)) for l in outputs)))
         return outputs[0]
 
     @staticmethod
