@@ -236,3 +236,33 @@ def _outputs(argv):
         prefix = argv[argv.index("--modisco") + 1]
         names += [prefix + ".ohe.npz", prefix + ".shap.npz"]
     return names
+
+
+def test_packaging_matches_the_readme():
+    """pyproject.toml (the only build file) says what the README says: the
+    Python versions, the version from deeplift.__version__ alone, numba in
+    the default install (the fast shuffle), the extras the README names,
+    the ``deeplift`` command."""
+    import tomllib
+    import deeplift
+    root = os.path.dirname(README)
+    assert not os.path.exists(os.path.join(root, "setup.py"))
+    with open(os.path.join(root, "pyproject.toml"), "rb") as handle:
+        project = tomllib.load(handle)["project"]
+    text = open(README).read()
+    minimum = project["requires-python"]
+    assert minimum == ">=3.11"
+    assert "Python 3.11+" in text and "Python 3.11 or newer" in text
+    assert project["dynamic"] == ["version"] and "version" not in project
+    with open(os.path.join(root, "pyproject.toml"), "rb") as handle:
+        dynamic = tomllib.load(handle)["tool"]["setuptools"]["dynamic"]
+    assert dynamic["version"] == {"attr": "deeplift.__version__"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", deeplift.__version__)
+    assert any(d.startswith("numba") for d in project["dependencies"])
+    extras = project["optional-dependencies"]
+    assert {"viz", "genomics", "distributed", "fast", "test",
+            "peers"} <= set(extras)
+    for extra in re.findall(r'\.\[(\w+)\]', text):
+        assert extra in extras, extra
+    assert any(d.startswith("ruff") for d in extras["test"])
+    assert project["scripts"] == {"deeplift": "deeplift.cli:main"}
