@@ -78,6 +78,10 @@ def test_demo_windows_and_standard_errors():
     assert _windows(mask, 0) == [(7, 23), (27, 49)]     # first of each
     assert _windows(mask, 1) == [(7, 23), (57, 73)]     # GATA only
     assert _windows(mask, 2) == [(27, 49)]
+    scores = np.zeros((100, 4))
+    scores[62, 0] = -1.0           # the second GATA instance scores most
+    assert _windows(mask, 0, scores) == [(27, 49), (57, 73)]
+    assert _windows(mask, 1, scores) == [(7, 23), (57, 73)]
     mask[2, 21:25] = True          # a TAL1 run close to GATA: merged
     assert _windows(mask, 0) == [(7, 28)]
     rng = np.random.RandomState(0)

@@ -36,14 +36,21 @@ def _runs(mask):
     return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
 
 
-def _windows(mask, task, pad=3, most=2):
+def _windows(mask, task, scores=None, pad=3, most=2):
     """Up to ``most`` (start, end) windows around the embedded motifs the
-    task depends on (task 0: the first GATA and the first TAL1 instance;
-    task 1: GATA; task 2: TAL1), widened by ``pad`` bases, overlaps
-    merged, in position order."""
+    task depends on (task 0: one GATA and one TAL1 instance; task 1: GATA;
+    task 2: TAL1), widened by ``pad`` bases, overlaps merged, in position
+    order.  The instances with the largest sum of ``|scores|`` (an (L, 4)
+    array) are chosen; without ``scores``, the first ones."""
     length = mask.shape[1]
     kinds = [1, 2] if task == 0 else [task]
-    runs = [r for kind in kinds for r in _runs(mask[kind])[
+
+    def ranked(runs):
+        if scores is None:
+            return runs
+        weight = np.abs(np.asarray(scores)).sum(axis=-1)
+        return sorted(runs, key=lambda r: -weight[r[0]:r[1]].sum())
+    runs = [r for kind in kinds for r in ranked(_runs(mask[kind]))[
         :1 if task == 0 else most]]
     spans = sorted((max(0, s - pad), min(length, e + pad)) for s, e in runs)
     merged = []
@@ -70,7 +77,9 @@ def _plot_demo_logos(out_dir, task, idx, panels, mask):
     from deeplift.genomics import TASK_NAMES
     # mask: (3, L) motif positions of the tasks; 1 = GATA, 2 = TAL1
     highlight = {"gold": _runs(mask[1]), "deepskyblue": _runs(mask[2])}
-    windows = _windows(mask, task)
+    # the motif instances DeepLIFT (dinucleotide-shuffled references, the
+    # fourth row) credits most
+    windows = _windows(mask, task, scores=panels[3][1])
     path = os.path.join(out_dir, "demo_task%d_seq%d.png" % (task, idx))
     viz_sequence.plot_logo_windows(
         [array for _, array, _ in panels], windows,
@@ -78,9 +87,9 @@ def _plot_demo_logos(out_dir, task, idx, panels, mask):
         tracks=[None if hyp else array.sum(-1) for _, array, hyp in panels],
         highlight=highlight,
         window_titles=["positions %d-%d" % (s, e - 1) for s, e in windows],
-        suptitle="explaining task %d (%s) on simulated sequence %d: the "
-                 "whole sequence (left; shaded: embedded GATA gold, TAL1 "
-                 "blue) and its motif windows as logos (right)"
+        suptitle="explaining task %d (%s) on simulated sequence %d\n"
+                 "left: the whole sequence (shaded: embedded GATA gold, "
+                 "TAL1 blue); right: motif windows as logos"
                  % (task, TASK_NAMES[task], idx),
         note=LOGO_NOTE, save_path=path, dpi=90)
     return path
@@ -88,7 +97,7 @@ def _plot_demo_logos(out_dir, task, idx, panels, mask):
 
 #: printed under the table: what the AUROC measures, and what it does not
 TABLE_NOTE = (
-    "Why another method can score as high as DeepLIFT here: this AUROC only "
+    "Why another method can score higher than DeepLIFT here: this AUROC only "
     "asks whether |score| is larger on the embedded motif's bases than on "
     "the other bases.  On this small model, whose first-layer filters match "
     "the motifs, any method that follows the filters that fire (gradients, "
