@@ -496,7 +496,10 @@ def plot_logo_windows(arrays, windows, titles=None, tracks="sum",
 
     widths = [track_width] + [max(1.5, (e - s) * inches_per_base)
                               for s, e in windows]
-    head = 0.5 + (0.25 * (suptitle.count("\n") + 1) if suptitle else 0)
+    # inches above the rows: the title's lines, then the legend's band
+    title_height = 0.1 + (0.25 * (suptitle.count("\n") + 1) if suptitle
+                          else 0)
+    head = title_height + 0.6
     figsize = (sum(widths) + 0.6 * len(widths),
                row_height * len(arrays) + head + 0.4 + (0.3 if note else 0))
     fig, axes = plt.subplots(len(arrays), len(widths), figsize=figsize,
@@ -550,13 +553,13 @@ def plot_logo_windows(arrays, windows, titles=None, tracks="sum",
                 if i == len(arrays) - 1:
                     wax.set_xlabel("position")
         # the legend in its own band under the title, right-aligned
-        legend_top = 1 - (head - 0.55) / figsize[1]
+        legend_top = 1 - title_height / figsize[1]
         add_base_legend(fig, colors=colors, letters=letters,
                         num_letters=len(plot_funcs), loc="upper right",
                         fontsize=14, handlelength=1.2, handleheight=1.2,
                         title="bases", title_fontsize=12,
                         bbox_to_anchor=(1.0, legend_top))
-        top = 1 - (head + 0.2) / figsize[1]
+        top = 1 - head / figsize[1]
         if suptitle is not None:
             fig.suptitle(suptitle, fontsize=13, x=0.01, y=0.995, ha="left",
                          va="top")
