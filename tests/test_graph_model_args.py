@@ -59,6 +59,13 @@ def test_quick_start_indices_on_a_functional_model(keras_functional, which):
         find_scores_layer_name=model.get_input_layer_names()[0],
         pre_activation_target_layer_name=name)   # plain Keras name
     assert by_idx.scorer.target_layer is by_name.scorer.target_layer
+    if which == 0:
+        # the plain name of the separate Activation layer means the layer
+        # before it, as the argument's name says
+        by_act = model.get_target_contribs_func(
+            find_scores_layer_idx=0, pre_activation_target_layer_name="prob")
+        assert by_act.scorer.target_layer is by_idx.scorer.target_layer
+        assert by_idx.scorer.target_layer.get_name() == "logits_0"
     ref = np.zeros_like(x)
     for task in (0, 1):
         got = by_idx(task_idx=task, input_data_list=[x],
