@@ -17,6 +17,14 @@ FuncType = enum(
     contribs_of_input_with_filter_refs="contribs_of_input_with_filter_refs")
 
 
+def _shape(layer):
+    """A layer's output shape as text, '?' when unknown."""
+    try:
+        return str(tuple(layer.get_shape()))
+    except Exception:   # a placeholder or unbuilt layer: shape unknown
+        return "?"
+
+
 class ScoringFunction(object):
     """What ``get_target_contribs_func`` / ``get_target_multipliers_func``
     return: ``f(task_idx, input_data_list, batch_size=100,
@@ -101,7 +109,9 @@ class Model(object):
         if len(outputs) != 1:
             raise ValueError(
                 "the model has %d output layers (%s); give the target layer "
-                "by name" % (len(outputs), [l.get_name() for l in outputs]))
+                "by name: target_layer=<name> (usually the layer before an "
+                "output's activation)" % (len(outputs), ", ".join(
+                    "%s %s" % (l.get_name(), _shape(l)) for l in outputs)))
         return outputs[0]
 
     @staticmethod
@@ -159,7 +169,11 @@ class Model(object):
                 "which is unusual so I am throwing an error - did you mean "
                 "to set the target layer to the layer *before* the "
                 "activation layer instead? (recommended for classification)"
-                % (target_layer.get_name(),))
+                "%s" % (target_layer.get_name(), (
+                    "; that is %r" % self.pre_activation(
+                        target_layer).get_name()
+                    if self.pre_activation(target_layer) is not target_layer
+                    else "")))
         outputs = target_layer.get_output_layers()
         if len(outputs) > 1:
             logger.warning("the target layer %r has multiple output layers "
@@ -313,6 +327,17 @@ class SequentialModel(Model):
                                          self._layer(output_layer_idx))
 
 
+def _one_of(by_name, by_idx, name_arg, idx_arg, what):
+    """The one of ``by_name`` / ``by_idx`` that was given; a TypeError
+    naming both arguments when neither or both were."""
+    if by_name is not None and by_idx is not None:
+        raise TypeError("give either %s or %s, not both" % (name_arg, idx_arg))
+    if by_name is None and by_idx is None:
+        raise TypeError("missing %s: pass %s or %s" % (what, name_arg,
+                                                         idx_arg))
+    return by_name if by_name is not None else by_idx
+
+
 class GraphModel(Model):
     """A DAG of named layers with named inputs.
 
@@ -393,17 +418,49 @@ class GraphModel(Model):
             return chain[-ref - 1]
         return super(GraphModel, self).target_layer(ref, what)
 
-    def _get_func(self, find_scores_layer_name,
-                  pre_activation_target_layer_name, func_type=None,
+    def _get_func(self, find_scores_layer_name=None,
+                  pre_activation_target_layer_name=None, func_type=None,
+                  find_scores_layer_idx=None, target_layer_idx=None,
                   **kwargs):
-        if isinstance(find_scores_layer_name, (list, tuple)):
-            find_scores_layers = [self._resolve(n)
-                                  for n in find_scores_layer_name]
+        """As 0.6.13 (layer names), and also with a SequentialModel's
+        arguments: ``find_scores_layer_idx`` is an input index (or list),
+        ``target_layer_idx`` a negative int counting back from the output
+        (-2: the layer feeding the output, e.g. the logits before a fused
+        softmax).  A plain Keras layer name (an alias) of a layer with a
+        fused or separate activation, given as
+        ``pre_activation_target_layer_name``, means the layer before that
+        activation, as the argument's name says."""
+        scores = _one_of(find_scores_layer_name, find_scores_layer_idx,
+                         "find_scores_layer_name", "find_scores_layer_idx",
+                         "the layer to score (usually the input, e.g. "
+                         "find_scores_layer_idx=0 or find_scores_layer_name="
+                         "%r)" % (self._input_layer_names[:1] or ["input"])[0])
+        target = _one_of(pre_activation_target_layer_name, target_layer_idx,
+                         "pre_activation_target_layer_name",
+                         "target_layer_idx",
+                         "the target layer (e.g. target_layer_idx=-2, the "
+                         "layer before the output's activation, or "
+                         "pre_activation_target_layer_name=<layer name>)")
+        if isinstance(scores, (list, tuple)):
+            find_scores_layers = [self.score_layer(n) for n in scores]
         else:
-            find_scores_layers = self._resolve(find_scores_layer_name)
+            find_scores_layers = self.score_layer(scores)
+        if isinstance(target, str):
+            target_layer = self._resolve(target)
+            before = self.pre_activation(target_layer)
+            if target not in self._name_to_layer and before is not \
+                    target_layer:
+                logger.info("pre_activation_target_layer_name %r is the "
+                            "Keras name of an activation (%r); using the "
+                            "layer before it, %r", target,
+                            target_layer.get_name(), before.get_name())
+                target_layer = before
+        else:
+            target_layer = self.target_layer(target,
+                                             "pre_activation_target_layer")
         return super(GraphModel, self)._get_func(
             find_scores_layers=find_scores_layers,
-            target_layer=self._resolve(pre_activation_target_layer_name),
+            target_layer=target_layer,
             input_layers=self.input_layers(), func_type=func_type,
             **kwargs)
 

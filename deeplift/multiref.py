@@ -51,14 +51,32 @@ from deeplift.scoring import (Scorer, CONTRIBS, MULTIPLIERS, prepare_inputs,
 
 logger = logging.getLogger(__name__)
 
-#: What :meth:`MultiRefScorer.run` returns when more than the mean
-#: contributions are asked for.  Fields not asked for are ``None``.
-#: ``contribs``/``hypothetical_contribs``/``multipliers``: arrays (N, ...)
-#: averaged over the references (lists, one per scored layer, when several
-#: layers are scored); ``deltas``: (N, K) array, one per pair.
 MultiRefResult = collections.namedtuple(
     "MultiRefResult",
     ["contribs", "hypothetical_contribs", "multipliers", "deltas"])
+MultiRefResult.__doc__ = """What :meth:`MultiRefScorer.run` returns when
+``hypothetical``, ``return_deltas`` or ``return_multipliers`` is set (a
+named tuple; a field not asked for is None).  Shapes are for one scored
+layer and one task: with a list of T tasks every array has a leading task
+axis (T, ...); with several scored layers the first three fields are lists,
+one array per layer.  Arrays have the input's float dtype (float32)."""
+MultiRefResult.contribs.__doc__ = """(N, ...) the scored layer's
+contributions to the target, averaged over each example's K references;
+the same as ``run`` returns without the options."""
+MultiRefResult.hypothetical_contribs.__doc__ = """(N, ..., C) or None
+(``hypothetical=True``): for a one-hot input, the contribution each of the
+C letters would have at each position, ``m[..., b] - sum_d ref[..., d] *
+m[..., d]`` averaged over the references (what TF-MoDISco reads); times
+the one-hot input and summed over the letters it equals ``contribs``
+summed over the letters."""
+MultiRefResult.multipliers.__doc__ = """(N, ...) or None
+(``return_multipliers=True``): the multipliers of the scored layer,
+averaged over the references."""
+MultiRefResult.deltas.__doc__ = """(N, K) or None (``return_deltas=True``):
+per (example, reference) pair, the sum of all scored layers' contributions
+minus the change of the target, ``sum(seed * (f(x) - f(ref)))``; near 0
+(float32 rounding) for DeepLIFT when the inputs are scored (through max
+pooling only with ``MaxPoolDeepLiftMode.summation_to_delta``)."""
 
 
 def _pair_scorer(input_layers, score_layers, target_layer, input_names):

@@ -59,6 +59,7 @@ def test_no_command_prints_help(capfd):
 # demo
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_demo_small(tmp_path, capfd):
     out_dir = tmp_path / "demo"
     status, out, err = run(["demo", "--out", out_dir, "--n", 24, "--quiet"],

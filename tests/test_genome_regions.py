@@ -73,12 +73,28 @@ def test_bed3_gzipped_with_header(tmp_path):
     ("# only a header\n", "holds no regions"),
     ("chr1\t1\t9\tp\t0\t.\t1\t1\t1\tsummit\n",
      r"summit \(column 10\) must be an integer"),
+    # a summit offset at or past the peak's length (often a genome
+    # coordinate written where MACS2 writes an offset) is refused
+    ("chr1\t100\t200\tp\t0\t.\t1\t1\t1\t150\n",
+     r"line 1: the summit offset 150 \(column 10\) is outside its peak "
+     r"chr1:100-200 \(length 100\).*--center mid"),
+    ("chr1\t100\t200\tp\t0\t.\t1\t1\t1\t99\nchr1\t0\t8\tq\t0\t.\t1\t1\t1\t8\n",
+     r"line 2: the summit offset 8 \(column 10\) is outside its peak"),
 ])
 def test_bad_region_files(tmp_path, text, message):
     path = tmp_path / "bad.bed"
     path.write_text(text)
     with pytest.raises(RegionError, match=message):
         read_regions(path, SIZES, 10)
+
+
+def test_summit_outside_peak_is_ignored_with_center_mid(tmp_path):
+    """``--center mid`` does not read column 10, so a bad summit there
+    does not matter: the window is centred on the midpoint."""
+    path = tmp_path / "p.narrowPeak"
+    path.write_text("chr1\t100\t200\tp\t0\t.\t1\t1\t1\t150\n")
+    table = read_regions(path, SIZES, 10, center="mid")
+    assert table.start.tolist() == [145] and table.kept.all()
 
 
 def test_bad_genomes(tmp_path):

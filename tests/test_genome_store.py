@@ -179,6 +179,7 @@ def _done_count(path):
         return 0
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_is_bit_identical(data, tmp_path):
     """Kill the CLI (SIGKILL) after some chunks are done, rerun the same
     command: the store equals the uninterrupted run; the in-process path
@@ -364,6 +365,7 @@ def _worker_processes(pid):
     return found
 
 
+@pytest.mark.slow
 def test_workers_2_with_a_worker_killed_is_bit_identical(data, tmp_path):
     """deeplift contribs --workers 2 with one worker SIGKILLed mid-run: the
     run finishes, every chunk is done once, and the store equals the
@@ -393,6 +395,7 @@ def test_workers_2_with_a_worker_killed_is_bit_identical(data, tmp_path):
     assert_same_bytes(arrays(out), arrays(data["ref"]))
 
 
+@pytest.mark.slow
 def test_worker_that_cannot_load_the_model_is_one_error(data, tmp_path):
     pytest.importorskip("distributed")
     from deeplift.distributed import DistributedError, run_chunks

@@ -4,6 +4,7 @@ TensorFlow's native start-up logs, file checks and atomic ``.npz``
 writing."""
 import argparse
 import contextlib
+import errno
 import io
 import os
 import re
@@ -94,12 +95,22 @@ _FLAG_WORDS = (("target_layer", "--target-layer"),
                ("ig_steps", "--ig-steps"))
 
 
+#: (pattern of a library message, what the CLI adds to it)
+_FLAG_HINTS = ((re.compile(r"model has \d+ output layers"),
+                "; for a two-headed BPNet/ChromBPNet-style model (profile "
+                "and counts outputs) --target profile or --target counts"),)
+
+
 def _cli_words(text):
     """``text`` with the Python argument names of library messages replaced
-    by the CLI's flags (whole words only)."""
+    by the CLI's flags (whole words only), and the CLI's other options for
+    the problem added (``_FLAG_HINTS``)."""
     for word, flag in _FLAG_WORDS:
         text = re.sub(r"(?<![\w-])%s(?![\w])" % re.escape(word.rstrip("="))
                       + ("=" if word.endswith("=") else ""), flag, text)
+    for pattern, hint in _FLAG_HINTS:
+        if pattern.search(text):
+            text += hint
     return text
 
 
@@ -176,12 +187,31 @@ def _check_parent(path, option="--out"):
     try:
         fd, tmp = tempfile.mkstemp(prefix=".deeplift-check-", dir=parent)
     except OSError as exc:
-        raise CLIError("cannot write %s %s: directory %s is not writable "
-                       "(%s)" % (option, path, parent,
-                                 exc.strerror or exc))
+        raise CLIError("cannot write %s %s: directory %s %s; choose another "
+                       "%s" % (option, path, parent, _why_not_writable(exc),
+                               option))
     os.close(fd)
     os.unlink(tmp)
     return parent
+
+
+def _why_not_writable(exc):
+    """Why a directory that exists refused a new file, in words (``exc``:
+    the OSError of creating one)."""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "is not writable by you (permission denied)"
+    if exc.errno == errno.EROFS:
+        return "is on a read-only filesystem"
+    if exc.errno == errno.ENOSPC:
+        return "is on a full filesystem (no space left)"
+    if exc.errno == errno.EDQUOT:
+        return "is on a filesystem where your quota is exhausted"
+    if exc.errno in (errno.ENOENT, errno.EOPNOTSUPP, errno.EINVAL):
+        # e.g. /proc or /sys: the directory exists but its filesystem
+        # does not hold ordinary files
+        return ("does not accept new files (it is on a special filesystem "
+                "such as /proc or /sys: %s)" % (exc.strerror or exc))
+    return "is not writable (%s)" % (exc.strerror or exc)
 
 
 def _check_writable(path, option="--out"):

@@ -44,8 +44,8 @@ from deeplift.conversion.errors import (CONVERSION_FUNCTION_CONTRACT,
 from deeplift.conversion.registry import REGISTRY
 # the conversion functions 0.6.13 exposed here (public names)
 from deeplift.conversion.converters.activations import (  # noqa: F401
-    ACTIVATIONS, activation_conversion, linear_conversion, relu_conversion, sigmoid_conversion, tanh_conversion,
-    softmax_conversion, prelu_conversion)
+    ACTIVATIONS, activation_conversion, linear_conversion, relu_conversion,
+    sigmoid_conversion, tanh_conversion, softmax_conversion, prelu_conversion)
 from deeplift.conversion.converters.core import (  # noqa: F401
     input_layer_conversion, noop_conversion, dense_conversion)
 from deeplift.conversion.converters.normalization import (  # noqa: F401

@@ -145,7 +145,9 @@ def read_regions(path, sizes, length, center="auto"):
     (>= 0) and the midpoint otherwise.  Windows that run off their
     chromosome (``sizes``: name -> length) have ``kept=False``.  Raises
     :class:`RegionError` for a missing or empty file, a malformed line
-    (naming it) or a chromosome that is not in ``sizes``.
+    (naming it), a summit outside its peak (not ``0 <= summit < end -
+    start``; unless ``center="mid"``, which ignores column 10) or a
+    chromosome that is not in ``sizes``.
     """
     path = os.fspath(path)
     if center not in CENTERS:
@@ -188,6 +190,16 @@ def read_regions(path, sizes, length, center="auto"):
                         raise RegionError(
                             "%s line %d: the summit (column 10) must be an "
                             "integer, got %r" % (path, lineno, fields[9]))
+                if summit >= hi - lo:
+                    # MACS2's column 10 is an offset from the start; one
+                    # at or past the peak's length is usually a genome
+                    # coordinate, and would centre the window elsewhere
+                    raise RegionError(
+                        "%s line %d: the summit offset %d (column 10) is "
+                        "outside its peak %s:%d-%d (length %d): column 10 "
+                        "is an offset from the start, 0 <= offset < end - "
+                        "start; fix the file or use --center mid"
+                        % (path, lineno, summit, fields[0], lo, hi, hi - lo))
                 if center == "summit" and summit < 0:
                     raise RegionError(
                         "%s line %d: --center summit needs narrowPeak "

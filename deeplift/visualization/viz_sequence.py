@@ -24,7 +24,8 @@ from deeplift.visualization.matplotlib_helpers import (
 logger = logging.getLogger(__name__)
 
 __all__ = ["plot_a", "plot_c", "plot_g", "plot_t", "plot_weights_given_ax",
-           "plot_weights", "plot_logos", "logo_ylim", "add_base_legend",
+           "plot_weights", "plot_logos", "plot_logo_windows", "logo_ylim",
+           "add_base_legend",
            "default_colors", "default_plot_funcs", "default_letters"]
 
 
@@ -411,6 +412,165 @@ def plot_logos(arrays, titles=None, figsize=None, height_padding_factor=0.2,
         if suptitle is not None:
             fig.suptitle(suptitle, fontsize=12, x=0.01, ha="left")
         fig.tight_layout(rect=(0, 0, 1, 0.97))
+    except Exception:
+        plt.close(fig)
+        raise
+    return finish_figure(fig, save_path=save_path, show=show, dpi=dpi)
+
+
+def _check_windows(windows, length):
+    checked = []
+    for item in windows:
+        try:
+            start, end = (int(v) for v in item)
+        except (TypeError, ValueError):
+            raise ValueError("windows must be (start, end) position pairs, "
+                             "got %r" % (item,)) from None
+        if not 0 <= start < end <= length:
+            raise ValueError("window (%d, %d) is not within 0 <= start < end "
+                             "<= %d" % (start, end, length))
+        checked.append((start, end))
+    if not checked:
+        raise ValueError("plot_logo_windows needs at least one window")
+    return checked
+
+
+def plot_logo_windows(arrays, windows, titles=None, tracks="sum",
+                      highlight=None, share_y=False, colors=default_colors,
+                      plot_funcs=default_plot_funcs, letters=default_letters,
+                      suptitle=None, note=None, track_width=6.0,
+                      inches_per_base=0.32, row_height=2.2, save_path=None,
+                      show=None, dpi=None, ylabel="contribution",
+                      window_titles=None):
+    """Logos readable at a glance: one row per array, the whole sequence as
+    a line on the left, and wide logos of a few windows beside it.
+
+    ``arrays``: a list of (L, 4) score arrays (one row each, the same L);
+    ``windows``: (start, end) position ranges (end exclusive) drawn as
+    logos in every row, ``inches_per_base`` wide per position (0.32 in:
+    letters about 30 px wide at 100 dpi); ``tracks``: ``"sum"`` (the
+    line is each position's sum over the letters), or a list with, per
+    row, a length-L vector or None (no line: e.g. for hypothetical
+    contributions, whose sum over the letters is not a contribution);
+    ``highlight``: ``{color: [(start, end), ...]}`` spans shaded on the
+    line and boxed on the logos; ``share_y``: one y-scale for every row
+    (False: each row its own scale, shared by its line and its windows,
+    written on its y-axis); ``note``: a line of text under the figure.
+    The base-colour legend is drawn large, above the logos.  Returns the
+    figure (written to ``save_path`` and closed when given).
+    """
+    plt = require_matplotlib()
+    arrays = [_as_logo_array(a, len(plot_funcs)) for a in arrays]
+    if not arrays:
+        raise ValueError("plot_logo_windows needs at least one array")
+    length = arrays[0].shape[0]
+    if any(a.shape[0] != length for a in arrays):
+        raise ValueError("every array must have the same length, got %s"
+                         % [a.shape[0] for a in arrays])
+    if titles is not None and len(titles) != len(arrays):
+        raise ValueError("%d titles for %d arrays" % (len(titles),
+                                                      len(arrays)))
+    windows = _check_windows(windows, length)
+    boxes = _check_highlight(highlight, length)
+    if isinstance(tracks, str):
+        if tracks != "sum":
+            raise ValueError("tracks must be 'sum' or a list, got %r"
+                             % (tracks,))
+        tracks = [a.sum(axis=1) for a in arrays]
+    tracks = list(tracks)
+    if len(tracks) != len(arrays):
+        raise ValueError("%d tracks for %d arrays" % (len(tracks),
+                                                      len(arrays)))
+    tracks = [None if t is None else np.asarray(t, float).reshape(-1)
+              for t in tracks]
+    if any(t is not None and t.shape != (length,) for t in tracks):
+        raise ValueError("each track must have length %d" % length)
+
+    def row_ylim(i):
+        parts = [a[s:e] for a in (arrays if share_y else [arrays[i]])
+                 for s, e in windows]
+        low, high = logo_ylim(parts)
+        for t in (tracks if share_y else [tracks[i]]):
+            if t is not None:
+                pad = 0.1 * max(abs(t.min()), abs(t.max()), 1e-12)
+                low, high = min(low, t.min() - pad), max(high, t.max() + pad)
+        return low, high
+
+    widths = [track_width] + [max(1.5, (e - s) * inches_per_base)
+                              for s, e in windows]
+    # inches above the rows: the title's lines, then the legend's band
+    title_height = 0.1 + (0.25 * (suptitle.count("\n") + 1) if suptitle
+                          else 0)
+    head = title_height + 0.6
+    figsize = (sum(widths) + 0.6 * len(widths),
+               row_height * len(arrays) + head + 0.4 + (0.3 if note else 0))
+    fig, axes = plt.subplots(len(arrays), len(widths), figsize=figsize,
+                             squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    try:
+        for i, arr in enumerate(arrays):
+            ylim = row_ylim(i)
+            ax = axes[i, 0]
+            if tracks[i] is None:
+                ax.axis("off")
+                ax.text(0.5, 0.5, "(no line: see the logos)",
+                        transform=ax.transAxes, ha="center", va="center",
+                        fontsize=10, color="0.4")
+            else:
+                for color, start, end in boxes:
+                    ax.axvspan(start - 0.5, end - 0.5, color=color,
+                               alpha=0.35, linewidth=0)
+                ax.plot(np.arange(length), tracks[i], color="0.15",
+                        linewidth=1.0)
+                ax.axhline(0, color="0.6", linewidth=0.6)
+                for start, end in windows:
+                    ax.axvspan(start - 0.5, end - 0.5, fill=False,
+                               edgecolor="0.3", linestyle=":",
+                               linewidth=1.0)
+                ax.set_xlim(-0.5, length - 0.5)
+                ax.set_ylim(*ylim)
+                ax.set_ylabel(ylabel + ("\n(sum over bases)"
+                                        if i == 0 else ""))
+                if i == len(arrays) - 1:
+                    ax.set_xlabel("position (whole sequence)")
+            if titles is not None and titles[i] is not None:
+                ax.set_title(titles[i], fontsize=11, loc="left")
+            for j, (start, end) in enumerate(windows):
+                wax = axes[i, j + 1]
+                inside = {}
+                for color, s, e in boxes:
+                    s, e = max(s, start), min(e, end)
+                    if s < e:
+                        inside.setdefault(color, []).append(
+                            (s - start, e - start))
+                plot_weights_given_ax(
+                    wax, arr[start:end], subticks_frequency=5,
+                    highlight=inside, colors=colors, plot_funcs=plot_funcs,
+                    ylim=ylim, xlabel=None, ylabel=None, length_padding=0.5)
+                ticks = np.arange(0, end - start + 1, 5)
+                wax.set_xticks(ticks)
+                wax.set_xticklabels([str(start + t) for t in ticks])
+                if i == 0 and window_titles is not None:
+                    wax.set_title(window_titles[j], fontsize=11)
+                if i == len(arrays) - 1:
+                    wax.set_xlabel("position")
+        # the legend in its own band under the title, right-aligned
+        legend_top = 1 - title_height / figsize[1]
+        add_base_legend(fig, colors=colors, letters=letters,
+                        num_letters=len(plot_funcs), loc="upper right",
+                        fontsize=14, handlelength=1.2, handleheight=1.2,
+                        title="bases", title_fontsize=12,
+                        bbox_to_anchor=(1.0, legend_top))
+        top = 1 - head / figsize[1]
+        if suptitle is not None:
+            fig.suptitle(suptitle, fontsize=13, x=0.01, y=0.995, ha="left",
+                         va="top")
+        bottom = 0.0
+        if note:
+            fig.text(0.01, 0.005, note, fontsize=10, ha="left",
+                     va="bottom", color="0.25", wrap=True)
+            bottom = 0.3 / figsize[1]
+        fig.tight_layout(rect=(0, bottom, 1, top))
     except Exception:
         plt.close(fig)
         raise
