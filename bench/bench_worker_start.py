@@ -95,8 +95,8 @@ def main():
         warm = os.path.join(tmp, "warm-cache")
         variants = []
         if args.before:
-            variants.append(("before (%s)" % os.path.basename(os.path.normpath(args.before)), args.before,
-                             None, 2))
+            before = os.path.basename(os.path.normpath(args.before))
+            variants.append(("before (%s)" % before, args.before, None, 2))
         variants += [("this code, empty cache", REPO, "cold", 2),
                      ("this code, warm cache", REPO, warm, 2),
                      ("in-process, warm cache", REPO, warm, None)]

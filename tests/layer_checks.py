@@ -340,7 +340,8 @@ def check_converted(kmodel, x, ref, fmt, tmp_path, target, tasks,
     of the layer ``target`` (a deeplift node name, e.g. ``'out_0'``, the
     model's output) == Keras; Gradient multipliers == tf.GradientTape;
     contributions under each of ``modes`` sum to the output difference
-    (to 1e-4 of the contribution scale in float32, 1e-10 in float64).  ``x`` (n, ...) and ``ref`` (n or 1, ...) set the dtype.
+    (to 1e-4 of the contribution scale in float32, 1e-10 in float64).
+    ``x`` (n, ...) and ``ref`` (n or 1, ...) set the dtype.
     ``full=False``: the forward check only (e.g. for the file formats of a
     model fully checked from memory)."""
     float64 = x.dtype == np.float64

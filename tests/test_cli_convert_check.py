@@ -2,7 +2,6 @@
 uses, and a forward check against Keras that fails is an error (one line,
 exit status 2) naming the side that failed, not "skipped"."""
 import numpy as np
-import pytest
 import tensorflow as tf
 
 import keras

@@ -28,6 +28,7 @@ def make_store(tmp, num=150, chunk=16, tasks=None, dtype="float32", seed=0):
     peaks = os.path.join(str(tmp), "p.narrowPeak")
     with open(peaks, "w") as handle:
         handle.write("track name=test\n# a comment\n")
+        last = 0
         for i in range(num):
             chrom = "chrA" if i % 3 else "chrB"
             start = int(rng.randint(0, 2400))
