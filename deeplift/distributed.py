@@ -102,7 +102,7 @@ def _worker_plugin_class():
                 os.environ["TF_ENABLE_ONEDNN_OPTS"] = (
                     "1" if self.kernels.get("onednn") else "0")
             self.lock = threading.Lock()
-            self.address = worker.address
+            self.address = getattr(worker, "address", "?")
 
         def get_runner(self):
             """The worker's ChunkRunner, made by the first task that asks
