@@ -12,7 +12,7 @@ from collections import OrderedDict
 from typing import Any
 
 from deeplift import layers, models
-from deeplift.conversion import keras_config, readers, registry
+from deeplift.conversion import keras_config, readers, registry, tracing
 from deeplift.conversion.errors import (CONVERSION_FUNCTION_CONTRACT,
                                         ConversionError,
                                         UnsupportedLayerError,
@@ -48,6 +48,12 @@ class ConversionOptions:
     maxpool_deeplift_mode: Any = MaxPoolDeepLiftMode.gradient
     layer_overrides: dict = dataclasses.field(default_factory=dict)
     custom_conversion_funcs: dict = dataclasses.field(default_factory=dict)
+    #: Keras layer name -> live Keras layer object: a layer whose class has
+    #: no conversion is traced into TensorFlow ops (deeplift.conversion.
+    #: tracing) when its live object is here
+    keras_layers: dict = None
+    #: trace Lambda layers (they run the model's own Python code)
+    trust_model: bool = False
 
     def modes(self):
         return {name: getattr(self, name) for name in MODE_NAMES}
@@ -208,15 +214,28 @@ class Converter(object):
         self.aliases[alias] = target
 
     def convert_leaf(self, class_name, config, name, override_keys=(),
-                     entry=None):
+                     entry=None, inputs=None, node=None):
         """The deeplift layers of one Keras layer (``entry``: its entry in
-        the layer list, for its module and build config)."""
+        the layer list, for its module and build config). A class without
+        a conversion is traced (:meth:`convert_traced`) when ``inputs``
+        (its deeplift input layers) are given and its live Keras layer is
+        in ``options.keras_layers``; ``node``: its Keras 3 node (the call's
+        arguments)."""
         entry = entry or {}
         func = registry.lookup(class_name, self.custom, entry.get("module"))
+        lname = (config.get("name", name) if isinstance(config, dict)
+                 else name)
+        if func is not None and keras_config.has_tensor_kwargs(node):
+            raise ConversionError(
+                "Layer '%s' is called with tensors as keyword arguments "
+                "(%s); this is not supported" % (lname,
+                                                 sorted(node["kwargs"])))
         if func is None:
-            raise UnsupportedLayerError(
-                {class_name: [config.get("name", name)
-                              if isinstance(config, dict) else name]})
+            live = (self.options.keras_layers or {}).get(lname)
+            if live is not None and inputs is not None:
+                return [self.convert_traced(class_name, live, name, inputs,
+                                            node, override_keys)]
+            raise UnsupportedLayerError({class_name: [lname]})
         result = func(config=config, name=name, verbose=self.verbose,
                       keras_version=self.keras_version,
                       build_config=entry.get("build_config"),
@@ -233,6 +252,35 @@ class Converter(object):
         for layer in result:
             self._register(layer)
         return result
+
+    def convert_traced(self, class_name, keras_layer, name, inputs, node,
+                       override_keys=()):
+        """A :class:`deeplift.layers.traced.TracedLayer` for the live
+        ``keras_layer`` called on ``inputs`` (deeplift layers) as ``node``
+        says (``layer(x)`` without a node). ``Lambda`` layers only with
+        ``trust_model``."""
+        lname = getattr(keras_layer, "name", name)
+        if class_name == "Lambda" and not self.options.trust_model:
+            raise UnsupportedLayerError({}, settings={
+                "Lambda: its Python code is converted only when you trust "
+                "the model (trust_model=True; CLI: --trust-model)": [lname]})
+        if any(isinstance(i, Placeholder) for i in inputs):
+            raise UnsupportedLayerError({}, settings={
+                "%s: depends on a layer that was not converted"
+                % class_name: [lname]})
+        call, dtypes = None, None
+        if isinstance(node, dict):
+            call = keras_config.op_call(node)
+            dtypes = keras_config.node_input_dtypes(node)
+        modes = self._modes_for(override_keys)
+        layer = tracing.trace_layer(
+            keras_layer, name, list(inputs), call=call, input_dtypes=dtypes,
+            nonlinear_mxts_mode=modes["nonlinear_mxts_mode"],
+            maxpool_deeplift_mode=modes["maxpool_deeplift_mode"],
+            verbose=self.verbose, keras_class=class_name)
+        self._log("Traced layer %s (%s) into %d TensorFlow ops", lname,
+                  class_name, sum(layer.op_counts.values()))
+        return layer
 
     def convert_op(self, entry, node, inputs, name, override_keys=()):
         """The deeplift layers of one Keras 3 op node (wired to
@@ -355,7 +403,8 @@ class Converter(object):
                 def convert_leaf():
                     out = self.convert_leaf(
                         cls, config, name,
-                        ([idx] if top_level else []) + [name], entry)
+                        ([idx] if top_level else []) + [name], entry,
+                        inputs=[prev])
                     if out:
                         self._wire(out[0], [prev], cls, entry.get("module"))
                     return out
@@ -482,7 +531,7 @@ class Converter(object):
 
                 def convert():
                     out = self.convert_leaf(cls, layer_config, node_id, keys,
-                                            entry)
+                                            entry, inputs=inputs, node=node)
                     if out:
                         if not inputs:
                             raise ConversionError("Layer '%s' (%s) has no "
