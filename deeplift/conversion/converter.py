@@ -232,10 +232,12 @@ class Converter(object):
                                                  sorted(node["kwargs"])))
         if func is None:
             live = (self.options.keras_layers or {}).get(lname)
-            if live is not None and inputs is not None:
-                return [self.convert_traced(class_name, live, name, inputs,
-                                            node, override_keys)]
-            raise UnsupportedLayerError({class_name: [lname]})
+            if live is None or inputs is None:
+                raise UnsupportedLayerError({class_name: [lname]})
+            layer = self.convert_traced(class_name, live, name, inputs, node,
+                                        override_keys)
+            self._register(layer)
+            return [layer]
         result = func(config=config, name=name, verbose=self.verbose,
                       keras_version=self.keras_version,
                       build_config=entry.get("build_config"),

@@ -159,7 +159,7 @@ _ELEMENTWISE = ["Relu", "Relu6", "Elu", "Selu", "Sigmoid", "Tanh", "Exp",
                 "Ceil", "Round", "Sign", "SquaredDifference", "ClipByValue",
                 "LogicalAnd", "LogicalOr", "LogicalNot", "Greater",
                 "GreaterEqual", "Less", "LessEqual", "Equal", "NotEqual",
-                "DivNoNan", "Xlogy", "Atan2"]
+                "DivNoNan", "Xlogy", "Atan2", "IsFinite", "IsNan", "IsInf"]
 
 #: TensorFlow op type -> builder (see the module docstring)
 OP_RULES = dict(

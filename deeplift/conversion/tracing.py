@@ -80,25 +80,38 @@ _SIGNATURES = {}
 def op_arguments(op):
     """``(arg_sizes, attrs)`` of a graph op for :func:`deeplift.layers.
     traced.run_raw_op`."""
-    sizes = []
-    for arg in op.op_def.input_arg:
-        if arg.number_attr:
-            sizes.append((arg.name, int(op.get_attr(arg.number_attr))))
-        elif arg.type_list_attr:
-            sizes.append((arg.name, len(op.get_attr(arg.type_list_attr))))
-        else:
-            sizes.append((arg.name, None))
     if op.type not in _SIGNATURES:
         fn = getattr(tf.raw_ops, op.type, None)
         if fn is None:
             raise OpRuleError("TensorFlow has no raw op %s" % op.type)
         _SIGNATURES[op.type] = list(inspect.signature(fn).parameters)
-    inputs = set(name for name, _ in sizes)
-    attrs = {}
-    for name in _SIGNATURES[op.type]:
-        if name in inputs or name == "name" or name not in op.node_def.attr:
-            continue
-        attrs[name] = op.get_attr(name)
+    params = _SIGNATURES[op.type]
+    sizes = []
+    # tf.raw_ops names the inputs first, in the op definition's order (but
+    # not always by the definition's names: Sum's reduction_indices is
+    # raw_ops' axis)
+    for param, arg in zip(params, op.op_def.input_arg):
+        if arg.number_attr:
+            sizes.append((param, int(op.get_attr(arg.number_attr))))
+        elif arg.type_list_attr:
+            sizes.append((param, len(op.get_attr(arg.type_list_attr))))
+        else:
+            sizes.append((param, None))
+    # the attributes tf.raw_ops takes: those not inferred from the inputs,
+    # by name, and those it renames (Squeeze's squeeze_dims is raw_ops'
+    # axis) in order
+    inferred = set()
+    for arg in op.op_def.input_arg:
+        inferred.update([arg.type_attr, arg.number_attr,
+                         arg.type_list_attr])
+    defined = [a.name for a in op.op_def.attr if a.name not in inferred]
+    wanted = [p for p in params[len(sizes):] if p != "name"]
+    matched = {p: p for p in wanted if p in defined}
+    for p, a in zip([p for p in wanted if p not in matched],
+                    [a for a in defined if a not in matched]):
+        matched[p] = a
+    attrs = {p: op.get_attr(a) for p, a in matched.items()
+             if a in op.node_def.attr}
     return sizes, attrs
 
 
@@ -267,12 +280,15 @@ class TraceContext(object):
                                     op.type.lower()), op)]
 
     def max_op(self, op, operands, negate, pool):
+        # max pooling: the model's max-pooling mode (as a native pooling
+        # layer); max reductions: the summation-to-delta max rule (the
+        # gradient under gradient-like modes, as merge.Maximum)
         if pool:
             mode = self.maxpool_mode
+        elif self.mode in GRADIENT_LIKE_MODES:
+            mode = MaxPoolDeepLiftMode.gradient
         else:
             mode = MaxPoolDeepLiftMode.summation_to_delta
-        if self.mode in GRADIENT_LIKE_MODES:
-            mode = MaxPoolDeepLiftMode.gradient
         call, inputs = self.call(op, operands, "other")
         if negate:
             # min(x) == -max(-x): the max rule on -x, then a negation
@@ -550,6 +566,8 @@ def _convert_op(ctx, op, operands):
         return [_shape_program(op, operands[0])]
     if op.type in PASS_THROUGH:
         return [operands[0]]
+    if op.type == "IdentityN":  # e.g. tf.custom_gradient's forward
+        return list(operands)
     builder = OP_RULES.get(op.type)
     if builder is None:
         return None

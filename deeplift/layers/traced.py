@@ -228,12 +228,17 @@ class LinearOp(ListInputMixin, _OpNode):
         return self.call(list(xs), "abs")
 
     def contribs(self, state):
-        pos_in = [s.contribs[0] for s in state.inputs]
-        neg_in = [s.contribs[1] for s in state.inputs]
+        """Structural: the input contributions mapped through the linear
+        part (as :class:`~deeplift.layers.core.StructuralLayer`). Signed:
+        split by the signs of the input differences and of the
+        coefficients, ``pos - neg = |L| |dx|`` (as :class:`~deeplift.
+        layers.core.LinearLayer`, so a traced Dense or convolution gives
+        the native layer's numbers)."""
         if not self.signed:
-            return self._linear(pos_in), self._linear(neg_in)
-        total = self._linear([p + n for p, n in zip(pos_in, neg_in)])
-        spread = self._abs([p - n for p, n in zip(pos_in, neg_in)])
+            return (self._linear([s.contribs[0] for s in state.inputs]),
+                    self._linear([s.contribs[1] for s in state.inputs]))
+        total = self._linear([s.diff for s in state.inputs])
+        spread = self._abs([tf.abs(s.diff) for s in state.inputs])
         return 0.5 * (total + spread), 0.5 * (total - spread)
 
     def backward(self, state, pos_mxts, neg_mxts):
