@@ -529,7 +529,8 @@ def trace_layer(keras_layer, name, input_layers, call=None,
             problem("TensorFlow op %s has no DeepLIFT rule (traced layer of "
                     "class %s)" % (op.type, cls))
             continue
-        if any(o.kind == "vary" for o in outs):
+        if op.type not in PASS_THROUGH and op.type != "IdentityN" and \
+                any(o.kind == "vary" for o in outs):
             ctx.counts[op.type] = ctx.counts.get(op.type, 0) + 1
         for tensor, value in zip(op.outputs, outs):
             values[tensor.name] = value
