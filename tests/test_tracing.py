@@ -309,3 +309,39 @@ def test_report_lists_traced_layers():
         and counts["Mul"] == 1 and n_ops == 2
     detail = [r for r in report.conversion_rows(dl) if r[1] == name][0][4]
     assert "traced" in detail and "Softmax" in detail
+
+
+# Keras layers that have no converter, traced: (build(inputs...), shapes)
+KERAS_LAYERS = {
+    "Attention": (lambda q, v: keras.layers.Attention(
+        use_scale=True, score_mode="concat")([q, v]), [(5, 4), (6, 4)]),
+    "AdditiveAttention": (lambda q, v: keras.layers.AdditiveAttention()(
+        [q, v]), [(5, 4), (6, 4)]),
+    "GroupQueryAttention": (lambda q, v: keras.layers.GroupQueryAttention(
+        head_dim=3, num_query_heads=4, num_key_value_heads=2)(q, v),
+        [(5, 4), (6, 4)]),
+    "UnitNormalization": (lambda x: keras.layers.UnitNormalization()(x),
+                          [(5, 4)]),
+    # tensordot reshapes (batch * 5, 4): shapes computed from the batch
+    "SpectralNormalization": (lambda x: keras.layers.SpectralNormalization(
+        keras.layers.Dense(3))(x), [(5, 4)]),
+    "EinsumDense": (lambda x: keras.layers.EinsumDense(
+        "abc,cd->abd", output_shape=(5, 3), bias_axes="d")(x), [(5, 4)]),
+    "Dot": (lambda a, b: keras.layers.Dot(axes=2)([a, b]),
+            [(5, 4), (6, 4)]),
+    "Conv3D": (lambda x: keras.layers.Conv3D(2, 2)(x), [(3, 3, 3, 2)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_LAYERS))
+def test_keras_layers_without_converter(name):
+    build, shapes = KERAS_LAYERS[name]
+    dtype = np.float64
+    set_policy(dtype)
+    keras.utils.set_random_seed(0)
+    ins = [keras.Input(s, dtype=dtype) for s in shapes]
+    y = keras.layers.Dense(2)(keras.layers.Flatten()(build(*ins)))
+    kmodel = keras.Model(ins if len(ins) > 1 else ins[0], y)
+    xs, refs = zip(*[data(s, dtype, seed=i) for i, s in enumerate(shapes)])
+    dl = check_traced(kmodel, list(xs), list(refs))
+    assert any(isinstance(l, TracedLayer) for l in dl.all_layers())

@@ -75,6 +75,9 @@ class Value(object):
 
 
 _SIGNATURES = {}
+#: the batch size of the second trace that tells how a tensor's first axis
+#: relates to the batch axis
+_PROBE_BATCH = 7
 
 
 def op_arguments(op):
@@ -165,9 +168,15 @@ class TraceContext(object):
                 parts.append(traced.Fixed(
                     value.value, role if value.dtype.is_floating
                     else "other", value.dtype))
+        batch_index = None
+        if any(value.kind == "batch" for value in operands):
+            # an operand computed from the batch size: the node also takes
+            # the traced layer's first input, whose axis 0 is the batch
+            batch_index = len(inputs)
+            inputs.append(self.batch_source)
         return traced.OpCall(op.type, sizes, attrs, parts, out_index,
                              op.outputs[out_index].dtype,
-                             self.trace_dtype), inputs
+                             self.trace_dtype, batch_index), inputs
 
     def nonlinear_mode(self, value):
         """The nonlinear mode of a node whose (first) varying input is
@@ -238,6 +247,15 @@ class TraceContext(object):
         operands = list(operands)
         operands[index] = self._broadcast(operands[index], out_shape)
         call, inputs = self.call(op, operands, "other")
+        if call.batch_index is not None:
+            # an operand computed from the batch size needs the batch
+            # source as a second input: the one player's Shapley value
+            # (Rescale's ratio; the gradient under gradient-like modes)
+            layer = traced.ElementwiseShapley(
+                call, out_shape, nonlinear_mxts_mode=self.nonlinear_mode(
+                    operands[index]), players=1)
+            return [self._vary(self.add(layer, inputs, op.type.lower()),
+                               op)]
         layer = traced.ElementwiseOp(
             call, op.type, nonlinear_mxts_mode=self.nonlinear_mode(
                 operands[index]))
@@ -248,10 +266,11 @@ class TraceContext(object):
             raise OpRuleError("%s with %d outputs" % (op.type,
                                                       len(op.outputs)))
         call, inputs = self.call(op, operands, "other")
-        first = [v for v in operands if v.kind == "vary"][0]
+        varying = [v for v in operands if v.kind == "vary"]
         layer = traced.ElementwiseShapley(
             call, _shape(op.outputs[0]),
-            nonlinear_mxts_mode=self.nonlinear_mode(first))
+            nonlinear_mxts_mode=self.nonlinear_mode(varying[0]),
+            players=len(varying))
         return [self._vary(self.add(layer, inputs, op.type.lower()), op)]
 
     def multiply(self, op, operands):
@@ -370,9 +389,10 @@ def _batch_program(op, operands):
     return fn
 
 
-def _shape_program(op, value):
+def _shape_program(op, value, factor):
     """What a shape op (``tf.shape(x)``, ``zeros_like(x)``...) of a varying
-    ``value`` gives, as a function of the batch size."""
+    ``value`` whose axis 0 has ``factor`` times the batch size gives, as a
+    function of the batch size."""
     rest = list(value.shape[1:])
     if any(d is None for d in rest):
         raise OpRuleError("%s of a tensor of shape %s (only the batch axis "
@@ -381,19 +401,29 @@ def _shape_program(op, value):
     if op.type == "Rank":
         return Value("const", np.asarray(len(value.shape), np.int32),
                      out_dtype, ())
+    if value.shape[0] is not None:
+        factor = None
+    elif factor is None:
+        raise OpRuleError("%s of a tensor whose first axis is not known to "
+                          "be a multiple of the batch axis" % op.type)
+
+    def first(batch):
+        if factor is None:
+            return tf.constant([value.shape[0]], batch.dtype)
+        return tf.reshape(batch * factor, [1])
     if op.type == "Shape":
         def fn(batch):
-            return tf.cast(tf.concat([[batch], tf.constant(rest, batch.dtype)],
-                                     0), out_dtype)
+            return tf.cast(tf.concat([first(batch), tf.constant(
+                rest, batch.dtype)], 0), out_dtype)
     elif op.type == "Size":
         def fn(batch):
-            return tf.cast(batch * int(np.prod(rest)), out_dtype)
+            return tf.cast(first(batch)[0] * int(np.prod(rest)), out_dtype)
     elif op.type in ("ZerosLike", "OnesLike"):
         filler = tf.zeros if op.type == "ZerosLike" else tf.ones
 
         def fn(batch):
-            return filler(tf.concat([[batch], tf.constant(rest, batch.dtype)],
-                                    0), dtype=out_dtype)
+            return filler(tf.concat([first(batch), tf.constant(
+                rest, batch.dtype)], 0), dtype=out_dtype)
     else:
         raise OpRuleError("%s of a varying tensor" % op.type)
     return Value("batch", fn, out_dtype, _shape(op.outputs[0]))
@@ -456,6 +486,29 @@ def trace_layer(keras_layer, name, input_layers, call=None,
         port = Port(batch_shape=shape, name="%s/input_%d" % (name, i))
         ports.append(port)
         values[placeholder.name] = Value("vary", port, dtypes[i], shape)
+    ctx.batch_source = ports[0]
+    port_names = set(p.name for p in graph.inputs[:len(shapes)])
+    factors = {}
+
+    def batch_factor(tensor_name):
+        """How many times the batch size the first axis of a traced tensor
+        is (1 for the inputs; others from a second trace at batch size
+        7), or None when unknown."""
+        if tensor_name in port_names:
+            return 1
+        if not factors:
+            fixed = tf.function(fn).get_concrete_function(
+                *[tf.TensorSpec((_PROBE_BATCH,) + tuple(s[1:]), d)
+                  for s, d in zip(shapes, dtypes)])
+            for fop in fixed.graph.get_operations():
+                for t in fop.outputs:
+                    dims = t.shape.as_list() if t.shape.rank else None
+                    if dims and dims[0] is not None and \
+                            dims[0] % _PROBE_BATCH == 0:
+                        factors[t.name] = dims[0] // _PROBE_BATCH
+            factors.setdefault(None, None)
+        return factors.get(tensor_name)
+    ctx.batch_factor = batch_factor
     captured = {internal.name: external
                 for external, internal in graph.captures}
     needed = _ancestors([output])
@@ -562,9 +615,11 @@ def _convert_op(ctx, op, operands):
                 for array, t in zip(_fold(op, operands), op.outputs)]
     if op.type in SHAPE_OPS:
         if op.type == "ShapeN":
-            return [_shape_program(_ShapeOf(op, i), v)
-                    for i, v in enumerate(operands)]
-        return [_shape_program(op, operands[0])]
+            return [_shape_program(_ShapeOf(op, i), v,
+                                   ctx.batch_factor(t.name))
+                    for i, (v, t) in enumerate(zip(operands, op.inputs))]
+        return [_shape_program(op, operands[0],
+                               ctx.batch_factor(op.inputs[0].name))]
     if op.type in PASS_THROUGH:
         return [operands[0]]
     if op.type == "IdentityN":  # e.g. tf.custom_gradient's forward

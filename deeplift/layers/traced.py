@@ -100,7 +100,11 @@ class OpCall(object):
     data's dtype)."""
 
     def __init__(self, op_type, arg_sizes, attrs, operands, out_index=0,
-                 out_dtype=tf.float32, trace_dtype=tf.float32):
+                 out_dtype=tf.float32, trace_dtype=tf.float32,
+                 batch_index=None):
+        #: the input whose axis 0 is the batch axis (a port of the traced
+        #: layer), for operands computed from the batch size
+        self.batch_index = batch_index
         self.op_type = op_type
         self.arg_sizes = list(arg_sizes)
         self.attrs = dict(attrs)
@@ -140,7 +144,7 @@ class OpCall(object):
                 flat.append(x if target == x.dtype else tf.cast(x, target))
                 continue
             if callable(operand.value) and batch is None:
-                batch = tf.shape(xs[0])[0]
+                batch = tf.shape(xs[self.batch_index])[0]
             value = self.fixed_value(operand, dtype, batch)
             if variant is not None and operand.role == "offset":
                 value = tf.zeros_like(value)
@@ -293,16 +297,26 @@ class ElementwiseShapley(ListInputMixin, _OpNode):
     derivative at the actual point is used."""
 
     def __init__(self, call, shape, nonlinear_mxts_mode=NonlinearMxtsMode.
-                 Rescale, **kwargs):
+                 Rescale, players=None, **kwargs):
         super(ElementwiseShapley, self).__init__(call, shape, **kwargs)
         self.nonlinear_mxts_mode = check_mode(
             nonlinear_mxts_mode, NonlinearMxtsMode, "nonlinear_mxts_mode")
+        #: the first ``players`` inputs are the op's operands; an input
+        #: after them only gives the batch size (OpCall.batch_index)
+        self.players = players
 
-    def _gradients(self, xs):
+    def _players(self, state):
+        return state.inputs[:self.players or len(state.inputs)]
+
+    def _extra(self, state):
+        return [s.act for s in state.inputs[self.players or
+                                            len(state.inputs):]]
+
+    def _gradients(self, xs, extra):
         with tf.GradientTape() as tape:
             for x in xs:
                 tape.watch(x)
-            y = self.call(list(xs))
+            y = self.call(list(xs) + extra)
         return tape.gradient(y, list(xs),
                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
@@ -310,12 +324,13 @@ class ElementwiseShapley(ListInputMixin, _OpNode):
         if "coefficients" in state.cache:
             return state.cache["coefficients"]
         shape = tf.shape(state.act)
-        acts = [tf.broadcast_to(s.act, shape) for s in state.inputs]
-        grads = self._gradients(acts)
+        players, extra = self._players(state), self._extra(state)
+        acts = [tf.broadcast_to(s.act, shape) for s in players]
+        grads = self._gradients(acts, extra)
         if self.nonlinear_mxts_mode in GRADIENT_LIKE_MODES:
             state.cache["coefficients"] = grads
             return grads
-        refs = [tf.broadcast_to(s.ref, shape) for s in state.inputs]
+        refs = [tf.broadcast_to(s.ref, shape) for s in players]
         k = len(acts)
         values = {}
 
@@ -323,7 +338,8 @@ class ElementwiseShapley(ListInputMixin, _OpNode):
             if subset not in values:
                 values[subset] = self.call([a if i in subset else r
                                             for i, (a, r) in
-                                            enumerate(zip(acts, refs))])
+                                            enumerate(zip(acts, refs))]
+                                           + extra)
             return values[subset]
         coefs = []
         for i in range(k):
@@ -345,7 +361,7 @@ class ElementwiseShapley(ListInputMixin, _OpNode):
 
     def contribs(self, state):
         pos, neg = 0, 0
-        for s, coef in zip(state.inputs, self.coefficients(state)):
+        for s, coef in zip(self._players(state), self.coefficients(state)):
             dpos, dneg = positive_part(s.diff), negative_part(s.diff)
             cpos, cneg = positive_part(coef), negative_part(coef)
             pos = pos + dpos * cpos + dneg * cneg
@@ -354,7 +370,7 @@ class ElementwiseShapley(ListInputMixin, _OpNode):
 
     def backward(self, state, pos_mxts, neg_mxts):
         out = []
-        for s, coef in zip(state.inputs, self.coefficients(state)):
+        for s, coef in zip(self._players(state), self.coefficients(state)):
             if neg_mxts is pos_mxts:
                 inc = pos_mxts * coef
             else:
@@ -364,6 +380,9 @@ class ElementwiseShapley(ListInputMixin, _OpNode):
                                      pos_mxts * cneg + neg_mxts * cpos)
             inc = unbroadcast(inc, s.act)
             out.append((inc, inc))
+        for s in state.inputs[len(out):]:
+            zeros = tf.zeros_like(s.act)
+            out.append((zeros, zeros))
         return out
 
 
