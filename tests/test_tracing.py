@@ -345,3 +345,24 @@ def test_keras_layers_without_converter(name):
     xs, refs = zip(*[data(s, dtype, seed=i) for i, s in enumerate(shapes)])
     dl = check_traced(kmodel, list(xs), list(refs))
     assert any(isinstance(l, TracedLayer) for l in dl.all_layers())
+
+
+@keras.saving.register_keras_serializable(package="tracing_test")
+def mish(x):
+    return x * tf.tanh(tf.nn.softplus(x))
+
+
+def test_registered_activation_function_is_traced():
+    """Activation and Dense layers with a registered activation function
+    the converter does not know: traced (exact) instead of refused."""
+    dtype = np.float64
+    set_policy(dtype)
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6,), dtype=dtype)
+    y = keras.layers.Dense(5, activation=mish)(inp)
+    y = keras.layers.Activation(mish)(y)
+    kmodel = keras.Model(inp, keras.layers.Dense(2)(y))
+    x, ref = data((6,), dtype)
+    dl = check_traced(kmodel, [x], [ref])
+    assert [l.keras_class for l in dl.all_layers()
+            if isinstance(l, TracedLayer)] == ["Dense", "Activation"]

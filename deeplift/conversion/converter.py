@@ -18,6 +18,8 @@ from deeplift.conversion.errors import (CONVERSION_FUNCTION_CONTRACT,
                                         UnsupportedLayerError,
                                         WeightsMismatchError)
 from deeplift.conversion.placeholder import Placeholder
+from deeplift.conversion.converters.activations import (ACTIVATIONS,
+                                                        activation_name)
 from deeplift.rules.resolve import RuleResolver
 from deeplift.layers import (NonlinearMxtsMode, DenseMxtsMode, ConvMxtsMode,
                              MaxPoolDeepLiftMode)
@@ -72,6 +74,15 @@ def _as_blocker(exc, cls, lname):
     message = _LAYER_PREFIX.sub("", str(exc).split("\n")[0])
     return UnsupportedLayerError({}, settings={"%s: %s" % (cls, message):
                                                [lname]})
+
+
+def _unknown_activation(config):
+    """Whether a layer config names an activation function that has no
+    conversion (:data:`deeplift.conversion.converters.activations.
+    ACTIVATIONS`)."""
+    if not isinstance(config, dict) or "activation" not in config:
+        return False
+    return activation_name(config) not in ACTIVATIONS
 
 
 class Converter(object):
@@ -238,10 +249,31 @@ class Converter(object):
                                         override_keys)
             self._register(layer)
             return [layer]
-        result = func(config=config, name=name, verbose=self.verbose,
-                      keras_version=self.keras_version,
-                      build_config=entry.get("build_config"),
-                      **self._modes_for(override_keys))
+        try:
+            result = func(config=config, name=name, verbose=self.verbose,
+                          keras_version=self.keras_version,
+                          build_config=entry.get("build_config"),
+                          **self._modes_for(override_keys))
+        except WeightsMismatchError:
+            raise
+        except ConversionError as refused:
+            # an activation function the converters do not know (e.g. a
+            # registered custom one): the layer is traced when its live
+            # object is at hand; when tracing fails too, the converter's
+            # own error. (Other refused settings stay refused.)
+            live = (self.options.keras_layers or {}).get(lname)
+            if live is None or inputs is None or class_name in \
+                    self.custom or not _unknown_activation(config):
+                raise
+            try:
+                layer = self.convert_traced(class_name, live, name, inputs,
+                                            node, override_keys)
+            except ConversionError:
+                raise refused
+            self._log("Layer %s (%s): %s; traced instead", lname,
+                      class_name, str(refused).split("\n")[0])
+            self._register(layer)
+            return [layer]
         if not isinstance(result, (list, tuple)):
             raise ConversionError(
                 "The conversion function for %s (layer '%s') returned %r "
@@ -263,13 +295,12 @@ class Converter(object):
         ``trust_model``."""
         lname = getattr(keras_layer, "name", name)
         if class_name == "Lambda" and not self.options.trust_model:
-            raise UnsupportedLayerError({}, settings={
-                "Lambda: its Python code is converted only when you trust "
-                "the model (trust_model=True; CLI: --trust-model)": [lname]})
+            # (the error's text names trust_model=True / --trust-model)
+            raise UnsupportedLayerError({"Lambda": [lname]})
         if any(isinstance(i, Placeholder) for i in inputs):
-            raise UnsupportedLayerError({}, settings={
-                "%s: depends on a layer that was not converted"
-                % class_name: [lname]})
+            # not traceable without its inputs' shapes: listed as a class
+            # without a conversion, as without tracing
+            raise UnsupportedLayerError({class_name: [lname]})
         call, dtypes = None, None
         if isinstance(node, dict):
             call = keras_config.op_call(node)
