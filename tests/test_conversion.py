@@ -758,10 +758,18 @@ def test_unknown_activation(tmp_path):
     model = keras.Sequential([keras.Input((3,)),
                               keras.layers.Dense(2, activation="log_softmax",
                                                  name="lsm_dense")])
+    # from its configuration alone: refused, naming the activation
+    from deeplift.conversion import readers
+    from deeplift.conversion.converter import Converter, ConversionOptions
+    config, store = readers.read_keras_model(model)
     with pytest.raises(ConversionError) as info:
-        kc.convert_keras_model(model, verbose=False)
+        Converter(ConversionOptions(verbose=False)).convert(config,
+                                                            store=store)
     msg = str(info.value)
     assert "log_softmax" in msg and "lsm_dense" in msg
+    # in memory the live layer is traced instead (tests/test_tracing.py)
+    traced = kc.convert_keras_model(model, verbose=False)
+    assert type(traced.get_layers()[-1]).__name__ == "TracedLayer"
     for act in ["linear", "relu", "sigmoid", "softmax", "tanh"]:
         assert act in msg
 
