@@ -366,3 +366,18 @@ def test_registered_activation_function_is_traced():
     dl = check_traced(kmodel, [x], [ref])
     assert [l.keras_class for l in dl.all_layers()
             if isinstance(l, TracedLayer)] == ["Dense", "Activation"]
+
+
+@tf.function
+def _nested(x):
+    return tf.nn.relu(x) * 2.0 - tf.reduce_max(x, axis=1, keepdims=True)
+
+
+def test_nested_tf_function_is_inlined():
+    """A tf.function called inside a layer (a PartitionedCall op): its body
+    is converted in place."""
+    kmodel = model_of(lambda x: _nested(x) + 1.0, (6,), np.float64)
+    x, ref = data((6,), np.float64)
+    dl = check_traced(kmodel, [x], [ref])
+    layer = [l for l in dl.all_layers() if isinstance(l, TracedLayer)][0]
+    assert layer.op_counts["Relu"] == 1 and layer.op_counts["Max"] == 1

@@ -509,26 +509,44 @@ def trace_layer(keras_layer, name, input_layers, call=None,
             factors.setdefault(None, None)
         return factors.get(tensor_name)
     ctx.batch_factor = batch_factor
-    captured = {internal.name: external
-                for external, internal in graph.captures}
-    needed = _ancestors([output])
     problems = OrderedDict()
 
     def problem(what):
         problems.setdefault(what, [label])
 
-    for op in graph.get_operations():
-        if op.name not in needed or op.type in IGNORED:
-            continue
+    def walk(graph, values, outputs, depth=0):
+        """Convert the ops of ``graph`` that ``outputs`` need, ``values``
+        holding the Values of its inputs (filled in with the others)."""
+        captured = {internal.name: external
+                    for external, internal in graph.captures}
+        needed = _ancestors(outputs)
+        for op in graph.get_operations():
+            if op.name in needed and op.type not in IGNORED:
+                visit(graph, op, values, captured, depth)
+
+    def inline(graph, op, operands, depth):
+        """The output Values of a nested tf.function call, its body
+        converted in place; None when it cannot be read."""
+        try:
+            body = graph._get_function(op.get_attr("f").name).graph
+        except Exception:  # private API of TensorFlow's function library
+            return None
+        if depth > 8 or len(body.inputs) != len(operands):
+            return None
+        inner = {ph.name: v for ph, v in zip(body.inputs, operands)}
+        walk(body, inner, body.outputs, depth + 1)
+        return [inner.get(t.name) for t in body.outputs]
+
+    def visit(graph, op, values, captured, depth):
         if op.type == "Placeholder":
             tensor = op.outputs[0]
             if tensor.name in values:
-                continue
+                return
             external = captured.get(tensor.name)
             if external is None:
                 problem("%s: an input placeholder that is not a call "
                         "argument" % cls)
-                continue
+                return
             if tensor.dtype == tf.resource:
                 values[tensor.name] = Value("resource", external,
                                             tensor.dtype, ())
@@ -536,57 +554,66 @@ def trace_layer(keras_layer, name, input_layers, call=None,
                 values[tensor.name] = Value("const",
                                             np.asarray(external.numpy()),
                                             tensor.dtype, _shape(tensor))
-            continue
+            return
+        operands = [values.get(t.name) for t in op.inputs]
+        if any(v is None for v in operands):
+            return  # after an op already listed
+        if op.type in ("PartitionedCall", "StatefulPartitionedCall"):
+            outs = inline(graph, op, operands, depth)
+            if outs is not None:
+                for tensor, value in zip(op.outputs, outs):
+                    if value is not None:
+                        values[tensor.name] = value
+                return
         described = _describe(op.type)
         if described is not None:
             problem("TensorFlow op %s (%s) in traced layer of class %s"
                     % (op.type, described, cls))
-            continue
-        operands = [values.get(t.name) for t in op.inputs]
-        if any(v is None for v in operands):
-            continue  # after an op already listed
+            return
         if op.type == "ReadVariableOp":
             if operands[0].kind != "resource":
                 problem("%s: ReadVariableOp of a computed resource" % cls)
-                continue
+                return
             value = tf.raw_ops.ReadVariableOp(
                 resource=operands[0].value, dtype=op.get_attr("dtype"))
             values[op.outputs[0].name] = Value(
                 "const", np.asarray(value.numpy()), value.dtype,
                 tuple(value.shape))
-            continue
+            return
         if op.type == "Const":
             values[op.outputs[0].name] = Value(
                 "const", tf.make_ndarray(op.get_attr("value")),
                 op.outputs[0].dtype, _shape(op.outputs[0]))
-            continue
+            return
         if any(v.kind == "resource" for v in operands) or (
                 op.op_def.is_stateful and op.type not in OP_RULES):
             problem("TensorFlow op %s (stateful) in traced layer of class %s"
                     % (op.type, cls))
-            continue
+            return
         try:
             outs = _convert_op(ctx, op, operands)
         except OpRuleError as exc:
             problem("TensorFlow op %s in traced layer of class %s: %s"
                     % (op.type, cls, exc))
-            continue
+            return
         except UnsupportedLayerError:
             raise
         except (ValueError, TypeError, tf.errors.OpError) as exc:
             problem("TensorFlow op %s in traced layer of class %s could not "
                     "be converted (%s)" % (op.type, cls,
                                            str(exc).split("\n")[0][:150]))
-            continue
+            return
         if outs is None:
             problem("TensorFlow op %s has no DeepLIFT rule (traced layer of "
                     "class %s)" % (op.type, cls))
-            continue
+            return
         if op.type not in PASS_THROUGH and op.type != "IdentityN" and \
                 any(o.kind == "vary" for o in outs):
             ctx.counts[op.type] = ctx.counts.get(op.type, 0) + 1
         for tensor, value in zip(op.outputs, outs):
             values[tensor.name] = value
+
+    walk(graph, values, [output])
     if problems:
         raise UnsupportedLayerError({}, settings=problems)
     out_value = values.get(output.name)
