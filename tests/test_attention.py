@@ -9,8 +9,7 @@ import keras
 
 from deeplift.layers.traced import TracedLayer
 from tests.tracing_checks import (check_traced, set_policy, data, RESCALE,
-                                  convert, keras_out,
-                                  RC)
+                                  convert, keras_out)
 
 
 @pytest.fixture(autouse=True)

@@ -26,7 +26,7 @@ from collections import OrderedDict
 import numpy as np
 import tensorflow as tf
 
-from deeplift.conversion.errors import ConversionError, UnsupportedLayerError
+from deeplift.conversion.errors import UnsupportedLayerError
 from deeplift.conversion.keras_config import TensorArg
 from deeplift.conversion.op_rules import OP_RULES, OpRuleError
 from deeplift.layers import traced
