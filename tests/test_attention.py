@@ -137,3 +137,27 @@ def test_compiled_scoring_functions():
     # float32: 1e-4 of the output scale (rounding only; rules are exact)
     np.testing.assert_allclose(c.reshape(6, -1).sum(1), delta, rtol=0,
                                atol=1e-4 * (np.abs(delta).max() + 1))
+
+
+def test_saved_file_with_live_layers(tmp_path):
+    """A saved .keras file converts its configuration and weights as
+    usual; the live layers of the same model (``keras_layers``, what the
+    safe Keras load provides) are traced where no converter exists."""
+    from deeplift.conversion import kerasapi_conversion as kc
+    set_policy(np.float32)
+    keras.utils.set_random_seed(6)
+    inp = keras.Input((5, 4))
+    kmodel = keras.Model(inp, head(mha(0.0)(inp, inp), np.float32))
+    path = str(tmp_path / "mha.keras")
+    kmodel.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True, compile=False)
+    dl = kc.convert_model_from_saved_files(
+        path, verbose=False, nonlinear_mxts_mode=RESCALE,
+        keras_layers=kc.live_keras_layers(loaded))
+    x, _ = data((5, 4), np.float32)
+    name = dl.get_input_layer_names()[0]
+    target = dl.output_layers()[0].get_name()
+    got = dl.get_prediction_function([name], target)([x], batch_size=4)
+    # float32: the same ops as Keras, 1e-5
+    np.testing.assert_allclose(got, kmodel.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)
