@@ -14,9 +14,11 @@ graph's ops in order:
 * an op with a varying operand becomes node(s) by its entry in
   :data:`deeplift.conversion.op_rules.OP_RULES`, named
   ``<layer>/<op type>_<n>``;
-* control flow (``tf.cond`` / ``tf.while_loop``), nested functions,
-  random and stateful ops, and op types without a rule are collected:
-  one :class:`~deeplift.conversion.errors.UnsupportedLayerError` lists each
+* the body of a nested ``tf.function`` (a PartitionedCall op) is
+  converted in place;
+* control flow (``tf.cond`` / ``tf.while_loop``), random and stateful
+  ops, and op types without a rule are collected: one
+  :class:`~deeplift.conversion.errors.UnsupportedLayerError` lists each
   with its layer. Nothing falls back to a gradient.
 """
 import inspect
@@ -38,18 +40,15 @@ from deeplift.modes import NonlinearMxtsMode, MaxPoolDeepLiftMode
 
 logger = logging.getLogger(__name__)
 
-#: ops whose output is their (first) input
+#: ops whose output is their (first) input. StopGradient too: DeepLIFT
+#: follows the forward values (so Gradient mode differs from
+#: tf.GradientTape only where a layer stops a gradient on purpose;
+#: tf.nn.moments' stopped mean has a zero derivative anyway)
 PASS_THROUGH = frozenset(["Identity", "StopGradient", "Snapshot",
                           "PreventGradient", "EnsureShape"])
 #: ops that read only the shape of their first operand
 SHAPE_OPS = frozenset(["Shape", "Size", "Rank", "ZerosLike", "OnesLike",
                        "ShapeN"])
-#: control flow and nested functions: never traced through
-CONTROL_FLOW = frozenset(["If", "StatelessIf", "While", "StatelessWhile",
-                          "Case", "StatelessCase", "PartitionedCall",
-                          "StatefulPartitionedCall", "For",
-                          "RemoteCall", "Enter", "Exit", "Switch", "Merge",
-                          "NextIteration", "LoopCond"])
 #: ops with no effect on values (control dependencies)
 IGNORED = frozenset(["NoOp", "Assert"])
 #: linear ops that keep DeepLIFT_GenomicsDefault's "preceding linear
