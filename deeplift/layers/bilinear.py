@@ -42,6 +42,7 @@ class Bilinear(ListInputMixin, Node):
         return self.shape
 
     def forward(self, xs):
+        """``f(a, b)`` of the list ``xs = [a, b]``."""
         return self.fn(list(xs))
 
     def _means(self, state):
@@ -65,6 +66,8 @@ class Bilinear(ListInputMixin, Node):
         return lambda xs: self.fn([other, xs[0]])
 
     def contribs(self, state):
+        """``(pos, neg)``: ``f(da, b_mean) + f(a_mean, db)`` split by the
+        signs of the differences and of the coefficients."""
         a, b = state.inputs
         a_mean, b_mean = self._means(state)
         total = (self.fn([a.diff, b_mean]) + self.fn([a_mean, b.diff]))
@@ -73,6 +76,10 @@ class Bilinear(ListInputMixin, Node):
         return 0.5 * (total + spread), 0.5 * (total - spread)
 
     def backward(self, state, pos_mxts, neg_mxts):
+        """One ``(m, m)`` increment per operand: the multipliers sent
+        through ``f``'s transpose in that operand, the other fixed at its
+        mean (split by the sign of the operand's difference when the
+        positive and negative multipliers differ)."""
         a_mean, b_mean = self._means(state)
         others = (b_mean, a_mean)
         out = []

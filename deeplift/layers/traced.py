@@ -208,6 +208,7 @@ class _OpNode(Node):
         self.shape = _static(shape)
 
     def forward(self, xs):
+        """The op on the input list ``xs``."""
         return self.call(list(xs))
 
     def _compute_shape(self, input_shapes):
@@ -246,6 +247,10 @@ class LinearOp(ListInputMixin, _OpNode):
         return 0.5 * (total + spread), 0.5 * (total - spread)
 
     def backward(self, state, pos_mxts, neg_mxts):
+        """One increment per input: the multipliers through the transpose
+        of the linear part (vector-Jacobian product); signed ops with
+        distinct positive and negative multipliers choose by the sign of
+        each input's difference (DeepLIFT's Linear rule)."""
         xs = [s.act for s in state.inputs]
         if not self.signed:
             pos = vjp(self._linear, xs, pos_mxts)
@@ -274,6 +279,7 @@ class ElementwiseOp(Activation):
         self.op_type = op_type
 
     def f(self, x):
+        """The op on ``x`` (elementwise)."""
         return self.call([x])
 
     def gradient(self, x):
@@ -321,6 +327,9 @@ class ElementwiseShapley(ListInputMixin, _OpNode):
                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
     def coefficients(self, state):
+        """One tensor per operand (the output's shape): its Shapley share
+        over its difference (or the partial derivative, see the class
+        docstring); computed once per state."""
         if "coefficients" in state.cache:
             return state.cache["coefficients"]
         shape = tf.shape(state.act)
@@ -360,6 +369,8 @@ class ElementwiseShapley(ListInputMixin, _OpNode):
         return coefs
 
     def contribs(self, state):
+        """``(pos, neg)``: each operand's difference times its coefficient,
+        split by the signs of both."""
         pos, neg = 0, 0
         for s, coef in zip(self._players(state), self.coefficients(state)):
             dpos, dneg = positive_part(s.diff), negative_part(s.diff)
@@ -369,6 +380,9 @@ class ElementwiseShapley(ListInputMixin, _OpNode):
         return pos, neg
 
     def backward(self, state, pos_mxts, neg_mxts):
+        """One increment per input: the output multipliers times each
+        operand's coefficient (summed over broadcast axes); zero for the
+        batch-size input."""
         out = []
         for s, coef in zip(self._players(state), self.coefficients(state)):
             if neg_mxts is pos_mxts:
@@ -399,9 +413,11 @@ class MaxOp(SingleInputMixin, _OpNode):
             "maxpool_deeplift_mode")
 
     def gradient_route(self, state, mxts):
+        """``mxts`` routed to the input as the max's gradient does."""
         return vjp(self.forward, [state.input.act], mxts)[0]
 
     def backward(self, state, pos_mxts, neg_mxts):
+        """The max-pooling rule of ``maxpool_deeplift_mode``."""
         rule = maxpool_rule(self.maxpool_deeplift_mode)
         return rule(self, state, pos_mxts, neg_mxts)
 
@@ -429,6 +445,9 @@ class SoftmaxOp(Composite):
         self.log = bool(log)
 
     def build_inner(self, port):
+        """exp -> sum -> reciprocal -> product (softmax) or exp -> sum ->
+        log -> difference (log-softmax), from ``port``; returns the
+        output node."""
         mode = self.nonlinear_mxts_mode
         e = self.add("exp", ElementwiseOp(_Function(tf.exp), "Exp",
                                           nonlinear_mxts_mode=mode), port)
@@ -446,11 +465,14 @@ class SoftmaxOp(Composite):
                         [e, recip])
 
     def forward(self, xs):
+        """TensorFlow's softmax / log-softmax of ``xs[0]`` (last axis)."""
         if self.log:
             return tf.nn.log_softmax(xs[0])
         return tf.nn.softmax(xs[0])
 
     def inner_states(self, state):
+        """The inner graph's states on the logits and references shifted
+        by their common row maximum (computed once per state)."""
         if "inner" not in state.cache:
             x, x0 = state.input.act, state.input.ref
             shift = tf.stop_gradient(tf.maximum(
@@ -514,10 +536,13 @@ class TracedLayer(ListInputMixin, Node):
                 if any(port is l for l in self._order)}
 
     def forward(self, xs):
+        """The inner graph on the inputs ``xs``; its output."""
         states = forward_sweep(self._order, self._feeds(xs))
         return states[id(self._out)].act
 
     def inner_states(self, state):
+        """The inner graph's states for the outer ``state`` (computed once
+        per state)."""
         if "inner" not in state.cache:
             states = forward_sweep(
                 self._order, self._feeds([s.act for s in state.inputs]),
@@ -529,9 +554,14 @@ class TracedLayer(ListInputMixin, Node):
         return state.cache["inner"]
 
     def contribs(self, state):
+        """The inner output's ``(pos, neg)`` contributions."""
         return self.inner_states(state)[id(self._out)].contribs
 
     def backward(self, state, pos_mxts, neg_mxts, override=None):
+        """One ``(pos, neg)`` increment per input: the inner graph's
+        backward sweep (with the outer sweep's ``override``) from the
+        output's multipliers; zeros for inputs the output does not
+        use."""
         mxts = backward_sweep(self._order, self.inner_states(state),
                               self._out, pos_mxts, override=override,
                               neg_seed=neg_mxts)
