@@ -75,12 +75,8 @@ def check_traced(kmodel, xs, refs, modes=(RESCALE, RC), attributed=None,
     sum_tol = 1e-10 if float64 else 1e-4
     attributed = attributed or [True] * len(xs)
     refs = [r if a else x for x, r, a in zip(xs, refs, attributed)]
-    if not all(attributed):
-        # a mask's reference is the mask (one per example): the other
-        # references are given per example too (the engine does not
-        # broadcast a shared reference against per-example ones)
-        refs = [np.ascontiguousarray(np.broadcast_to(r, x.shape))
-                for x, r in zip(xs, refs)]
+    # (a mask's reference is the mask, one per example, beside the shared
+    # references of the other inputs)
     expected = keras_out(kmodel, xs)
     rng = np.random.RandomState(7)
     w = rng.randn(*((1,) + expected.shape[1:])).astype(xs[0].dtype)

@@ -532,6 +532,15 @@ class TracedLayer(ListInputMixin, Node):
         return tuple(self._out.get_shape())
 
     def _feeds(self, xs):
+        """{port: input}; with several inputs of batch sizes 1 and N (a
+        shared reference beside per-example masks) the batch-1 ones are
+        broadcast to N, as the layer's own ops (an einsum) need one
+        batch size."""
+        xs = list(xs)
+        if len(xs) > 1:
+            batch = tf.reduce_max(tf.stack([tf.shape(x)[0] for x in xs]))
+            xs = [tf.broadcast_to(x, tf.concat([[batch], tf.shape(x)[1:]],
+                                               0)) for x in xs]
         return {port: x for port, x in zip(self._ports, xs)
                 if any(port is l for l in self._order)}
 
