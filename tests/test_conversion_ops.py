@@ -223,9 +223,16 @@ def test_layerscale_of_another_module_is_not_converted(tmp_path):
     inp = keras.Input((3,), name="x")
     model = keras.Model(inp, LayerScale(name="ls")(
         keras.layers.Dense(3)(inp)), name="own_layerscale")
-    with pytest.raises(UnsupportedLayerError) as info:
-        kc.convert_keras_model(model, verbose=False)
-    assert info.value.unsupported == {"LayerScale": ["ls"]}
+    # in memory it is traced (op-level conversion), not taken for
+    # ConvNeXt's LayerScale
+    dl = kc.convert_keras_model(model, verbose=False)
+    layer = dl.get_name_to_layer()["ls_0"]
+    assert type(layer).__name__ == "TracedLayer"
+    assert layer.keras_class == "LayerScale"
+    x = np.random.RandomState(0).randn(4, 3).astype("float32")
+    np.testing.assert_allclose(
+        dl.get_prediction_function(["x_0"], "ls_0")([x], batch_size=4),
+        model.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
 
 
 def test_tf_keras_op_layers(tmp_path):

@@ -12,12 +12,14 @@ from collections import OrderedDict
 from typing import Any
 
 from deeplift import layers, models
-from deeplift.conversion import keras_config, readers, registry
+from deeplift.conversion import keras_config, readers, registry, tracing
 from deeplift.conversion.errors import (CONVERSION_FUNCTION_CONTRACT,
                                         ConversionError,
                                         UnsupportedLayerError,
                                         WeightsMismatchError)
 from deeplift.conversion.placeholder import Placeholder
+from deeplift.conversion.converters.activations import (ACTIVATIONS,
+                                                        activation_name)
 from deeplift.rules.resolve import RuleResolver
 from deeplift.layers import (NonlinearMxtsMode, DenseMxtsMode, ConvMxtsMode,
                              MaxPoolDeepLiftMode)
@@ -48,6 +50,12 @@ class ConversionOptions:
     maxpool_deeplift_mode: Any = MaxPoolDeepLiftMode.gradient
     layer_overrides: dict = dataclasses.field(default_factory=dict)
     custom_conversion_funcs: dict = dataclasses.field(default_factory=dict)
+    #: Keras layer name -> live Keras layer object: a layer whose class has
+    #: no conversion is traced into TensorFlow ops (deeplift.conversion.
+    #: tracing) when its live object is here
+    keras_layers: dict = None
+    #: trace Lambda layers (they run the model's own Python code)
+    trust_model: bool = False
 
     def modes(self):
         return {name: getattr(self, name) for name in MODE_NAMES}
@@ -66,6 +74,15 @@ def _as_blocker(exc, cls, lname):
     message = _LAYER_PREFIX.sub("", str(exc).split("\n")[0])
     return UnsupportedLayerError({}, settings={"%s: %s" % (cls, message):
                                                [lname]})
+
+
+def _unknown_activation(config):
+    """Whether a layer config names an activation function that has no
+    conversion (:data:`deeplift.conversion.converters.activations.
+    ACTIVATIONS`)."""
+    if not isinstance(config, dict) or "activation" not in config:
+        return False
+    return activation_name(config) not in ACTIVATIONS
 
 
 class Converter(object):
@@ -208,19 +225,55 @@ class Converter(object):
         self.aliases[alias] = target
 
     def convert_leaf(self, class_name, config, name, override_keys=(),
-                     entry=None):
+                     entry=None, inputs=None, node=None):
         """The deeplift layers of one Keras layer (``entry``: its entry in
-        the layer list, for its module and build config)."""
+        the layer list, for its module and build config). A class without
+        a conversion is traced (:meth:`convert_traced`) when ``inputs``
+        (its deeplift input layers) are given and its live Keras layer is
+        in ``options.keras_layers``; ``node``: its Keras 3 node (the call's
+        arguments)."""
         entry = entry or {}
         func = registry.lookup(class_name, self.custom, entry.get("module"))
+        lname = (config.get("name", name) if isinstance(config, dict)
+                 else name)
+        if func is not None and keras_config.has_tensor_kwargs(node):
+            raise ConversionError(
+                "Layer '%s' is called with tensors as keyword arguments "
+                "(%s); this is not supported" % (lname,
+                                                 sorted(node["kwargs"])))
         if func is None:
-            raise UnsupportedLayerError(
-                {class_name: [config.get("name", name)
-                              if isinstance(config, dict) else name]})
-        result = func(config=config, name=name, verbose=self.verbose,
-                      keras_version=self.keras_version,
-                      build_config=entry.get("build_config"),
-                      **self._modes_for(override_keys))
+            live = (self.options.keras_layers or {}).get(lname)
+            if live is None or inputs is None:
+                raise UnsupportedLayerError({class_name: [lname]})
+            layer = self.convert_traced(class_name, live, name, inputs, node,
+                                        override_keys)
+            self._register(layer)
+            return [layer]
+        try:
+            result = func(config=config, name=name, verbose=self.verbose,
+                          keras_version=self.keras_version,
+                          build_config=entry.get("build_config"),
+                          **self._modes_for(override_keys))
+        except WeightsMismatchError:
+            raise
+        except ConversionError as refused:
+            # an activation function the converters do not know (e.g. a
+            # registered custom one): the layer is traced when its live
+            # object is at hand; when tracing fails too, the converter's
+            # own error. (Other refused settings stay refused.)
+            live = (self.options.keras_layers or {}).get(lname)
+            if live is None or inputs is None or class_name in \
+                    self.custom or not _unknown_activation(config):
+                raise
+            try:
+                layer = self.convert_traced(class_name, live, name, inputs,
+                                            node, override_keys)
+            except ConversionError:
+                raise refused
+            self._log("Layer %s (%s): %s; traced instead", lname,
+                      class_name, str(refused).split("\n")[0])
+            self._register(layer)
+            return [layer]
         if not isinstance(result, (list, tuple)):
             raise ConversionError(
                 "The conversion function for %s (layer '%s') returned %r "
@@ -233,6 +286,34 @@ class Converter(object):
         for layer in result:
             self._register(layer)
         return result
+
+    def convert_traced(self, class_name, keras_layer, name, inputs, node,
+                       override_keys=()):
+        """A :class:`deeplift.layers.traced.TracedLayer` for the live
+        ``keras_layer`` called on ``inputs`` (deeplift layers) as ``node``
+        says (``layer(x)`` without a node). ``Lambda`` layers only with
+        ``trust_model``."""
+        lname = getattr(keras_layer, "name", name)
+        if class_name == "Lambda" and not self.options.trust_model:
+            # (the error's text names trust_model=True / --trust-model)
+            raise UnsupportedLayerError({"Lambda": [lname]})
+        if any(isinstance(i, Placeholder) for i in inputs):
+            # not traceable without its inputs' shapes: listed as a class
+            # without a conversion, as without tracing
+            raise UnsupportedLayerError({class_name: [lname]})
+        call, dtypes = None, None
+        if isinstance(node, dict):
+            call = keras_config.op_call(node)
+            dtypes = keras_config.node_input_dtypes(node)
+        modes = self._modes_for(override_keys)
+        layer = tracing.trace_layer(
+            keras_layer, name, list(inputs), call=call, input_dtypes=dtypes,
+            nonlinear_mxts_mode=modes["nonlinear_mxts_mode"],
+            maxpool_deeplift_mode=modes["maxpool_deeplift_mode"],
+            verbose=self.verbose, keras_class=class_name)
+        self._log("Traced layer %s (%s) into %d TensorFlow ops", lname,
+                  class_name, sum(layer.op_counts.values()))
+        return layer
 
     def convert_op(self, entry, node, inputs, name, override_keys=()):
         """The deeplift layers of one Keras 3 op node (wired to
@@ -355,7 +436,8 @@ class Converter(object):
                 def convert_leaf():
                     out = self.convert_leaf(
                         cls, config, name,
-                        ([idx] if top_level else []) + [name], entry)
+                        ([idx] if top_level else []) + [name], entry,
+                        inputs=[prev])
                     if out:
                         self._wire(out[0], [prev], cls, entry.get("module"))
                     return out
@@ -482,7 +564,7 @@ class Converter(object):
 
                 def convert():
                     out = self.convert_leaf(cls, layer_config, node_id, keys,
-                                            entry)
+                                            entry, inputs=inputs, node=node)
                     if out:
                         if not inputs:
                             raise ConversionError("Layer '%s' (%s) has no "

@@ -81,9 +81,11 @@ class UnsupportedLayerError(ConversionError):
                 lines.append("  - %s: %s" % (what, ", ".join(names)))
         if "Lambda" in self.unsupported:
             lines.append(
-                "Lambda layers wrap arbitrary Python code, which cannot be "
-                "converted: replace each Lambda layer by a supported Keras "
-                "layer, or provide a custom conversion for 'Lambda'.")
+                "Lambda layers wrap arbitrary Python code: it is converted "
+                "(traced into TensorFlow ops) only for a model you trust, "
+                "with trust_model=True (CLI: --trust-model); otherwise "
+                "replace each Lambda layer by a supported Keras layer, or "
+                "provide a custom conversion for 'Lambda'.")
         if self.unsupported:
             lines.append(
                 "To convert such a class yourself, pass "

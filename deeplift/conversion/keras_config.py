@@ -181,14 +181,39 @@ def op_call(node):
 def node_refs(node, layer_name):
     """(layer name, node index, tensor index) of a node's inputs."""
     if isinstance(node, dict):  # Keras 3
+        # tensors passed as keyword arguments come after the positional
+        # ones (op_call numbers them the same way); only traced layers
+        # accept them (see has_tensor_kwargs)
         refs = collect_keras3_refs(node.get("args", []), [])
-        if collect_keras3_refs(node.get("kwargs", {}), []):
-            raise ConversionError(
-                "Layer '%s' is called with tensors as keyword arguments "
-                "(%s); this is not supported" % (layer_name,
-                                                 sorted(node["kwargs"])))
-        return refs
+        return collect_keras3_refs(node.get("kwargs", {}), refs)
     return collect_keras2_refs(node, [])
+
+
+def has_tensor_kwargs(node):
+    """Whether a Keras 3 node passes tensors as keyword arguments."""
+    return isinstance(node, dict) and bool(
+        collect_keras3_refs(node.get("kwargs", {}), []))
+
+
+def node_input_dtypes(node):
+    """dtypes (strings, or None when not recorded) of a Keras 3 node's
+    tensor arguments, in :func:`node_refs`' order; [] for Keras 1/2."""
+    if not isinstance(node, dict):
+        return []
+    dtypes = []
+
+    def walk(obj):
+        if is_keras3_tensor(obj):
+            dtypes.append(obj["config"].get("dtype"))
+        elif isinstance(obj, dict):
+            for value in obj.values():
+                walk(value)
+        elif isinstance(obj, (list, tuple)):
+            for item in obj:
+                walk(item)
+    walk(node.get("args", []))
+    walk(node.get("kwargs", {}))
+    return dtypes
 
 
 def node_input_shapes(node):

@@ -94,7 +94,8 @@ def layer_name_to_conversion_function(layer_name):
 def _options(args):
     """The :class:`ConversionOptions` of a ``convert_*`` call's arguments."""
     return ConversionOptions(**{field.name: args[field.name] for field in
-                                dataclasses.fields(ConversionOptions)})
+                                dataclasses.fields(ConversionOptions)
+                                if field.name in args})
 
 
 def _options_of_kwargs(func_name, kwargs):
@@ -191,13 +192,36 @@ def convert_keras_model(
         conv_mxts_mode=ConvMxtsMode.Linear,
         maxpool_deeplift_mode=default_maxpool_deeplift_mode,
         layer_overrides={},
-        custom_conversion_funcs={}):
+        custom_conversion_funcs={},
+        trust_model=False):
     """Convert an in-memory Keras 3 ``keras.Model`` or ``tf_keras`` model
     (Sequential or functional). Same options and results as
-    :func:`convert_model_from_saved_files`."""
+    :func:`convert_model_from_saved_files`. A layer whose class has no
+    conversion (a custom layer, ``MultiHeadAttention``, a subclassed
+    model inside the model) is traced into TensorFlow ops and converted op
+    by op (README: "Models with layers deeplift has no converter for");
+    ``Lambda`` layers (Python code of the model) are traced only with
+    ``trust_model=True``."""
     model_class_and_config, store = readers.read_keras_model(model)
-    return Converter(_options(locals())).convert(
+    options = _options(locals())
+    options.keras_layers = live_keras_layers(model)
+    return Converter(options).convert(
         model_class_and_config, store=store, source=store.source)
+
+
+def live_keras_layers(model):
+    """``{Keras layer name: layer object}`` of ``model`` and of the models
+    nested in it (what op-level conversion traces)."""
+    found = {}
+    stack = [model]
+    while stack:
+        container = stack.pop()
+        for layer in getattr(container, "layers", None) or []:
+            found.setdefault(layer.name, layer)
+            if getattr(layer, "layers", None) is not None and \
+                    layer is not container:
+                stack.append(layer)
+    return found
 
 
 # --------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 code from a model file unless asked to.
 
 * :func:`conversion_rows`: one row per deeplift layer (converted, or a
-  placeholder and why).
+  placeholder and why; for a traced layer, its op counts);
+  :func:`traced_rows`: the layers converted op by op (tracing) and the
+  TensorFlow ops each became.
 * :func:`code_bearing_layers`: the layers of a saved model whose loading by
   Keras would deserialize Python code (``Lambda`` layers hold marshalled
   bytecode that Keras 2 / ``tf_keras`` runs while building the model;
@@ -61,8 +63,36 @@ def conversion_rows(model):
                                     for s in layer.get_shape()) + ")"
         except RuntimeError:
             shape = "?"
+        detail = shape
+        counts = getattr(layer, "op_counts", None)
+        if counts is not None:
+            detail = "%s; traced from %s: %s" % (
+                shape, getattr(layer, "keras_class", None) or "?",
+                _describe_counts(counts))
         rows.append((index, layer.get_name(), type(layer).__name__,
-                     "converted", shape))
+                     "converted", detail))
+    return rows
+
+
+def _describe_counts(counts):
+    """``"12 ops (Einsum 2, Softmax 1, ...)"``, most frequent first."""
+    parts = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return "%d ops (%s)" % (sum(counts.values()),
+                            ", ".join("%s %d" % kv for kv in parts))
+
+
+def traced_rows(model):
+    """``[(name, Keras class, number of ops, {TensorFlow op type: count})]``
+    of the layers converted by tracing (op-level conversion), in the
+    model's order; the counts are of the ops that became nodes (constant
+    ops are folded)."""
+    rows = []
+    for _, layer in model_layers(model):
+        counts = getattr(layer, "op_counts", None)
+        if counts is None or isinstance(layer, Placeholder):
+            continue
+        rows.append((layer.get_name(), getattr(layer, "keras_class", None),
+                     sum(counts.values()), dict(counts)))
     return rows
 
 

@@ -1,6 +1,7 @@
 """deeplift layers, one Keras concept per module (core, activations,
 convolutional, embedding, pooling, normalization, merge, reshaping,
-recurrent; composite holds the base of layers defined by an inner graph),
+recurrent; composite holds the base of layers defined by an inner graph;
+traced and bilinear hold the nodes of layers converted op by op),
 all re-exported here as in the original package."""
 from deeplift.layers.core import *  # noqa: F401,F403
 from deeplift.layers.core import (ScoringMode, NonlinearMxtsMode,  # noqa
@@ -35,3 +36,7 @@ from deeplift.layers.reshaping import (Reshape, Permute,  # noqa
                                        ZeroPadding1D, ZeroPadding2D,
                                        UpSampling1D, UpSampling2D,
                                        RepeatVector)
+from deeplift.layers.bilinear import Bilinear  # noqa
+from deeplift.layers.traced import (TracedLayer, LinearOp,  # noqa
+                                    ElementwiseOp, ElementwiseShapley,
+                                    MaxOp, SoftmaxOp)

@@ -1,0 +1,665 @@
+"""Op-level conversion: a live Keras layer without a converter, traced
+into its TensorFlow graph, becomes a :class:`deeplift.layers.traced.
+TracedLayer` with one node per op that depends on the layer's inputs.
+
+:func:`trace_layer` calls the layer (inference mode) in a
+``tf.function`` on the shapes of its deeplift inputs, then walks the
+graph's ops in order:
+
+* variables are read once (constants); an op whose operands are all
+  constants is evaluated now (masks, causal masks, position indices,
+  reshaped kernels); an op that reads only the shape of a varying tensor
+  (``tf.shape(x)``) and what follows from it is kept as a function of the
+  batch size;
+* an op with a varying operand becomes node(s) by its entry in
+  :data:`deeplift.conversion.op_rules.OP_RULES`, named
+  ``<layer>/<op type>_<n>``;
+* the body of a nested ``tf.function`` (a PartitionedCall op) is
+  converted in place;
+* control flow (``tf.cond`` / ``tf.while_loop``), random and stateful
+  ops, and op types without a rule are collected: one
+  :class:`~deeplift.conversion.errors.UnsupportedLayerError` lists each
+  with its layer. Nothing falls back to a gradient.
+"""
+import inspect
+import logging
+from collections import OrderedDict
+
+import numpy as np
+import tensorflow as tf
+
+from deeplift.conversion.errors import UnsupportedLayerError
+from deeplift.conversion.keras_config import TensorArg
+from deeplift.conversion.op_rules import OP_RULES, OpRuleError
+from deeplift.layers import traced
+from deeplift.layers.bilinear import Bilinear
+from deeplift.layers.composite import Port
+from deeplift.layers.merge import (Multiply, Maximum, Minimum,
+                                   GRADIENT_LIKE_MODES)
+from deeplift.modes import NonlinearMxtsMode, MaxPoolDeepLiftMode
+
+logger = logging.getLogger(__name__)
+
+#: ops whose output is their (first) input. StopGradient too: DeepLIFT
+#: follows the forward values (so Gradient mode differs from
+#: tf.GradientTape only where a layer stops a gradient on purpose;
+#: tf.nn.moments' stopped mean has a zero derivative anyway)
+PASS_THROUGH = frozenset(["Identity", "StopGradient", "Snapshot",
+                          "PreventGradient", "EnsureShape"])
+#: ops that read only the shape of their first operand
+SHAPE_OPS = frozenset(["Shape", "Size", "Rank", "ZerosLike", "OnesLike",
+                       "ShapeN"])
+#: ops with no effect on values (control dependencies)
+IGNORED = frozenset(["NoOp", "Assert"])
+#: linear ops that keep DeepLIFT_GenomicsDefault's "preceding linear
+#: layer" (a bias, a reshape)
+_TRANSPARENT = frozenset(["BiasAdd", "AddV2", "Add", "Sub", "Reshape",
+                          "Squeeze", "ExpandDims", "Identity"])
+
+
+class Value(object):
+    """A tensor of the trace: ``kind`` ``"const"`` (``value`` a numpy
+    array), ``"batch"`` (``value(batch_size) -> tensor``) or ``"vary"``
+    (``value`` a deeplift layer); ``dtype`` its TensorFlow dtype in the
+    trace; ``shape`` its static shape; ``hint``: ``"dense"`` / ``"conv"``
+    when it is (a bias or reshape away from) a matmul / convolution with a
+    constant kernel."""
+
+    def __init__(self, kind, value, dtype, shape, hint=None):
+        self.kind = kind
+        self.value = value
+        self.dtype = tf.as_dtype(dtype)
+        self.shape = shape
+        self.hint = hint
+
+
+_SIGNATURES = {}
+#: the batch size of the second trace that tells how a tensor's first axis
+#: relates to the batch axis
+_PROBE_BATCH = 7
+
+
+def op_arguments(op):
+    """``(arg_sizes, attrs)`` of a graph op for :func:`deeplift.layers.
+    traced.run_raw_op`."""
+    if op.type not in _SIGNATURES:
+        fn = getattr(tf.raw_ops, op.type, None)
+        if fn is None:
+            raise OpRuleError("TensorFlow has no raw op %s" % op.type)
+        _SIGNATURES[op.type] = list(inspect.signature(fn).parameters)
+    params = _SIGNATURES[op.type]
+    sizes = []
+    # tf.raw_ops names the inputs first, in the op definition's order (but
+    # not always by the definition's names: Sum's reduction_indices is
+    # raw_ops' axis)
+    for param, arg in zip(params, op.op_def.input_arg):
+        if arg.number_attr:
+            sizes.append((param, int(op.get_attr(arg.number_attr))))
+        elif arg.type_list_attr:
+            sizes.append((param, len(op.get_attr(arg.type_list_attr))))
+        else:
+            sizes.append((param, None))
+    # the attributes tf.raw_ops takes: those not inferred from the inputs,
+    # by name, and those it renames (Squeeze's squeeze_dims is raw_ops'
+    # axis) in order
+    inferred = set()
+    for arg in op.op_def.input_arg:
+        inferred.update([arg.type_attr, arg.number_attr,
+                         arg.type_list_attr])
+    defined = [a.name for a in op.op_def.attr if a.name not in inferred]
+    wanted = [p for p in params[len(sizes):] if p != "name"]
+    matched = {p: p for p in wanted if p in defined}
+    for p, a in zip([p for p in wanted if p not in matched],
+                    [a for a in defined if a not in matched]):
+        matched[p] = a
+    attrs = {p: op.get_attr(a) for p, a in matched.items()
+             if a in op.node_def.attr}
+    return sizes, attrs
+
+
+def _substitute(obj, xs):
+    if isinstance(obj, TensorArg):
+        return xs[obj.index]
+    if isinstance(obj, dict):
+        return {k: _substitute(v, xs) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_substitute(v, xs) for v in obj)
+    return obj
+
+
+class TraceContext(object):
+    """Builds the nodes of one traced layer: what the builders of
+    :mod:`deeplift.conversion.op_rules` call."""
+
+    def __init__(self, name, nonlinear_mxts_mode, maxpool_deeplift_mode,
+                 trace_dtype, verbose=False):
+        self.name = name
+        self.mode = nonlinear_mxts_mode
+        self.maxpool_mode = maxpool_deeplift_mode
+        self.trace_dtype = tf.as_dtype(trace_dtype)
+        self.verbose = verbose
+        self.counts = OrderedDict()
+        self.node_counts = {}
+
+    # ---- naming and wiring -------------------------------------------------
+
+    def add(self, layer, inputs, stage):
+        """Name ``layer`` ``<layer>/<stage>_<n>``, wire it to ``inputs``
+        (deeplift layers) and build it; returns it."""
+        n = self.node_counts.get(stage, 0)
+        self.node_counts[stage] = n + 1
+        layer.name = "%s/%s_%d" % (self.name, stage, n)
+        layer.verbose = False
+        layer.set_inputs(list(inputs))
+        layer.build_fwd_pass_vars()
+        return layer
+
+    def call(self, op, operands, role, out_index=0):
+        """``(OpCall, varying layers)`` of ``op``; constant float operands
+        get ``role``."""
+        sizes, attrs = op_arguments(op)
+        parts, inputs = [], []
+        for value in operands:
+            if value.kind == "vary":
+                parts.append(traced.Varying(len(inputs), value.dtype))
+                inputs.append(value.value)
+            else:
+                parts.append(traced.Fixed(
+                    value.value, role if value.dtype.is_floating
+                    else "other", value.dtype))
+        batch_index = None
+        if any(value.kind == "batch" for value in operands):
+            # an operand computed from the batch size: the node also takes
+            # the traced layer's first input, whose axis 0 is the batch
+            batch_index = len(inputs)
+            inputs.append(self.batch_source)
+        return traced.OpCall(op.type, sizes, attrs, parts, out_index,
+                             op.outputs[out_index].dtype,
+                             self.trace_dtype, batch_index), inputs
+
+    def nonlinear_mode(self, value):
+        """The nonlinear mode of a node whose (first) varying input is
+        ``value``: DeepLIFT_GenomicsDefault becomes RevealCancel after a
+        matmul (Dense), Rescale after a convolution and otherwise (as
+        inside composite layers)."""
+        if self.mode != NonlinearMxtsMode.DeepLIFT_GenomicsDefault:
+            return self.mode
+        if value.hint == "dense":
+            return NonlinearMxtsMode.RevealCancel
+        if value.hint != "conv":
+            logger.debug("%s: %s means %s for a traced op not after a "
+                         "matmul or convolution", self.name,
+                         NonlinearMxtsMode.DeepLIFT_GenomicsDefault,
+                         NonlinearMxtsMode.Rescale)
+        return NonlinearMxtsMode.Rescale
+
+    def _vary(self, layer, op, index=0, hint=None):
+        out = op.outputs[index]
+        return Value("vary", layer, out.dtype, _shape(out), hint)
+
+    # ---- families ----------------------------------------------------------
+
+    def linear(self, op, operands, role, signed):
+        hint = None
+        varying = [v for v in operands if v.kind == "vary"]
+        if role == "coef" and op.type in ("MatMul", "BatchMatMulV2",
+                                          "BatchMatMul", "Einsum"):
+            hint = "dense"
+        elif role == "coef" and "Conv" in op.type:
+            hint = "conv"
+        elif op.type in _TRANSPARENT and len(varying) == 1:
+            hint = varying[0].hint
+        outs = []
+        for index in range(len(op.outputs)):
+            call, inputs = self.call(op, operands, role, index)
+            layer = traced.LinearOp(call, _shape(op.outputs[index]),
+                                    signed=signed)
+            outs.append(self._vary(self.add(layer, inputs,
+                                            op.type.lower()),
+                                   op, index, hint))
+        return outs
+
+    def _broadcast(self, value, shape):
+        """``value`` (varying) broadcast to the static ``shape`` (a
+        structural node), or itself when it has that shape."""
+        if tuple(value.shape) == tuple(shape):
+            return value
+        if len(value.shape) != len(shape) or value.shape[:1] != (None,) \
+                or tuple(shape[:1]) != (None,):
+            raise OpRuleError("a varying operand of shape %s broadcast to "
+                              "%s" % (value.shape, shape))
+        target = [int(d) for d in shape[1:]]
+
+        def fn(xs, variant=None):
+            x = xs[0]
+            return tf.broadcast_to(x, tf.concat(
+                [tf.shape(x)[:1], tf.constant(target, tf.int32)], 0))
+        layer = traced.LinearOp(fn, shape, signed=False)
+        return Value("vary", self.add(layer, [value.value], "broadcast_to"),
+                     value.dtype, tuple(shape), value.hint)
+
+    def elementwise(self, op, operands):
+        """One varying operand: broadcast to the output's shape, then an
+        :class:`~deeplift.layers.traced.ElementwiseOp`."""
+        out_shape = _shape(op.outputs[0])
+        index = [i for i, v in enumerate(operands) if v.kind == "vary"][0]
+        operands = list(operands)
+        operands[index] = self._broadcast(operands[index], out_shape)
+        call, inputs = self.call(op, operands, "other")
+        if call.batch_index is not None:
+            # an operand computed from the batch size needs the batch
+            # source as a second input: the one player's Shapley value
+            # (Rescale's ratio; the gradient under gradient-like modes)
+            layer = traced.ElementwiseShapley(
+                call, out_shape, nonlinear_mxts_mode=self.nonlinear_mode(
+                    operands[index]), players=1)
+            return [self._vary(self.add(layer, inputs, op.type.lower()),
+                               op)]
+        layer = traced.ElementwiseOp(
+            call, op.type, nonlinear_mxts_mode=self.nonlinear_mode(
+                operands[index]))
+        return [self._vary(self.add(layer, inputs, op.type.lower()), op)]
+
+    def shapley(self, op, operands):
+        if len(op.outputs) != 1:
+            raise OpRuleError("%s with %d outputs" % (op.type,
+                                                      len(op.outputs)))
+        call, inputs = self.call(op, operands, "other")
+        varying = [v for v in operands if v.kind == "vary"]
+        layer = traced.ElementwiseShapley(
+            call, _shape(op.outputs[0]),
+            nonlinear_mxts_mode=self.nonlinear_mode(varying[0]),
+            players=len(varying))
+        return [self._vary(self.add(layer, inputs, op.type.lower()), op)]
+
+    def multiply(self, op, operands):
+        varying = [v for v in operands if v.kind == "vary"]
+        layer = Multiply(nonlinear_mxts_mode=self.nonlinear_mode(varying[0]))
+        return [self._vary(self.add(layer, [v.value for v in varying],
+                                    "mul"), op)]
+
+    def merge_max(self, op, operands, minimum):
+        layer = (Minimum if minimum else Maximum)(
+            nonlinear_mxts_mode=self.nonlinear_mode(operands[0]))
+        return [self._vary(self.add(layer, [v.value for v in operands],
+                                    op.type.lower()), op)]
+
+    def bilinear(self, op, operands):
+        call, inputs = self.call(op, operands, "other")
+        layer = Bilinear(call, _shape(op.outputs[0]),
+                         nonlinear_mxts_mode=self.nonlinear_mode(
+                             operands[0]))
+        return [self._vary(self.add(layer, inputs, op.type.lower()), op)]
+
+    def softmax(self, op, operands, log):
+        layer = traced.SoftmaxOp(log=log, nonlinear_mxts_mode=self.
+                                 nonlinear_mode(operands[0]))
+        return [self._vary(self.add(layer, [operands[0].value],
+                                    op.type.lower()), op)]
+
+    def max_op(self, op, operands, negate, pool):
+        # max pooling: the model's max-pooling mode (as a native pooling
+        # layer); max reductions: the summation-to-delta max rule (the
+        # gradient under gradient-like modes, as merge.Maximum)
+        if pool:
+            mode = self.maxpool_mode
+        elif self.mode in GRADIENT_LIKE_MODES:
+            mode = MaxPoolDeepLiftMode.gradient
+        else:
+            mode = MaxPoolDeepLiftMode.summation_to_delta
+        call, inputs = self.call(op, operands, "other")
+        if negate:
+            # min(x) == -max(-x): the max rule on -x, then a negation
+            inner = call
+
+            def call(xs, variant=None):
+                return -inner(xs)
+        layer = traced.MaxOp(call, _shape(op.outputs[0]),
+                             maxpool_deeplift_mode=mode)
+        node = self.add(layer, inputs, op.type.lower())
+        if negate:
+            neg = traced.LinearOp(_Negate(), _shape(op.outputs[0]),
+                                  signed=True)
+            node = self.add(neg, [node], "neg")
+        return [self._vary(node, op)]
+
+
+class _Negate(object):
+    """``-x``; its |L| is the identity."""
+
+    def __call__(self, xs, variant=None):
+        return xs[0] if variant == "abs" else -xs[0]
+
+
+def _shape(tensor):
+    shape = tensor.shape
+    if shape.rank is None:
+        raise OpRuleError("a tensor of unknown rank")
+    return tuple(shape.as_list())
+
+
+def _describe(op_type):
+    if op_type in ("If", "StatelessIf", "Case", "StatelessCase", "Switch",
+                   "Merge"):
+        return "control flow: tf.cond / Python if on a tensor"
+    if op_type in ("While", "StatelessWhile", "For", "Enter", "Exit",
+                   "NextIteration", "LoopCond"):
+        return "control flow: tf.while_loop / Python loop over a tensor"
+    if op_type in ("PartitionedCall", "StatefulPartitionedCall",
+                   "RemoteCall"):
+        return "a nested tf.function"
+    if "Random" in op_type:
+        return "a random op"
+    return None
+
+
+def _ancestors(tensors):
+    """The ops the ``tensors`` depend on (data inputs only)."""
+    seen, stack = set(), [t.op for t in tensors]
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        stack.extend(t.op for t in op.inputs)
+    return seen
+
+
+def _fold(op, operands):
+    """Evaluate ``op`` on constant operands (eagerly); numpy outputs."""
+    sizes, attrs = op_arguments(op)
+    flat = [tf.constant(v.value, dtype=v.dtype) for v in operands]
+    out = traced.run_raw_op(op.type, sizes, attrs, flat)
+    if not isinstance(out, (list, tuple)):
+        out = [out]
+    return [np.asarray(t.numpy()) for t in out]
+
+
+def _batch_program(op, operands):
+    """``fn(batch) -> list of output tensors`` of an op whose operands are
+    constants or functions of the batch size."""
+    sizes, attrs = op_arguments(op)
+
+    def fn(batch):
+        flat = [v.value(batch) if v.kind == "batch"
+                else tf.constant(v.value, dtype=v.dtype) for v in operands]
+        out = traced.run_raw_op(op.type, sizes, attrs, flat)
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+    return fn
+
+
+def _shape_program(op, value, factor):
+    """What a shape op (``tf.shape(x)``, ``zeros_like(x)``...) of a varying
+    ``value`` whose axis 0 has ``factor`` times the batch size gives, as a
+    function of the batch size."""
+    rest = list(value.shape[1:])
+    if any(d is None for d in rest):
+        raise OpRuleError("%s of a tensor of shape %s (only the batch axis "
+                          "may be unknown)" % (op.type, value.shape))
+    out_dtype = op.outputs[0].dtype
+    if op.type == "Rank":
+        return Value("const", np.asarray(len(value.shape), np.int32),
+                     out_dtype, ())
+    if value.shape[0] is not None:
+        factor = None
+    elif factor is None:
+        raise OpRuleError("%s of a tensor whose first axis is not known to "
+                          "be a multiple of the batch axis" % op.type)
+
+    def first(batch):
+        if factor is None:
+            return tf.constant([value.shape[0]], batch.dtype)
+        return tf.reshape(batch * factor, [1])
+    if op.type == "Shape":
+        def fn(batch):
+            return tf.cast(tf.concat([first(batch), tf.constant(
+                rest, batch.dtype)], 0), out_dtype)
+    elif op.type == "Size":
+        def fn(batch):
+            return tf.cast(first(batch)[0] * int(np.prod(rest)), out_dtype)
+    elif op.type in ("ZerosLike", "OnesLike"):
+        filler = tf.zeros if op.type == "ZerosLike" else tf.ones
+
+        def fn(batch):
+            return filler(tf.concat([first(batch), tf.constant(
+                rest, batch.dtype)], 0), dtype=out_dtype)
+    else:
+        raise OpRuleError("%s of a varying tensor" % op.type)
+    return Value("batch", fn, out_dtype, _shape(op.outputs[0]))
+
+
+def trace_layer(keras_layer, name, input_layers, call=None,
+                input_dtypes=None,
+                nonlinear_mxts_mode=NonlinearMxtsMode.Rescale,
+                maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient,
+                verbose=False, keras_class=None, **kwargs):
+    """Trace ``keras_layer`` into a :class:`~deeplift.layers.traced.
+    TracedLayer` named ``name``, wired to ``input_layers`` (built deeplift
+    layers, one per tensor the layer is called on) and built.
+
+    ``call``: ``(args, kwargs)`` of the layer's call with
+    :class:`~deeplift.conversion.keras_config.TensorArg` for the tensors
+    (``None``: ``layer(x)`` on the one input); ``input_dtypes``: the
+    TensorFlow dtypes of those tensors (default: the layer's compute
+    dtype). Raises :class:`UnsupportedLayerError` listing every op that
+    has no exact rule, with the layer's name."""
+    label = getattr(keras_layer, "name", name)
+    cls = keras_class or type(keras_layer).__name__
+    for layer in input_layers:
+        layer.build_fwd_pass_vars()
+    shapes = [tuple(layer.get_shape()) for layer in input_layers]
+    compute = getattr(keras_layer, "compute_dtype", None) or "float32"
+    if not tf.as_dtype(compute).is_floating:
+        compute = "float32"
+    dtypes = [tf.as_dtype(d or compute) for d in
+              (input_dtypes or [None] * len(shapes))]
+    args, call_kwargs = call if call is not None else (
+        [TensorArg(0)], {})
+
+    def fn(*xs):
+        a = _substitute(list(args), xs)
+        k = _substitute(dict(call_kwargs), xs)
+        k.setdefault("training", False)
+        return keras_layer(*a, **k)
+    specs = [tf.TensorSpec(s, d) for s, d in zip(shapes, dtypes)]
+    try:
+        concrete = tf.function(fn).get_concrete_function(*specs)
+    except Exception as exc:  # the layer's own code failed on the specs
+        raise UnsupportedLayerError({}, settings={
+            "%s: tracing failed (%s: %s)" % (cls, type(exc).__name__,
+                                            str(exc).split("\n")[0][:200]):
+            [label]})
+    graph = concrete.graph
+    outputs = tf.nest.flatten(concrete.structured_outputs)
+    if len(outputs) != 1:
+        raise UnsupportedLayerError({}, settings={
+            "%s: a traced layer must return one tensor (it returns %d)"
+            % (cls, len(outputs)): [label]})
+    output = graph.outputs[0] if graph.outputs else outputs[0]
+
+    ctx = TraceContext(name, nonlinear_mxts_mode, maxpool_deeplift_mode,
+                       compute, verbose)
+    values = {}
+    ports = []
+    for i, (placeholder, shape) in enumerate(zip(graph.inputs, shapes)):
+        port = Port(batch_shape=shape, name="%s/input_%d" % (name, i))
+        ports.append(port)
+        values[placeholder.name] = Value("vary", port, dtypes[i], shape)
+    ctx.batch_source = ports[0]
+    port_names = set(p.name for p in graph.inputs[:len(shapes)])
+    factors = {}
+
+    def batch_factor(tensor_name):
+        """How many times the batch size the first axis of a traced tensor
+        is (1 for the inputs; others from a second trace at batch size
+        7), or None when unknown."""
+        if tensor_name in port_names:
+            return 1
+        if not factors:
+            fixed = tf.function(fn).get_concrete_function(
+                *[tf.TensorSpec((_PROBE_BATCH,) + tuple(s[1:]), d)
+                  for s, d in zip(shapes, dtypes)])
+            for fop in fixed.graph.get_operations():
+                for t in fop.outputs:
+                    dims = t.shape.as_list() if t.shape.rank else None
+                    if dims and dims[0] is not None and \
+                            dims[0] % _PROBE_BATCH == 0:
+                        factors[t.name] = dims[0] // _PROBE_BATCH
+            factors.setdefault(None, None)
+        return factors.get(tensor_name)
+    ctx.batch_factor = batch_factor
+    problems = OrderedDict()
+
+    def problem(what):
+        problems.setdefault(what, [label])
+
+    def walk(graph, values, outputs, depth=0):
+        """Convert the ops of ``graph`` that ``outputs`` need, ``values``
+        holding the Values of its inputs (filled in with the others)."""
+        captured = {internal.name: external
+                    for external, internal in graph.captures}
+        needed = _ancestors(outputs)
+        for op in graph.get_operations():
+            if op.name in needed and op.type not in IGNORED:
+                visit(graph, op, values, captured, depth)
+
+    def inline(graph, op, operands, depth):
+        """The output Values of a nested tf.function call, its body
+        converted in place; None when it cannot be read."""
+        try:
+            body = graph._get_function(op.get_attr("f").name).graph
+        except Exception:  # private API of TensorFlow's function library
+            return None
+        if depth > 8 or len(body.inputs) != len(operands):
+            return None
+        inner = {ph.name: v for ph, v in zip(body.inputs, operands)}
+        walk(body, inner, body.outputs, depth + 1)
+        return [inner.get(t.name) for t in body.outputs]
+
+    def visit(graph, op, values, captured, depth):
+        if op.type == "Placeholder":
+            tensor = op.outputs[0]
+            if tensor.name in values:
+                return
+            external = captured.get(tensor.name)
+            if external is None:
+                problem("%s: an input placeholder that is not a call "
+                        "argument" % cls)
+                return
+            if tensor.dtype == tf.resource:
+                values[tensor.name] = Value("resource", external,
+                                            tensor.dtype, ())
+            else:
+                values[tensor.name] = Value("const",
+                                            np.asarray(external.numpy()),
+                                            tensor.dtype, _shape(tensor))
+            return
+        operands = [values.get(t.name) for t in op.inputs]
+        if any(v is None for v in operands):
+            return  # after an op already listed
+        if op.type in ("PartitionedCall", "StatefulPartitionedCall"):
+            outs = inline(graph, op, operands, depth)
+            if outs is not None:
+                for tensor, value in zip(op.outputs, outs):
+                    if value is not None:
+                        values[tensor.name] = value
+                return
+        described = _describe(op.type)
+        if described is not None:
+            problem("TensorFlow op %s (%s) in traced layer of class %s"
+                    % (op.type, described, cls))
+            return
+        if op.type == "ReadVariableOp":
+            if operands[0].kind != "resource":
+                problem("%s: ReadVariableOp of a computed resource" % cls)
+                return
+            value = tf.raw_ops.ReadVariableOp(
+                resource=operands[0].value, dtype=op.get_attr("dtype"))
+            values[op.outputs[0].name] = Value(
+                "const", np.asarray(value.numpy()), value.dtype,
+                tuple(value.shape))
+            return
+        if op.type == "Const":
+            values[op.outputs[0].name] = Value(
+                "const", tf.make_ndarray(op.get_attr("value")),
+                op.outputs[0].dtype, _shape(op.outputs[0]))
+            return
+        if any(v.kind == "resource" for v in operands) or (
+                op.op_def.is_stateful and op.type not in OP_RULES):
+            problem("TensorFlow op %s (stateful) in traced layer of class %s"
+                    % (op.type, cls))
+            return
+        try:
+            outs = _convert_op(ctx, op, operands)
+        except OpRuleError as exc:
+            problem("TensorFlow op %s in traced layer of class %s: %s"
+                    % (op.type, cls, exc))
+            return
+        except UnsupportedLayerError:
+            raise
+        except (ValueError, TypeError, tf.errors.OpError) as exc:
+            problem("TensorFlow op %s in traced layer of class %s could not "
+                    "be converted (%s)" % (op.type, cls,
+                                           str(exc).split("\n")[0][:150]))
+            return
+        if outs is None:
+            problem("TensorFlow op %s has no DeepLIFT rule (traced layer of "
+                    "class %s)" % (op.type, cls))
+            return
+        if op.type not in PASS_THROUGH and op.type != "IdentityN" and \
+                any(o.kind == "vary" for o in outs):
+            ctx.counts[op.type] = ctx.counts.get(op.type, 0) + 1
+        for tensor, value in zip(op.outputs, outs):
+            values[tensor.name] = value
+
+    walk(graph, values, [output])
+    if problems:
+        raise UnsupportedLayerError({}, settings=problems)
+    out_value = values.get(output.name)
+    if out_value is None or out_value.kind != "vary":
+        raise UnsupportedLayerError({}, settings={
+            "%s: the traced output does not depend on the layer's inputs"
+            % cls: [label]})
+    layer = traced.TracedLayer(
+        ports, out_value.value,
+        op_counts={k: v for k, v in ctx.counts.items() if v},
+        keras_class=cls, name=name, verbose=verbose)
+    layer.set_inputs(list(input_layers))
+    layer.build_fwd_pass_vars()
+    return layer
+
+
+def _convert_op(ctx, op, operands):
+    """The output Values of one op (None: no rule)."""
+    kinds = set(v.kind for v in operands)
+    if "vary" not in kinds:
+        if "batch" in kinds:
+            program = _batch_program(op, operands)
+            return [Value("batch", (lambda b, i=i: program(b)[i]), t.dtype,
+                          _shape(t)) for i, t in enumerate(op.outputs)]
+        return [Value("const", array, t.dtype, _shape(t))
+                for array, t in zip(_fold(op, operands), op.outputs)]
+    if op.type in SHAPE_OPS:
+        if op.type == "ShapeN":
+            return [_shape_program(_ShapeOf(op, i), v,
+                                   ctx.batch_factor(t.name))
+                    for i, (v, t) in enumerate(zip(operands, op.inputs))]
+        return [_shape_program(op, operands[0],
+                               ctx.batch_factor(op.inputs[0].name))]
+    if op.type in PASS_THROUGH:
+        return [operands[0]]
+    if op.type == "IdentityN":  # e.g. tf.custom_gradient's forward
+        return list(operands)
+    builder = OP_RULES.get(op.type)
+    if builder is None:
+        return None
+    return builder(ctx, op, operands)
+
+
+class _ShapeOf(object):
+    """Output ``i`` of a ShapeN op seen as a Shape op."""
+
+    type = "Shape"
+
+    def __init__(self, op, i):
+        self.outputs = [op.outputs[i]]

@@ -1,0 +1,589 @@
+"""Layers of op-level conversion: a Keras layer traced into TensorFlow ops
+(:mod:`deeplift.conversion.tracing`) becomes a :class:`TracedLayer`, whose
+inner graph has one node per op that depends on the layer's inputs.
+
+The nodes run the traced op itself (:class:`OpCall`: the op type, its
+attributes and its operands, the constant ones captured), in the dtype of
+the data.  Values that are bool or integer in TensorFlow (masks, indices)
+travel between nodes as floats (0/1) and are cast back where an op reads
+them.  One class per rule family:
+
+* :class:`LinearOp`: affine in what varies (MatMul / Einsum /
+  convolutions with a constant operand, Add, Sub, Neg, BiasAdd, Mul and
+  RealDiv by a constant, sums and means, and the structural ops: reshape,
+  transpose, slice, gather, concat, pad, tile...). DeepLIFT's Linear rule:
+  the output difference is the op's linear part applied to the input
+  differences; positive and negative parts split by the sign of the
+  coefficients (the op with the absolute value of its constant
+  coefficients, Sub read as Add, Neg as Identity).
+* :class:`ElementwiseOp`: an elementwise function of one varying input
+  (Relu, Exp, Log, Erf, Rsqrt, Pow by a constant, a comparison with a
+  constant, ...): an :class:`~deeplift.layers.activations.Activation`, so
+  every rule of :mod:`deeplift.rules.activation` applies; its derivative
+  is the op's own (automatic differentiation; 0 for bool-valued ops).
+* :class:`ElementwiseShapley`: an elementwise function of several varying
+  inputs (``where(c, x, y)``, ``(x - y)**2``, ``x / y``, logical ops):
+  each input gets its exact Shapley share of the output difference
+  (mean over the orders in which the inputs move from reference to
+  actual value), so contributions sum to the difference exactly.
+* :class:`SoftmaxOp`: softmax (or log-softmax) over the last axis as exp
+  of the logits shifted by a constant shared by input and reference, a
+  sum, a reciprocal (log) and a Shapley product (difference) -- exact.
+* :class:`MaxOp`: max reductions and max pooling with the max-pooling rule
+  of :mod:`deeplift.rules.maxpool` (``summation_to_delta``: exact).
+* bilinear contractions of two varying operands (``q @ k^T``):
+  :class:`deeplift.layers.bilinear.Bilinear`; elementwise products,
+  maxima and minima of varying tensors: :mod:`deeplift.layers.merge`.
+"""
+import itertools
+import logging
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from deeplift.graph import (topological_order, forward_sweep,
+                            backward_sweep, vjp)
+from deeplift.layers.activations import Activation
+from deeplift.layers.arithmetic import Reduce
+from deeplift.layers.composite import Composite, Port
+from deeplift.layers.core import (ListInputMixin, SingleInputMixin, Node,
+                                  NonlinearMxtsMode, MaxPoolDeepLiftMode,
+                                  check_mode, captured)
+from deeplift.layers.merge import (Multiply, Subtract, GRADIENT_LIKE_MODES,
+                                   unbroadcast)
+from deeplift.rules.maxpool import maxpool_rule
+from deeplift.rules.ops import (positive_part, negative_part,
+                                select_by_sign)
+from deeplift.modes import NEAR_ZERO_THRESHOLD
+
+logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------
+# running a traced op
+# --------------------------------------------------------------------------
+
+class Varying(object):
+    """Operand ``index`` of the node's inputs; ``dtype``: its TensorFlow
+    dtype in the trace (bool/int values travel as floats)."""
+
+    def __init__(self, index, dtype):
+        self.index = int(index)
+        self.dtype = tf.as_dtype(dtype)
+
+
+class Fixed(object):
+    """An operand that does not vary with the input: ``value`` a numpy
+    array (a folded constant) or ``fn(batch_size) -> tensor`` (a value
+    computed from the batch size only, e.g. ``tf.shape(x)``); ``role``:
+    ``"coef"`` (a multiplicative coefficient: its absolute value gives the
+    op's |L|), ``"offset"`` (additive: zero in the op's linear part) or
+    ``"other"`` (shapes, axes, indices)."""
+
+    def __init__(self, value, role="other", dtype=None):
+        self.value = value
+        self.role = role
+        self.dtype = tf.as_dtype(dtype if dtype is not None else
+                                 np.asarray(value).dtype)
+
+
+class OpCall(object):
+    """One TensorFlow op with its operands (:class:`Varying` or
+    :class:`Fixed`, in the op's flat input order).
+
+    ``op_type``: e.g. ``"Einsum"``; ``arg_sizes``: ``[(input argument name,
+    number of tensors or None for a single one)]`` from the op's
+    definition; ``attrs``: the attributes ``tf.raw_ops.<op_type>`` takes;
+    ``out_index``: which output; ``trace_dtype``: the float dtype of the
+    trace (floats of that dtype, and attributes naming it, follow the
+    data's dtype)."""
+
+    def __init__(self, op_type, arg_sizes, attrs, operands, out_index=0,
+                 out_dtype=tf.float32, trace_dtype=tf.float32,
+                 batch_index=None):
+        #: the input whose axis 0 is the batch axis (a port of the traced
+        #: layer), for operands computed from the batch size
+        self.batch_index = batch_index
+        self.op_type = op_type
+        self.arg_sizes = list(arg_sizes)
+        self.attrs = dict(attrs)
+        self.operands = list(operands)
+        self.out_index = int(out_index)
+        self.out_dtype = tf.as_dtype(out_dtype)
+        self.trace_dtype = tf.as_dtype(trace_dtype)
+
+    def _dtype_of(self, traced, dtype):
+        if traced == self.trace_dtype or (traced.is_floating
+                                          and self.trace_dtype.is_floating
+                                          and traced == dtype):
+            return dtype
+        return traced
+
+    def fixed_value(self, operand, dtype, batch):
+        """The tensor of a :class:`Fixed` operand for data of ``dtype``
+        and batch size ``batch`` (a scalar tensor or None)."""
+        target = self._dtype_of(operand.dtype, dtype)
+        if callable(operand.value):
+            return tf.cast(operand.value(batch), target)
+        return captured(self, id(operand), operand.value, target) \
+            if target.is_floating else tf.constant(operand.value, target)
+
+    def __call__(self, xs, variant=None):
+        """The op on ``xs`` (the varying operands, floats of one dtype).
+        ``variant``: None for the op itself, ``"linear"`` for its linear
+        part (offsets zeroed), ``"abs"`` for its linear part with the
+        absolute value of its coefficients."""
+        dtype = xs[0].dtype
+        batch = None
+        flat = []
+        for operand in self.operands:
+            if isinstance(operand, Varying):
+                x = xs[operand.index]
+                target = self._dtype_of(operand.dtype, dtype)
+                flat.append(x if target == x.dtype else tf.cast(x, target))
+                continue
+            if callable(operand.value) and batch is None:
+                batch = tf.shape(xs[self.batch_index])[0]
+            value = self.fixed_value(operand, dtype, batch)
+            if variant is not None and operand.role == "offset":
+                value = tf.zeros_like(value)
+            elif variant == "abs" and operand.role == "coef":
+                value = tf.abs(value)
+            flat.append(value)
+        op_type = self.op_type
+        if variant == "abs":
+            op_type = ABS_VARIANTS.get(op_type, op_type)
+        out = run_raw_op(op_type, self.arg_sizes, self.attrs, flat,
+                         {k: self._dtype_of(v, dtype) for k, v in
+                          self.attrs.items() if isinstance(v, tf.DType)})
+        if isinstance(out, (list, tuple)):
+            out = out[self.out_index]
+        if not out.dtype.is_floating or out.dtype != dtype:
+            out = tf.cast(out, dtype)
+        return out
+
+
+#: the op |L| of an op whose coefficients have fixed signs (Sub's second
+#: operand, Neg)
+ABS_VARIANTS = {"Sub": "AddV2", "Neg": "Identity"}
+
+
+def run_raw_op(op_type, arg_sizes, attrs, flat, dtype_attrs=None):
+    """``tf.raw_ops.<op_type>`` on the flat operand list ``flat`` grouped
+    by ``arg_sizes``, with ``attrs`` (``dtype_attrs`` overriding dtype
+    attributes)."""
+    kwargs = dict(attrs)
+    if dtype_attrs:
+        kwargs.update(dtype_attrs)
+    position = 0
+    for name, size in arg_sizes:
+        if size is None:
+            kwargs[name] = flat[position]
+            position += 1
+        else:
+            kwargs[name] = list(flat[position:position + size])
+            position += size
+    if op_type == "Identity" and "input" not in kwargs:
+        # the |L| of Neg (an Identity of Neg's operand ``x``)
+        kwargs = {"input": kwargs.pop("x")}
+    return getattr(tf.raw_ops, op_type)(**kwargs)
+
+
+def _static(shape):
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+# --------------------------------------------------------------------------
+# rule families
+# --------------------------------------------------------------------------
+
+class _OpNode(Node):
+    """A node running ``call`` (an :class:`OpCall` or a function of the
+    input list) with a known output shape (batch axis None)."""
+
+    def __init__(self, call, shape, **kwargs):
+        super(_OpNode, self).__init__(**kwargs)
+        self.call = call
+        self.shape = _static(shape)
+
+    def forward(self, xs):
+        """The op on the input list ``xs``."""
+        return self.call(list(xs))
+
+    def _compute_shape(self, input_shapes):
+        return self.shape
+
+
+class LinearOp(ListInputMixin, _OpNode):
+    """An op affine in its varying inputs (see the module docstring).
+    ``signed``: its coefficients may be negative (a constant coefficient
+    operand, Sub of a varying operand, Neg); otherwise the op is
+    structural (contributions map through its linear part, multipliers
+    through its transpose)."""
+
+    def __init__(self, call, shape, signed, **kwargs):
+        super(LinearOp, self).__init__(call, shape, **kwargs)
+        self.signed = bool(signed)
+
+    def _linear(self, xs):
+        return self.call(list(xs), "linear")
+
+    def _abs(self, xs):
+        return self.call(list(xs), "abs")
+
+    def contribs(self, state):
+        """Structural: the input contributions mapped through the linear
+        part (as :class:`~deeplift.layers.core.StructuralLayer`). Signed:
+        split by the signs of the input differences and of the
+        coefficients, ``pos - neg = |L| |dx|`` (as :class:`~deeplift.
+        layers.core.LinearLayer`, so a traced Dense or convolution gives
+        the native layer's numbers)."""
+        if not self.signed:
+            return (self._linear([s.contribs[0] for s in state.inputs]),
+                    self._linear([s.contribs[1] for s in state.inputs]))
+        total = self._linear([s.diff for s in state.inputs])
+        spread = self._abs([tf.abs(s.diff) for s in state.inputs])
+        return 0.5 * (total + spread), 0.5 * (total - spread)
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        """One increment per input: the multipliers through the transpose
+        of the linear part (vector-Jacobian product); signed ops with
+        distinct positive and negative multipliers choose by the sign of
+        each input's difference (DeepLIFT's Linear rule)."""
+        xs = [s.act for s in state.inputs]
+        if not self.signed:
+            pos = vjp(self._linear, xs, pos_mxts)
+            neg = pos if neg_mxts is pos_mxts else vjp(self._linear, xs,
+                                                       neg_mxts)
+            return list(zip(pos, neg))
+        if neg_mxts is pos_mxts:
+            return [(g, g) for g in vjp(self._linear, xs, pos_mxts)]
+        total = vjp(self._linear, xs, pos_mxts + neg_mxts)
+        spread = vjp(self._abs, xs, pos_mxts - neg_mxts)
+        out = []
+        for s, t, d in zip(state.inputs, total, spread):
+            inc = 0.5 * (t + tf.sign(s.diff) * d)
+            out.append((inc, inc))
+        return out
+
+
+class ElementwiseOp(Activation):
+    """``f(x)`` elementwise (``call``: the op on ``[x]``); its derivative
+    by automatic differentiation of the op (zero where it has none, as
+    for comparisons and casts to bool)."""
+
+    def __init__(self, call, op_type="?", **kwargs):
+        super(ElementwiseOp, self).__init__(**kwargs)
+        self.call = call
+        self.op_type = op_type
+
+    def f(self, x):
+        """The op on ``x`` (elementwise)."""
+        return self.call([x])
+
+    def gradient(self, x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = self.call([x])
+        return tape.gradient(y, x,
+                             unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+
+class ElementwiseShapley(ListInputMixin, _OpNode):
+    """An elementwise op of k >= 2 varying inputs of the output's shape.
+
+    Input i gets the Shapley value of the k players (each moving from its
+    reference to its actual value), ``C_i = sum_S w(|S|) (g(S + i) -
+    g(S))`` with ``w(s) = s! (k-1-s)! / k!``: ``sum_i C_i == g(x) -
+    g(x0)`` exactly.  Its coefficient ``C_i / dx_i`` acts as a linear
+    coefficient (contributions split by sign, as in
+    :class:`~deeplift.layers.merge.Multiply`); where ``|dx_i|`` is below
+    NEAR_ZERO_THRESHOLD (and under the gradient-like modes) the partial
+    derivative at the actual point is used."""
+
+    def __init__(self, call, shape, nonlinear_mxts_mode=NonlinearMxtsMode.
+                 Rescale, players=None, **kwargs):
+        super(ElementwiseShapley, self).__init__(call, shape, **kwargs)
+        self.nonlinear_mxts_mode = check_mode(
+            nonlinear_mxts_mode, NonlinearMxtsMode, "nonlinear_mxts_mode")
+        #: the first ``players`` inputs are the op's operands; an input
+        #: after them only gives the batch size (OpCall.batch_index)
+        self.players = players
+
+    def _players(self, state):
+        return state.inputs[:self.players or len(state.inputs)]
+
+    def _extra(self, state):
+        return [s.act for s in state.inputs[self.players or
+                                            len(state.inputs):]]
+
+    def _gradients(self, xs, extra):
+        with tf.GradientTape() as tape:
+            for x in xs:
+                tape.watch(x)
+            y = self.call(list(xs) + extra)
+        return tape.gradient(y, list(xs),
+                             unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    def coefficients(self, state):
+        """One tensor per operand (the output's shape): its Shapley share
+        over its difference (or the partial derivative, see the class
+        docstring); computed once per state."""
+        if "coefficients" in state.cache:
+            return state.cache["coefficients"]
+        shape = tf.shape(state.act)
+        players, extra = self._players(state), self._extra(state)
+        acts = [tf.broadcast_to(s.act, shape) for s in players]
+        grads = self._gradients(acts, extra)
+        if self.nonlinear_mxts_mode in GRADIENT_LIKE_MODES:
+            state.cache["coefficients"] = grads
+            return grads
+        refs = [tf.broadcast_to(s.ref, shape) for s in players]
+        k = len(acts)
+        values = {}
+
+        def g(subset):  # the inputs in ``subset`` at their actual value
+            if subset not in values:
+                values[subset] = self.call([a if i in subset else r
+                                            for i, (a, r) in
+                                            enumerate(zip(acts, refs))]
+                                           + extra)
+            return values[subset]
+        coefs = []
+        for i in range(k):
+            others = [j for j in range(k) if j != i]
+            share = 0
+            for size in range(k):
+                weight = (math.factorial(size) * math.factorial(k - 1 - size)
+                          / math.factorial(k))
+                for subset in itertools.combinations(others, size):
+                    s = frozenset(subset)
+                    share = share + weight * (g(s | {i}) - g(s))
+            dx = acts[i] - refs[i]
+            near = tf.abs(dx) < NEAR_ZERO_THRESHOLD
+            coefs.append(tf.where(near, grads[i],
+                                  share / tf.where(near, tf.ones_like(dx),
+                                                   dx)))
+        state.cache["coefficients"] = coefs
+        return coefs
+
+    def contribs(self, state):
+        """``(pos, neg)``: each operand's difference times its coefficient,
+        split by the signs of both."""
+        pos, neg = 0, 0
+        for s, coef in zip(self._players(state), self.coefficients(state)):
+            dpos, dneg = positive_part(s.diff), negative_part(s.diff)
+            cpos, cneg = positive_part(coef), negative_part(coef)
+            pos = pos + dpos * cpos + dneg * cneg
+            neg = neg + dneg * cpos + dpos * cneg
+        return pos, neg
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        """One increment per input: the output multipliers times each
+        operand's coefficient (summed over broadcast axes); zero for the
+        batch-size input."""
+        out = []
+        for s, coef in zip(self._players(state), self.coefficients(state)):
+            if neg_mxts is pos_mxts:
+                inc = pos_mxts * coef
+            else:
+                cpos, cneg = positive_part(coef), negative_part(coef)
+                inc = select_by_sign(s.diff + tf.zeros_like(coef),
+                                     pos_mxts * cpos + neg_mxts * cneg,
+                                     pos_mxts * cneg + neg_mxts * cpos)
+            inc = unbroadcast(inc, s.act)
+            out.append((inc, inc))
+        for s in state.inputs[len(out):]:
+            zeros = tf.zeros_like(s.act)
+            out.append((zeros, zeros))
+        return out
+
+
+class MaxOp(SingleInputMixin, _OpNode):
+    """A max over windows or axes of one varying input (``call``: the op;
+    reduce_max, MaxPool), with the max-pooling rule of
+    ``maxpool_deeplift_mode`` (:mod:`deeplift.rules.maxpool`)."""
+
+    def __init__(self, call, shape, maxpool_deeplift_mode=MaxPoolDeepLiftMode.
+                 summation_to_delta, **kwargs):
+        super(MaxOp, self).__init__(call, shape, **kwargs)
+        self.maxpool_deeplift_mode = check_mode(
+            maxpool_deeplift_mode, MaxPoolDeepLiftMode,
+            "maxpool_deeplift_mode")
+
+    def gradient_route(self, state, mxts):
+        """``mxts`` routed to the input as the max's gradient does."""
+        return vjp(self.forward, [state.input.act], mxts)[0]
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        """The max-pooling rule of ``maxpool_deeplift_mode``."""
+        rule = maxpool_rule(self.maxpool_deeplift_mode)
+        return rule(self, state, pos_mxts, neg_mxts)
+
+
+class _Function(object):
+    """A plain elementwise function as a node's call."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, xs, variant=None):
+        return self.fn(xs[0])
+
+
+class SoftmaxOp(Composite):
+    """Softmax (``log=False``) or log-softmax (``log=True``) over the last
+    axis, exact: with ``s`` the largest logit of the row in the input and
+    in its reference (one constant for both, so it cancels), ``e =
+    exp(x - s)``, ``S = sum(e)``, softmax ``= e * (1/S)`` (Shapley product)
+    and log-softmax ``= (x - s) - log(S)``.  The exponential, reciprocal
+    and logarithm follow ``nonlinear_mxts_mode``."""
+
+    def __init__(self, log=False, **kwargs):
+        super(SoftmaxOp, self).__init__(**kwargs)
+        self.log = bool(log)
+
+    def build_inner(self, port):
+        """exp -> sum -> reciprocal -> product (softmax) or exp -> sum ->
+        log -> difference (log-softmax), from ``port``; returns the
+        output node."""
+        mode = self.nonlinear_mxts_mode
+        e = self.add("exp", ElementwiseOp(_Function(tf.exp), "Exp",
+                                          nonlinear_mxts_mode=mode), port)
+        total = self.add("sum", Reduce(axis=-1, op="sum", keepdims=True), e)
+        if self.log:
+            log = self.add("log", ElementwiseOp(_Function(tf.math.log),
+                                                "Log",
+                                                nonlinear_mxts_mode=mode),
+                           total)
+            return self.add("log_softmax", Subtract(), [port, log])
+        recip = self.add("reciprocal", ElementwiseOp(
+            _Function(tf.math.reciprocal), "Reciprocal",
+            nonlinear_mxts_mode=mode), total)
+        return self.add("softmax", Multiply(nonlinear_mxts_mode=mode),
+                        [e, recip])
+
+    def forward(self, xs):
+        """TensorFlow's softmax / log-softmax of ``xs[0]`` (last axis)."""
+        if self.log:
+            return tf.nn.log_softmax(xs[0])
+        return tf.nn.softmax(xs[0])
+
+    def inner_states(self, state):
+        """The inner graph's states on the logits and references shifted
+        by their common row maximum (computed once per state)."""
+        if "inner" not in state.cache:
+            x, x0 = state.input.act, state.input.ref
+            shift = tf.stop_gradient(tf.maximum(
+                tf.reduce_max(x, axis=-1, keepdims=True),
+                tf.reduce_max(x0, axis=-1, keepdims=True)))
+            states = forward_sweep(self._order, {self._port: x - shift},
+                                   {self._port: x0 - shift},
+                                   fuse=state.fuse)
+            states[id(self._port)].cache["outer_contribs"] = \
+                state.input.contribs
+            state.cache["inner"] = states
+        return state.cache["inner"]
+
+
+# --------------------------------------------------------------------------
+# the traced layer
+# --------------------------------------------------------------------------
+
+class TracedLayer(ListInputMixin, Node):
+    """A Keras layer converted op by op: an inner graph of the nodes above,
+    fed by one :class:`~deeplift.layers.composite.Port` per input.
+
+    Built by :func:`deeplift.conversion.tracing.trace_layer`, which gives
+    the ports, the inner output node and ``op_counts`` (TensorFlow op type
+    -> number of nodes made from it).  Contributions and multipliers are
+    those of the inner graph (as :class:`~deeplift.layers.composite.
+    Composite`); inputs that do not reach the output get zero
+    multipliers."""
+
+    has_inner_graph = True
+    min_inputs = 1
+
+    def __init__(self, ports, output, op_counts=None, keras_class=None,
+                 **kwargs):
+        super(TracedLayer, self).__init__(**kwargs)
+        self._ports = list(ports)
+        self._out = output
+        self._out.build_fwd_pass_vars()
+        self._order = topological_order([self._out])
+        self.op_counts = dict(op_counts or {})
+        self.keras_class = keras_class
+
+    def _check_inputs(self):
+        if not isinstance(self.inputs, (list, tuple)):
+            self.inputs = [self.inputs]
+        ListInputMixin._check_inputs(self)
+        if len(self.inputs) != len(self._ports):
+            raise ValueError("traced layer %r takes %d inputs, got %d"
+                             % (self.name, len(self._ports),
+                                len(self.inputs)))
+
+    def inner_layers(self):
+        """The inner nodes, inputs first (ports included)."""
+        return list(self._order)
+
+    def _compute_shape(self, input_shapes):
+        return tuple(self._out.get_shape())
+
+    def _feeds(self, xs):
+        """{port: input}; with several inputs of batch sizes 1 and N (a
+        shared reference beside per-example masks) the batch-1 ones are
+        broadcast to N, as the layer's own ops (an einsum) need one
+        batch size."""
+        xs = list(xs)
+        if len(xs) > 1:
+            batch = tf.reduce_max(tf.stack([tf.shape(x)[0] for x in xs]))
+            xs = [tf.broadcast_to(x, tf.concat([[batch], tf.shape(x)[1:]],
+                                               0)) for x in xs]
+        return {port: x for port, x in zip(self._ports, xs)
+                if any(port is l for l in self._order)}
+
+    def forward(self, xs):
+        """The inner graph on the inputs ``xs``; its output."""
+        states = forward_sweep(self._order, self._feeds(xs))
+        return states[id(self._out)].act
+
+    def inner_states(self, state):
+        """The inner graph's states for the outer ``state`` (computed once
+        per state)."""
+        if "inner" not in state.cache:
+            states = forward_sweep(
+                self._order, self._feeds([s.act for s in state.inputs]),
+                self._feeds([s.ref for s in state.inputs]), fuse=state.fuse)
+            for port, s in zip(self._ports, state.inputs):
+                if id(port) in states:
+                    states[id(port)].cache["outer_contribs"] = s.contribs
+            state.cache["inner"] = states
+        return state.cache["inner"]
+
+    def contribs(self, state):
+        """The inner output's ``(pos, neg)`` contributions."""
+        return self.inner_states(state)[id(self._out)].contribs
+
+    def backward(self, state, pos_mxts, neg_mxts, override=None):
+        """One ``(pos, neg)`` increment per input: the inner graph's
+        backward sweep (with the outer sweep's ``override``) from the
+        output's multipliers; zeros for inputs the output does not
+        use."""
+        mxts = backward_sweep(self._order, self.inner_states(state),
+                              self._out, pos_mxts, override=override,
+                              neg_seed=neg_mxts)
+        out = []
+        for port, s in zip(self._ports, state.inputs):
+            if id(port) in mxts:
+                out.append(mxts[id(port)])
+            else:
+                zeros = tf.zeros_like(s.act)
+                out.append((zeros, zeros))
+        return out
+
+
+__all__ = ["Varying", "Fixed", "OpCall", "LinearOp", "ElementwiseOp",
+           "ElementwiseShapley", "MaxOp", "SoftmaxOp", "TracedLayer",
+           "Port", "run_raw_op"]
