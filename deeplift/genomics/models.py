@@ -156,28 +156,47 @@ def resolve_target(model, target):
     model: the profile head is the output whose shape is (None, L) or
     (None, L, C) with L > 1 (its logits: the layer before a final
     activation), the counts head the output of shape (None, 1) or
-    (None, C) with C <= 2.  Raises ValueError naming the outputs when the
-    model does not have exactly one of each."""
+    (None, C) with C <= 2.  An output that was not converted (a
+    :class:`~deeplift.conversion.placeholder.Placeholder`, e.g.
+    ChromBPNet's counts ``Lambda``) has no shape: when the other output is
+    the profile head it is taken for the counts head, so ``"profile"``
+    resolves without it and ``"counts"`` raises its
+    :class:`~deeplift.conversion.errors.UnsupportedLayerError`.  Raises
+    ValueError naming the outputs when the model does not have exactly one
+    of each."""
+    from deeplift.conversion.placeholder import Placeholder
     if target not in TARGETS:
         raise ValueError("target must be one of %s, got %r"
                          % (", ".join(TARGETS), target))
     outputs = model.output_layers()
-    described = ", ".join("%s %s" % (l.get_name(), tuple(l.get_shape()))
-                          for l in outputs)
-    profile, counts = [], []
+    # a layer that feeds only a placeholder is no output of the Keras model
+    feeding = set(id(parent) for l in model.all_layers()
+                  if isinstance(l, Placeholder) for parent in l.parents)
+    outputs = [l for l in outputs if id(l) not in feeding]
+    described = ", ".join(
+        "%s %s" % (l.get_name(), "(not converted)" if isinstance(
+            l, Placeholder) else tuple(l.get_shape())) for l in outputs)
+    profile, counts, unconverted = [], [], []
     for layer in outputs:
+        if isinstance(layer, Placeholder):
+            unconverted.append(layer)
+            continue
         shape = tuple(layer.get_shape())[1:]
         if len(shape) >= 1 and shape[0] is not None and (
                 len(shape) >= 2 or shape[0] > 2):
             profile.append(layer)
         elif len(shape) == 1 and shape[0] is not None and shape[0] <= 2:
             counts.append(layer)
+    if len(outputs) == 2 and len(profile) == 1 and len(unconverted) == 1:
+        counts = unconverted
     chosen = profile if target == "profile" else counts
     if len(outputs) != 2 or len(profile) != 1 or len(counts) != 1:
         raise ValueError(
             "cannot tell the %s head of this model: expected two outputs, "
             "profile logits (None, L[, C]) and counts (None, 1), but it has "
             "%s; give target_layer as a layer name" % (target, described))
+    if isinstance(chosen[0], Placeholder):
+        chosen[0].get_shape()      # raises its UnsupportedLayerError
     # explain the pre-activation
     return model.pre_activation(chosen[0]).get_name()
 

@@ -1,0 +1,76 @@
+"""ChromBPNet's full model (tests/chrombpnet_full.py: bias + bias-free
+BPNet under tf_keras, counts combined by a ``Lambda`` logsumexp) through
+``deeplift contribs``: ``--target profile`` needs no Lambda and works
+without trust; ``--target counts`` without ``--trust-model`` is one error
+line, exit 2, nothing written; with ``--trust-model`` (once Lambda layers
+are traced) both heads score."""
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tf_keras")
+
+from deeplift.cli import main  # noqa: E402
+from deeplift.dinuc_shuffle import dinuc_shuffle_batch  # noqa: E402
+from deeplift.targets import profile_weights  # noqa: E402
+from tests.bpnet_net import random_onehot  # noqa: E402
+from tests.chrombpnet_full import chrombpnet_full  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("chrombpnet_full")
+    kmodel = chrombpnet_full(seed=1)
+    path = str(tmp / "chrombpnet.h5")
+    kmodel.save(path)
+    x = random_onehot(3, 96, seed=3)
+    refs = dinuc_shuffle_batch(x, 1, rng=np.random.RandomState(0)).astype(
+        np.float32)                                       # (3, 1, 96, 4)
+    np.save(str(tmp / "x.npy"), x)
+    np.save(str(tmp / "refs.npy"), refs)
+    return dict(kmodel=kmodel, path=path, tmp=tmp, x=x, refs=refs)
+
+
+def run(argv, capfd):
+    status = main([str(a) for a in argv])
+    out, err = capfd.readouterr()
+    return status, out, err
+
+
+def contribs_argv(setup, target, out, *extra):
+    return ["contribs", setup["path"], "--npy", setup["tmp"] / "x.npy",
+            "--reference", setup["tmp"] / "refs.npy", "--target", target,
+            "--method", "rescale", "--out", out, "--quiet"] + list(extra)
+
+
+def test_profile_without_trust(setup, capfd):
+    """The profile head never touches the Lambda: scored without trust;
+    with one reference per sequence, sum(onehot * hypothetical) is the
+    change of ChromBPNet's profile scalar with the shap-convention
+    weights, w . (l(x) - l(ref)), l from tf_keras' own forward pass."""
+    out = setup["tmp"] / "profile.npz"
+    status, _, err = run(contribs_argv(setup, "profile", out), capfd)
+    assert status == 0, err
+    hyp = np.load(out)["hypothetical"]
+    x, ref = setup["x"], setup["refs"][:, 0]
+    lx = setup["kmodel"](x)[0].numpy().astype(np.float64)
+    lr = setup["kmodel"](ref)[0].numpy().astype(np.float64)
+    w = profile_weights(lx, lr, convention="shap")
+    expected = (w * (lx - lr)).sum(axis=1)
+    total = (x * hyp).sum(axis=(1, 2))
+    scale = np.abs(x * hyp).sum(axis=(1, 2))
+    # float32 scores: 1e-4 of the contribution scale
+    np.testing.assert_allclose(total / scale, expected / scale, atol=1e-4,
+                               rtol=0)
+
+
+def test_counts_without_trust_is_one_line(setup, capfd):
+    out = setup["tmp"] / "counts.npz"
+    status, _, err = run(contribs_argv(setup, "counts", out), capfd)
+    assert status == 2
+    lines = [l for l in err.strip().splitlines()
+             if l.startswith("deeplift: error: ")]
+    assert len(lines) == 1, err
+    assert "logcount_predictions" in lines[0] and "Lambda" in lines[0]
+    assert not os.path.exists(out)
