@@ -34,4 +34,5 @@ from deeplift.layers.reshaping import (Reshape, Permute,  # noqa
                                        Cropping1D, Cropping2D,
                                        ZeroPadding1D, ZeroPadding2D,
                                        UpSampling1D, UpSampling2D,
-                                       RepeatVector)
+                                       RepeatVector, GetItem)
+from deeplift.layers.wrappers import TimeDistributed  # noqa
