@@ -87,4 +87,5 @@ def test_time_distributed_of_an_unknown_class_names_it():
     config = {"name": "td", "layer": {"class_name": "Whatever",
                                       "config": {}}, "weights": []}
     with pytest.raises(UnsupportedLayerError, match="Whatever"):
-        timedistributed_conversion(config=config, name="td_0")
+        timedistributed_conversion(config=config, name="td_0",
+                                   lookup=lambda *args: None)

@@ -113,7 +113,9 @@ REGISTRY = {
     "Minimum": merge.minimum_conversion,
 
     # wrappers
-    "TimeDistributed": wrappers.timedistributed_conversion,
+    # (the wrapped layer's conversion is looked up here)
+    "TimeDistributed": lambda **kwargs: wrappers.timedistributed_conversion(
+        lookup=lookup, **kwargs),
 
     # reshaping
     "Reshape": reshaping.reshape_conversion,

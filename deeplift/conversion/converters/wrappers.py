@@ -16,20 +16,21 @@ def _inner_build_config(build_config):
     return dict(build_config, input_shape=[shape[0]] + list(shape[2:]))
 
 
-def timedistributed_conversion(config, name, verbose=True, build_config=None,
-                               **kwargs):
+def timedistributed_conversion(config, name, lookup, verbose=True,
+                               build_config=None, **kwargs):
     """``[TimeDistributed]`` around the deeplift layers of the wrapped
     layer (``config['layer']``) converted by its own
     conversion function with TimeDistributed's weights.  A wrapped class
     without a conversion raises :class:`UnsupportedLayerError` naming it
-    (so that the layer can be traced instead)."""
-    from deeplift.conversion import registry   # (registry imports this)
+    (so that the layer can be traced instead).  ``lookup(class_name,
+    custom, module)``: the conversion function of a class (the registry's
+    :func:`~deeplift.conversion.registry.lookup`)."""
     inner = config.get("layer")
     if not isinstance(inner, dict) or "class_name" not in inner:
         raise layer_err(name, config, "TimeDistributed without a wrapped "
                         "layer config")
     cls = inner["class_name"]
-    func = registry.lookup(cls, None, inner.get("module"))
+    func = lookup(cls, None, inner.get("module"))
     if func is None or cls == "TimeDistributed":
         raise UnsupportedLayerError(
             {"TimeDistributed(%s)" % cls: [config.get("name", name)]})
