@@ -73,4 +73,24 @@ def test_counts_without_trust_is_one_line(setup, capfd):
              if l.startswith("deeplift: error: ")]
     assert len(lines) == 1, err
     assert "logcount_predictions" in lines[0] and "Lambda" in lines[0]
+    assert "--trust-model" in lines[0]
     assert not os.path.exists(out)
+
+
+def test_counts_with_trust_model(setup, capfd):
+    """With --trust-model the Lambda is loaded and traced (needs the
+    tracing engine): the counts scores sum to the change of the model's
+    own counts output (one reference per sequence)."""
+    pytest.importorskip("deeplift.conversion.tracing")
+    out = setup["tmp"] / "counts_trusted.npz"
+    status, _, err = run(contribs_argv(setup, "counts", out,
+                                       "--trust-model"), capfd)
+    assert status == 0, err
+    hyp = np.load(out)["hypothetical"]
+    x, ref = setup["x"], setup["refs"][:, 0]
+    expected = (setup["kmodel"](x)[1].numpy()
+                - setup["kmodel"](ref)[1].numpy())[:, 0]
+    total = (x * hyp).sum(axis=(1, 2))
+    scale = np.abs(x * hyp).sum(axis=(1, 2))
+    np.testing.assert_allclose(total / scale, expected / scale, atol=1e-4,
+                               rtol=0)

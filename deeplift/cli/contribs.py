@@ -115,6 +115,10 @@ def _check_store_path(path, overwrite):
 
 def _conversion_options(args):
     options = {"maxpool_deeplift_mode": args.maxpool_mode}
+    if args.trust_model:
+        options["trust_model"] = True
+    if args.import_packages:
+        options["import_packages"] = tuple(args.import_packages)
     if args.custom_conversions is not None:
         options["custom_conversion_funcs"] = args.custom_conversions
     return options
@@ -482,6 +486,11 @@ def add_parser(sub):
                           "not know: a dict of Keras class names to "
                           "conversion functions, or a function returning "
                           "one (see custom_conversion_funcs)")
+    contribs.add_argument("--trust-model", action="store_true",
+                          help="let Keras load the model's Lambda layers, "
+                          "whose Python code then runs (to trace them, e.g. "
+                          "ChromBPNet's counts head): only for a file you "
+                          "trust")
     contribs.add_argument("--out", required=True,
                           metavar="FILE.npz|SCORES.zarr",
                           help="output file, or a chunked Zarr store (a path "

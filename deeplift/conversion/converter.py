@@ -39,7 +39,9 @@ class ConversionOptions:
     ``layer_overrides`` maps a Keras layer index (Sequential), a deeplift
     node name or a Keras layer name to a dict of modes for that layer;
     ``custom_conversion_funcs`` maps Keras class names to conversion
-    functions (taking precedence over the registry).
+    functions (taking precedence over the registry).  ``trust_model`` and
+    ``import_packages``: how a saved model may be loaded by Keras (see
+    :mod:`deeplift.conversion.loading`).
     """
     nonlinear_mxts_mode: Any = NonlinearMxtsMode.DeepLIFT_GenomicsDefault
     verbose: bool = True
@@ -48,6 +50,10 @@ class ConversionOptions:
     maxpool_deeplift_mode: Any = MaxPoolDeepLiftMode.gradient
     layer_overrides: dict = dataclasses.field(default_factory=dict)
     custom_conversion_funcs: dict = dataclasses.field(default_factory=dict)
+    #: let Keras load (and so run) a saved model's Lambda layers
+    trust_model: bool = False
+    #: packages whose modules a saved model may name (imported to load it)
+    import_packages: tuple = ()
 
     def modes(self):
         return {name: getattr(self, name) for name in MODE_NAMES}

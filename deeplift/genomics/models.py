@@ -28,12 +28,15 @@ def normalize_method(method):
 
 def load_model(h5_file, json_file=None, yaml_file=None,
                method="genomics_default", verbose=False,
-               maxpool_deeplift_mode=None, custom_conversion_funcs=None):
+               maxpool_deeplift_mode=None, custom_conversion_funcs=None,
+               trust_model=False, import_packages=()):
     """Convert a saved Keras model for ``method`` (see
     :mod:`deeplift.methods`).  ``maxpool_deeplift_mode`` (None: the
-    converter's default, ``gradient`` as in 0.6.13) and
+    converter's default, ``gradient`` as in 0.6.13),
     ``custom_conversion_funcs`` (a dict, or ``"module:name"``, see
-    :func:`resolve_custom_conversions`) are passed to the converter.  The
+    :func:`resolve_custom_conversions`), ``trust_model`` and
+    ``import_packages`` (see :mod:`deeplift.conversion.loading`) are passed
+    to the converter.  The
     returned model remembers the method in its ``deeplift_method`` attribute."""
     from deeplift.conversion import kerasapi_conversion as kc
     method = normalize_method(method)
@@ -46,6 +49,10 @@ def load_model(h5_file, json_file=None, yaml_file=None,
     if custom_conversion_funcs:
         options["custom_conversion_funcs"] = resolve_custom_conversions(
             custom_conversion_funcs)
+    if trust_model:
+        options["trust_model"] = True
+    if import_packages:
+        options["import_packages"] = tuple(import_packages)
     model = kc.convert_model_from_saved_files(
         os.fspath(h5_file),
         json_file=None if json_file is None else os.fspath(json_file),
@@ -196,6 +203,15 @@ def resolve_target(model, target):
             "profile logits (None, L[, C]) and counts (None, 1), but it has "
             "%s; give target_layer as a layer name" % (target, described))
     if isinstance(chosen[0], Placeholder):
+        unsupported = chosen[0].blockers.unsupported
+        if list(unsupported) == ["Lambda"] and not chosen[0].blockers.ops \
+                and not chosen[0].blockers.settings:
+            raise ValueError(
+                "the %s head %s needs Lambda layer(s) %s, which hold Python "
+                "code; convert with trust_model=True (CLI: --trust-model) to "
+                "load and trace them (only for a file you trust)"
+                % (target, chosen[0].get_name(),
+                   ", ".join(unsupported["Lambda"])))
         chosen[0].get_shape()      # raises its UnsupportedLayerError
     # explain the pre-activation
     return model.pre_activation(chosen[0]).get_name()
