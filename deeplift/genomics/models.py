@@ -172,9 +172,12 @@ def resolve_target(model, target):
     ValueError naming the outputs when the model does not have exactly one
     of each."""
     from deeplift.conversion.placeholder import Placeholder
+    from deeplift.targets import is_track_target
+    if is_track_target(target):
+        return _track_output(model, target)
     if target not in TARGETS:
-        raise ValueError("target must be one of %s, got %r"
-                         % (", ".join(TARGETS), target))
+        raise ValueError("target must be one of %s, or 'track:T[:central:K]',"
+                         " got %r" % (", ".join(TARGETS), target))
     outputs = model.output_layers()
     # a layer that feeds only a placeholder is no output of the Keras model
     feeding = set(id(parent) for l in model.all_layers()
@@ -215,6 +218,36 @@ def resolve_target(model, target):
         chosen[0].get_shape()      # raises its UnsupportedLayerError
     # explain the pre-activation
     return model.pre_activation(chosen[0]).get_name()
+
+
+def _track_output(model, target):
+    """The layer a track target (``"track:T[:central:K]"``, see
+    :func:`deeplift.targets.parse_track_target`) explains: the model's one
+    output of shape (None, bins, tracks), before its final activation
+    (e.g. softplus), as every DeepLIFT target;
+    ValueError naming the outputs otherwise, or when the track or bins are
+    out of range."""
+    from deeplift.conversion.placeholder import Placeholder
+    from deeplift.targets import parse_track_target, track_weights
+    track, bins = parse_track_target(target)
+    outputs = [l for l in model.output_layers()
+               if not isinstance(l, Placeholder)]
+    shaped = [l for l in outputs if len(tuple(l.get_shape())) == 3]
+    if len(shaped) != 1:
+        raise ValueError(
+            "target %r needs one output of shape (None, bins, tracks), but "
+            "the model's outputs are %s; give target_layer as a layer name "
+            "and target_weights=deeplift.targets.track_target(...)"
+            % (target, ", ".join("%s %s" % (l.get_name(),
+                                            tuple(l.get_shape()))
+                                 for l in outputs)))
+    shape = tuple(shaped[0].get_shape())
+    if shape[1] is None or shape[2] is None:
+        raise ValueError("target %r: the output %s has shape %s; the bins "
+                         "and tracks must be fixed" % (
+                             target, shaped[0].get_name(), shape))
+    track_weights((1,) + shape[1:], track, bins)   # range checks
+    return model.pre_activation(shaped[0]).get_name()
 
 
 _SCORER_CACHE = weakref.WeakKeyDictionary()
