@@ -17,7 +17,10 @@ under these rules:
   modules (``keras.*``) are allowed.  Any other module stops loading with
   one :class:`ModelLoadingError` naming the module, a layer using it and
   the option.  The named packages are imported by deeplift (so that their
-  classes register with Keras) before Keras reads the file.
+  classes register with Keras) before Keras reads the file; one that does
+  not import is a :class:`ModelLoadingError` too.  When Keras cannot load
+  the model for another reason, a warning says why and the converter
+  reports the layers it cannot convert, as without loading.
 * Python code.  A ``Lambda`` holds Python bytecode that loading runs; it
   is loaded only with ``trust_model=True`` (CLI ``--trust-model``).  Keras
   3 loads with ``safe_mode=not trust_model``.  Without trust, a model
@@ -93,13 +96,14 @@ def _module_refs(obj, out):
 
 
 def referenced_modules(model_config):
-    """``{module name: [layer names]}`` of every module the config names."""
+    """``{module name: [(layer path, layer class)]}`` of every module the
+    config names."""
     found = {}
     for name, entry in walk_layers(model_config):
         for module in _module_refs(entry, []):
-            found.setdefault(module, [])
-            if name not in found[module]:
-                found[module].append(name)
+            users = found.setdefault(module, [])
+            if (name, entry.get("class_name")) not in users:
+                users.append((name, entry.get("class_name")))
     return found
 
 
@@ -115,14 +119,17 @@ def check_modules(model_config, import_packages=(), source=None):
     found = referenced_modules(model_config)
     # full module names before the bare packages of registered names
     for module in sorted(found, key=lambda m: ("." not in m, m)):
-        names = found[module]
-        if _package(module) not in allowed:
-            raise ModelLoadingError(
-                "%smodel file names Python module '%s' (layer '%s'); "
-                "deeplift imports a module a model file names only when "
-                "you name its package: import_packages=[%r] (CLI: --import "
-                "%s)" % ("%s: " % source if source else "", module,
-                         names[0], _package(module), _package(module)))
+        if _package(module) in allowed:
+            continue
+        name, cls = found[module][0]
+        package = _package(module)
+        raise ModelLoadingError(
+            "%s%s (layer %s) comes from Python module '%s', which deeplift "
+            "imports only when you name its package: import_packages=[%r] "
+            "(CLI: --import %s); or convert the class yourself with "
+            "custom_conversion_funcs (CLI: --custom-conversions MODULE:NAME)"
+            % ("%s: " % source if source else "", cls, name, module,
+               package, package))
 
 
 def unconverted_layers(model_config, custom_conversion_funcs=None):
@@ -257,8 +264,14 @@ def keras_layers_for(model_config, h5_file, json_file=None, yaml_file=None,
         return None
     check_modules(model_config, import_packages, source)
     import_packages_named(import_packages)
-    model = load_with_keras(h5_file, model_config, json_file, yaml_file,
-                            trust_model)
+    try:
+        model = load_with_keras(h5_file, model_config, json_file, yaml_file,
+                                trust_model)
+    except ModelLoadingError as exc:
+        # the converter then reports the layers it cannot convert
+        logger.warning("%s: layers of %s are not traced: %s",
+                       source or h5_file, ", ".join(sorted(missing)), exc)
+        return None
     logger.info("%s: loaded with Keras to trace %s", source or h5_file,
                 ", ".join(sorted(missing)))
     return live_layers(model)
