@@ -5,6 +5,8 @@ without trust; ``--target counts`` without ``--trust-model`` is one error
 line, exit 2, nothing written; with ``--trust-model`` (once Lambda layers
 are traced) both heads score."""
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +18,9 @@ from deeplift.dinuc_shuffle import dinuc_shuffle_batch  # noqa: E402
 from deeplift.targets import profile_weights  # noqa: E402
 from tests.bpnet_net import random_onehot  # noqa: E402
 from tests.chrombpnet_full import chrombpnet_full  # noqa: E402
+
+WORKER = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "bench", "shap_worker.py")
 
 
 @pytest.fixture(scope="module")
@@ -93,4 +98,66 @@ def test_counts_with_trust_model(setup, capfd):
     total = (x * hyp).sum(axis=(1, 2))
     scale = np.abs(x * hyp).sum(axis=(1, 2))
     np.testing.assert_allclose(total / scale, expected / scale, atol=1e-4,
+                               rtol=0)
+
+
+def _shap(setup, targets):
+    """shap's DeepExplainer as ChromBPNet runs it (bench/shap_worker.py, its
+    own process) on the full model, 5 dinucleotide-shuffled references per
+    sequence; returns (refs, {target: hypothetical})."""
+    from deeplift.dinuc_shuffle import dinuc_shuffle_batch
+    refs = dinuc_shuffle_batch(setup["x"], 5, rng=np.random.RandomState(
+        1)).astype(np.float32)
+    data = str(setup["tmp"] / "shap_data.npz")
+    np.savez(data, x=setup["x"], refs=refs)
+    out = str(setup["tmp"] / ("shap_%s.npz" % "_".join(targets)))
+    proc = subprocess.run([sys.executable, WORKER, setup["path"], data, out,
+                           ",".join(targets)], capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        pytest.fail("shap worker failed: %s" % proc.stderr[-2000:])
+    found = np.load(out)
+    return refs, {t: found["hypothetical_" + t] for t in targets}
+
+
+def test_profile_equals_shap_deepexplainer(setup):
+    """Without trust, the profile head of the full model (both sub-models'
+    logits added) equals shap's numbers as tests/test_shap_twin.py checks
+    for one BPNet (same tolerance, same reason)."""
+    pytest.importorskip("shap")
+    from deeplift.conversion import kerasapi_conversion as kc
+    from deeplift.multiref import MultiRefScorer
+    from deeplift.targets import profile_target
+    refs, theirs = _shap(setup, ["profile"])
+    model = kc.convert_model_from_saved_files(
+        setup["path"], nonlinear_mxts_mode="Rescale", verbose=False)
+    ours = MultiRefScorer(model, target_layer="logits_profile_predictions"
+                          ).run(setup["x"], refs, hypothetical=True,
+                                target_weights=profile_target("shap"),
+                                batch_size=7).hypothetical_contribs
+    scale = np.abs(theirs["profile"]).max()
+    assert scale > 0
+    # as tests/test_shap_twin.py: shap's two-input rule for the product is
+    # a float32 ratio over logit differences that can be tiny
+    np.testing.assert_allclose(ours, theirs["profile"], atol=1e-4 * scale,
+                               rtol=0)
+
+
+def test_counts_with_trust_equals_shap_deepexplainer(setup):
+    """With trust the counts head (the Lambda logsumexp, traced) equals
+    shap's numbers."""
+    pytest.importorskip("shap")
+    pytest.importorskip("deeplift.conversion.tracing")
+    from deeplift.conversion import kerasapi_conversion as kc
+    from deeplift.multiref import MultiRefScorer
+    refs, theirs = _shap(setup, ["counts"])
+    model = kc.convert_model_from_saved_files(
+        setup["path"], nonlinear_mxts_mode="Rescale", verbose=False,
+        trust_model=True)
+    ours = MultiRefScorer(model, target_layer="logcount_predictions").run(
+        setup["x"], refs, hypothetical=True, task_idx=0,
+        batch_size=7).hypothetical_contribs
+    scale = np.abs(theirs["counts"]).max()
+    assert scale > 0
+    np.testing.assert_allclose(ours, theirs["counts"], atol=1e-5 * scale,
                                rtol=0)
