@@ -260,3 +260,22 @@ def test_cli_lambda_without_trust(tmp_path, onehot, capfd):
     assert "double" in lines[0] and "--trust-model" in lines[0]
     assert not out.exists() and not marker.exists()
     assert not os.path.exists(str(out))
+
+
+def test_registered_function_of_another_package_needs_keras(tmp_path):
+    """A known class (Activation) whose config names another package's
+    registered function (CREsted's ``crested>gelu_enf``) is not converted
+    from its config: the module rule applies."""
+    path = tmp_path / "plain.keras"
+    _dna_model(keras.layers.Activation("gelu", name="act")).save(path)
+    config, _ = readers.read_saved_files(str(path))
+    assert loading.unconverted_layers(config) == {}
+    for name, entry in loading.walk_layers(config):
+        if name == "act":
+            entry["config"]["activation"] = {
+                "module": "crested.tl.zoo.utils", "class_name": "function",
+                "config": "gelu_enf", "registered_name": "crested>gelu_enf"}
+    assert loading.unconverted_layers(config) == {"Activation": ["act"]}
+    with pytest.raises(loading.ModelLoadingError,
+                       match="'crested.tl.zoo.utils'.*--import crested"):
+        loading.keras_layers_for(config, str(path))

@@ -120,7 +120,9 @@ def _conversion_error(path, exc):
             for name, layers in unsupported.items())
         return CLIError("cannot convert %s: unsupported Keras layer classes: "
                         "%s; give --custom-conversions MODULE:NAME (a dict "
-                        "of class names to conversion functions)"
+                        "of class names to conversion functions), or "
+                        "--import PACKAGE (the package defining them) so "
+                        "that Keras loads them to be traced"
                         % (path, classes))
     return CLIError("cannot convert %s: %s" % (path, _cli_words(str(exc))))
 

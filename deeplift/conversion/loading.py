@@ -135,8 +135,9 @@ def check_modules(model_config, import_packages=(), source=None):
 def unconverted_layers(model_config, custom_conversion_funcs=None):
     """``{class name: [layer paths]}`` of the layers whose class has no
     conversion (nested models' layers included; op nodes by their op
-    table; ``TimeDistributed`` by its wrapped class) and of every
-    ``Lambda``."""
+    table; ``TimeDistributed`` by its wrapped class), of every ``Lambda``,
+    and of the layers whose config names a module outside Keras (a
+    registered activation of another package)."""
     custom = custom_conversion_funcs or {}
     found = {}
     for name, entry in walk_layers(model_config):
@@ -156,6 +157,12 @@ def unconverted_layers(model_config, custom_conversion_funcs=None):
                 known = registry.lookup(inner_cls, custom,
                                         inner.get("module")) is not None \
                     and inner_cls not in CODE_CLASSES
+            if known and cls not in custom and any(
+                    _package(m) not in KERAS_PACKAGES
+                    for m in _module_refs(entry, [])):
+                # e.g. a Dense whose activation is a registered function of
+                # another package ("crested>gelu_enf"): only Keras has it
+                known = False
         if not known:
             found.setdefault(cls, []).append(name)
     return found
