@@ -71,11 +71,21 @@ def _dna_model(extra=None):
     return keras.Model(x, keras.layers.Dense(1, name="out")(h))
 
 
-def _crafted_keras_file(tmp_path):
+def _two_heads():
+    x = keras.Input((12, 4), name="sequence")
+    h = keras.layers.Conv1D(3, 3, activation="relu", name="conv")(x)
+    h = keras.layers.GlobalAveragePooling1D(name="gap")(h)
+    a = keras.layers.Dense(1, name="a")(h)
+    b = keras.layers.Activation("linear", name="twice")(h)
+    return keras.Model(x, [a, b])
+
+
+def _crafted_keras_file(tmp_path, model=None):
     """A ``.keras`` archive whose config names ``dl_marker_pkg.layers``
     for its layer ``twice`` (written by editing a plain model's config: no
     such class exists in this process)."""
-    model = _dna_model(keras.layers.Activation("linear", name="twice"))
+    model = model or _dna_model(keras.layers.Activation("linear",
+                                                        name="twice"))
     path = tmp_path / "plain.keras"
     model.save(path)
     crafted = tmp_path / "crafted.keras"
@@ -120,6 +130,21 @@ def test_unnamed_module_is_never_imported(tmp_path, marker_package):
     assert "Twice (layer twice)" in message
     assert "import_packages=['dl_marker_pkg']" in message
     assert "--import dl_marker_pkg" in message
+    assert not marker.exists() and PACKAGE not in sys.modules
+
+
+def test_unnamed_module_in_one_head_keeps_the_other(tmp_path,
+                                                    marker_package, caplog):
+    """Nothing is imported; the head that needs the class is a
+    placeholder, the other converts, and a warning names the module."""
+    _, marker = marker_package
+    path = _crafted_keras_file(tmp_path, _two_heads())
+    with caplog.at_level("WARNING"):
+        model = kc.convert_model_from_saved_files(str(path), verbose=False)
+    assert isinstance(model.get_layer("twice_0"), Placeholder)
+    model.get_prediction_function(["sequence_0"], "a_0")(
+        [np.zeros((1, 12, 4), "float32")], batch_size=1)
+    assert "--import dl_marker_pkg" in caplog.text
     assert not marker.exists() and PACKAGE not in sys.modules
 
 

@@ -106,6 +106,9 @@ def _cli_words(text):
 def _conversion_error(path, exc):
     """A CLIError for a model that could not be converted (a short line for
     unsupported layers)."""
+    from deeplift.conversion.loading import ModelLoadingError
+    if isinstance(exc, ModelLoadingError):
+        return CLIError("cannot convert %s: %s" % (path, exc))
     unsupported = getattr(exc, "unsupported", None)
     if isinstance(unsupported, dict) and list(unsupported) == ["Lambda"]:
         return CLIError("cannot convert %s: Lambda layer%s %s hold%s Python "

@@ -30,6 +30,7 @@ of them); layers can be added with ``custom_conversion_funcs`` -- see
 :data:`deeplift.conversion.errors.CONVERSION_FUNCTION_CONTRACT`.
 """
 import dataclasses
+import logging
 import os
 
 from deeplift.layers import (NonlinearMxtsMode, DenseMxtsMode, ConvMxtsMode,
@@ -190,17 +191,30 @@ def convert_model_from_saved_files(h5_file, json_file=None, yaml_file=None,
     source = os.fspath(h5_file)
     if config_file is not None:
         source = "%s + %s" % (os.fspath(config_file), source)
-    live = loading.keras_layers_for(
-        model_class_and_config, h5_file, json_file=json_file,
-        yaml_file=yaml_file,
-        custom_conversion_funcs=options.custom_conversion_funcs,
-        trust_model=options.trust_model,
-        import_packages=options.import_packages, source=source)
+    blocked = None
+    try:
+        live = loading.keras_layers_for(
+            model_class_and_config, h5_file, json_file=json_file,
+            yaml_file=yaml_file,
+            custom_conversion_funcs=options.custom_conversion_funcs,
+            trust_model=options.trust_model,
+            import_packages=options.import_packages, source=source)
+    except loading.ModuleNotNamedError as exc:
+        blocked, live = exc, None
     if live is not None:
         # the converter traces the layers it has no conversion for
         options.keras_layers = live
-    return Converter(options).convert(
-        model_class_and_config, store=store, source=source)
+    try:
+        model = Converter(options).convert(
+            model_class_and_config, store=store, source=source)
+    except UnsupportedLayerError as err:
+        if blocked is None:
+            raise
+        raise loading.ModuleNotNamedError(
+            str(blocked), err.unsupported, err.ops, err.settings) from err
+    if blocked is not None:
+        logging.getLogger(__name__).warning("%s", blocked)
+    return model
 
 
 def convert_keras_model(

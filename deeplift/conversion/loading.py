@@ -35,7 +35,7 @@ import logging
 import os
 
 from deeplift.conversion import readers, registry
-from deeplift.conversion.errors import ConversionError
+from deeplift.conversion.errors import UnsupportedLayerError
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +47,30 @@ KERAS_PACKAGES = frozenset(["keras", "tf_keras", "builtins"])
 CODE_CLASSES = frozenset(["Lambda"])
 
 
-class ModelLoadingError(ConversionError):
+class ModelLoadingError(UnsupportedLayerError):
     """The model cannot be loaded with Keras under the loading rules (a
-    module the user did not name, a package that does not import, a
-    Lambda without trust, or Keras' own error)."""
+    module the user did not name, a package that does not import), so
+    layers that need Keras stay unconverted.  An
+    :class:`UnsupportedLayerError` (its ``unsupported`` / ``ops`` /
+    ``settings`` are the converter's, when it got that far) whose message
+    names the module or package and the option."""
+
+    def __init__(self, message, unsupported=None, ops=None, settings=None):
+        self._message = message
+        super(ModelLoadingError, self).__init__(unsupported, ops=ops,
+                                                settings=settings)
+
+    def _build_message(self):
+        return self._message
+
+    def __reduce__(self):
+        return (self.__class__, (self._message, self.unsupported, self.ops,
+                                 self.settings))
+
+
+class ModuleNotNamedError(ModelLoadingError):
+    """The model file names a module whose package the user did not name
+    (``import_packages``)."""
 
 
 def _entries(model_config):
@@ -123,7 +143,7 @@ def check_modules(model_config, import_packages=(), source=None):
             continue
         name, cls = found[module][0]
         package = _package(module)
-        raise ModelLoadingError(
+        raise ModuleNotNamedError(
             "%s%s (layer %s) comes from Python module '%s', which deeplift "
             "imports only when you name its package: import_packages=[%r] "
             "(CLI: --import %s); or convert the class yourself with "
