@@ -263,6 +263,8 @@ class GetItem(_Structural):
                              "first index must be ':')" % (self.name, first))
 
     def forward(self, xs):
+        """``xs[0][key]`` (a ValueError if the key touches the batch
+        axis)."""
         x = xs[0]
         self._check_batch_kept(len(x.shape))
         return x[self.key]

@@ -42,6 +42,8 @@ class TimeDistributed(Composite):
                              "layer" % (self.name,))
 
     def build_inner(self, port):
+        """Wire the inner layers in sequence after ``port`` (the (N*T,
+        ...) steps); returns the last one."""
         prev = port
         for i, layer in enumerate(self.inner):
             if not layer.name:
@@ -66,11 +68,14 @@ class TimeDistributed(Composite):
         return (None, shape[1]) + tuple(self._out.get_shape())[1:]
 
     def forward(self, xs):
+        """(N, T, ...) -> (N, T, ...out): the inner layers on every step."""
         x = xs[0]
         states = forward_sweep(self._order, {self._port: _fold(x)})
         return _unfold(states[id(self._out)].act, x)
 
     def inner_states(self, state):
+        """The inner layers' states on the folded steps (references
+        broadcast to the activations' batch first), once per ``state``."""
         if "inner" not in state.cache:
             act = state.input.act
             ref = tf.broadcast_to(state.input.ref, tf.shape(act))
