@@ -143,11 +143,21 @@ def test_profile_equals_shap_deepexplainer(setup):
                                rtol=0)
 
 
-def test_counts_with_trust_equals_shap_deepexplainer(setup):
-    """With trust the counts head (the Lambda logsumexp, traced) equals
-    shap's numbers."""
+def test_counts_with_trust_against_shap_deepexplainer(setup):
+    """With trust the counts head (ChromBPNet's Lambda ``logsumexp`` of
+    the two counts, traced) is scored; its totals are exact: for each
+    sequence, sum(x * hypothetical) is the mean over its references of
+    the change of the head, from the tf_keras model's own counts.  shap's
+    DeepExplainer gives the same totals (to float32 noise) but splits them
+    differently between the two counts: TensorFlow's ``reduce_logsumexp``
+    is ``log(sum(exp(c - m))) + m`` with ``m = stop_gradient(max(c))``
+    taken separately on each sequence and reference, where deeplift's
+    tracing shifts both by one shared constant (exact, and independent of
+    the constant); so the per-base scores differ by about 0.4% of their
+    scale on this model (reported, bounded loosely)."""
     pytest.importorskip("shap")
     pytest.importorskip("deeplift.conversion.tracing")
+    import tf_keras
     from deeplift.conversion import kerasapi_conversion as kc
     from deeplift.multiref import MultiRefScorer
     refs, theirs = _shap(setup, ["counts"])
@@ -157,7 +167,24 @@ def test_counts_with_trust_equals_shap_deepexplainer(setup):
     ours = MultiRefScorer(model, target_layer="logcount_predictions").run(
         setup["x"], refs, hypothetical=True, task_idx=0,
         batch_size=7).hypothetical_contribs
-    scale = np.abs(theirs["counts"]).max()
-    assert scale > 0
-    np.testing.assert_allclose(ours, theirs["counts"], atol=1e-5 * scale,
-                               rtol=0)
+    kmodel = setup["kmodel"]
+    both = tf_keras.Model(kmodel.input, kmodel.get_layer(
+        "logcount_predictions").input)         # the two counts (N, 2)
+    n, k = refs.shape[:2]
+    cx = both(setup["x"]).numpy().astype(np.float64)
+    cr = both(refs.reshape((n * k,) + refs.shape[2:])).numpy().astype(
+        np.float64).reshape(n, k, 2)
+
+    def lse(c):
+        return np.log(np.exp(c).sum(-1))
+    delta = (lse(cx)[:, None] - lse(cr)).mean(axis=1)
+    # hypothetical scores average (e_base - ref) . multipliers over the
+    # references, so sum(x * hypothetical) is the mean total of the pairs
+    totals_ours = (setup["x"] * ours).sum(axis=(1, 2))
+    totals_shap = (setup["x"] * theirs["counts"]).sum(axis=(1, 2))
+    scale = np.abs(setup["x"] * ours).sum(axis=(1, 2)).max()
+    # float32: 1e-4 of the contribution scale
+    np.testing.assert_allclose(totals_ours, delta, atol=1e-4 * scale)
+    np.testing.assert_allclose(totals_shap, delta, atol=1e-3 * scale)
+    gap = np.abs(ours - theirs["counts"]).max() / np.abs(ours).max()
+    assert gap < 0.02, gap    # 0.4% observed (float32, this seed)
