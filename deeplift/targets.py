@@ -1,5 +1,19 @@
 """Targets other than one output unit: weights on a whole target layer.
 
+Multi-bin, multi-track outputs (Enformer / Borzoi)
+--------------------------------------------------
+Models such as CREsted's Enformer and Borzoi predict (N, bins, tracks).
+:func:`track_target` explains one track summed over all bins or over the
+central K bins: weights 1 on those (bin, track) entries, 0 elsewhere, so
+the explained scalar is ``sum_b y[b, track]`` over the chosen bins (the
+central K bins of B start at bin ``(B - K) // 2``).  From
+:func:`deeplift.genomics.score_sequences` and the CLI it is the target
+``"track:3"`` (all bins) or ``"track:3:central:4"`` (CLI: ``--target
+track:3 --bins central:4``), explained on the model's output before its
+final activation (e.g. the logits under Enformer's softplus), as every
+DeepLIFT target.
+
+
 DeepLIFT explains one scalar, ``sum(weights * target)``.  A task index
 makes the weights one-hot; the functions here make weights from the
 target's own activations, for every (example, reference) pair, inside the
@@ -42,7 +56,9 @@ convention, so the compiled function is traced once per convention.
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["PROFILE_CONVENTIONS", "profile_target", "profile_weights"]
+__all__ = ["PROFILE_CONVENTIONS", "profile_target", "profile_weights",
+           "track_target", "track_weights", "parse_bins",
+           "parse_track_target", "is_track_target"]
 
 #: the accepted ``convention`` values; the first is the default
 PROFILE_CONVENTIONS = ("shap", "fixed")
@@ -116,3 +132,112 @@ def profile_weights(logits_x, logits_ref=None, convention="fixed"):
         raise ValueError("logits_ref has shape %s but logits_x %s"
                          % (logits_ref.shape, logits_x.shape))
     return 0.5 * (centred(logits_x) + centred(logits_ref))
+
+
+# --------------------------------------------------------------------------
+# multi-bin, multi-track outputs
+# --------------------------------------------------------------------------
+
+def parse_bins(bins):
+    """``"all"`` (or None) -> None; ``"central:K"`` (or an int K) -> K
+    (K >= 1).  ValueError otherwise."""
+    if bins is None or bins == "all":
+        return None
+    if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
+        count = int(bins)
+    else:
+        text = str(bins)
+        if not text.startswith("central:") or not \
+                text[len("central:"):].isdigit():
+            raise ValueError("bins must be 'all' or 'central:K' (K a "
+                             "positive number of bins), got %r" % (bins,))
+        count = int(text[len("central:"):])
+    if count < 1:
+        raise ValueError("bins 'central:K' needs K >= 1, got %r" % (bins,))
+    return count
+
+
+def _bin_range(num_bins, central):
+    """(start, stop) of the chosen bins of ``num_bins``."""
+    if central is None:
+        return 0, num_bins
+    if central > num_bins:
+        raise ValueError("central:%d bins asked of an output with %d bins"
+                         % (central, num_bins))
+    start = (num_bins - central) // 2
+    return start, start + central
+
+
+_TRACK_FUNCTIONS = {}
+
+
+def track_target(track, bins="all"):
+    """Target weights for ``MultiRefScorer.run(..., target_weights=...)``
+    on a (None, bins, tracks) target layer: 1 on track ``track`` (an int
+    >= 0) over all bins (``bins="all"``) or the central K bins
+    (``bins="central:K"`` or K), 0 elsewhere.  Returns a TF-traceable
+    ``fn(target_x, target_ref) -> weights`` (the target's shape; the same
+    object for the same arguments, so it is traced once).  The scorer
+    raises if the target layer is not 3-D or has too few tracks or bins."""
+    if isinstance(track, bool) or not isinstance(track, (int, np.integer)) \
+            or track < 0:
+        raise ValueError("track must be an int >= 0, got %r" % (track,))
+    key = (int(track), parse_bins(bins))
+    if key not in _TRACK_FUNCTIONS:
+        track_index, central = key
+
+        def weights(target_x, target_ref):
+            del target_ref
+            shape = target_x.shape
+            if len(shape) != 3:
+                raise ValueError("a track target needs a (None, bins, "
+                                 "tracks) target layer, got shape %s"
+                                 % (tuple(shape),))
+            num_bins, num_tracks = int(shape[1]), int(shape[2])
+            if track_index >= num_tracks:
+                raise ValueError("track %d asked of an output with %d tracks"
+                                 % (track_index, num_tracks))
+            start, stop = _bin_range(num_bins, central)
+            mask = np.zeros((num_bins, num_tracks))
+            mask[start:stop, track_index] = 1.0
+            return tf.broadcast_to(tf.constant(mask, target_x.dtype),
+                                   tf.shape(target_x))
+        weights.__name__ = "track_%d_%s" % (
+            track_index, "all" if central is None else "central_%d" % central)
+        _TRACK_FUNCTIONS[key] = weights
+    return _TRACK_FUNCTIONS[key]
+
+
+def track_weights(shape, track, bins="all"):
+    """The same weights as a NumPy array of ``shape`` (N, bins, tracks)."""
+    if len(shape) != 3:
+        raise ValueError("shape must be (N, bins, tracks), got %s"
+                         % (tuple(shape),))
+    start, stop = _bin_range(shape[1], parse_bins(bins))
+    if not 0 <= track < shape[2]:
+        raise ValueError("track %d asked of an output with %d tracks"
+                         % (track, shape[2]))
+    out = np.zeros(shape)
+    out[:, start:stop, track] = 1.0
+    return out
+
+
+def is_track_target(target):
+    """Whether ``target`` is a track target string (``"track:..."``)."""
+    return isinstance(target, str) and target.startswith("track:")
+
+
+def parse_track_target(target):
+    """``"track:T"`` -> (T, "all"); ``"track:T:central:K"`` -> (T,
+    "central:K").  ValueError naming the forms otherwise."""
+    parts = str(target).split(":")
+    ok = (len(parts) in (2, 4) and parts[0] == "track" and parts[1].isdigit()
+          and (len(parts) == 2 or (parts[2] == "central"
+                                   and parts[3].isdigit())))
+    if not ok:
+        raise ValueError("a track target is 'track:T' (track T summed over "
+                         "all bins) or 'track:T:central:K' (over the central "
+                         "K bins), got %r" % (target,))
+    bins = "all" if len(parts) == 2 else "central:%s" % parts[3]
+    parse_bins(bins)
+    return int(parts[1]), bins

@@ -24,6 +24,18 @@ CASES = {
     "multiply_broadcast": merge_case("Multiply", (6, 4), (1, 4)),
     "maximum": merge_case("Maximum", (4, 3), (4, 3), (4, 3)),
     "minimum": merge_case("Minimum", (5, 2), (5, 2)),
+    # lower ranks get size-1 axes after the batch axis, as Keras' Merge
+    "multiply_rank": merge_case("Multiply", (4,), (6, 4)),
+    "multiply_rank_first": merge_case("Multiply", (7, 3), (3,)),
+    "multiply_rank3": merge_case("Multiply", (2,), (3, 5, 2), (5, 1)),
+    "add_rank": merge_case("Add", (6, 4), (4,)),
+    "subtract_rank": merge_case("Subtract", (4,), (6, 4)),
+    # (not (5, 3) with (1,): Keras 3's TF ops.add takes the (5, 1, 1)
+    # second operand for a bias when its one non-1 size, the batch of 5,
+    # equals an axis of the first, and adds it along that axis)
+    "average_rank": merge_case("Average", (4, 3), (1,)),
+    "maximum_rank": merge_case("Maximum", (3,), (4, 3)),
+    "minimum_rank": merge_case("Minimum", (4, 3), (3,)),
 }
 
 
@@ -132,3 +144,36 @@ def test_gated_model_forward_and_gradient():
 @pytest.mark.parametrize("mode", [RESCALE, RC])
 def test_gated_model_summation_to_delta(mode, dtype):
     check_model_summation_to_delta(gated, (20, 4), mode, dtype)
+
+
+def _legnet_se(dtype):
+    """CREsted LegNet's squeeze-excitation block: GlobalAveragePooling1D
+    (no keepdims) -> Dense -> Dense(sigmoid), a (N, C) gate multiplied with
+    the (N, L, C) feature map (Keras expands the gate at axis 1)."""
+    keras.config.set_dtype_policy(dtype)
+    keras.utils.set_random_seed(0)
+    x = keras.Input((10, 4), dtype=dtype, name="input")
+    h = keras.layers.Conv1D(8, 3, padding="same", activation="silu",
+                            name="conv")(x)
+    s = keras.layers.GlobalAveragePooling1D(name="gap")(h)
+    s = keras.layers.Dense(4, activation="silu", name="se_down")(s)
+    s = keras.layers.Dense(8, activation="sigmoid", name="se_up")(s)
+    h = keras.layers.Multiply(name="se_scale")([h, s])
+    h = keras.layers.Add(name="res")([s, h])
+    h = keras.layers.Flatten(name="flat")(h)
+    return keras.Model(x, keras.layers.Dense(3, name="out")(h))
+
+
+@pytest.mark.parametrize("fmt,dtype", [("memory", "float32"),
+                                       ("keras", "float32"),
+                                       ("h5", "float32"),
+                                       ("memory", "float64")])
+def test_legnet_squeeze_excitation_converts(fmt, dtype, tmp_path):
+    """Was ``Incompatible shapes: [4,8] vs. [4,10,8]`` in the converted
+    forward pass: forward == Keras, Gradient == tape, Rescale and
+    RevealCancel sum to delta."""
+    from tests.layer_checks import randomized, converted_data, \
+        check_converted
+    kmodel = randomized(_legnet_se(dtype))
+    check_converted(kmodel, *converted_data(kmodel, dtype), fmt, tmp_path,
+                    "out_0", (0, 2))

@@ -117,14 +117,26 @@ def _cli_words(text):
 def _conversion_error(path, exc):
     """A CLIError for a model that could not be converted (a short line for
     unsupported layers)."""
+    from deeplift.conversion.loading import ModelLoadingError
+    if isinstance(exc, ModelLoadingError):
+        return CLIError("cannot convert %s: %s" % (path, exc))
     unsupported = getattr(exc, "unsupported", None)
+    if isinstance(unsupported, dict) and list(unsupported) == ["Lambda"]:
+        return CLIError("cannot convert %s: Lambda layer%s %s hold%s Python "
+                        "code; give --trust-model to load and trace it (only "
+                        "for a file you trust)" % (
+                            path, "" if len(unsupported["Lambda"]) == 1
+                            else "s", ", ".join(unsupported["Lambda"]),
+                            "s" if len(unsupported["Lambda"]) == 1 else ""))
     if isinstance(unsupported, dict) and unsupported:
         classes = "; ".join("%s (layer%s %s)" % (
             name, "" if len(layers) == 1 else "s", ", ".join(layers))
             for name, layers in unsupported.items())
         return CLIError("cannot convert %s: unsupported Keras layer classes: "
                         "%s; give --custom-conversions MODULE:NAME (a dict "
-                        "of class names to conversion functions)"
+                        "of class names to conversion functions), or "
+                        "--import PACKAGE (the package defining them) so "
+                        "that Keras loads them to be traced"
                         % (path, classes))
     return CLIError("cannot convert %s: %s" % (path, _cli_words(str(exc))))
 
@@ -148,6 +160,10 @@ def _load_model(args, method, **options):
     """The model of ``args`` (MODEL, --json, --yaml) converted for
     ``method`` (``options`` for :func:`deeplift.genomics.load_model`)."""
     from deeplift import genomics
+    options.setdefault("import_packages",
+                       tuple(getattr(args, "import_packages", None) or ()))
+    options.setdefault("trust_model", bool(getattr(args, "trust_model",
+                                                   False)))
     from deeplift.conversion.cache import store_model
     try:
         model = genomics.load_model(args.model, json_file=args.json,
@@ -313,4 +329,11 @@ def _add_model_arguments(parser):
                         help="model architecture (model.to_json())")
     config.add_argument("--yaml", metavar="FILE",
                         help="model architecture (YAML)")
+    parser.add_argument("--import", dest="import_packages", action="append",
+                        default=[], metavar="PACKAGE",
+                        help="a package whose modules the model file may "
+                        "name (e.g. crested for CREsted's layers): imported "
+                        "so that Keras can load the model's custom classes; "
+                        "deeplift imports no other module a model file "
+                        "names (repeat for several packages)")
 

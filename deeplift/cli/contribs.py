@@ -67,8 +67,18 @@ def _check_arguments(args):
         if args.target == "profile" and task != 0:
             raise CLIError("--target profile explains the whole profile; "
                            "--task does not apply")
+        if args.target not in ("counts", "profile"):
+            _track_target(args)       # checks the form
+            if task != 0:
+                raise CLIError("--target track:T explains one track summed "
+                               "over its bins; --task does not apply")
+            if args.target_convention is not None:
+                raise CLIError("--target-convention goes with --target "
+                               "profile")
     elif args.target_convention is not None:
         raise CLIError("--target-convention goes with --target profile")
+    if args.bins is not None and not str(args.target).startswith("track:"):
+        raise CLIError("--bins goes with --target track:T")
     try:
         method = methods.normalize(args.method)
         parse_reference(args.reference)
@@ -121,15 +131,42 @@ def _check_store_path(path, overwrite):
 
 def _conversion_options(args):
     options = {"maxpool_deeplift_mode": args.maxpool_mode}
+    if args.trust_model:
+        options["trust_model"] = True
+    if args.import_packages:
+        options["import_packages"] = tuple(args.import_packages)
     if args.custom_conversions is not None:
         options["custom_conversion_funcs"] = args.custom_conversions
     return options
+
+
+def _track_target(args):
+    """The target string of ``--target track:T`` and ``--bins``
+    (``"track:T"`` or ``"track:T:central:K"``)."""
+    from deeplift.targets import parse_bins, parse_track_target
+    target = args.target
+    if not str(target).startswith("track:"):
+        raise CLIError("--target must be counts, profile or track:T (T a "
+                       "track index), got %r" % (target,))
+    try:
+        parse_track_target(target)
+        if len(target.split(":")) != 2:
+            raise ValueError("--target takes track:T; give the bins with "
+                             "--bins central:K")
+        central = parse_bins(args.bins)
+    except ValueError as exc:
+        raise CLIError(str(exc).replace("bins must", "--bins must")
+                       .replace("a track target is", "--target takes"))
+    return target if central is None else "%s:central:%d" % (target,
+                                                              central)
 
 
 def _target_options(args):
     """``target`` / ``target_convention`` keywords for the scoring code."""
     if args.target is None:
         return {}
+    if args.target not in ("counts", "profile"):
+        return {"target": _track_target(args), "target_convention": "shap"}
     return {"target": args.target,
             "target_convention": args.target_convention or "shap"}
 
@@ -196,6 +233,7 @@ def _settings(args, method, task, num, length, fmt):
         "target_layer": args.target_layer, "ig_steps": args.ig_steps,
         "maxpool_mode": args.maxpool_mode,
         "target": args.target, "target_convention": args.target_convention,
+        "bins": args.bins,
         "custom_conversions": args.custom_conversions,
         "format": fmt,
     }
@@ -499,12 +537,18 @@ def add_parser(sub):
                           "call (default: chosen for the machine, so that a "
                           "batch's largest activation is about 16 MiB on CPU; "
                           "256 on a GPU)")
-    contribs.add_argument("--target", choices=("counts", "profile"),
+    contribs.add_argument("--target", metavar="counts|profile|track:T",
                           help="for a two-headed BPNet / ChromBPNet-style "
                           "model: the counts head, or the profile head "
                           "through ChromBPNet's weighted, mean-normalised "
                           "logits sum(stop_grad(softmax(l) - 1/L) * l); the "
-                          "heads are found by their output shapes")
+                          "heads are found by their output shapes. For a "
+                          "multi-bin, multi-track model (Enformer, Borzoi: "
+                          "output (N, bins, tracks)): track:T, track T of "
+                          "the output summed over the bins of --bins")
+    contribs.add_argument("--bins", metavar="all|central:K",
+                          help="with --target track:T: sum over all bins "
+                          "(default) or the central K bins")
     contribs.add_argument("--target-convention", choices=("shap", "fixed"),
                           help="--target profile: 'shap' (default; per-pair "
                           "weights 0.5 (w(x) + w(ref)) - 1/L, reproduces "
@@ -531,6 +575,11 @@ def add_parser(sub):
                           "not know: a dict of Keras class names to "
                           "conversion functions, or a function returning "
                           "one (see custom_conversion_funcs)")
+    contribs.add_argument("--trust-model", action="store_true",
+                          help="let Keras load the model's Lambda layers, "
+                          "whose Python code then runs (to trace them, e.g. "
+                          "ChromBPNet's counts head): only for a file you "
+                          "trust")
     contribs.add_argument("--out", required=True,
                           metavar="FILE.npz|SCORES.zarr",
                           help="output file, or a chunked Zarr store (a path "

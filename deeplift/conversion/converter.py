@@ -41,7 +41,9 @@ class ConversionOptions:
     ``layer_overrides`` maps a Keras layer index (Sequential), a deeplift
     node name or a Keras layer name to a dict of modes for that layer;
     ``custom_conversion_funcs`` maps Keras class names to conversion
-    functions (taking precedence over the registry).
+    functions (taking precedence over the registry).  ``trust_model`` and
+    ``import_packages``: how a saved model may be loaded by Keras (see
+    :mod:`deeplift.conversion.loading`).
     """
     nonlinear_mxts_mode: Any = NonlinearMxtsMode.DeepLIFT_GenomicsDefault
     verbose: bool = True
@@ -54,8 +56,11 @@ class ConversionOptions:
     #: no conversion is traced into TensorFlow ops (deeplift.conversion.
     #: tracing) when its live object is here
     keras_layers: dict = None
-    #: trace Lambda layers (they run the model's own Python code)
+    #: trust the model's own Python code: let Keras load a saved model's
+    #: Lambda layers, and trace Lambda layers
     trust_model: bool = False
+    #: packages whose modules a saved model may name (imported to load it)
+    import_packages: tuple = ()
 
     def modes(self):
         return {name: getattr(self, name) for name in MODE_NAMES}

@@ -30,11 +30,12 @@ of them); layers can be added with ``custom_conversion_funcs`` -- see
 :data:`deeplift.conversion.errors.CONVERSION_FUNCTION_CONTRACT`.
 """
 import dataclasses
+import logging
 import os
 
 from deeplift.layers import (NonlinearMxtsMode, DenseMxtsMode, ConvMxtsMode,
                              MaxPoolDeepLiftMode)
-from deeplift.conversion import readers, registry
+from deeplift.conversion import loading, readers, registry
 from deeplift.conversion.converter import ConversionOptions, Converter
 from deeplift.conversion.errors import (CONVERSION_FUNCTION_CONTRACT,
                                         ConversionError,
@@ -92,7 +93,8 @@ def layer_name_to_conversion_function(layer_name):
 
 
 def _options(args):
-    """The :class:`ConversionOptions` of a ``convert_*`` call's arguments."""
+    """The :class:`ConversionOptions` of a ``convert_*`` call's arguments
+    (a field that is not among them keeps its default)."""
     return ConversionOptions(**{field.name: args[field.name] for field in
                                 dataclasses.fields(ConversionOptions)
                                 if field.name in args})
@@ -160,6 +162,15 @@ def convert_model_from_saved_files(h5_file, json_file=None, yaml_file=None,
     as in 0.6.13; an unknown one raises ``TypeError`` before any file is
     read.
 
+    A model with a layer class that has no conversion (or a ``Lambda``)
+    is loaded by Keras so that the converter can trace it, safely (see
+    :mod:`deeplift.conversion.loading`): ``import_packages=["crested"]``
+    names the packages whose modules the model file may name (they are
+    imported; Keras' own are allowed), and ``trust_model=True`` lets a
+    ``Lambda``'s Python code run; otherwise a
+    :class:`~deeplift.conversion.loading.ModelLoadingError` names the
+    module and the option, and a Lambda stays a placeholder.
+
     ``h5_file``: a whole-model HDF5 file (Keras 1/2, tf_keras or Keras 3
     ``.h5``), a weights-only HDF5 file (then give ``json_file`` or
     ``yaml_file``, as written by ``model.to_json()``/``to_yaml()``), or a
@@ -180,8 +191,30 @@ def convert_model_from_saved_files(h5_file, json_file=None, yaml_file=None,
     source = os.fspath(h5_file)
     if config_file is not None:
         source = "%s + %s" % (os.fspath(config_file), source)
-    return Converter(options).convert(
-        model_class_and_config, store=store, source=source)
+    blocked = None
+    try:
+        live = loading.keras_layers_for(
+            model_class_and_config, h5_file, json_file=json_file,
+            yaml_file=yaml_file,
+            custom_conversion_funcs=options.custom_conversion_funcs,
+            trust_model=options.trust_model,
+            import_packages=options.import_packages, source=source)
+    except loading.ModuleNotNamedError as exc:
+        blocked, live = exc, None
+    if live is not None:
+        # the converter traces the layers it has no conversion for
+        options.keras_layers = live
+    try:
+        model = Converter(options).convert(
+            model_class_and_config, store=store, source=source)
+    except UnsupportedLayerError as err:
+        if blocked is None:
+            raise
+        raise loading.ModuleNotNamedError(
+            str(blocked), err.unsupported, err.ops, err.settings) from err
+    if blocked is not None:
+        logging.getLogger(__name__).warning("%s", blocked)
+    return model
 
 
 def convert_keras_model(

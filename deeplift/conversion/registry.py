@@ -10,7 +10,8 @@ for user-supplied ones) is appended below (see
 from deeplift.conversion.converters import (activations, convolutional,
                                             core, embedding, merge,
                                             normalization, pooling,
-                                            recurrent, reshaping, scaling)
+                                            recurrent, reshaping, scaling,
+                                            wrappers)
 from deeplift.conversion.converters.activations import ACTIVATIONS  # noqa
 from deeplift.conversion.converters.ops import OPS  # noqa: F401
 from deeplift.conversion.errors import CONVERSION_FUNCTION_CONTRACT
@@ -110,6 +111,11 @@ REGISTRY = {
     "Multiply": merge.multiply_conversion,
     "Maximum": merge.maximum_conversion,
     "Minimum": merge.minimum_conversion,
+
+    # wrappers
+    # (the wrapped layer's conversion is looked up here)
+    "TimeDistributed": lambda **kwargs: wrappers.timedistributed_conversion(
+        lookup=lookup, **kwargs),
 
     # reshaping
     "Reshape": reshaping.reshape_conversion,

@@ -29,12 +29,15 @@ def normalize_method(method):
 
 def load_model(h5_file, json_file=None, yaml_file=None,
                method="genomics_default", verbose=False,
-               maxpool_deeplift_mode=None, custom_conversion_funcs=None):
+               maxpool_deeplift_mode=None, custom_conversion_funcs=None,
+               trust_model=False, import_packages=()):
     """Convert a saved Keras model for ``method`` (see
     :mod:`deeplift.methods`).  ``maxpool_deeplift_mode`` (None: the
-    converter's default, ``gradient`` as in 0.6.13) and
+    converter's default, ``gradient`` as in 0.6.13),
     ``custom_conversion_funcs`` (a dict, or ``"module:name"``, see
-    :func:`resolve_custom_conversions`) are passed to the converter.  The
+    :func:`resolve_custom_conversions`), ``trust_model`` and
+    ``import_packages`` (see :mod:`deeplift.conversion.loading`) are passed
+    to the converter.  The
     returned model remembers the method in its ``deeplift_method`` attribute."""
     from deeplift.conversion import kerasapi_conversion as kc
     method = normalize_method(method)
@@ -47,6 +50,10 @@ def load_model(h5_file, json_file=None, yaml_file=None,
     if custom_conversion_funcs:
         options["custom_conversion_funcs"] = resolve_custom_conversions(
             custom_conversion_funcs)
+    if trust_model:
+        options["trust_model"] = True
+    if import_packages:
+        options["import_packages"] = tuple(import_packages)
     model = kc.convert_model_from_saved_files(
         os.fspath(h5_file),
         json_file=None if json_file is None else os.fspath(json_file),
@@ -157,30 +164,91 @@ def resolve_target(model, target):
     model: the profile head is the output whose shape is (None, L) or
     (None, L, C) with L > 1 (its logits: the layer before a final
     activation), the counts head the output of shape (None, 1) or
-    (None, C) with C <= 2.  Raises ValueError naming the outputs when the
-    model does not have exactly one of each."""
+    (None, C) with C <= 2.  An output that was not converted (a
+    :class:`~deeplift.conversion.placeholder.Placeholder`, e.g.
+    ChromBPNet's counts ``Lambda``) has no shape: when the other output is
+    the profile head it is taken for the counts head, so ``"profile"``
+    resolves without it and ``"counts"`` raises its
+    :class:`~deeplift.conversion.errors.UnsupportedLayerError`.  Raises
+    ValueError naming the outputs when the model does not have exactly one
+    of each."""
+    from deeplift.conversion.placeholder import Placeholder
+    from deeplift.targets import is_track_target
+    if is_track_target(target):
+        return _track_output(model, target)
     if target not in TARGETS:
-        raise ValueError("target must be one of %s, got %r"
-                         % (", ".join(TARGETS), target))
+        raise ValueError("target must be one of %s, or 'track:T[:central:K]',"
+                         " got %r" % (", ".join(TARGETS), target))
     outputs = model.output_layers()
-    described = ", ".join("%s %s" % (l.get_name(), tuple(l.get_shape()))
-                          for l in outputs)
-    profile, counts = [], []
+    # a layer that feeds only a placeholder is no output of the Keras model
+    feeding = set(id(parent) for l in model.all_layers()
+                  if isinstance(l, Placeholder) for parent in l.parents)
+    outputs = [l for l in outputs if id(l) not in feeding]
+    described = ", ".join(
+        "%s %s" % (l.get_name(), "(not converted)" if isinstance(
+            l, Placeholder) else tuple(l.get_shape())) for l in outputs)
+    profile, counts, unconverted = [], [], []
     for layer in outputs:
+        if isinstance(layer, Placeholder):
+            unconverted.append(layer)
+            continue
         shape = tuple(layer.get_shape())[1:]
         if len(shape) >= 1 and shape[0] is not None and (
                 len(shape) >= 2 or shape[0] > 2):
             profile.append(layer)
         elif len(shape) == 1 and shape[0] is not None and shape[0] <= 2:
             counts.append(layer)
+    if len(outputs) == 2 and len(profile) == 1 and len(unconverted) == 1:
+        counts = unconverted
     chosen = profile if target == "profile" else counts
     if len(outputs) != 2 or len(profile) != 1 or len(counts) != 1:
         raise ValueError(
             "cannot tell the %s head of this model: expected two outputs, "
             "profile logits (None, L[, C]) and counts (None, 1), but it has "
             "%s; give target_layer as a layer name" % (target, described))
+    if isinstance(chosen[0], Placeholder):
+        unsupported = chosen[0].blockers.unsupported
+        if list(unsupported) == ["Lambda"] and not chosen[0].blockers.ops \
+                and not chosen[0].blockers.settings:
+            raise ValueError(
+                "the %s head %s needs Lambda layer(s) %s, which hold Python "
+                "code; convert with trust_model=True (CLI: --trust-model) to "
+                "load and trace them (only for a file you trust)"
+                % (target, chosen[0].get_name(),
+                   ", ".join(unsupported["Lambda"])))
+        chosen[0].get_shape()      # raises its UnsupportedLayerError
     # explain the pre-activation
     return model.pre_activation(chosen[0]).get_name()
+
+
+def _track_output(model, target):
+    """The layer a track target (``"track:T[:central:K]"``, see
+    :func:`deeplift.targets.parse_track_target`) explains: the model's one
+    output of shape (None, bins, tracks), before its final activation
+    (e.g. softplus), as every DeepLIFT target;
+    ValueError naming the outputs otherwise, or when the track or bins are
+    out of range."""
+    from deeplift.conversion.placeholder import Placeholder
+    from deeplift.targets import parse_track_target, track_weights
+    track, bins = parse_track_target(target)
+    outputs = [l for l in model.output_layers()
+               if not isinstance(l, Placeholder)]
+    shaped = [l for l in outputs if len(tuple(l.get_shape())) == 3]
+    if len(shaped) != 1:
+        raise ValueError(
+            "target %r needs one output of shape (None, bins, tracks), but "
+            "the model's outputs are %s; give target_layer as a layer name "
+            "and target_weights=deeplift.targets.track_target(...)"
+            % (target, ", ".join("%s %s" % (l.get_name(),
+                                            tuple(l.get_shape()))
+                                 for l in outputs)))
+    shape = tuple(shaped[0].get_shape())
+    if shape[1] is None or shape[2] is None:
+        raise ValueError("target %r: the output %s has shape %s; the bins "
+                         "and tracks must be fixed" % (
+                             target, shaped[0].get_name(), shape))
+    track_weights((1,) + shape[1:], track, bins)   # range checks
+    return model.pre_activation(shaped[0]).get_name()
 
 
 _SCORER_CACHE = weakref.WeakKeyDictionary()

@@ -173,6 +173,8 @@ class ScoringPlan:
         self.method = normalize_method(method)
         if target is not None:
             target_layer = resolve_target(model, target)
+            from deeplift.targets import (is_track_target,
+                                          parse_track_target, track_target)
             if target == "profile":
                 from deeplift.targets import profile_target
                 if target_weights is not None:
@@ -182,6 +184,14 @@ class ScoringPlan:
                     raise ValueError("target='profile' explains the whole "
                                      "profile; task_idx must be 0")
                 target_weights = profile_target(target_convention)
+            elif is_track_target(target):
+                if target_weights is not None:
+                    raise ValueError("a track target makes its own "
+                                     "target_weights")
+                if is_task_list(task_idx) or task_idx not in (0, None):
+                    raise ValueError("a track target explains its bins "
+                                     "summed; task_idx must be 0")
+                target_weights = track_target(*parse_track_target(target))
         self.scorer = _scorer(model, find_scores_layer, target_layer)
         self.target_weights = target_weights
         if callable(target_weights):

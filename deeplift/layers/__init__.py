@@ -35,8 +35,9 @@ from deeplift.layers.reshaping import (Reshape, Permute,  # noqa
                                        Cropping1D, Cropping2D,
                                        ZeroPadding1D, ZeroPadding2D,
                                        UpSampling1D, UpSampling2D,
-                                       RepeatVector)
+                                       RepeatVector, GetItem)
 from deeplift.layers.bilinear import Bilinear  # noqa
 from deeplift.layers.traced import (TracedLayer, LinearOp,  # noqa
                                     ElementwiseOp, ElementwiseShapley,
                                     MaxOp, SoftmaxOp)
+from deeplift.layers.wrappers import TimeDistributed  # noqa

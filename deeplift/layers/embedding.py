@@ -1,4 +1,5 @@
 """Embedding: integer indices -> rows of a table (Keras' ``Embedding``)."""
+import numpy as np
 import tensorflow as tf
 
 from deeplift.layers.core import SingleInputMixin, Node, as_float_array
@@ -14,6 +15,11 @@ class Embedding(SingleInputMixin, Node):
     reference of the index input selects the reference rows (e.g. the
     padding token), so the contributions of each position's embedding
     vector are relative to the reference token's vector.
+
+    The index ``input_dim`` (one past the table, which Keras refuses as an
+    input) gives the zero vector: a reference of that index makes the
+    reference embedding zeros (:func:`deeplift.tokens.score_tokens` with
+    ``reference="zeros"``).  Other indices outside the table raise.
     """
 
     def __init__(self, embeddings, **kwargs):
@@ -24,10 +30,17 @@ class Embedding(SingleInputMixin, Node):
                              "output_dim); got shape %s"
                              % (self.embeddings.shape,))
 
+    @property
+    def zero_index(self):
+        """The index whose row is the zero vector (``input_dim``)."""
+        return int(self.embeddings.shape[0])
+
     def forward(self, xs):
         x = xs[0]
         dtype = x.dtype if x.dtype.is_floating else tf.float32
-        table = tf.constant(self.embeddings, dtype=dtype)
+        table = tf.constant(np.concatenate(
+            [self.embeddings, np.zeros((1, self.embeddings.shape[1]))]),
+            dtype=dtype)
         if x.dtype.is_floating:
             x = tf.round(x)
         return tf.gather(table, tf.cast(x, tf.int32))

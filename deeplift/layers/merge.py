@@ -2,9 +2,13 @@
 :mod:`deeplift.layers.core`, where 0.6.13 had it), and the elementwise
 Add, Subtract, Average, Multiply, Maximum, Minimum.
 
-All take a list of input layers (``ListInputMixin``); inputs of the same
-rank broadcast over size-1 axes, as in Keras.  Multipliers sent back to a
-broadcast input are summed over the broadcast axes.
+All take a list of input layers (``ListInputMixin``) and broadcast as
+Keras' merge layers do: an input of lower rank first gets size-1 axes
+inserted right after the batch axis (Keras' ``Merge.call`` expands it at
+axis 1 until the ranks agree: a ``(N, C)`` gate times a ``(N, L, C)``
+feature map is ``(N, 1, C) * (N, L, C)``), then size-1 axes broadcast.
+Multipliers sent back to a broadcast input are summed over the broadcast
+axes and reshaped to the input's shape.
 
 * ``Add``, ``Average``: linear with non-negative coefficients
   (``StructuralLayer``).
@@ -39,6 +43,21 @@ GRADIENT_LIKE_MODES = frozenset([NonlinearMxtsMode.Gradient,
                                  NonlinearMxtsMode.PassThrough])
 
 
+def expand_to_rank(t, rank):
+    """``t`` with size-1 axes inserted after the batch axis up to ``rank``
+    axes (Keras' merge-layer rank alignment)."""
+    for _ in range(rank - len(t.shape)):
+        t = tf.expand_dims(t, 1)
+    return t
+
+
+def align_ranks(ts):
+    """The tensors ``ts`` brought to their largest rank by
+    :func:`expand_to_rank`."""
+    rank = max(len(t.shape) for t in ts)
+    return [expand_to_rank(t, rank) for t in ts]
+
+
 def _same_static_shape(a, b):
     sa, sb = a.shape, b.shape
     if sa.rank is None or sb.rank is None or sa.rank != sb.rank:
@@ -52,14 +71,18 @@ def unbroadcast(t, like):
     shape (the transpose of broadcasting)."""
     if _same_static_shape(t, like):
         return t
-    return vjp(lambda xs: tf.broadcast_to(xs[0], tf.shape(t)), [like], t)[0]
+    rank = len(t.shape)
+    return vjp(lambda xs: tf.broadcast_to(expand_to_rank(xs[0], rank),
+                                          tf.shape(t)), [like], t)[0]
 
 
 def broadcast_shape(layer, input_shapes):
-    """Output shape of an elementwise merge of ``input_shapes`` (same
-    rank, size-1 axes broadcast); other cases are traced."""
-    if len(set(len(s) for s in input_shapes)) != 1:
-        return Node._compute_shape(layer, input_shapes)
+    """Output shape of an elementwise merge of ``input_shapes``: lower
+    ranks padded with size-1 axes after the batch axis, then size-1 axes
+    broadcast (as Keras)."""
+    rank = max(len(s) for s in input_shapes)
+    input_shapes = [tuple(s[:1]) + (1,) * (rank - len(s)) + tuple(s[1:])
+                    for s in input_shapes]
     out = []
     for dims in zip(*input_shapes):
         sizes = set(d for d in dims if d != 1)
@@ -72,7 +95,7 @@ def broadcast_shape(layer, input_shapes):
 
 
 def _sum(ts):
-    return functools.reduce(tf.add, ts)
+    return functools.reduce(tf.add, align_ranks(ts))
 
 
 def _unbroadcast_pair(pos_mxts, neg_mxts, like):
@@ -138,10 +161,12 @@ class Subtract(ListInputMixin, StructuralLayer):
     _compute_shape = broadcast_shape
 
     def forward(self, xs):
-        return xs[0] - xs[1]
+        a, b = align_ranks(xs)
+        return a - b
 
     def contribs(self, state):
         (pos_a, neg_a), (pos_b, neg_b) = [s.contribs for s in state.inputs]
+        pos_a, neg_a, pos_b, neg_b = align_ranks([pos_a, neg_a, pos_b, neg_b])
         return pos_a - neg_b, neg_a - pos_b
 
     def backward(self, state, pos_mxts, neg_mxts):
@@ -190,7 +215,7 @@ class Multiply(_NonlinearMerge):
     """
 
     def forward(self, xs):
-        return functools.reduce(tf.multiply, xs)
+        return functools.reduce(tf.multiply, align_ranks(xs))
 
     def coefficients(self, state):
         """Per input i, the factor its difference from reference is
@@ -202,12 +227,13 @@ class Multiply(_NonlinearMerge):
         returns a list of tensors, cached in ``state.cache``."""
         if "coefficients" in state.cache:
             return state.cache["coefficients"]
-        acts = [s.act for s in state.inputs]
+        rank = len(state.act.shape)
+        acts = [expand_to_rank(s.act, rank) for s in state.inputs]
         if self._gradient_like():
             before = _prefix_products(acts)
             after = _suffix_products(acts)
         else:
-            refs = [s.ref for s in state.inputs]
+            refs = [expand_to_rank(s.ref, rank) for s in state.inputs]
             before = [None if a is None else 0.5 * (a + r) for a, r in
                       zip(_prefix_products(acts), _prefix_products(refs))]
             after = _suffix_products([0.5 * (a + r)
@@ -224,8 +250,10 @@ class Multiply(_NonlinearMerge):
 
     def contribs(self, state):
         pos_terms, neg_terms = [], []
+        rank = len(state.act.shape)
         for s, coef in zip(state.inputs, self.coefficients(state)):
-            dpos, dneg = positive_part(s.diff), negative_part(s.diff)
+            diff = expand_to_rank(s.diff, rank)
+            dpos, dneg = positive_part(diff), negative_part(diff)
             cpos, cneg = positive_part(coef), negative_part(coef)
             pos_terms.append(dpos * cpos + dneg * cneg)
             neg_terms.append(dneg * cpos + dpos * cneg)
@@ -233,12 +261,14 @@ class Multiply(_NonlinearMerge):
 
     def backward(self, state, pos_mxts, neg_mxts):
         out = []
+        rank = len(state.act.shape)
         for s, coef in zip(state.inputs, self.coefficients(state)):
             if neg_mxts is pos_mxts:
                 inc = pos_mxts * coef
             else:
                 cpos, cneg = positive_part(coef), negative_part(coef)
-                inc = select_by_sign(s.diff + tf.zeros_like(coef),
+                inc = select_by_sign(expand_to_rank(s.diff, rank)
+                                     + tf.zeros_like(coef),
                                       pos_mxts * cpos + neg_mxts * cneg,
                                       pos_mxts * cneg + neg_mxts * cpos)
             inc = unbroadcast(inc, s.act)
@@ -261,7 +291,7 @@ class Maximum(_NonlinearMerge):
     sign = 1.0
 
     def forward(self, xs):
-        return functools.reduce(tf.maximum, xs)
+        return functools.reduce(tf.maximum, align_ranks(xs))
 
     def _weights(self, state):
         """(n,) + output shape weights: the multiplier ratio sent to each
@@ -269,8 +299,9 @@ class Maximum(_NonlinearMerge):
         if "weights" in state.cache:
             return state.cache["weights"]
         shape = tf.shape(state.act)
+        rank = len(state.act.shape)
         n = len(state.inputs)
-        xs = tf.stack([tf.broadcast_to(s.act, shape)
+        xs = tf.stack([tf.broadcast_to(expand_to_rank(s.act, rank), shape)
                        for s in state.inputs], 0)
         dtype = xs.dtype
         a = tf.one_hot(tf.argmax(self.sign * xs, axis=0), n, axis=0,
@@ -278,7 +309,8 @@ class Maximum(_NonlinearMerge):
         if self._gradient_like():
             weights = a
         else:
-            x0s = tf.stack([tf.broadcast_to(s.ref, shape)
+            x0s = tf.stack([tf.broadcast_to(expand_to_rank(s.ref, rank),
+                                            shape)
                             for s in state.inputs], 0)
             b = tf.one_hot(tf.argmax(self.sign * x0s, axis=0), n, axis=0,
                            dtype=dtype)
@@ -311,4 +343,4 @@ class Minimum(Maximum):
     sign = -1.0
 
     def forward(self, xs):
-        return functools.reduce(tf.minimum, xs)
+        return functools.reduce(tf.minimum, align_ranks(xs))

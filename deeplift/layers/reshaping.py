@@ -222,3 +222,49 @@ class RepeatVector(_Structural):
 
     def forward(self, xs):
         return tf.repeat(tf.expand_dims(xs[0], 1), self.n, axis=1)
+
+
+class GetItem(_Structural):
+    """``x[key]`` with a constant ``key`` (Keras 3's ``GetItem`` op node:
+    ``h[:, 0, :]``, ``h[:, 1:4:2]``, ``h[..., 2]``, ``h[:, None]``): a tuple
+    of ints, ``slice`` objects of ints, ``None`` (new axis) and
+    ``Ellipsis``.  The batch axis must be kept whole (the key's first entry
+    a full slice ``:``, or an ``Ellipsis`` that covers the batch axis);
+    otherwise a ValueError when the layer is built."""
+
+    def __init__(self, key, **kwargs):
+        super(GetItem, self).__init__(**kwargs)
+        key = tuple(key) if isinstance(key, (list, tuple)) else (key,)
+        for item in key:
+            ok = (item is None or item is Ellipsis
+                  or isinstance(item, (int, np.integer))
+                  or (isinstance(item, slice) and all(
+                      v is None or isinstance(v, (int, np.integer))
+                      for v in (item.start, item.stop, item.step))))
+            if not ok or isinstance(item, bool):
+                raise ValueError("GetItem key entries must be ints, slices "
+                                 "of ints, None or Ellipsis, got %r"
+                                 % (item,))
+        if sum(item is Ellipsis for item in key) > 1:
+            raise ValueError("GetItem key has more than one Ellipsis: %r"
+                             % (key,))
+        self.key = key
+
+    def _check_batch_kept(self, rank):
+        key = self.key
+        if key and key[0] is Ellipsis:
+            used = sum(item is not None for item in key[1:])
+            if used < rank:       # the ellipsis spans the batch axis
+                return
+            key = key[1:]
+        first = key[0] if key else slice(None)
+        if first != slice(None):
+            raise ValueError("layer %r indexes the batch axis with %r (the "
+                             "first index must be ':')" % (self.name, first))
+
+    def forward(self, xs):
+        """``xs[0][key]`` (a ValueError if the key touches the batch
+        axis)."""
+        x = xs[0]
+        self._check_batch_kept(len(x.shape))
+        return x[self.key]

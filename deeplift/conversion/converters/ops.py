@@ -239,6 +239,51 @@ def concatenate_op(args, inputs, config, name, verbose=True, **kwargs):
     return [layer]
 
 
+def _index_entry(item, name):
+    """One entry of a serialized ``GetItem`` key as Python (int, slice,
+    None, Ellipsis); an index tensor raises :class:`OpNotSupported`."""
+    if isinstance(item, dict):
+        cls = item.get("class_name")
+        if cls == "__ellipsis__":
+            return Ellipsis
+        if cls == "__slice__":
+            cfg = item.get("config") or {}
+            parts = [cfg.get(k) for k in ("start", "stop", "step")]
+            if all(p is None or isinstance(p, (int, np.integer))
+                   and not isinstance(p, bool) for p in parts):
+                return slice(*parts)
+    elif item is None or (isinstance(item, (int, np.integer))
+                          and not isinstance(item, bool)):
+        return item
+    elif isinstance(item, np.ndarray) and item.ndim == 0 and \
+            np.issubdtype(item.dtype, np.integer):
+        return int(item)
+    raise OpNotSupported("op '%s': indexing with %r is not supported (only "
+                         "constant ints, slices, None and ...)"
+                         % (name, item))
+
+
+def getitem_op(args, inputs, name, verbose=True, **kwargs):
+    """``x[key]`` with a constant key (``h[:, 0, :]``, ``h[:, ::2]``,
+    ``h[..., 2]``); the batch axis must be kept whole."""
+    _single_tensor(args, name, "getitem")
+    if len(args) != 2:
+        raise OpNotSupported("op '%s' (getitem) with %d arguments"
+                             % (name, len(args)))
+    key = args[1]
+    key = key if isinstance(key, (list, tuple)) else [key]
+    key = tuple(_index_entry(item, name) for item in key)
+    if key and key[0] is not Ellipsis and key[0] != slice(None):
+        raise OpNotSupported("op '%s': indexing the batch axis with %r is "
+                             "not supported (the first index must be ':')"
+                             % (name, key[0]))
+    try:
+        layer = layers.GetItem(key, name=name, verbose=verbose)
+    except ValueError as exc:
+        raise OpNotSupported("op '%s': %s" % (name, exc))
+    return _wired(layer, inputs)
+
+
 def _activation(act_name, **config_keys):
     """An op that is a Keras activation (``ops.relu``, ``ops.silu``, ...);
     ``config_keys`` maps the activation layer's keyword to the op config's
@@ -287,6 +332,7 @@ OPS = {
     "ExpandDims": expand_dims_op,
     "Squeeze": squeeze_op,
     "Concatenate": concatenate_op,
+    "GetItem": getitem_op,
     "Tanh": _activation("tanh"),
     "Relu": _activation("relu"),
     "Relu6": _activation("relu6"),
