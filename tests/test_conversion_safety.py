@@ -67,12 +67,13 @@ def test_cli_convert_refuses_code_bearing_model(crafted, capfd):
 
 def test_cli_convert_trust_model_loads_and_checks(crafted, capfd):
     """The check above can fail: with --trust-model Keras loads the model,
-    which runs the Lambda (the marker appears), and the converted head is
-    compared."""
+    which runs the Lambda (the marker appears); the Lambda is then traced,
+    so every output is converted and compared with Keras."""
     path, marker = crafted
     status, out, err = _cli(["convert", path, "--trust-model"], capfd)
     assert status == 0, err
     assert marker.exists()
     check = [l for l in out.splitlines() if l.startswith("keras check:")]
-    assert "(1 of 2 outputs; counts_0: placeholder" in check[0]
+    assert "placeholder" not in check[0] and "outputs" not in check[0]
+    # float32 forward passes of the same ops: equal to rounding
     assert float(check[0].rsplit(":", 1)[1]) < 1e-5
