@@ -91,7 +91,8 @@ API_MODULES = (
     "deeplift.models", "deeplift.multiref", "deeplift.targets",
     "deeplift.genomics", "deeplift.deepexplain",
     "deeplift.integrated_gradients", "deeplift.util", "deeplift.dinuc_shuffle",
-    "deeplift.visualization", "deeplift.methods",
+    "deeplift.visualization", "deeplift.methods", "deeplift.tokens",
+    "deeplift.conversion.loading", "deeplift.conversion.tracing",
 )
 
 

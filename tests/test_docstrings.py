@@ -30,6 +30,10 @@ DOCUMENTED_MODULES = (
     "deeplift.visualization.heatmap",
     "deeplift.visualization.matplotlib_helpers",
     "deeplift.methods",
+    "deeplift.tokens",
+    "deeplift.conversion.loading",
+    "deeplift.conversion.tracing",
+    "deeplift.visualization.tokens",
 )
 
 

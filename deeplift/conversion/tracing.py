@@ -200,6 +200,10 @@ class TraceContext(object):
     # ---- families ----------------------------------------------------------
 
     def linear(self, op, operands, role, signed):
+        """Node(s) for ``op``, affine in its varying ``operands``
+        (``role``: "coef" when a constant operand multiplies them,
+        ``signed``: whether the op can flip signs); DeepLIFT's Linear rule.
+        Returns the list of the op's output values."""
         hint = None
         varying = [v for v in operands if v.kind == "vary"]
         if role == "coef" and op.type in ("MatMul", "BatchMatMulV2",
@@ -261,6 +265,9 @@ class TraceContext(object):
         return [self._vary(self.add(layer, inputs, op.type.lower()), op)]
 
     def shapley(self, op, operands):
+        """An :class:`~deeplift.layers.traced.ElementwiseShapley` node for
+        an elementwise ``op`` of several varying ``operands`` (each gets its
+        exact Shapley share). Returns the op's output values."""
         if len(op.outputs) != 1:
             raise OpRuleError("%s with %d outputs" % (op.type,
                                                       len(op.outputs)))
@@ -273,18 +280,26 @@ class TraceContext(object):
         return [self._vary(self.add(layer, inputs, op.type.lower()), op)]
 
     def multiply(self, op, operands):
+        """A :class:`~deeplift.layers.merge.Multiply` node for an
+        elementwise product of varying ``operands`` (Shapley product rule).
+        Returns the op's output values."""
         varying = [v for v in operands if v.kind == "vary"]
         layer = Multiply(nonlinear_mxts_mode=self.nonlinear_mode(varying[0]))
         return [self._vary(self.add(layer, [v.value for v in varying],
                                     "mul"), op)]
 
     def merge_max(self, op, operands, minimum):
+        """A Maximum (``minimum``: Minimum) merge node for an elementwise
+        max/min of varying ``operands``. Returns the op's output values."""
         layer = (Minimum if minimum else Maximum)(
             nonlinear_mxts_mode=self.nonlinear_mode(operands[0]))
         return [self._vary(self.add(layer, [v.value for v in operands],
                                     op.type.lower()), op)]
 
     def bilinear(self, op, operands):
+        """A :class:`~deeplift.layers.bilinear.Bilinear` node for a
+        matmul/einsum whose two operands both vary (Shapley rule).
+        Returns the op's output values."""
         call, inputs = self.call(op, operands, "other")
         layer = Bilinear(call, _shape(op.outputs[0]),
                          nonlinear_mxts_mode=self.nonlinear_mode(
@@ -292,12 +307,18 @@ class TraceContext(object):
         return [self._vary(self.add(layer, inputs, op.type.lower()), op)]
 
     def softmax(self, op, operands, log):
+        """A :class:`~deeplift.layers.traced.SoftmaxOp` node (``log``:
+        log-softmax) for the logits ``operands[0]``, exact by decomposition.
+        Returns the op's output values."""
         layer = traced.SoftmaxOp(log=log, nonlinear_mxts_mode=self.
                                  nonlinear_mode(operands[0]))
         return [self._vary(self.add(layer, [operands[0].value],
                                     op.type.lower()), op)]
 
     def max_op(self, op, operands, negate, pool):
+        """A max (``negate``: min) node: max pooling (``pool``) with the
+        model's max-pooling mode, a max reduction with the
+        summation-to-delta max rule. Returns the op's output values."""
         # max pooling: the model's max-pooling mode (as a native pooling
         # layer); max reductions: the summation-to-delta max rule (the
         # gradient under gradient-like modes, as merge.Maximum)
