@@ -14,7 +14,7 @@ elsewhere (writing the same bytes).  Needs ``pip install
 Every chunk of a store is scored by the same kernels: each worker sets
 ``TF_ENABLE_ONEDNN_OPTS`` to the store's setting before it imports
 TensorFlow, then checks what TensorFlow resolved and its version against
-the store's (see :func:`deeplift.genomics.store.current_kernels`).  With no
+the store's (see ``deeplift.genomics.store.current_kernels``).  With no
 worker for ``worker_timeout`` seconds the run stops with an error (done
 chunks stay done).  :func:`connect` joins the cluster before the caller
 creates anything, so an unreachable scheduler leaves nothing behind.
@@ -162,7 +162,7 @@ def _score_chunk(plugin_name, index):
 
 class Connection:
     """A Dask client, the local cluster it started (or None) and the
-    TensorFlow threads per worker; :meth:`close` (or ``with``) ends both."""
+    TensorFlow threads per worker; ``close`` (or ``with``) ends both."""
 
     def __init__(self, client, cluster, threads, where):
         self.client, self.cluster = client, cluster
@@ -251,7 +251,7 @@ def run_chunks(spec, pending, runner_class, report=None, workers=None,
     cores divided by the local workers; unchanged for a running cluster).
     ``worker_timeout``: seconds without any worker before giving up (0 or
     None: wait forever).  ``kernels``: the store's
-    :func:`~deeplift.genomics.store.current_kernels`, which every worker
+    ``deeplift.genomics.store.current_kernels``, which every worker
     must match (unless ``allow_kernel_mismatch``).  Raises
     :class:`DistributedError` on the first chunk that fails for good, or
     when no worker came for ``worker_timeout`` seconds (after the other

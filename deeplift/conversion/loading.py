@@ -82,7 +82,7 @@ def _entries(model_config):
 
 def walk_layers(model_config, path=""):
     """``(path/name, entry)`` of every layer entry of a model config as
-    :func:`deeplift.conversion.readers.read_saved_files` returns it,
+    ``deeplift.conversion.readers.read_saved_files`` returns it,
     nested models' layers included (after their model's own entry)."""
     for entry in _entries(model_config):
         name = path + readers.layer_entry_name(entry)

@@ -12,7 +12,7 @@ graph's ops in order:
   (``tf.shape(x)``) and what follows from it is kept as a function of the
   batch size;
 * an op with a varying operand becomes node(s) by its entry in
-  :data:`deeplift.conversion.op_rules.OP_RULES`, named
+  ``deeplift.conversion.op_rules.OP_RULES``, named
   ``<layer>/<op type>_<n>``;
 * the body of a nested ``tf.function`` (a PartitionedCall op) is
   converted in place;
@@ -80,8 +80,8 @@ _PROBE_BATCH = 7
 
 
 def op_arguments(op):
-    """``(arg_sizes, attrs)`` of a graph op for :func:`deeplift.layers.
-    traced.run_raw_op`."""
+    """``(arg_sizes, attrs)`` of a graph op for
+    ``deeplift.layers.traced.run_raw_op``."""
     if op.type not in _SIGNATURES:
         fn = getattr(tf.raw_ops, op.type, None)
         if fn is None:
@@ -129,7 +129,7 @@ def _substitute(obj, xs):
 
 class TraceContext(object):
     """Builds the nodes of one traced layer: what the builders of
-    :mod:`deeplift.conversion.op_rules` call."""
+    ``deeplift.conversion.op_rules`` call."""
 
     def __init__(self, name, nonlinear_mxts_mode, maxpool_deeplift_mode,
                  trace_dtype, verbose=False):
@@ -459,7 +459,7 @@ def trace_layer(keras_layer, name, input_layers, call=None,
     layers, one per tensor the layer is called on) and built.
 
     ``call``: ``(args, kwargs)`` of the layer's call with
-    :class:`~deeplift.conversion.keras_config.TensorArg` for the tensors
+    ``deeplift.conversion.keras_config.TensorArg`` for the tensors
     (``None``: ``layer(x)`` on the one input); ``input_dtypes``: the
     TensorFlow dtypes of those tensors (default: the layer's compute
     dtype). Raises :class:`UnsupportedLayerError` listing every op that

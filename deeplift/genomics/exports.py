@@ -5,7 +5,7 @@
   ``projected_shap/seq`` (N, 4, L) float32 projected (actual)
   contributions -- and, for genomic regions, the interpreted regions as a
   narrowPeak-style BED in the same row order (summit column = L // 2,
-  name column = the regions file's peak names, see :func:`region_names`);
+  name column = the regions file's peak names, see ``region_names``);
 * ``modisco``: the ``PREFIX.ohe.npz`` / ``PREFIX.shap.npz`` pair
   (``arr_0``, (N, 4, W) float32, cropped to the central ``window``) that
   ``modisco motifs -s PREFIX.ohe.npz -a PREFIX.shap.npz`` reads;

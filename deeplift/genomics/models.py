@@ -165,7 +165,7 @@ def resolve_target(model, target):
     (None, L, C) with L > 1 (its logits: the layer before a final
     activation), the counts head the output of shape (None, 1) or
     (None, C) with C <= 2.  An output that was not converted (a
-    :class:`~deeplift.conversion.placeholder.Placeholder`, e.g.
+    ``deeplift.conversion.placeholder.Placeholder``, e.g.
     ChromBPNet's counts ``Lambda``) has no shape: when the other output is
     the profile head it is taken for the counts head, so ``"profile"``
     resolves without it and ``"counts"`` raises its

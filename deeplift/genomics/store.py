@@ -349,7 +349,7 @@ class ScoreStore:
                tasks=None, dtype="float32", regions=None, names=None,
                chrom_sizes=None, kernels=None):
         """Create a new store (``path`` must not exist, or hold only this
-        run's lock).  ``kernels``: what scores it (:func:`current_kernels`).
+        run's lock).  ``kernels``: what scores it (``current_kernels``).
         ``tasks``: None for one task, else the list of tasks (adds the
         leading T axis); ``regions``: the input's :class:`RegionTable` (all
         rows, with ``kept``) or None; ``chrom_sizes``: the genome's
