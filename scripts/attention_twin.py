@@ -92,20 +92,20 @@ def main():
         "## Reading",
         "",
         "- **deeplift and tangermeme are both exact** (gaps at float64 "
-        "rounding). Their scores are **not** equal, and the whole "
-        "difference is the softmax rule: with tangermeme's `nn.Softmax` "
-        "rule replaced (`additional_nonlinear_ops`) by the Shapley split "
-        "`shapley_softmax` (written from the formula in the test), "
-        "tangermeme's scores equal deeplift's to float64 rounding.",
-        "- Why the softmax rules differ: both write `y_i = a_i · v` with "
-        "`a = exp(x - c)` (one shift `c` for input and reference), "
-        "`v = 1/Σa` (`Δv/Δs = -v v0` exactly). deeplift splits the "
-        "product by Shapley, `Δy = Δa·(v+v0)/2 + (a+a0)/2·Δv`; tangermeme "
-        "splits it in log space, `Δy = (Δy/Δlog y)·(Δlog a + Δlog v)`, "
-        "i.e. multiplier of `x_j` on `y_j` through `a_j` = `Δy_j/Δlog y_j` "
-        "(because `Δlog a_j = Δx_j`) and of `v` = `(Δy/Δlog y)(Δlog v/Δv)`."
-        " The two agree when `Δx → 0` (both become the gradient) and "
-        "differ at first order otherwise; both sum to `Δy`.",
+        "rounding) and **their scores are equal** to float64 rounding "
+        "(the `tangermeme vs deeplift` column): both split the softmax in "
+        "log space. Writing `y_i = a_i · v` with `a = exp(x - c)` (one "
+        "shift `c` for input and reference) and `v = 1/Σa`, tangermeme "
+        "splits `Δy = (Δy/Δlog y)·(Δlog a + Δlog v)`; deeplift's SoftmaxOp "
+        "is `exp(log_softmax)` with Rescale on each exponential and the "
+        "logarithm, the same multipliers.",
+        "- The Shapley split of the same product, `Δy = Δa·(v+v0)/2 + "
+        "(a+a0)/2·Δv` (`shapley_softmax`, run as a tangermeme rule through "
+        "`additional_nonlinear_ops`), is exact too (its gap column) but "
+        "gives other scores (the `tangermeme+Shapley vs deeplift` column), "
+        "and it is ill-conditioned when the reference's logits lie far "
+        "below the input's (`1/Σa0` huge, its two terms cancelling); "
+        "deeplift used it before this comparison.",
         "- Everything else agrees rule for rule: tangermeme's `BilinearOp` "
         "rule is the midpoint product rule (Jacobian at `((a+a0)/2, "
         "(b+b0)/2)`), which for a bilinear map is exactly deeplift's "

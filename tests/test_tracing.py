@@ -131,7 +131,8 @@ def test_bilinear_by_hand():
 
 def test_softmax_by_hand():
     """Softmax of 3 logits, target output 0, Rescale: the decomposition
-    exp(x - s), sum, reciprocal, Shapley product computed in numpy."""
+    l = (x - s) - log(sum(exp(x - s))), y = exp(l) computed in numpy (the
+    log-space split tangermeme 1.6 uses)."""
     kmodel = model_of(lambda x: tf.nn.softmax(x), (3,), np.float64,
                       dense=False)
     x = np.array([[1.0, -2.0, 0.5], [3.0, 2.9, -1.0]])
@@ -144,14 +145,39 @@ def test_softmax_by_hand():
     s = np.maximum(x.max(1, keepdims=True), x0.max(1, keepdims=True))
     e, e0 = np.exp(x - s), np.exp(x0 - s)
     big, big0 = e.sum(1, keepdims=True), e0.sum(1, keepdims=True)
-    r, r0 = 1 / big, 1 / big0
-    m_r = (e[:, :1] + e0[:, :1]) / 2           # product: y0 = e0 * r
-    m_big = m_r * (r - r0) / (big - big0)      # reciprocal (Rescale)
-    m_e = m_big + np.array([[1.0, 0, 0]]) * (r + r0) / 2
-    want = m_e * (e - e0)                      # exp (Rescale) x dx
+    lsm, lsm0 = (x - s) - np.log(big), (x0 - s) - np.log(big0)
+    y, y0 = np.exp(lsm), np.exp(lsm0)
+    m_l = (y - y0)[:, :1] / (lsm - lsm0)[:, :1]   # final exp (Rescale)
+    m_log = -m_l                                   # l0 = x0 - log S
+    m_big = m_log * (np.log(big) - np.log(big0)) / (big - big0)
+    m_e = np.broadcast_to(m_big, e.shape)          # sum
+    m_x = m_e * (e - e0) / (x - x0)                # exp (Rescale)
+    m_x = m_x + np.array([[1.0, 0, 0]]) * m_l      # l0 = x0 - ...
+    want = m_x * (x - x0)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(got.sum(1), (e * r - e0 * r0)[:, 0],
-                               rtol=1e-12)
+    np.testing.assert_allclose(got.sum(1), (y - y0)[:, 0], rtol=1e-12)
+
+
+def test_softmax_far_reference_is_well_conditioned():
+    """A reference whose logits lie 40 below the input's: the Shapley
+    split of exp(x - s) * (1/S) would give terms of about e^40 that cancel;
+    in log space every factor is bounded, so float32 scores stay within
+    the output change's size and sum to it to float32 rounding."""
+    kmodel = model_of(lambda x: tf.nn.softmax(x), (4,), np.float32,
+                      dense=False)
+    x = np.array([[40.0, 1.0, -3.0, 39.0], [2.0, 45.0, 0.0, 1.0]],
+                 np.float32)
+    ref = np.zeros((1, 4), np.float32)
+    dl = convert(kmodel, RESCALE)
+    states, mxts, inputs, _ = run_engine(dl, [x], [ref],
+                                         np.array([[1.0, 0, 0, 0]]))
+    got = contributions(states, mxts, inputs[0])
+    delta = kmodel(x).numpy()[:, 0] - kmodel(ref).numpy()[:, 0]
+    # each score is a bounded multiplier (<= 1 in size) times a logit
+    # difference of at most 45: far from e^40
+    assert np.abs(got).max() < 100
+    # float32 rounding of O(1) terms: 1e-5
+    np.testing.assert_allclose(got.sum(1), delta, rtol=0, atol=1e-5)
 
 
 def test_traced_conv_stack_equals_native():

@@ -50,7 +50,7 @@ from deeplift.layers.composite import Composite, Port
 from deeplift.layers.core import (ListInputMixin, SingleInputMixin, Node,
                                   NonlinearMxtsMode, MaxPoolDeepLiftMode,
                                   check_mode, captured)
-from deeplift.layers.merge import (Multiply, Subtract, GRADIENT_LIKE_MODES,
+from deeplift.layers.merge import (Subtract, GRADIENT_LIKE_MODES,
                                    unbroadcast)
 from deeplift.rules.maxpool import maxpool_rule
 from deeplift.rules.ops import (positive_part, negative_part,
@@ -436,33 +436,38 @@ class SoftmaxOp(Composite):
     """Softmax (``log=False``) or log-softmax (``log=True``) over the last
     axis, exact: with ``s`` the largest logit of the row in the input and
     in its reference (one constant for both, so it cancels), ``e =
-    exp(x - s)``, ``S = sum(e)``, softmax ``= e * (1/S)`` (Shapley product)
-    and log-softmax ``= (x - s) - log(S)``.  The exponential, reciprocal
-    and logarithm follow ``nonlinear_mxts_mode``."""
+    exp(x - s)``, ``S = sum(e)``, log-softmax ``= (x - s) - log(S)`` and
+    softmax ``= exp(log-softmax)``.  The exponentials and the logarithm
+    follow ``nonlinear_mxts_mode``.
+
+    This is the split of ``y = e * (1/S)`` in log space that tangermeme
+    1.6 uses (``tests/test_tangermeme_twin.py``).  The Shapley split of
+    that product (``Δy = Δe·(1/S + 1/S0)/2 + (e + e0)/2·Δ(1/S)``) is exact
+    too but ill-conditioned: when the reference's logits lie far below the
+    input's, ``1/S0`` is huge and the two terms cancel, giving scores of
+    1e13 that sum to the difference only in exact arithmetic; in log space
+    every factor is bounded (``Δy/Δlog y`` lies between ``y`` and ``y0``)."""
 
     def __init__(self, log=False, **kwargs):
         super(SoftmaxOp, self).__init__(**kwargs)
         self.log = bool(log)
 
     def build_inner(self, port):
-        """exp -> sum -> reciprocal -> product (softmax) or exp -> sum ->
-        log -> difference (log-softmax), from ``port``; returns the
-        output node."""
+        """exp -> sum -> log -> difference (log-softmax), then exp
+        (softmax), from ``port``; returns the output node."""
         mode = self.nonlinear_mxts_mode
         e = self.add("exp", ElementwiseOp(_Function(tf.exp), "Exp",
                                           nonlinear_mxts_mode=mode), port)
         total = self.add("sum", Reduce(axis=-1, op="sum", keepdims=True), e)
+        log = self.add("log", ElementwiseOp(_Function(tf.math.log), "Log",
+                                            nonlinear_mxts_mode=mode),
+                       total)
+        log_softmax = self.add("log_softmax", Subtract(), [port, log])
         if self.log:
-            log = self.add("log", ElementwiseOp(_Function(tf.math.log),
-                                                "Log",
-                                                nonlinear_mxts_mode=mode),
-                           total)
-            return self.add("log_softmax", Subtract(), [port, log])
-        recip = self.add("reciprocal", ElementwiseOp(
-            _Function(tf.math.reciprocal), "Reciprocal",
-            nonlinear_mxts_mode=mode), total)
-        return self.add("softmax", Multiply(nonlinear_mxts_mode=mode),
-                        [e, recip])
+            return log_softmax
+        return self.add("softmax", ElementwiseOp(
+            _Function(tf.exp), "Exp", nonlinear_mxts_mode=mode),
+            log_softmax)
 
     def forward(self, xs):
         """TensorFlow's softmax / log-softmax of ``xs[0]`` (last axis)."""
