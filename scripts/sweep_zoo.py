@@ -13,18 +13,20 @@ Each model runs in a fresh process (``--one NAME``) under a time budget;
 the JSON file beside the table).
 
 Target: ``sum(w * output)`` per example, ``w`` a fixed random weighting of
-the model's output (for text backbones the output is a ``Dense(2)`` on the
-first token's hidden state, for ViT on the class token; CREsted models
-keep their own heads, the target taken before the final activation as
-deeplift does by default is NOT used: the output itself is the target).
+the model's output: for the text backbones and ViT a ``Dense(2)`` on the
+first token's (class token's) hidden state; CREsted models keep their own
+heads and the target is their output (after its final activation).
 
-Inputs: one-hot DNA (4 examples) against a shuffled-free all-0.25
-reference for CREsted; token ids (4 sequences, 2 padded positions) for the
-text models, whose reference replaces every token by token 1, scored at the
-token embedding's output (``find_scores_layer``): the padding mask and
-segment ids keep their values in the reference, so the embedding output
-carries the whole difference; ViT: random images against a 0.3-scaled
-random reference.
+Inputs: one-hot DNA (4 examples) against an all-0.25 reference for
+CREsted; ViT: random images against a 0.3-scaled random reference; text:
+token ids (4 sequences of 8, the last 2 positions padded) whose reference
+replaces every token by token 1, scored at the token embedding's output
+(``find_scores_layer``): the padding mask and segment ids keep their
+values in the reference, so the embedding output carries the whole
+difference.  keras_hub's ``ReversibleEmbedding`` is given deeplift's
+``Embedding`` conversion through ``custom_conversion_funcs`` (as a user
+would: it is an ``Embedding`` subclass).  The backbones' inputs have length
+None; their layers are rewired on fixed-length inputs.
 
 Checks, in float32 and (where the model builds in float64) float64:
 
@@ -35,11 +37,17 @@ Checks, in float32 and (where the model builds in float64) float64:
 * summation: Rescale and RevealCancel, max over examples of |sum of
   contributions - (target(x) - target(ref))| / output scale (max over the
   batch of |target(x)|, |target(ref)|); the issue's bar is 1e-4 in float32
-  and 1e-10 in float64.
+  and 1e-10 in float64.  These use one reference per example; the column
+  "shared ref" reruns Rescale with the one (batch-1) reference broadcast.
+
+float64 runs set both the dtype policy and ``floatx`` (``keras.Input``
+follows floatx: without it a "float64" model rounds its input to float32).
 """
 import argparse
+import collections
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -483,7 +491,11 @@ def table(results):
         "| model | dtype | source | result | forward | gradient | Rescale "
         "| RevealCancel | shared ref | s |",
         "|---|---|---|---|---|---|---|---|---|---|"]
-    errors, traced = [], []
+    errors, traced = collections.OrderedDict(), []
+
+    def fail(name, where, text):
+        text = re.sub(r"\x1b\[[0-9;]*m", "", text)   # terminal colours
+        errors.setdefault((name, text), []).append(where)
     for name in MODELS:
         res = results["models"].get(name)
         if res is None:
@@ -492,31 +504,30 @@ def table(results):
         if "error" in res:
             lines.append("| %s | | | FAIL (%s) | | | | | | |" % (
                 name, res["error"][:80]))
-            errors.append("- **%s**: %s" % (name, res["error"]))
+            fail(name, "all", res["error"])
             continue
         for dtype, runs in res["runs"].items():
             if "build" in runs:
                 lines.append("| %s | %s | | does not build | | | | | | |" % (
                     name, dtype))
-                errors.append("- **%s** (%s): does not build: %s" % (
-                    name, dtype, runs["build"]))
+                fail(name, dtype, "does not build in Keras: `%s`" % runs[
+                    "build"].replace("`", "'"))
                 continue
             for source in ("memory", "keras"):
                 r = runs.get(source, {})
                 if "error" in r:
                     lines.append("| %s | %s | %s | FAIL | | | | | | |" % (
                         name, dtype, source))
-                    errors.append("- **%s** (%s, %s): `%s`%s" % (
-                        name, dtype, source, r["error"].replace("`", "'"),
-                        " (in deeplift/%s)" % r["where"] if r.get("where")
-                        else ""))
+                    fail(name, "%s %s" % (dtype, source), "`%s`%s" % (
+                        r["error"].replace("`", "'"),
+                        " (raised in deeplift/%s)" % r["where"]
+                        if r.get("where") else " (raised outside deeplift)"))
                     continue
                 shared = r.get("shared_ref")
                 if isinstance(shared, str):
-                    errors.append("- **%s** (%s, %s), shared batch-1 "
-                                  "reference: `%s` (in deeplift/%s)" % (
-                                      name, dtype, source, shared,
-                                      r.get("shared_ref_where")))
+                    fail(name, "%s %s" % (dtype, source),
+                         "shared batch-1 reference: `%s` (raised in "
+                         "deeplift/%s)" % (shared, r.get("shared_ref_where")))
                     shared = "FAIL"
                 lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s "
                              "| %s |"
@@ -527,10 +538,21 @@ def table(results):
                 if dtype == "float32" and source == "memory" and r["traced"]:
                     traced.append("- **%s**: %s" % (name, "; ".join(
                         r["traced"])))
-    lines += ["", "## Failures (exact errors)", ""] + (errors or ["none"])
+    lines += ["", "## Failures (exact errors)", ""] + (
+        ["- **%s** (%s): %s" % (name, ", ".join(where), text)
+         for (name, text), where in errors.items()] or ["none"])
     lines += ["", "## Traced layers (float32, from memory)", ""] + (
         traced or ["none"])
     return "\n".join(lines) + "\n"
+
+
+def _write(path, results):
+    """The table, then the hand-written notes kept from the old file."""
+    out = Path(path)
+    notes = "\n"
+    if out.exists() and NOTES_MARKER in out.read_text():
+        notes = out.read_text().split(NOTES_MARKER, 1)[1]
+    out.write_text(table(results) + "\n" + NOTES_MARKER + notes)
 
 
 def main(argv=None):
@@ -539,6 +561,8 @@ def main(argv=None):
     p.add_argument("--out", default=str(REPO / "scripts" / "RESULTS_zoo.md"))
     p.add_argument("--timeout", type=int, default=240,
                    help="seconds per model (its own process)")
+    p.add_argument("--table-only", action="store_true",
+                   help="rewrite the table from the JSON file; run nothing")
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
@@ -554,7 +578,10 @@ def main(argv=None):
     results["versions"] = {k: md.version(d) for k, d in (
         ("keras_hub", "keras-hub"), ("crested", "crested"),
         ("tensorflow", "tensorflow"), ("keras", "keras"))}
-    for name in args.models.split(","):
+    names = [] if args.table_only else args.models.split(",")
+    if args.table_only:
+        _write(args.out, results)
+    for name in names:
         t0 = time.time()
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
                    PYTHONPATH=str(REPO))
@@ -576,11 +603,7 @@ def main(argv=None):
         results["models"][name] = res
         print(name, json.dumps(res)[:400], flush=True)
         json_path.write_text(json.dumps(results, indent=1))
-        out = Path(args.out)
-        notes = ""
-        if out.exists() and NOTES_MARKER in out.read_text():
-            notes = out.read_text().split(NOTES_MARKER, 1)[1]
-        out.write_text(table(results) + "\n" + NOTES_MARKER + notes)
+        _write(args.out, results)
     return 0
 
 
