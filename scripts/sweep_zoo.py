@@ -427,8 +427,9 @@ def run_one(name):
         try:
             spec = build(name, dtype)
         except Exception as exc:
+            lines = [l.strip() for l in str(exc).splitlines() if l.strip()]
             result["runs"][dtype] = {"build": "%s: %s" % (
-                type(exc).__name__, str(exc).splitlines()[0][:300])}
+                type(exc).__name__, " | ".join(lines[:4])[:600])}
             continue
         runs = {"params": int(sum(np.prod(v.shape)
                                   for v in spec["model"].weights))}
