@@ -195,45 +195,39 @@ def has_tensor_kwargs(node):
         collect_keras3_refs(node.get("kwargs", {}), []))
 
 
+def _tensor_configs(node, with_kwargs):
+    """The configs of a Keras 3 node's serialized tensor arguments, in
+    :func:`node_refs`' order (the keyword arguments' after the positional
+    ones when ``with_kwargs``); [] for Keras 1/2 nodes."""
+    if not isinstance(node, dict):
+        return []
+    configs = []
+
+    def walk(obj):
+        if is_keras3_tensor(obj):
+            configs.append(obj["config"])
+        elif isinstance(obj, dict):
+            for value in obj.values():
+                walk(value)
+        elif isinstance(obj, (list, tuple)):
+            for item in obj:
+                walk(item)
+    walk(node.get("args", []))
+    if with_kwargs:
+        walk(node.get("kwargs", {}))
+    return configs
+
+
 def node_input_dtypes(node):
     """dtypes (strings, or None when not recorded) of a Keras 3 node's
     tensor arguments, in :func:`node_refs`' order; [] for Keras 1/2."""
-    if not isinstance(node, dict):
-        return []
-    dtypes = []
-
-    def walk(obj):
-        if is_keras3_tensor(obj):
-            dtypes.append(obj["config"].get("dtype"))
-        elif isinstance(obj, dict):
-            for value in obj.values():
-                walk(value)
-        elif isinstance(obj, (list, tuple)):
-            for item in obj:
-                walk(item)
-    walk(node.get("args", []))
-    walk(node.get("kwargs", {}))
-    return dtypes
+    return [c.get("dtype") for c in _tensor_configs(node, True)]
 
 
 def node_input_shapes(node):
-    """Shapes (batch axis None) of a Keras 3 node's tensor arguments, from
-    the serialized tensors; [] for Keras 1/2 nodes."""
-    if not isinstance(node, dict):
-        return []
-    shapes = []
-
-    def walk(obj):
-        if is_keras3_tensor(obj):
-            shapes.append(obj["config"].get("shape"))
-        elif isinstance(obj, dict):
-            for value in obj.values():
-                walk(value)
-        elif isinstance(obj, (list, tuple)):
-            for item in obj:
-                walk(item)
-    walk(node.get("args", []))
-    return shapes
+    """Shapes (batch axis None) of a Keras 3 node's positional tensor
+    arguments, from the serialized tensors; [] for Keras 1/2 nodes."""
+    return [c.get("shape") for c in _tensor_configs(node, False)]
 
 
 def io_refs(spec):

@@ -191,7 +191,7 @@ def region_names(store, table):
     when that file cannot be found unchanged (its sha256 is in the store's
     fingerprint); the file is looked for where the run named it and next
     to the store."""
-    from deeplift.genomics.regions import _open_text, file_digest
+    from deeplift.genomics.regions import data_lines, file_digest
     given = store.settings.get("input")
     digest = store.fingerprint.get("regions_sha256")
     if not given or not digest:
@@ -217,17 +217,9 @@ def region_names(store, table):
     names = []
     # the data lines, as deeplift.genomics.regions.read_regions counts
     # them (source_row): blank, '#', 'track ' and 'browser ' lines skipped
-    with _open_text(candidate) as handle:
-        for line in handle:
-            text = line.rstrip("\n\r")
-            if (not text.strip() or text.startswith(("#", "track ",
-                                                     "browser "))):
-                continue
-            fields = text.split("\t")
-            if len(fields) < 3:
-                fields = text.split()
-            name = fields[3].strip() if len(fields) >= 4 else ""
-            names.append(name or ".")
+    for _, fields, _ in data_lines(candidate):
+        name = fields[3].strip() if len(fields) >= 4 else ""
+        names.append(name or ".")
     rows = np.asarray(table.source_row, dtype=np.int64)
     if len(rows) and rows.max() >= len(names):
         return None

@@ -135,6 +135,23 @@ def _open_text(path):
     return gzip.open(path, "rt") if gz else open(path, "rt")
 
 
+def data_lines(path):
+    """``(line number, fields, text)`` of each data line of a BED or
+    narrowPeak file (optionally gzipped): blank, ``#``, ``track`` and
+    ``browser`` lines skipped; fields split on tabs, or on any whitespace
+    when that gives fewer than 3."""
+    with _open_text(path) as handle:
+        for lineno, line in enumerate(handle, 1):
+            text = line.rstrip("\n\r")
+            if (not text.strip() or text.startswith(("#", "track ",
+                                                     "browser "))):
+                continue
+            fields = text.split("\t")
+            if len(fields) < 3:
+                fields = text.split()
+            yield lineno, fields, text
+
+
 def read_regions(path, sizes, length, center="auto"):
     """Read a BED or narrowPeak file (optionally gzipped) into a
     :class:`RegionTable` of windows of ``length`` bases.
@@ -159,67 +176,59 @@ def read_regions(path, sizes, length, center="auto"):
     names, index = [], {}
     chrom, start, rows = [], [], []
     try:
-        with _open_text(path) as handle:
-            for lineno, line in enumerate(handle, 1):
-                text = line.rstrip("\n\r")
-                if (not text.strip() or text.startswith(("#", "track ",
-                                                         "browser "))):
-                    continue
-                fields = text.split("\t")
-                if len(fields) < 3:
-                    fields = text.split()
-                if len(fields) < 3:
-                    raise RegionError(
-                        "%s line %d: a BED line needs at least 3 columns "
-                        "(chrom, start, end), got %r" % (path, lineno,
-                                                         text[:60]))
+        for lineno, fields, text in data_lines(path):
+            if len(fields) < 3:
+                raise RegionError(
+                    "%s line %d: a BED line needs at least 3 columns "
+                    "(chrom, start, end), got %r" % (path, lineno,
+                                                     text[:60]))
+            try:
+                lo, hi = int(fields[1]), int(fields[2])
+            except ValueError:
+                raise RegionError(
+                    "%s line %d: start and end must be integers, got "
+                    "%r and %r" % (path, lineno, fields[1], fields[2]))
+            if lo < 0 or hi < lo:
+                raise RegionError("%s line %d: invalid interval %d-%d"
+                                  % (path, lineno, lo, hi))
+            summit = -1
+            if center != "mid" and len(fields) >= 10:
                 try:
-                    lo, hi = int(fields[1]), int(fields[2])
+                    summit = int(fields[9])
                 except ValueError:
                     raise RegionError(
-                        "%s line %d: start and end must be integers, got "
-                        "%r and %r" % (path, lineno, fields[1], fields[2]))
-                if lo < 0 or hi < lo:
-                    raise RegionError("%s line %d: invalid interval %d-%d"
-                                      % (path, lineno, lo, hi))
-                summit = -1
-                if center != "mid" and len(fields) >= 10:
-                    try:
-                        summit = int(fields[9])
-                    except ValueError:
-                        raise RegionError(
-                            "%s line %d: the summit (column 10) must be an "
-                            "integer, got %r" % (path, lineno, fields[9]))
-                if summit >= hi - lo:
-                    # MACS2's column 10 is an offset from the start; one
-                    # at or past the peak's length is usually a genome
-                    # coordinate, and would centre the window elsewhere
-                    raise RegionError(
-                        "%s line %d: the summit offset %d (column 10) is "
-                        "outside its peak %s:%d-%d (length %d): column 10 "
-                        "is an offset from the start, 0 <= offset < end - "
-                        "start; fix the file or use --center mid"
-                        % (path, lineno, summit, fields[0], lo, hi, hi - lo))
-                if center == "summit" and summit < 0:
-                    raise RegionError(
-                        "%s line %d: --center summit needs narrowPeak "
-                        "summits (column 10 >= 0); use --center mid"
-                        % (path, lineno))
-                name = fields[0]
-                if name not in sizes:
-                    raise RegionError(
-                        "%s line %d: chromosome %r is not in the genome "
-                        "(it has %s)" % (path, lineno, name,
-                                         ", ".join(list(sizes)[:5])
-                                         + (", ..." if len(sizes) > 5
-                                            else "")))
-                if name not in index:
-                    index[name] = len(names)
-                    names.append(name)
-                mid = lo + summit if summit >= 0 else (lo + hi) // 2
-                chrom.append(index[name])
-                start.append(mid - length // 2)
-                rows.append(len(rows))
+                        "%s line %d: the summit (column 10) must be an "
+                        "integer, got %r" % (path, lineno, fields[9]))
+            if summit >= hi - lo:
+                # MACS2's column 10 is an offset from the start; one
+                # at or past the peak's length is usually a genome
+                # coordinate, and would centre the window elsewhere
+                raise RegionError(
+                    "%s line %d: the summit offset %d (column 10) is "
+                    "outside its peak %s:%d-%d (length %d): column 10 "
+                    "is an offset from the start, 0 <= offset < end - "
+                    "start; fix the file or use --center mid"
+                    % (path, lineno, summit, fields[0], lo, hi, hi - lo))
+            if center == "summit" and summit < 0:
+                raise RegionError(
+                    "%s line %d: --center summit needs narrowPeak "
+                    "summits (column 10 >= 0); use --center mid"
+                    % (path, lineno))
+            name = fields[0]
+            if name not in sizes:
+                raise RegionError(
+                    "%s line %d: chromosome %r is not in the genome "
+                    "(it has %s)" % (path, lineno, name,
+                                     ", ".join(list(sizes)[:5])
+                                     + (", ..." if len(sizes) > 5
+                                        else "")))
+            if name not in index:
+                index[name] = len(names)
+                names.append(name)
+            mid = lo + summit if summit >= 0 else (lo + hi) // 2
+            chrom.append(index[name])
+            start.append(mid - length // 2)
+            rows.append(len(rows))
     except UnicodeDecodeError:
         raise RegionError("%s is not a text BED file" % (path,))
     except (OSError, EOFError) as exc:
