@@ -156,23 +156,34 @@ def test_readme_recipe_on_slurm_equals_in_process(data, tmp_path):
 def test_worker_job_cancelled_mid_run_still_equals_in_process(data,
                                                               tmp_path):
     """scancel one of the two worker jobs once two chunks are done: the
-    other finishes the run; the store is byte-identical."""
-    out = tmp_path / "scores.zarr"
-    script = script_for(data, out, tmp_path)
-    before = set(_my_jobs())
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=str(tmp_path),
-                            env=environment(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 400
-    while _done(out) < 2 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.1)
-    ours = sorted(set(_my_jobs()) - before)
-    cancelled_at = _done(out)
-    assert len(ours) == 2, "expected the recipe's 2 worker jobs: %s" % ours
-    subprocess.run(["scancel", str(ours[0])], check=True, timeout=20)
-    stdout, stderr = proc.communicate(timeout=400)
-    assert proc.returncode == 0, stdout + stderr
-    assert 2 <= cancelled_at < 12, \
-        "the job was not cancelled mid-run (%d of 12 done)" % cancelled_at
+    other finishes the run; the store is byte-identical.  On a fast quiet
+    machine the run can finish before the cancel lands (12 of 12 done):
+    then there was nothing mid-run to test, and the run is repeated (three
+    tries) on a fresh store."""
+    for attempt in range(3):
+        out = tmp_path / ("scores_%d.zarr" % attempt)
+        script = script_for(data, out, tmp_path)
+        before = set(_my_jobs())
+        proc = subprocess.Popen([sys.executable, str(script)],
+                                cwd=str(tmp_path), env=environment(),
+                                text=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        deadline = time.time() + 400
+        while _done(out) < 2 and proc.poll() is None and \
+                time.time() < deadline:
+            time.sleep(0.1)
+        ours = sorted(set(_my_jobs()) - before)
+        cancelled_at = _done(out)
+        assert len(ours) == 2, \
+            "expected the recipe's 2 worker jobs: %s" % ours
+        subprocess.run(["scancel", str(ours[0])], check=True, timeout=20)
+        stdout, stderr = proc.communicate(timeout=400)
+        assert proc.returncode == 0, stdout + stderr
+        if 2 <= cancelled_at < 12:
+            break
+    else:
+        pytest.skip("the run finished before a worker job could be "
+                    "cancelled, three times (%d of 12 done): too fast here "
+                    "to cancel mid-run" % cancelled_at)
     assert ours[0] not in _my_jobs()
     assert_same_store(out, data["ref"])
