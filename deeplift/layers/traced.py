@@ -52,7 +52,7 @@ from deeplift.layers.core import (ListInputMixin, SingleInputMixin, Node,
                                   check_mode, captured)
 from deeplift.layers.merge import (Subtract, GRADIENT_LIKE_MODES,
                                    unbroadcast)
-from deeplift.rules.maxpool import maxpool_rule
+from deeplift.layers.pooling import MaxPoolMixin
 from deeplift.rules.ops import (positive_part, negative_part,
                                 select_by_sign)
 from deeplift.modes import NEAR_ZERO_THRESHOLD
@@ -400,7 +400,7 @@ class ElementwiseShapley(ListInputMixin, _OpNode):
         return out
 
 
-class MaxOp(SingleInputMixin, _OpNode):
+class MaxOp(MaxPoolMixin, SingleInputMixin, _OpNode):
     """A max over windows or axes of one varying input (``call``: the op;
     reduce_max, MaxPool), with the max-pooling rule of
     ``maxpool_deeplift_mode`` (:mod:`deeplift.rules.maxpool`)."""
@@ -408,18 +408,7 @@ class MaxOp(SingleInputMixin, _OpNode):
     def __init__(self, call, shape, maxpool_deeplift_mode=MaxPoolDeepLiftMode.
                  summation_to_delta, **kwargs):
         super(MaxOp, self).__init__(call, shape, **kwargs)
-        self.maxpool_deeplift_mode = check_mode(
-            maxpool_deeplift_mode, MaxPoolDeepLiftMode,
-            "maxpool_deeplift_mode")
-
-    def gradient_route(self, state, mxts):
-        """``mxts`` routed to the input as the max's gradient does."""
-        return vjp(self.forward, [state.input.act], mxts)[0]
-
-    def backward(self, state, pos_mxts, neg_mxts):
-        """The max-pooling rule of ``maxpool_deeplift_mode``."""
-        rule = maxpool_rule(self.maxpool_deeplift_mode)
-        return rule(self, state, pos_mxts, neg_mxts)
+        self._init_maxpool(maxpool_deeplift_mode)
 
 
 class _Function(object):
