@@ -182,6 +182,28 @@ def backward_sweep(order, states, target_layer, seed, override=None,
     return mxts
 
 
+def sweep_model(model, inputs, references, seed, target_layer=None):
+    """Forward and backward sweeps of a converted model (anything with
+    ``input_layers()`` and ``output_layers()``) on one batch.
+
+    ``inputs`` / ``references``: one array or tensor per input layer, in
+    order; ``seed``: multipliers on the target's output (broadcastable to
+    it); ``target_layer``: the model's first output by default.  Returns
+    ``(states, mxts)`` as :func:`forward_sweep` and
+    :func:`backward_sweep` do.
+    """
+    input_layers = model.input_layers()
+    if target_layer is None:
+        target_layer = model.output_layers()[0]
+    order = topological_order([target_layer])
+    states = forward_sweep(
+        order, {l: tf.convert_to_tensor(x) for l, x in
+                zip(input_layers, inputs)},
+        {l: tf.convert_to_tensor(r) for l, r in
+         zip(input_layers, references)})
+    return states, backward_sweep(order, states, target_layer, seed)
+
+
 def vjp(fn, xs, output_gradient):
     """Vector-Jacobian product of ``fn`` at ``xs`` (a list of tensors).
 

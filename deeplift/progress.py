@@ -15,7 +15,10 @@ import sys
 import time
 
 try:
-    from tqdm.auto import tqdm
+    # the terminal bar: it is only drawn on a terminal (below), so
+    # tqdm.auto's notebook widget (and its "IProgress not found" warning
+    # where ipywidgets is missing) is never wanted
+    from tqdm import tqdm
 except ImportError:  # a dependency, but stay usable without it
     tqdm = None
 

@@ -289,26 +289,15 @@ def _keras_grad(model, xs, w, scores_layer):
 
 
 def _engine(dl, xs, refs, w):
-    import tensorflow as tf
-    from deeplift.graph import topological_order, forward_sweep, \
-        backward_sweep
-    inputs = dl.input_layers()
-    target = dl.output_layers()[0]
-    order = topological_order([target])
-    states = forward_sweep(order, {l: tf.constant(x) for l, x in
-                                   zip(inputs, xs)},
-                           {l: tf.constant(r) for l, r in zip(inputs, refs)})
-    mxts = backward_sweep(order, states, target, w)
-    return states, mxts, inputs, target
+    from deeplift.graph import sweep_model
+    states, mxts = sweep_model(dl, xs, refs, w)
+    return states, mxts, dl.input_layers(), dl.output_layers()[0]
 
 
 def _contribs(states, mxts, layer):
-    import numpy as np
-    if id(layer) not in mxts:
-        return np.zeros_like(states[id(layer)].act.numpy())
-    pos_m, neg_m = mxts[id(layer)]
-    pos_c, neg_c = states[id(layer)].contribs
-    return (pos_m * pos_c + neg_m * neg_c).numpy()
+    from deeplift.scoring import layer_output, CONTRIBS
+    return layer_output(CONTRIBS, states[id(layer)],
+                        mxts.get(id(layer))).numpy()
 
 
 def _scored(dl, inputs, spec):

@@ -148,10 +148,9 @@ def test_unnamed_module_in_one_head_keeps_the_other(tmp_path,
     assert not marker.exists() and PACKAGE not in sys.modules
 
 
-def test_named_package_is_imported_and_layers_handed_over(
-        tmp_path, marker_package, monkeypatch):
-    _, marker = marker_package
-    path = _crafted_keras_file(tmp_path)
+def _spy_on_converter_options(monkeypatch):
+    """A dict that receives (key ``"options"``) the ConversionOptions the
+    next conversion builds its Converter with."""
     seen = {}
     original = kc.Converter
 
@@ -160,6 +159,14 @@ def test_named_package_is_imported_and_layers_handed_over(
             seen["options"] = options
             super(Spy, self).__init__(options)
     monkeypatch.setattr(kc, "Converter", Spy)
+    return seen
+
+
+def test_named_package_is_imported_and_layers_handed_over(
+        tmp_path, marker_package, monkeypatch):
+    _, marker = marker_package
+    path = _crafted_keras_file(tmp_path)
+    seen = _spy_on_converter_options(monkeypatch)
     try:
         kc.convert_model_from_saved_files(
             str(path), verbose=False, import_packages=[PACKAGE])
@@ -199,14 +206,7 @@ def test_lambda_runs_only_with_trust(tmp_path, monkeypatch):
     with pytest.raises(UnsupportedLayerError, match="double"):
         kc.convert_model_from_saved_files(str(path), verbose=False)
     assert not marker.exists()
-    seen = {}
-    original = kc.Converter
-
-    class Spy(original):
-        def __init__(self, options):
-            seen["options"] = options
-            super(Spy, self).__init__(options)
-    monkeypatch.setattr(kc, "Converter", Spy)
+    seen = _spy_on_converter_options(monkeypatch)
     try:
         model = kc.convert_model_from_saved_files(str(path), verbose=False,
                                                   trust_model=True)

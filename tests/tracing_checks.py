@@ -22,7 +22,8 @@ import tensorflow as tf
 import keras
 
 from deeplift.conversion import kerasapi_conversion as kc
-from deeplift.graph import topological_order, forward_sweep, backward_sweep
+from deeplift.graph import sweep_model
+from deeplift.scoring import layer_output, CONTRIBS
 from deeplift.layers import NonlinearMxtsMode as Mode
 
 RC, RESCALE, GRAD = Mode.RevealCancel, Mode.Rescale, Mode.Gradient
@@ -39,22 +40,15 @@ def convert(kmodel, mode, **kwargs):
 def run_engine(dl, xs, refs, w):
     """``(states, mxts, inputs, target)`` of a sweep with output weights
     ``w`` (broadcast to the output's shape)."""
-    inputs = dl.input_layers()
-    target = dl.output_layers()[0]
-    order = topological_order([target])
-    states = forward_sweep(order, {l: tf.constant(x) for l, x in
-                                   zip(inputs, xs)},
-                           {l: tf.constant(r) for l, r in zip(inputs, refs)})
-    mxts = backward_sweep(order, states, target, w)
-    return states, mxts, inputs, target
+    states, mxts = sweep_model(dl, xs, refs, w)
+    return states, mxts, dl.input_layers(), dl.output_layers()[0]
 
 
 def contributions(states, mxts, layer):
-    if id(layer) not in mxts:
-        return np.zeros_like(states[id(layer)].act.numpy())
-    pos_m, neg_m = mxts[id(layer)]
-    pos_c, neg_c = states[id(layer)].contribs
-    return (pos_m * pos_c + neg_m * neg_c).numpy()
+    """A layer's contributions (zeros where it does not feed the target),
+    as a NumPy array."""
+    return layer_output(CONTRIBS, states[id(layer)],
+                        mxts.get(id(layer))).numpy()
 
 
 def keras_out(kmodel, xs):
