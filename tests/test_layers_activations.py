@@ -67,8 +67,8 @@ def test_activation_matches_keras(name):
         grad = tape.gradient(y, xt)
         np.testing.assert_allclose(layer.f(xt).numpy(), y.numpy(),
                                    rtol=tol, atol=tol)
-        # TF's own gelu gradient is accurate to ~1e-9 only
-        gtol = max(tol * 10, 1e-7)
+        # derivatives re-associate the forward's operations: 10x its bar
+        gtol = tol * 10
         np.testing.assert_allclose(layer.gradient(xt).numpy(),
                                    grad.numpy(), rtol=gtol, atol=gtol)
 

@@ -208,7 +208,9 @@ class SELU(Activation):
 
 class GELU(Activation):
     """``x * Phi(x)`` (``approximate=False``, Keras' default for the
-    activation) or its tanh approximation (``approximate=True``)."""
+    activation) or its tanh approximation (``approximate=True``), as
+    ``tf.nn.gelu`` computes them (its constants rounded to float32 also
+    in float64); :meth:`gradient` is the exact derivative of that."""
 
     def __init__(self, approximate=False, **kwargs):
         super(GELU, self).__init__(**kwargs)
@@ -220,12 +222,17 @@ class GELU(Activation):
     def gradient(self, x):
         if self.approximate:
             k = _c(math.sqrt(2.0 / math.pi), x)
-            c = _c(0.044715, x)
+            # tf.nn.gelu rounds this coefficient to float32 (below)
+            c = tf.cast(tf.constant(0.044715, tf.float32), x.dtype)
             t = tf.tanh(k * (x + c * x * x * x))
             return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (
                 1 + 3 * c * x * x)
-        cdf = 0.5 * (1 + tf.math.erf(x / _c(math.sqrt(2.0), x)))
-        pdf = tf.exp(-0.5 * x * x) / _c(math.sqrt(2.0 * math.pi), x)
+        # the derivative of what f computes: tf.nn.gelu is 0.5 x erfc(-x c)
+        # with c = 1/sqrt(2) rounded to float32 first (math_ops.cast of a
+        # Python float), which moves a float64 gelu by ~5e-9 off x Phi(x)
+        c = tf.cast(tf.constant(1.0 / math.sqrt(2.0), tf.float32), x.dtype)
+        cdf = 0.5 * tf.math.erfc(-x * c)
+        pdf = c * tf.exp(-tf.square(x * c)) / _c(math.sqrt(math.pi), x)
         return cdf + x * pdf
 
 
