@@ -396,6 +396,8 @@ def check_source(spec, source, path, dtype):
         total = sum(c.reshape(n, -1).sum(1) for c in cs)
         row[key] = float(np.abs(total - delta).max() / scale)
     try:
+        # the column reruns Rescale (the loop's last model is RevealCancel's)
+        dl = _convert(spec, M.Rescale, source, path)
         states, mxts, inputs, target = _engine(
             dl, dxs, [refs[i] for i in perm], w)
         cs = [_contribs(states, mxts, l) for l in _scored(dl, inputs, spec)]
