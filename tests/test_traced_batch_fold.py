@@ -53,7 +53,8 @@ class FoldedDense(keras.layers.Layer):
 class FoldedAttention(keras.layers.Layer):
     """Self-attention written as CREsted's: projections on the folded
     (B*L, C) rows, heads split, softmax(q k^T) v, folded again for the
-    output projection."""
+    output projection and a gelu (a nonlinear node on folded rows, where
+    ``act - ref`` is taken)."""
 
     def build(self, input_shape):
         self.wq = self.add_weight(shape=(C, H * 2), name="wq")
@@ -71,7 +72,8 @@ class FoldedAttention(keras.layers.Layer):
         att = keras.ops.softmax(keras.ops.einsum("bhld,bhmd->bhlm", q, k))
         out = keras.ops.transpose(keras.ops.einsum("bhlm,bhmd->bhld", att,
                                                    v), (0, 2, 1, 3))
-        out = keras.ops.matmul(keras.ops.reshape(out, (-1, H * 2)), self.wo)
+        out = keras.ops.gelu(keras.ops.matmul(
+            keras.ops.reshape(out, (-1, H * 2)), self.wo))
         return keras.ops.reshape(out, (-1, L, C))
 
 
@@ -107,10 +109,11 @@ class PerExample(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="batch_fold_test")
 class CumsumOverBatch(keras.layers.Layer):
     """An op that mixes the examples without changing any shape (cumsum
-    over the batch axis): found by value, not by shape."""
+    over the batch axis), then a nonlinearity (whose reference matters):
+    found by value, not by shape."""
 
     def call(self, x):
-        return tf.cumsum(x, axis=0) * 0.5 + x
+        return keras.ops.tanh(tf.cumsum(x, axis=0) * 0.5 + x)
 
 
 LAYERS = {"folded_dense": FoldedDense, "folded_attention": FoldedAttention,
