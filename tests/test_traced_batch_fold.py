@@ -4,10 +4,12 @@ item 4).
 
 CREsted's MultiheadAttention reshapes (B, L, C) -> (B*L, C) for its
 projections; a batch-1 reference folds into L rows while the input folds
-into B*L, and ``act - ref`` cannot broadcast.  The traced layer now knows
-(at trace time) whether one of its nodes is not computed example by
-example, and then broadcasts batch-1 references to the batch at its
-entrance; every other layer keeps the batch-1 reference.
+into B*L, and ``act - ref`` cannot broadcast (so does ``keras.ops.matmul``
+of a 3-d tensor by a kernel, in TensorFlow).  The traced layer now knows
+(at trace time, by value) whether one of its nodes is not computed
+example by example, and then broadcasts batch-1 references to the batch
+at its entrance; every other layer keeps the batch-1 reference (except
+after a layer whose output itself mixes the examples).
 
 Checked on small registered custom layers (plain Keras): a shared batch-1
 reference gives the scores of the same reference tiled per example, every

@@ -20,6 +20,12 @@ graph's ops in order:
   ops, and op types without a rule are collected: one
   :class:`~deeplift.conversion.errors.UnsupportedLayerError` lists each
   with its layer. Nothing falls back to a gradient.
+
+The traced layer is then run on two random examples together and on each
+alone (:func:`mixes_batch`): when a node is not computed example by
+example (a Reshape folding the batch axis into another, a Transpose
+moving it), a shared batch-1 reference is broadcast to the batch at the
+layer's entrance.
 """
 import inspect
 import logging

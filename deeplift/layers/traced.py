@@ -592,7 +592,8 @@ class TracedLayer(ListInputMixin, Node):
 
     def inner_states(self, state):
         """The inner graph's states for the outer ``state`` (computed once
-        per state)."""
+        per state); with ``mixes_batch``, on references broadcast to the
+        inputs' batch size."""
         if "inner" not in state.cache:
             acts = [s.act for s in state.inputs]
             # a layer that mixes the batch axis runs its references at the
