@@ -258,3 +258,41 @@ def test_multiref_pairs_and_compiled_function(name):
     tiled = _scores(dl, x, np.repeat(ref, N, axis=0), w)[0]
     np.testing.assert_allclose(np.asarray(one) / scale, tiled / scale,
                                rtol=0, atol=1e-12)
+
+
+@keras.saving.register_keras_serializable(package="batch_fold_test")
+class BatchInMiddleAnyLength(keras.layers.Layer):
+    """(B, L, C) -> (L, B, C) -> tanh(einsum) -> (B, L, D), any L."""
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(C, D), name="kernel")
+
+    def call(self, x):
+        t = keras.ops.einsum("lbc,cd->lbd", keras.ops.transpose(
+            x, (1, 0, 2)), self.kernel)
+        return keras.ops.transpose(keras.ops.tanh(t), (1, 0, 2))
+
+
+@pytest.mark.parametrize("cls,folds", [(PerExample, False),
+                                       (BatchInMiddleAnyLength, True)])
+def test_unknown_length(cls, folds):
+    """Inputs of unknown length are checked at a small length: a layer
+    computed example by example keeps the batch-1 reference, a folding
+    one broadcasts it; shared == tiled (float64, 1e-12)."""
+    dtype = np.float64
+    set_policy(dtype)
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((None, C), dtype=dtype)
+    y = cls()(keras.layers.Dense(C, activation="relu")(inp))
+    kmodel = keras.Model(inp, keras.layers.Dense(3)(
+        keras.layers.GlobalAveragePooling1D()(y)))
+    x, ref = data((L, C), dtype, n=N)
+    w = np.random.RandomState(3).randn(1, 3)
+    dl = convert(kmodel, RESCALE)
+    (traced,) = _traced(dl)
+    assert traced.mixes_batch == folds
+    shared, _ = _scores(dl, x, ref, w)
+    tiled, _ = _scores(dl, x, np.repeat(ref, N, axis=0), w)
+    scale = np.abs(tiled).max()
+    np.testing.assert_allclose(shared / scale, tiled / scale, rtol=0,
+                               atol=1e-12)
