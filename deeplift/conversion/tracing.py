@@ -678,9 +678,9 @@ def mixes_batch(layer, shapes, dtypes, compute):
     with their batch axis, 8 for other unknown axes, floats of dtype
     ``compute``; inputs whose trace ``dtypes`` are not floats get 0/1
     values); a node whose output on the pair is not the stack of its
-    outputs on each example mixes the batch.  A check that cannot run says True (broadcasting is always
-    correct, only slower); otherwise a list (empty: example by
-    example)."""
+    outputs on each example mixes the batch.  A check that cannot run
+    says True (broadcasting is always correct, only slower); otherwise a
+    list (empty: example by example)."""
     rng = np.random.RandomState(0)
     xs = []
     for shape, dtype in zip(shapes, dtypes):
@@ -693,8 +693,9 @@ def mixes_batch(layer, shapes, dtypes, compute):
         xs.append(value.astype(tf.as_dtype(compute).as_numpy_dtype))
     try:
         names = layer.batch_mixing_nodes(xs)
-    except Exception as exc:  # noqa: BLE001 -- broadcasting is always right
-        # (e.g. an op that rejects random values): the safe answer
+    except Exception as exc:
+        # any failure (an op that rejects random values...): broadcasting
+        # is always right
         logger.debug("%s: the example-by-example check failed (%s); its "
                      "references are broadcast to the batch", layer.name,
                      str(exc).split("\n")[0][:150])
