@@ -12,6 +12,12 @@ layer contract (see :class:`deeplift.layers.core.Layer`):
 
 Multipliers travel as pairs ``(pos, neg)``; when both are the same tensor
 object (``neg is pos``) the rules take single-pass shortcuts.
+
+References may have batch 1 (one reference shared by every example) and
+stay so through every layer, except after a layer whose attribute
+``full_batch_reference`` is True (its output mixes the examples, e.g. a
+traced op over the batch axis): its parents' references are broadcast to
+the batch size of their activations first.
 """
 import tensorflow as tf
 
@@ -113,8 +119,13 @@ def forward_sweep(order, input_values, reference_values=None, fuse=False,
                                        for p in layer.input_layers()])
                 per_example[id(layer)] = small
                 act = tf.gather(small, pair_example)
-            ref = (None if reference_values is None
-                   else layer.forward([p.ref for p in parents]))
+            ref = None
+            if reference_values is not None:
+                refs = [p.ref for p in parents]
+                if getattr(layer, "full_batch_reference", False):
+                    refs = [_to_batch(r, p.act) for r, p in zip(refs,
+                                                                parents)]
+                ref = layer.forward(refs)
         else:
             if layer not in input_values:
                 raise ValueError("no data was given for input layer %r"
@@ -127,6 +138,13 @@ def forward_sweep(order, input_values, reference_values=None, fuse=False,
                    else reference_values[layer])
         states[id(layer)] = LayerState(layer, parents, act, ref, fuse)
     return states
+
+
+def _to_batch(ref, act):
+    """``ref`` (batch 1 or the batch of ``act``) with ``act``'s batch
+    size."""
+    return tf.broadcast_to(ref, tf.concat([tf.shape(act)[:1],
+                                           tf.shape(ref)[1:]], 0))
 
 
 def add_mxts(current, increment):

@@ -20,6 +20,12 @@ graph's ops in order:
   ops, and op types without a rule are collected: one
   :class:`~deeplift.conversion.errors.UnsupportedLayerError` lists each
   with its layer. Nothing falls back to a gradient.
+
+The traced layer is then run on two random examples together and on each
+alone (:func:`mixes_batch`): when a node is not computed example by
+example (a Reshape folding the batch axis into another, a Transpose
+moving it), a shared batch-1 reference is broadcast to the batch at the
+layer's entrance.
 """
 import inspect
 import logging
@@ -645,9 +651,60 @@ def trace_layer(keras_layer, name, input_layers, call=None,
         ports, out_value.value,
         op_counts={k: v for k, v in ctx.counts.items() if v},
         keras_class=cls, name=name, verbose=verbose)
+    mixing = mixes_batch(layer, shapes, dtypes, compute)
+    layer.mixes_batch = bool(mixing)
+    layer.full_batch_reference = mixing is True or \
+        out_value.value.get_name() in mixing
     layer.set_inputs(list(input_layers))
     layer.build_fwd_pass_vars()
     return layer
+
+
+#: examples of the check of :func:`mixes_batch`, and the length it gives
+#: the axes of unknown length
+_MIX_CHECK_EXAMPLES = 2
+_MIX_CHECK_LENGTH = 8
+
+
+def mixes_batch(layer, shapes, dtypes, compute):
+    """The names of the inner nodes of the traced ``layer`` not computed
+    example by example (a Reshape folding the batch into another axis, a
+    Transpose moving it, an op over it), or True when the check cannot
+    run; when any, a batch-1 reference must be broadcast to the batch at
+    the layer's entrance (:class:`~deeplift.layers.traced.TracedLayer`).
+
+    Found by value, whatever the op: the inner graph runs on two random
+    examples together and on each alone (inputs of the static ``shapes``
+    with their batch axis, 8 for other unknown axes, floats of dtype
+    ``compute``; inputs whose trace ``dtypes`` are not floats get 0/1
+    values); a node whose output on the pair is not the stack of its
+    outputs on each example mixes the batch.  A check that cannot run
+    says True (broadcasting is always correct, only slower); otherwise a
+    list (empty: example by example)."""
+    rng = np.random.RandomState(0)
+    xs = []
+    for shape, dtype in zip(shapes, dtypes):
+        # unknown lengths: a small one (a layer that needs another fails
+        # the check: the safe answer)
+        full = (_MIX_CHECK_EXAMPLES,) + tuple(
+            _MIX_CHECK_LENGTH if d is None else int(d) for d in shape[1:])
+        value = (rng.randn(*full) if tf.as_dtype(dtype).is_floating
+                 else rng.randint(0, 2, full))
+        xs.append(value.astype(tf.as_dtype(compute).as_numpy_dtype))
+    try:
+        names = layer.batch_mixing_nodes(xs)
+    except Exception as exc:
+        # any failure (an op that rejects random values...): broadcasting
+        # is always right
+        logger.debug("%s: the example-by-example check failed (%s); its "
+                     "references are broadcast to the batch", layer.name,
+                     str(exc).split("\n")[0][:150])
+        return True
+    if names:
+        logger.debug("%s: %s not computed example by example; its "
+                     "references are broadcast to the batch", layer.name,
+                     ", ".join(names[:5]))
+    return names
 
 
 def _convert_op(ctx, op, operands):

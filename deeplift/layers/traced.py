@@ -494,12 +494,26 @@ class TracedLayer(ListInputMixin, Node):
     -> number of nodes made from it).  Contributions and multipliers are
     those of the inner graph (as :class:`~deeplift.layers.composite.
     Composite`); inputs that do not reach the output get zero
-    multipliers."""
+    multipliers.
+
+    ``mixes_batch``: some inner node is not computed example by example
+    (a reshape folding the batch into another axis, a transpose moving
+    it, a reduction over it); set by the tracer
+    (:func:`deeplift.conversion.tracing.mixes_batch`).  Such a layer runs
+    its inner references at the batch size of its inputs (a batch-1
+    reference is broadcast at its entrance), as folding a batch-1
+    reference would not line up with the folded inputs; any other layer
+    keeps the batch-1 reference.  ``full_batch_reference``: the layer's
+    output itself mixes the examples (an op over the batch axis), so its
+    own reference is computed at the batch size too (see
+    :mod:`deeplift.graph`); False for a layer computed example by example
+    as a whole (CREsted's attention, whose folds are undone inside)."""
 
     has_inner_graph = True
     min_inputs = 1
 
     def __init__(self, ports, output, op_counts=None, keras_class=None,
+                 mixes_batch=False, full_batch_reference=False,
                  **kwargs):
         super(TracedLayer, self).__init__(**kwargs)
         self._ports = list(ports)
@@ -508,6 +522,8 @@ class TracedLayer(ListInputMixin, Node):
         self._order = topological_order([self._out])
         self.op_counts = dict(op_counts or {})
         self.keras_class = keras_class
+        self.mixes_batch = bool(mixes_batch)
+        self.full_batch_reference = bool(full_batch_reference)
 
     def _check_inputs(self):
         if not isinstance(self.inputs, (list, tuple)):
@@ -525,14 +541,16 @@ class TracedLayer(ListInputMixin, Node):
     def _compute_shape(self, input_shapes):
         return tuple(self._out.get_shape())
 
-    def _feeds(self, xs):
+    def _feeds(self, xs, like=None):
         """{port: input}; with several inputs of batch sizes 1 and N (a
         shared reference beside per-example masks) the batch-1 ones are
         broadcast to N, as the layer's own ops (an einsum) need one
-        batch size."""
+        batch size.  ``like`` (the activations, for references): when
+        given, the inputs are broadcast to its batch size too."""
         xs = list(xs)
-        if len(xs) > 1:
-            batch = tf.reduce_max(tf.stack([tf.shape(x)[0] for x in xs]))
+        if len(xs) > 1 or like is not None:
+            sizes = [tf.shape(x)[0] for x in list(xs) + list(like or [])]
+            batch = tf.reduce_max(tf.stack(sizes))
             xs = [tf.broadcast_to(x, tf.concat([[batch], tf.shape(x)[1:]],
                                                0)) for x in xs]
         return {port: x for port, x in zip(self._ports, xs)
@@ -543,13 +561,49 @@ class TracedLayer(ListInputMixin, Node):
         states = forward_sweep(self._order, self._feeds(xs))
         return states[id(self._out)].act
 
+    def batch_mixing_nodes(self, xs, rtol=1e-4):
+        """Names of the inner nodes not computed example by example on the
+        inputs ``xs`` (a list of arrays, one per input, of batch size >=
+        2): their output on the batch is not, row by row, their output on
+        each example alone (within ``rtol`` of the node's largest
+        value: a node that mixes examples differs by O(1), rounding by
+        ~1e-7), or does not have the batch as its first axis."""
+        def sweep(inputs):
+            return forward_sweep(self._order, self._feeds(
+                [tf.constant(x) for x in inputs]))
+        batch = sweep(xs)
+        singles = [sweep([x[i:i + 1] for x in xs])
+                   for i in range(len(xs[0]))]
+        names = []
+        for node in self._order:
+            got = batch[id(node)].act.numpy()
+            rows = [s[id(node)].act.numpy() for s in singles]
+            if rows[0].shape[:1] != (1,) or got.shape != (
+                    (len(rows),) + rows[0].shape[1:]):
+                names.append(node.get_name())
+                continue
+            finite = np.abs(got[np.isfinite(got)])
+            tol = rtol * (finite.max() if finite.size else 1.0)
+            if not all(np.allclose(got[i], row[0], rtol=rtol, atol=tol,
+                                   equal_nan=True)
+                       for i, row in enumerate(rows)):
+                names.append(node.get_name())
+        return names
+
     def inner_states(self, state):
         """The inner graph's states for the outer ``state`` (computed once
-        per state)."""
+        per state); with ``mixes_batch``, on references broadcast to the
+        inputs' batch size."""
         if "inner" not in state.cache:
+            acts = [s.act for s in state.inputs]
+            # a layer that mixes the batch axis runs its references at the
+            # inputs' batch size (a batch-1 reference folded or transposed
+            # would not line up with the inputs); others keep batch 1
             states = forward_sweep(
-                self._order, self._feeds([s.act for s in state.inputs]),
-                self._feeds([s.ref for s in state.inputs]), fuse=state.fuse)
+                self._order, self._feeds(acts),
+                self._feeds([s.ref for s in state.inputs],
+                            like=acts if self.mixes_batch else None),
+                fuse=state.fuse)
             for port, s in zip(self._ports, state.inputs):
                 if id(port) in states:
                     states[id(port)].cache["outer_contribs"] = s.contribs
