@@ -445,6 +445,8 @@ class SoftmaxOp(Composite):
         """exp -> sum -> log -> difference (log-softmax), then exp
         (softmax), from ``port``; returns the output node."""
         mode = self.nonlinear_mxts_mode
+        if mode == NonlinearMxtsMode.RevealCancel:
+            mode = NonlinearMxtsMode.Rescale   # see the class docstring
         e = self.add("exp", ElementwiseOp(_Function(tf.exp), "Exp",
                                           nonlinear_mxts_mode=mode), port)
         total = self.add("sum", Reduce(axis=-1, op="sum", keepdims=True), e)

@@ -10,11 +10,15 @@ derivative) and ``exact_under_xla``.  Adding a rule: a function here and
 one :func:`register` call (plus its name in
 :data:`deeplift.modes.NonlinearMxtsMode`).
 """
+import logging
+
 import tensorflow as tf
 
 from deeplift.modes import NEAR_ZERO_THRESHOLD, NonlinearMxtsMode
 from deeplift.rules.ops import (fused, pseudocount_near_zero,  # noqa: F401
                                 shapley_pair, FUSE_MIN_ELEMENTS)
+
+logger = logging.getLogger(__name__)
 
 
 def rescale_factor(layer, state):
@@ -100,13 +104,46 @@ def _reveal_cancel_math(f, exact_f):
 
 
 def _reveal_cancel(layer, state):
-    """RevealCancel's four tensors at ``layer``, computed once per state."""
+    """RevealCancel's four tensors at ``layer`` (``pos_out, neg_out,
+    pos_scale, neg_scale``), computed once per state.
+
+    Units where any of the four is not finite (``f`` evaluated outside its
+    domain or past overflow at ``ref + pos`` / ``ref + neg``: see
+    :func:`reveal_cancel_contribs`) take Rescale's split instead: both
+    parts scaled by :func:`rescale_factor`.  Skipped for layers whose
+    ``f`` is finite on every real (``finite_everywhere``, by default the
+    ReLU family's ``exact_under_xla``)."""
     if "reveal_cancel" not in state.cache:
         pos_in, neg_in = state.input.contribs
         math = fused(layer, "reveal_cancel", _reveal_cancel_math(
             layer.f, getattr(layer, "exact_under_xla", False)), state)
-        state.cache["reveal_cancel"] = math(state.input.ref, pos_in, neg_in)
+        parts = math(state.input.ref, pos_in, neg_in)
+        if not getattr(layer, "finite_everywhere",
+                       getattr(layer, "exact_under_xla", False)):
+            parts = _outside_domain_as_rescale(layer, state, parts)
+        state.cache["reveal_cancel"] = parts
     return state.cache["reveal_cancel"]
+
+
+def _outside_domain_as_rescale(layer, state, parts):
+    """``parts`` (RevealCancel's four tensors) with Rescale's on the units
+    where one of them is not finite."""
+    pos_out, neg_out, pos_scale, neg_scale = parts
+    ok = (tf.math.is_finite(pos_out) & tf.math.is_finite(neg_out)
+          & tf.math.is_finite(pos_scale) & tf.math.is_finite(neg_scale))
+    if tf.executing_eagerly() and logger.isEnabledFor(logging.DEBUG):
+        outside = int(tf.size(ok)) - int(tf.reduce_sum(tf.cast(ok,
+                                                               tf.int64)))
+        if outside:
+            logger.debug("RevealCancel at %s: %d of %d units evaluate f "
+                         "outside its domain; Rescale on those",
+                         layer.get_name(), outside, int(tf.size(ok)))
+    pos_in, neg_in = state.input.contribs
+    scale = rescale_factor(layer, state)
+    return (tf.where(ok, pos_out, pos_in * scale),
+            tf.where(ok, neg_out, neg_in * scale),
+            tf.where(ok, pos_scale, scale + tf.zeros_like(pos_scale)),
+            tf.where(ok, neg_scale, scale + tf.zeros_like(neg_scale)))
 
 
 def reveal_cancel_rule(layer, state, pos_mxts, neg_mxts):
