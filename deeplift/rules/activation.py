@@ -161,7 +161,18 @@ def reveal_cancel_contribs(layer, state):
     """RevealCancel: the positive and negative input contributions are
     propagated separately, each getting the average of its effect when
     added first and when added after the other (the two-player Shapley
-    value), so that pos + neg == f(x) - f(ref) exactly."""
+    value), so that pos + neg == f(x) - f(ref) exactly.
+
+    The split evaluates ``f`` at ``ref + pos`` and ``ref + neg``, points the
+    unit never takes.  Where ``f`` is not finite at one of them (outside
+    its domain: log, sqrt, rsqrt, fractional powers of a negative number,
+    1/0; or past overflow: exp), that unit takes Rescale's split, ``(pos,
+    neg) * (f(x) - f(ref)) / (x - ref)`` (``f'(ref)`` where ``x - ref`` is
+    below NEAR_ZERO_THRESHOLD), which also sums to the difference; every
+    other unit keeps the formula's numbers.  Never the gradient.  (A
+    function finite past a pole, 1/z across 0, is not detected: its split
+    still sums to the difference.)  The units taking Rescale are logged at
+    DEBUG level in eager runs."""
     pos_out, neg_out, _, _ = _reveal_cancel(layer, state)
     return pos_out, neg_out
 
