@@ -222,3 +222,23 @@ def test_native_activation(cls, dtype):
     slope = 0.5 if cls is Sqrt else -0.5          # f'(1) of sqrt, rsqrt
     np.testing.assert_allclose(scores[0], [5 * slope, -5 * slope], rtol=tol)
     assert _check_units(act, states[id(act)]) == 1
+
+
+def test_compiled_scoring_path():
+    """The fallback is graph-safe: the scoring function (a tf.function)
+    gives the eager sweep's finite scores."""
+    kmodel = _dense_model(DomainOps, (6,), np.float32)
+    x, ref = _data((6,), np.float32)
+    refs = np.broadcast_to(ref, x.shape).copy()
+    dl = convert(kmodel, RC)
+    func = dl.get_target_contribs_func(
+        find_scores_layer_name=dl.get_input_layer_names()[0],
+        pre_activation_target_layer_name=dl.output_layers()[0].get_name())
+    got = func(task_idx=0, input_data_list=[x], input_references_list=[refs],
+               batch_size=8, progress_update=None)
+    states, mxts, inputs, _ = run_engine(dl, [x], [refs],
+                                         np.array([[1.0, 0.0]], np.float32))
+    want = contributions(states, mxts, inputs[0])
+    assert np.all(np.isfinite(got))
+    # the same ops compiled into one graph: float32 rounding at most
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
