@@ -221,6 +221,12 @@ def test_native_activation(cls, dtype):
                                atol=tol)
     slope = 0.5 if cls is Sqrt else -0.5          # f'(1) of sqrt, rsqrt
     np.testing.assert_allclose(scores[0], [5 * slope, -5 * slope], rtol=tol)
+    # in the domain: the RevealCancel formula by hand (u0 = 1, Δ⁺ = 0.5
+    # from x1, Δ⁻ = -0.2 from x2)
+    f = np.sqrt if cls is Sqrt else (lambda u: 1 / np.sqrt(u))
+    pos = 0.5 * ((f(1.5) - f(1.0)) + (f(1.3) - f(0.8)))
+    neg = 0.5 * ((f(0.8) - f(1.0)) + (f(1.3) - f(1.5)))
+    np.testing.assert_allclose(scores[1], [pos, neg], rtol=tol)
     assert _check_units(act, states[id(act)]) == 1
 
 

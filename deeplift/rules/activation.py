@@ -131,13 +131,15 @@ def _outside_domain_as_rescale(layer, state, parts):
     pos_out, neg_out, pos_scale, neg_scale = parts
     ok = (tf.math.is_finite(pos_out) & tf.math.is_finite(neg_out)
           & tf.math.is_finite(pos_scale) & tf.math.is_finite(neg_scale))
-    if tf.executing_eagerly() and logger.isEnabledFor(logging.DEBUG):
+    if tf.executing_eagerly():
+        # (in a tf.function both splits are computed and selected)
         outside = int(tf.size(ok)) - int(tf.reduce_sum(tf.cast(ok,
                                                                tf.int64)))
-        if outside:
-            logger.debug("RevealCancel at %s: %d of %d units evaluate f "
-                         "outside its domain; Rescale on those",
-                         layer.get_name(), outside, int(tf.size(ok)))
+        if not outside:
+            return parts
+        logger.debug("RevealCancel at %s: %d of %d units evaluate f "
+                     "outside its domain; Rescale on those",
+                     layer.get_name(), outside, int(tf.size(ok)))
     pos_in, neg_in = state.input.contribs
     scale = rescale_factor(layer, state)
     return (tf.where(ok, pos_out, pos_in * scale),
