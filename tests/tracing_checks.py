@@ -114,8 +114,11 @@ def check_traced(kmodel, xs, refs, modes=(RESCALE, RC), attributed=None,
         total = sum(c.reshape(n, -1).sum(1) for c in cs)
         scale = sum(np.abs(c).reshape(n, -1).sum(1) for c in cs) \
             + np.abs(delta) + 1e-3
+        # (equal_nan=False: NaN scores make ``scale`` NaN too, and NaN ==
+        # NaN would pass)
         np.testing.assert_allclose(total / scale, delta / scale, rtol=0,
-                                   atol=sum_tol, err_msg=str(mode))
+                                   atol=sum_tol, err_msg=str(mode),
+                                   equal_nan=False)
     return result
 
 

@@ -427,7 +427,7 @@ class SoftmaxOp(Composite):
     in its reference (one constant for both, so it cancels), ``e =
     exp(x - s)``, ``S = sum(e)``, log-softmax ``= (x - s) - log(S)`` and
     softmax ``= exp(log-softmax)``.  The exponentials and the logarithm
-    follow ``nonlinear_mxts_mode``.
+    follow ``nonlinear_mxts_mode`` (Rescale under RevealCancel, below).
 
     This is the split of ``y = e * (1/S)`` in log space that tangermeme
     1.6 uses (``tests/test_tangermeme_twin.py``).  The Shapley split of
@@ -435,7 +435,17 @@ class SoftmaxOp(Composite):
     too but ill-conditioned: when the reference's logits lie far below the
     input's, ``1/S0`` is huge and the two terms cancel, giving scores of
     1e13 that sum to the difference only in exact arithmetic; in log space
-    every factor is bounded (``Δy/Δlog y`` lies between ``y`` and ``y0``)."""
+    every factor is bounded (``Δy/Δlog y`` lies between ``y`` and ``y0``).
+
+    Under RevealCancel the inner exponentials and logarithm use Rescale
+    (the softmax is exact under either): RevealCancel would evaluate them at
+    ``ref + Δ⁺`` and ``ref + Δ⁻`` of the logits, whose parts (sums of
+    bilinear ``q·k`` terms) are far larger than their difference.  On
+    Borzoi's attention the exp was evaluated at up to e^19 (parts of ±1e8
+    cancelling to differences below 3), which summed put the logarithm's
+    ``S0 + ΔS⁻`` at -1.2e8 (NaN); on a small traced attention block the
+    finite cases left contributions of 1e22 that sum to the difference
+    only in exact arithmetic."""
 
     def __init__(self, log=False, **kwargs):
         super(SoftmaxOp, self).__init__(**kwargs)
@@ -445,6 +455,8 @@ class SoftmaxOp(Composite):
         """exp -> sum -> log -> difference (log-softmax), then exp
         (softmax), from ``port``; returns the output node."""
         mode = self.nonlinear_mxts_mode
+        if mode == NonlinearMxtsMode.RevealCancel:
+            mode = NonlinearMxtsMode.Rescale   # see the class docstring
         e = self.add("exp", ElementwiseOp(_Function(tf.exp), "Exp",
                                           nonlinear_mxts_mode=mode), port)
         total = self.add("sum", Reduce(axis=-1, op="sum", keepdims=True), e)

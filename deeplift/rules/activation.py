@@ -10,11 +10,15 @@ derivative) and ``exact_under_xla``.  Adding a rule: a function here and
 one :func:`register` call (plus its name in
 :data:`deeplift.modes.NonlinearMxtsMode`).
 """
+import logging
+
 import tensorflow as tf
 
 from deeplift.modes import NEAR_ZERO_THRESHOLD, NonlinearMxtsMode
 from deeplift.rules.ops import (fused, pseudocount_near_zero,  # noqa: F401
                                 shapley_pair, FUSE_MIN_ELEMENTS)
+
+logger = logging.getLogger(__name__)
 
 
 def rescale_factor(layer, state):
@@ -100,13 +104,48 @@ def _reveal_cancel_math(f, exact_f):
 
 
 def _reveal_cancel(layer, state):
-    """RevealCancel's four tensors at ``layer``, computed once per state."""
+    """RevealCancel's four tensors at ``layer`` (``pos_out, neg_out,
+    pos_scale, neg_scale``), computed once per state.
+
+    Units where any of the four is not finite (``f`` evaluated outside its
+    domain or past overflow at ``ref + pos`` / ``ref + neg``: see
+    :func:`reveal_cancel_contribs`) take Rescale's split instead: both
+    parts scaled by :func:`rescale_factor`.  Skipped for layers whose
+    ``f`` is finite on every real (``finite_everywhere``, by default the
+    ReLU family's ``exact_under_xla``)."""
     if "reveal_cancel" not in state.cache:
         pos_in, neg_in = state.input.contribs
         math = fused(layer, "reveal_cancel", _reveal_cancel_math(
             layer.f, getattr(layer, "exact_under_xla", False)), state)
-        state.cache["reveal_cancel"] = math(state.input.ref, pos_in, neg_in)
+        parts = math(state.input.ref, pos_in, neg_in)
+        if not getattr(layer, "finite_everywhere",
+                       getattr(layer, "exact_under_xla", False)):
+            parts = _outside_domain_as_rescale(layer, state, parts)
+        state.cache["reveal_cancel"] = parts
     return state.cache["reveal_cancel"]
+
+
+def _outside_domain_as_rescale(layer, state, parts):
+    """``parts`` (RevealCancel's four tensors) with Rescale's on the units
+    where one of them is not finite."""
+    pos_out, neg_out, pos_scale, neg_scale = parts
+    ok = (tf.math.is_finite(pos_out) & tf.math.is_finite(neg_out)
+          & tf.math.is_finite(pos_scale) & tf.math.is_finite(neg_scale))
+    if tf.executing_eagerly():
+        # (in a tf.function both splits are computed and selected)
+        outside = int(tf.size(ok)) - int(tf.reduce_sum(tf.cast(ok,
+                                                               tf.int64)))
+        if not outside:
+            return parts
+        logger.debug("RevealCancel at %s: %d of %d units evaluate f "
+                     "outside its domain; Rescale on those",
+                     layer.get_name(), outside, int(tf.size(ok)))
+    pos_in, neg_in = state.input.contribs
+    scale = rescale_factor(layer, state)
+    return (tf.where(ok, pos_out, pos_in * scale),
+            tf.where(ok, neg_out, neg_in * scale),
+            tf.where(ok, pos_scale, scale + tf.zeros_like(pos_scale)),
+            tf.where(ok, neg_scale, scale + tf.zeros_like(neg_scale)))
 
 
 def reveal_cancel_rule(layer, state, pos_mxts, neg_mxts):
@@ -124,7 +163,18 @@ def reveal_cancel_contribs(layer, state):
     """RevealCancel: the positive and negative input contributions are
     propagated separately, each getting the average of its effect when
     added first and when added after the other (the two-player Shapley
-    value), so that pos + neg == f(x) - f(ref) exactly."""
+    value), so that pos + neg == f(x) - f(ref) exactly.
+
+    The split evaluates ``f`` at ``ref + pos`` and ``ref + neg``, points the
+    unit never takes.  Where ``f`` is not finite at one of them (outside
+    its domain: log, sqrt, rsqrt, fractional powers of a negative number,
+    1/0; or past overflow: exp), that unit takes Rescale's split, ``(pos,
+    neg) * (f(x) - f(ref)) / (x - ref)`` (``f'(ref)`` where ``x - ref`` is
+    below NEAR_ZERO_THRESHOLD), which also sums to the difference; every
+    other unit keeps the formula's numbers.  Never the gradient.  (A
+    function finite past a pole, 1/z across 0, is not detected: its split
+    still sums to the difference.)  The units taking Rescale are logged at
+    DEBUG level in eager runs."""
     pos_out, neg_out, _, _ = _reveal_cancel(layer, state)
     return pos_out, neg_out
 
