@@ -138,21 +138,23 @@ def _fill_keys(words, first_key, keys, row, mask, prefix):
 
 
 @njit(cache=True, nogil=True)
-def draw_keys(tokens, counts, value_bits, random_bits, seed, state, block,
+def draw_keys(tokens, counts, value_bits, random_bits, seeds, states, block,
               prefix, mask, keys, words):
-    """The random sort keys of one dinuc_shuffle call on the sequence
+    """The random sort keys of K dinuc_shuffle calls on the sequence
     ``tokens`` (L,) whose edges' sources have the ``counts`` (T,): seeds
-    ``state`` (4,) from the four words ``seed`` as
-    ``np.random.PCG64(seed)``; fills ``block`` (T,) (each token's block of
+    ``states[k]`` (4,) from the four words ``seeds[k]`` as
+    ``np.random.PCG64(seeds[k])``; fills ``block`` (T,) (each token's block of
     a row, in blocks of the longest list's length G), the key template
     ``prefix`` and ``mask`` (M,) (_key_template's: padding sorts last, in
     order; each edge's successor in the low ``value_bits``; each token's
-    last exit pinned above the ``random_bits`` ranks) and ``keys`` (S, M)
-    with ``bits & mask | prefix``, the bits drawn as
-    ``_random_bits(gen, (1, S, M), keys.dtype)`` would.  ``words`` is
-    uint64 scratch for at least S * M keys."""
+    last exit pinned above the ``random_bits`` ranks) and ``keys`` (K * S,
+    M) with ``bits & mask | prefix``, call k's S rows drawn from
+    ``states[k]`` as ``_random_bits(gen, (1, S, M), keys.dtype)`` would.
+    ``words`` is uint64 scratch for at least S * M keys."""
     length = tokens.shape[0]
-    num_shufs, row_len = keys.shape
+    num_calls = seeds.shape[0]
+    num_shufs = keys.shape[0] // num_calls
+    row_len = keys.shape[1]
     num_tokens = counts.shape[0]
     kt = keys.dtype.type
     width = 0
@@ -187,30 +189,38 @@ def draw_keys(tokens, counts, value_bits, random_bits, seed, state, block,
         else:
             prefix[column] = successor
             mask[column] = rank_mask
-    pcg64_seed(seed, state)
     num_words = (num_shufs * row_len * keys.itemsize + 7) // 8
-    pcg64_raw(state, words[:num_words])
-    for s in range(num_shufs):
-        _fill_keys(words, s * row_len, keys, s, mask, prefix)
+    for k in range(num_calls):
+        pcg64_seed(seeds[k], states[k])
+        pcg64_raw(states[k], words[:num_words])
+        for s in range(num_shufs):
+            _fill_keys(words, s * row_len, keys, k * num_shufs + s, mask,
+                       prefix)
 
 
 @njit(cache=True, nogil=True)
-def redraw_keys(state, prefix, mask, keys, words, tied):
-    """New random keys for the rows of ``keys`` where ``tied``, in order,
-    from the generator ``state`` (as the NumPy path's redraw,
-    ``_random_bits(gen, (rows, 1, M), dtype)``)."""
-    num_shufs, row_len = keys.shape
-    rows = 0
-    for s in range(num_shufs):
-        if tied[s]:
-            rows += 1
-    num_words = (rows * row_len * keys.itemsize + 7) // 8
-    pcg64_raw(state, words[:num_words])
-    r = 0
-    for s in range(num_shufs):
-        if tied[s]:
-            _fill_keys(words, r * row_len, keys, s, mask, prefix)
-            r += 1
+def redraw_keys(states, prefix, mask, keys, words, tied):
+    """New random keys for the rows of ``keys`` (K * S, M) where ``tied``:
+    call k's tied rows, in order, from its generator ``states[k]`` (as the
+    NumPy path's redraw, ``_random_bits(gen, (rows, 1, M), dtype)``)."""
+    num_calls = states.shape[0]
+    num_shufs = keys.shape[0] // num_calls
+    row_len = keys.shape[1]
+    for k in range(num_calls):
+        first = k * num_shufs
+        rows = 0
+        for s in range(first, first + num_shufs):
+            if tied[s]:
+                rows += 1
+        if rows == 0:
+            continue
+        num_words = (rows * row_len * keys.itemsize + 7) // 8
+        pcg64_raw(states[k], words[:num_words])
+        r = 0
+        for s in range(first, first + num_shufs):
+            if tied[s]:
+                _fill_keys(words, r * row_len, keys, s, mask, prefix)
+                r += 1
 
 
 @njit(cache=True, nogil=True)

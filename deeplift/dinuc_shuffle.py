@@ -646,12 +646,12 @@ def _key_dtype_of_counts(counts, value_bits):
                           value_bits)
 
 
-def _shuffle_one_hot_single_compiled(arr, num_shufs, rng, kernels):
-    """The (num_shufs, L, D) shuffles of one float (L, D) one-hot array
-    through the compiled kernels, the per-sequence call's fast path
-    (validation and tokens in one compiled pass, no NumPy reductions); the
-    same shuffles as the general path.  None where it does not apply (the
-    general path then runs, and raises the errors of bad input)."""
+def _single_tokens_compiled(arr, kernels):
+    """``(tokens, counts, count_list, value_bits, key_dtype, random_bits)``
+    of one float (L, D) one-hot array for the compiled per-sequence path
+    (validation and tokens in one compiled pass, no NumPy reductions), or
+    None where that path does not apply (the general path then runs, and
+    raises the errors of bad input), before any random number is drawn."""
     length, dim = arr.shape
     if length < 3 or dim == 0:
         return None
@@ -663,11 +663,23 @@ def _shuffle_one_hot_single_compiled(arr, num_shufs, rng, kernels):
     count_list = counts.tolist()
     key_dtype, random_bits = _key_dtype_of_counts(count_list, value_bits)
     if key_dtype is None:
-        return None     # before any random number is drawn
+        return None
+    return tokens, counts, count_list, value_bits, key_dtype, random_bits
+
+
+def _shuffle_one_hot_single_compiled(arr, num_shufs, rng, kernels):
+    """The (num_shufs, L, D) shuffles of one float (L, D) one-hot array
+    through the compiled kernels, the per-sequence call's fast path; the
+    same shuffles as the general path.  None where it does not apply."""
+    prepared = _single_tokens_compiled(arr, kernels)
+    if prepared is None:
+        return None
     if rng is None:
         rng = np.random.RandomState()
+    length, dim = arr.shape
     if not isinstance(rng, np.random.RandomState):
         # a Generator (or a bad rng, for which _as_generator raises)
+        tokens, counts = prepared[:2]
         visited = _shuffle_rows_compiled(tokens[None], dim + 1, num_shufs,
                                          _as_generator(rng), kernels,
                                          counts=counts[None])
@@ -678,42 +690,64 @@ def _shuffle_one_hot_single_compiled(arr, num_shufs, rng, kernels):
         return result
     # Compiled calls that seed PCG64 from the four words _as_generator
     # would draw, then draw, sort and walk as _shuffle_rows_compiled.
-    seed = _seed_words(rng)
     result = np.empty((num_shufs, length, dim), dtype=arr.dtype)
-    _shuffle_one_compiled(tokens, counts, count_list, value_bits, key_dtype,
-                          random_bits, seed, result, kernels[4])
+    _shuffle_one_compiled(prepared, _seed_words(rng)[None], result,
+                          kernels[4])
     return result
 
 
-def _shuffle_one_compiled(tokens, counts, count_list, value_bits,
-                          key_dtype, random_bits, seed, out, kern):
-    """``out`` (S, L, D): the S shuffles of the sequence ``tokens`` (L,)
-    that the general path draws from ``np.random.PCG64(seed)``;
-    ``counts`` (D + 1,) the counts of the edges' sources per token (also
-    as the list ``count_list``) and ``kern`` the module
-    deeplift._dinuc_kernels."""
-    num_shufs, length = out.shape[:2]
+def _single_shuffles_into(seq, count, rng, out):
+    """``out`` (count, L, D) = ``[dinuc_shuffle(seq, rng=rng) for _ in
+    range(count)]`` (the same shuffles, and ``rng`` advanced alike) in a
+    few compiled calls, for the references of
+    deeplift.util.get_shuffle_seq_ref_function; False (nothing drawn)
+    where the compiled per-sequence path does not apply."""
+    kernels = _compiled_kernels()
+    if (kernels is None or not isinstance(seq, np.ndarray) or seq.ndim != 2
+            or seq.dtype not in (np.float32, np.float64)
+            or type(rng) is not np.random.RandomState
+            or type(getattr(rng, "_bit_generator", None))
+            is not np.random.MT19937
+            or out.shape != (count,) + seq.shape):
+        return False
+    prepared = _single_tokens_compiled(seq, kernels)
+    if prepared is None:
+        return False
+    # count calls' seed words: the MT19937 words they would read in turn
+    seeds = rng._bit_generator.random_raw(4 * count).reshape(count, 4)
+    _shuffle_one_compiled(prepared, seeds, out, kernels[4])
+    return True
+
+
+def _shuffle_one_compiled(prepared, seeds, out, kern):
+    """``out`` (K * S, L, D): for each k, the S shuffles of one sequence
+    that the general path draws from ``np.random.PCG64(seeds[k])``;
+    ``prepared`` is _single_tokens_compiled's result and ``kern`` the
+    module deeplift._dinuc_kernels."""
+    tokens, counts, count_list, value_bits, key_dtype, random_bits = \
+        prepared
+    num_rows, length = out.shape[:2]
     width = max(count_list)
     row_len = width * (len(count_list) - count_list.count(0))
-    keys = np.empty((num_shufs, row_len), dtype=key_dtype)
+    keys = np.empty((num_rows, row_len), dtype=key_dtype)
     prefix = np.empty(row_len, dtype=key_dtype)
     mask = np.empty(row_len, dtype=key_dtype)
-    words = np.empty((num_shufs * row_len * keys.itemsize + 7) // 8,
-                     dtype=np.uint64)
-    state = np.empty(4, dtype=np.uint64)
+    words = np.empty((num_rows // seeds.shape[0] * row_len * keys.itemsize
+                      + 7) // 8, dtype=np.uint64)
+    states = np.empty(seeds.shape, dtype=np.uint64)
     block = np.empty(len(count_list), dtype=np.int64)
-    kern.draw_keys(tokens, counts, value_bits, random_bits, seed, state,
+    kern.draw_keys(tokens, counts, value_bits, random_bits, seeds, states,
                    block, prefix, mask, keys, words)
     keys.reshape(-1, width).sort(axis=-1)   # NumPy's vectorised sort
-    tied = np.empty(num_shufs, dtype=np.bool_)
+    tied = np.empty(num_rows, dtype=np.bool_)
     while kern.find_ties(keys, width, value_bits, tied):
         logger.debug("dinuc_shuffle: redrawing %d shuffle(s) with tied "
                      "random keys", int(tied.sum()))
-        kern.redraw_keys(state, prefix, mask, keys, words, tied)
+        kern.redraw_keys(states, prefix, mask, keys, words, tied)
         redrawn = keys[tied]
         redrawn.reshape(-1, width).sort(axis=-1)
         keys[tied] = redrawn
-    visited = np.empty((num_shufs, length),
+    visited = np.empty((num_rows, length),
                        dtype=np.int8 if len(count_list) <= 127
                        else _small_int_dtype(len(count_list)))
     kern.walk_one_hot(tokens, block, width, keys, value_bits, visited, out)

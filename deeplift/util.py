@@ -12,6 +12,7 @@ import random
 import numpy as np
 import yaml
 
+import deeplift.dinuc_shuffle as _dinuc
 from deeplift.modes import NEAR_ZERO_THRESHOLD, enum  # noqa: F401 (0.6.13 names)
 from deeplift.progress import progress_bar
 from deeplift.symbolic import compile_symbolic
@@ -289,10 +290,25 @@ def get_shuffle_seq_ref_function(score_computation_function, shuffle_func,
             data = np.asarray(input_data_sequences)
             shape = (num_seqs * num_refs_per_seq,) + data.shape[1:]
             references = None
+            if (shuffle_func is _dinuc.dinuc_shuffle and num_seqs
+                    and data.dtype in (np.float32, np.float64)
+                    and data[0].squeeze().ndim == 2):
+                # deeplift's shuffle keeps the (L, D) shape and the dtype
+                references = np.empty((shape[0],) + data[0].squeeze().shape,
+                                      dtype=data.dtype)
             row = 0
             for seq in input_data_sequences:
                 if isinstance(seq, np.ndarray):
                     seq = seq.squeeze()
+                if (shuffle_func is _dinuc.dinuc_shuffle
+                        and references is not None
+                        and _dinuc._single_shuffles_into(
+                            seq, num_refs_per_seq, rng,
+                            references[row:row + num_refs_per_seq])):
+                    # the same shuffles as the calls below, in a few
+                    # compiled calls per sequence
+                    row += num_refs_per_seq
+                    continue
                 for _ in range(num_refs_per_seq):
                     ref = shuffle_func(seq, rng=rng)
                     if references is None:
