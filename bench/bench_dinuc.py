@@ -15,6 +15,15 @@ and in CPU time of the process:
 * ours, batch: one call of ``deeplift.dinuc_shuffle.dinuc_shuffle_batch``
   on the 100 x 1000 x 4 array.
 
+A second table times the path users take: ``get_shuffle_seq_ref_function(
+score, dinuc_shuffle)`` of each version (0.6.13's from its own
+``deeplift/util.py``, loaded by file path like its shuffle), called on
+50 one-hot sequences of 1000 bp with 20 references each, float64 and
+float32.  The wrapper calls ``dinuc_shuffle(seq, rng=rng)`` once per
+reference (one shuffle per call), stacks the references into one batch and
+averages the scores; ``score`` returns its input unchanged, so only the
+references, the wrapper's own copies and its mean are timed.
+
 The original is looked for in $DEEPLIFT_ORIGINAL_DIR, then
 /work/orig/deeplift-0.6.13.0, then ~/.cache/deeplift-tests/deeplift-0.6.13.0
 (downloaded there with ``pip download --no-deps deeplift==0.6.13.0`` and
@@ -51,6 +60,7 @@ SECTION_BEGIN = "<!-- BEGIN bench_dinuc.py -->"
 SECTION_END = "<!-- END bench_dinuc.py -->"
 
 NUM_SEQS, SEQ_LEN, NUM_SHUFS = 100, 1000, 20
+NUM_USER_SEQS = 50
 BLOCK = 3
 
 
@@ -102,6 +112,28 @@ def load_original_module(original_dir):
     return module
 
 
+def load_original_util(original_dir):
+    """0.6.13's ``deeplift/util.py`` (imports TensorFlow; its
+    get_shuffle_seq_ref_function needs only NumPy), or None with the reason
+    when it does not import."""
+    path = os.path.join(original_dir, "deeplift", "util.py")
+    spec = importlib.util.spec_from_file_location(
+        "deeplift_original_util", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - report whatever it raises
+        return None, "%s: %s" % (type(exc).__name__, exc)
+    return module, None
+
+
+def trivial_score(task_idx, input_data_list, input_references_list,
+                  batch_size, progress_update=None):
+    """A score function that returns its input unchanged: only the
+    references and the wrapper's own work are timed."""
+    return input_data_list[0]
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -146,6 +178,81 @@ def write_section(text):
         content = content.rstrip("\n") + "\n\n" + section + "\n"
     with open(RESULTS_PATH, "w") as f:
         f.write(content)
+
+
+def user_path_section(original_dir, runs):
+    """The table of get_shuffle_seq_ref_function, ours against 0.6.13's."""
+    from deeplift.util import get_shuffle_seq_ref_function
+    original_util, reason = load_original_util(original_dir)
+    original = load_original_module(original_dir)
+    data_rng = np.random.RandomState(99)
+    tokens = data_rng.randint(0, 4, (NUM_USER_SEQS, SEQ_LEN))
+    funcs, names = [], []
+    for dtype in (np.float64, np.float32):
+        seqs = np.eye(4, dtype=dtype)[tokens]
+        if original_util is not None:
+            theirs = original_util.get_shuffle_seq_ref_function(
+                trivial_score, original.dinuc_shuffle)
+            their_name = "0.6.13 `get_shuffle_seq_ref_function`"
+        else:   # its module does not import: the same loop, written here
+            theirs = get_shuffle_seq_ref_function(
+                trivial_score, original.dinuc_shuffle)
+            their_name = ("0.6.13 `dinuc_shuffle` in our wrapper (0.6.13's "
+                          "util does not import: %s)" % reason)
+        ours = get_shuffle_seq_ref_function(trivial_score, dinuc_shuffle)
+        # both give the mean of the same 'scores' (the inputs)
+        np.testing.assert_array_equal(theirs(0, seqs[:2], 2, 10),
+                                      ours(0, seqs[:2], 2, 10))
+        for fn, name in ((theirs, their_name), (ours, "ours")):
+            funcs.append(lambda fn=fn, seqs=seqs: fn(0, seqs, NUM_SHUFS, 100))
+            names.append("%s, %s" % (name, np.dtype(dtype).name))
+    load_before = load_average()
+    steady = round_robin(funcs, runs, BLOCK, warm_each_round=True)
+    interleaved = round_robin(funcs, runs)
+    load_after = load_average()
+    med = statistics.median
+    rows = []
+    per_seq = 1000.0 / NUM_USER_SEQS
+    for i, name in enumerate(names):
+        base = i - i % 2        # the original of the same dtype
+        wall, cpu = steady[i]
+        wall_i = interleaved[i][0]
+        rows.append(
+            "| %s | %.2f ms [%.2f-%.2f] | %.1fx [%.1f-%.1fx] | %.2f ms | "
+            "%.1fx | %.2f ms [%.2f-%.2f] | %.1fx [%.1f-%.1fx] |" % (
+                name, per_seq * med(wall), per_seq * min(wall),
+                per_seq * max(wall), med(steady[base][0]) / med(wall),
+                min(steady[base][0]) / max(wall),
+                max(steady[base][0]) / min(wall), per_seq * med(cpu),
+                med(steady[base][1]) / med(cpu), per_seq * med(wall_i),
+                per_seq * min(wall_i), per_seq * max(wall_i),
+                med(interleaved[base][0]) / med(wall_i),
+                min(r / w for r, w in zip(interleaved[base][0], wall_i)),
+                max(r / w for r, w in zip(interleaved[base][0], wall_i))))
+    return "\n".join([
+        "",
+        "## The user path: `get_shuffle_seq_ref_function(score, "
+        "dinuc_shuffle)`, %d sequences x %d bp x %d references"
+        % (NUM_USER_SEQS, SEQ_LEN, NUM_SHUFS),
+        "",
+        "- One call scores %d one-hot sequences with %d references each; "
+        "the wrapper calls `dinuc_shuffle(seq, rng=rng)` once per reference "
+        "(one shuffle per call) and stacks them into one batch; `score` "
+        "returns its input unchanged.  Times per sequence (a call's time / "
+        "%d)." % (NUM_USER_SEQS, NUM_SHUFS, NUM_USER_SEQS),
+        "- 1-minute load average %s before and %s after." % (
+            load_before, load_after),
+        "- Steady state as above (%d timed runs each: median [best-worst]); "
+        "speed-up of the medians [lowest-highest: the original's fastest run "
+        "over our slowest .. its slowest over our fastest]; interleaved: %d runs "
+        "round-robin, speed-up of the medians [range of the per-round "
+        "ratios]." % (runs * BLOCK, runs),
+        "",
+        "| wrapper, one-hot dtype | steady, per sequence | speed-up | "
+        "median CPU | speed-up (CPU) | interleaved | speed-up (interleaved) "
+        "|",
+        "|---|---|---|---|---|---|---|",
+    ] + rows + [""])
 
 
 def main():
@@ -242,6 +349,7 @@ def main():
         "median | speed-up (interleaved) |",
         "|---|---|---|---|---|---|---|---|---|",
     ] + rows + [""])
+    text += user_path_section(original_dir, runs)
     sys.stdout.write(text + "\n")
     batch_wall, batch_wall_i = steady[2][0], interleaved[2][0]
     sys.stdout.write(

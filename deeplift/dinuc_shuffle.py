@@ -141,11 +141,21 @@ def _as_generator(rng):
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, np.random.RandomState):
-        seed = rng.randint(0, 2 ** 32, size=4, dtype=np.uint64)
-        return np.random.Generator(np.random.PCG64(seed))
+        return np.random.Generator(np.random.PCG64(_seed_words(rng)))
     raise TypeError(
         "rng must be a numpy.random.RandomState, a numpy.random.Generator "
         "or None, got %r" % type(rng).__name__)
+
+
+def _seed_words(rng):
+    """Four random words below 2**32 (uint64) from the RandomState ``rng``:
+    ``rng.randint(0, 2 ** 32, size=4, dtype=np.uint64)``, which for
+    MT19937 (RandomState's generator) is its next four raw 32-bit outputs,
+    read directly (a few microseconds less per call)."""
+    bit_generator = getattr(rng, "_bit_generator", None)
+    if type(bit_generator) is np.random.MT19937:
+        return bit_generator.random_raw(4)
+    return rng.randint(0, 2 ** 32, size=4, dtype=np.uint64)
 
 
 def _check_one_hot(arr, what):
@@ -621,10 +631,11 @@ def _compiled_kernels():
             if flat[i] < dim:
                 rows[i, flat[i]] = 1
 
+    from deeplift import _dinuc_kernels
     compile_ = njit(cache=True, nogil=True)
     _COMPILED["kernels"] = (compile_(keys_kernel), compile_(walk_kernel),
                             compile_(one_hot_kernel),
-                            compile_(tokens_kernel))
+                            compile_(tokens_kernel), _dinuc_kernels)
     return _COMPILED["kernels"]
 
 
@@ -635,12 +646,12 @@ def _key_dtype_of_counts(counts, value_bits):
                           value_bits)
 
 
-def _shuffle_one_hot_single_compiled(arr, num_shufs, rng, kernels):
-    """The (num_shufs, L, D) shuffles of one float (L, D) one-hot array
-    through the compiled kernels, the per-sequence call's fast path
-    (validation and tokens in one compiled pass, no NumPy reductions); the
-    same shuffles as the general path.  None where it does not apply (the
-    general path then runs, and raises the errors of bad input)."""
+def _single_tokens_compiled(arr, kernels):
+    """``(tokens, counts, count_list, value_bits, key_dtype, random_bits)``
+    of one float (L, D) one-hot array for the compiled per-sequence path
+    (validation and tokens in one compiled pass, no NumPy reductions), or
+    None where that path does not apply (the general path then runs, and
+    raises the errors of bad input), before any random number is drawn."""
     length, dim = arr.shape
     if length < 3 or dim == 0:
         return None
@@ -649,16 +660,97 @@ def _shuffle_one_hot_single_compiled(arr, num_shufs, rng, kernels):
     if kernels[3](arr, tokens, counts):
         return None
     value_bits = max(1, int(dim).bit_length())
-    if _key_dtype_of_counts(counts.tolist(), value_bits)[0] is None:
-        return None     # before any random number is drawn
-    visited = _shuffle_rows_compiled(tokens[None], dim + 1, num_shufs,
-                                     _as_generator(rng), kernels,
-                                     counts=counts[None])
-    if visited is None:
+    count_list = counts.tolist()
+    key_dtype, random_bits = _key_dtype_of_counts(count_list, value_bits)
+    if key_dtype is None:
         return None
-    result = np.zeros((num_shufs, length, dim), dtype=arr.dtype)
-    kernels[2](visited[0], result)
+    return tokens, counts, count_list, value_bits, key_dtype, random_bits
+
+
+def _shuffle_one_hot_single_compiled(arr, num_shufs, rng, kernels):
+    """The (num_shufs, L, D) shuffles of one float (L, D) one-hot array
+    through the compiled kernels, the per-sequence call's fast path; the
+    same shuffles as the general path.  None where it does not apply."""
+    prepared = _single_tokens_compiled(arr, kernels)
+    if prepared is None:
+        return None
+    if rng is None:
+        rng = np.random.RandomState()
+    length, dim = arr.shape
+    if not isinstance(rng, np.random.RandomState):
+        # a Generator (or a bad rng, for which _as_generator raises)
+        tokens, counts = prepared[:2]
+        visited = _shuffle_rows_compiled(tokens[None], dim + 1, num_shufs,
+                                         _as_generator(rng), kernels,
+                                         counts=counts[None])
+        if visited is None:
+            return None
+        result = np.zeros((num_shufs, length, dim), dtype=arr.dtype)
+        kernels[2](visited[0], result)
+        return result
+    # Compiled calls that seed PCG64 from the four words _as_generator
+    # would draw, then draw, sort and walk as _shuffle_rows_compiled.
+    result = np.empty((num_shufs, length, dim), dtype=arr.dtype)
+    _shuffle_one_compiled(prepared, _seed_words(rng)[None], result,
+                          kernels[4])
     return result
+
+
+def _single_shuffles_into(seq, count, rng, out):
+    """``out`` (count, L, D) = ``[dinuc_shuffle(seq, rng=rng) for _ in
+    range(count)]`` (the same shuffles, and ``rng`` advanced alike) in a
+    few compiled calls, for the references of
+    deeplift.util.get_shuffle_seq_ref_function; False (nothing drawn)
+    where the compiled per-sequence path does not apply."""
+    kernels = _compiled_kernels()
+    if (kernels is None or not isinstance(seq, np.ndarray) or seq.ndim != 2
+            or seq.dtype not in (np.float32, np.float64)
+            or type(rng) is not np.random.RandomState
+            or type(getattr(rng, "_bit_generator", None))
+            is not np.random.MT19937
+            or out.shape != (count,) + seq.shape):
+        return False
+    prepared = _single_tokens_compiled(seq, kernels)
+    if prepared is None:
+        return False
+    # count calls' seed words: the MT19937 words they would read in turn
+    seeds = rng._bit_generator.random_raw(4 * count).reshape(count, 4)
+    _shuffle_one_compiled(prepared, seeds, out, kernels[4])
+    return True
+
+
+def _shuffle_one_compiled(prepared, seeds, out, kern):
+    """``out`` (K * S, L, D): for each k, the S shuffles of one sequence
+    that the general path draws from ``np.random.PCG64(seeds[k])``;
+    ``prepared`` is _single_tokens_compiled's result and ``kern`` the
+    module deeplift._dinuc_kernels."""
+    tokens, counts, count_list, value_bits, key_dtype, random_bits = \
+        prepared
+    num_rows, length = out.shape[:2]
+    width = max(count_list)
+    row_len = width * (len(count_list) - count_list.count(0))
+    keys = np.empty((num_rows, row_len), dtype=key_dtype)
+    prefix = np.empty(row_len, dtype=key_dtype)
+    mask = np.empty(row_len, dtype=key_dtype)
+    words = np.empty((num_rows // seeds.shape[0] * row_len * keys.itemsize
+                      + 7) // 8, dtype=np.uint64)
+    states = np.empty(seeds.shape, dtype=np.uint64)
+    block = np.empty(len(count_list), dtype=np.int64)
+    kern.draw_keys(tokens, counts, value_bits, random_bits, seeds, states,
+                   block, prefix, mask, keys, words)
+    keys.reshape(-1, width).sort(axis=-1)   # NumPy's vectorised sort
+    tied = np.empty(num_rows, dtype=np.bool_)
+    while kern.find_ties(keys, width, value_bits, tied):
+        logger.debug("dinuc_shuffle: redrawing %d shuffle(s) with tied "
+                     "random keys", int(tied.sum()))
+        kern.redraw_keys(states, prefix, mask, keys, words, tied)
+        redrawn = keys[tied]
+        redrawn.reshape(-1, width).sort(axis=-1)
+        keys[tied] = redrawn
+    visited = np.empty((num_rows, length),
+                       dtype=np.int8 if len(count_list) <= 127
+                       else _small_int_dtype(len(count_list)))
+    kern.walk_one_hot(tokens, block, width, keys, value_bits, visited, out)
 
 
 def _shuffle_rows_compiled(tokens, num_tokens, num_shufs, gen, kernels,

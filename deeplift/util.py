@@ -12,6 +12,7 @@ import random
 import numpy as np
 import yaml
 
+import deeplift.dinuc_shuffle as _dinuc
 from deeplift.modes import NEAR_ZERO_THRESHOLD, enum  # noqa: F401 (0.6.13 names)
 from deeplift.progress import progress_bar
 from deeplift.symbolic import compile_symbolic
@@ -280,33 +281,74 @@ def get_shuffle_seq_ref_function(score_computation_function, shuffle_func,
         num_refs_per_seq = int(num_refs_per_seq)
         if num_refs_per_seq < 1:
             raise ValueError("num_refs_per_seq must be >= 1")
-        if pregen_refs is None:
+        num_seqs = len(input_data_sequences)
+        if pregen_refs is None and one_hot_func is None:
+            # one-hot arrays: each reference goes straight into the batch
+            # (no list of N x K arrays copied again), and the sequences
+            # are repeated in one pass
             rng = np.random.RandomState(seed)
-            seqs, refs = [], []
+            data = np.asarray(input_data_sequences)
+            shape = (num_seqs * num_refs_per_seq,) + data.shape[1:]
+            references = None
+            if (shuffle_func is _dinuc.dinuc_shuffle and num_seqs
+                    and data.dtype in (np.float32, np.float64)
+                    and data[0].squeeze().ndim == 2):
+                # deeplift's shuffle keeps the (L, D) shape and the dtype
+                references = np.empty((shape[0],) + data[0].squeeze().shape,
+                                      dtype=data.dtype)
+            row = 0
             for seq in input_data_sequences:
                 if isinstance(seq, np.ndarray):
                     seq = seq.squeeze()
+                if (shuffle_func is _dinuc.dinuc_shuffle
+                        and references is not None
+                        and _dinuc._single_shuffles_into(
+                            seq, num_refs_per_seq, rng,
+                            references[row:row + num_refs_per_seq])):
+                    # the same shuffles as the calls below, in a few
+                    # compiled calls per sequence
+                    row += num_refs_per_seq
+                    continue
                 for _ in range(num_refs_per_seq):
-                    seqs.append(seq)
-                    refs.append(shuffle_func(seq, rng=rng))
+                    ref = shuffle_func(seq, rng=rng)
+                    if references is None:
+                        ref = np.asarray(ref)
+                        references = np.empty(
+                            (shape[0],) + ref.shape,
+                            dtype=ref.dtype)
+                    references[row] = ref
+                    row += 1
+            data = np.repeat(data, num_refs_per_seq, axis=0).reshape(shape)
+            references = (np.empty(shape) if references is None
+                          else references.reshape(shape))
         else:
-            seqs = [seq for seq in input_data_sequences
-                    for _ in range(num_refs_per_seq)]
-            if len(pregen_refs) != len(seqs):
-                raise ValueError(
-                    "pregen_refs has %d references but %d sequences x %d "
-                    "references per sequence = %d are needed"
-                    % (len(pregen_refs), len(input_data_sequences),
-                       num_refs_per_seq, len(seqs)))
-            refs = pregen_refs
-        if one_hot_func is not None:
-            data = np.asarray(one_hot_func(seqs))
-            references = np.asarray(one_hot_func(refs))
-        else:
-            shape = ((len(input_data_sequences) * num_refs_per_seq,)
-                     + tuple(np.asarray(input_data_sequences).shape[1:]))
-            data = np.reshape(np.asarray(seqs), shape)
-            references = np.reshape(np.asarray(refs), shape)
+            if pregen_refs is None:
+                rng = np.random.RandomState(seed)
+                seqs, refs = [], []
+                for seq in input_data_sequences:
+                    if isinstance(seq, np.ndarray):
+                        seq = seq.squeeze()
+                    for _ in range(num_refs_per_seq):
+                        seqs.append(seq)
+                        refs.append(shuffle_func(seq, rng=rng))
+            else:
+                seqs = [seq for seq in input_data_sequences
+                        for _ in range(num_refs_per_seq)]
+                if len(pregen_refs) != len(seqs):
+                    raise ValueError(
+                        "pregen_refs has %d references but %d sequences x "
+                        "%d references per sequence = %d are needed"
+                        % (len(pregen_refs), num_seqs, num_refs_per_seq,
+                           len(seqs)))
+                refs = pregen_refs
+            if one_hot_func is not None:
+                data = np.asarray(one_hot_func(seqs))
+                references = np.asarray(one_hot_func(refs))
+            else:
+                shape = ((num_seqs * num_refs_per_seq,)
+                         + tuple(np.asarray(input_data_sequences).shape[1:]))
+                data = np.reshape(np.asarray(seqs), shape)
+                references = np.reshape(np.asarray(refs), shape)
         several = hasattr(task_idx, '__iter__')
         tasks = list(task_idx) if several else [task_idx]
         if several and getattr(score_computation_function,

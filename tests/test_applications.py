@@ -104,7 +104,13 @@ NEEDS = {"convnext": lambda: "LayerNormalization" in REGISTRY,
          "mobilenet_v3": lambda: "hard_silu" in ACTIVATIONS}
 
 
-@pytest.mark.parametrize("family", sorted(MODELS))
+#: the two slowest families (15-55 s each on 2 cores) run in the slow set
+SLOW = {"convnext", "mobilenet_v3"}
+
+
+@pytest.mark.parametrize("family", [
+    pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
+    for name in sorted(MODELS)])
 def test_application_family(family, tmp_path):
     if family in NEEDS and not NEEDS[family]():
         pytest.skip("needs the LayerNormalization / hard_silu layers")

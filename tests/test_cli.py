@@ -274,6 +274,7 @@ def test_bad_input(case, tmp_path, capfd, sim_seqs):
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+@pytest.mark.slow   # subprocess runs of the command line
 def test_bad_input_subprocess_single_clean_line(tmp_path, sim_seqs):
     """Through a real process (TensorFlow's native start-up logs included):
     still exactly one line on stderr."""

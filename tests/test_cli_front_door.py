@@ -197,6 +197,7 @@ def test_fasta_names_are_the_first_word(fasta, capfd, tmp_path):
         "chr1:0-200", "chr1:1-201", "chr1:2-202"]
 
 
+@pytest.mark.slow   # the whole demo in a subprocess
 def test_demo_without_matplotlib_prints_the_table(tmp_path):
     code = ("import sys; sys.modules['matplotlib'] = None; "
             "from deeplift.cli import main; sys.exit(main(sys.argv[1:]))")

@@ -188,6 +188,10 @@ def test_tied_random_keys_are_redrawn(monkeypatch):
         return bits
 
     monkeypatch.setattr(ds, "_random_bits", first_call_all_zero)
+    # the general path (the per-sequence compiled kernel draws its own
+    # bits; test_per_sequence_kernel_redraws_ties covers its redraws)
+    monkeypatch.setattr(ds, "_shuffle_one_hot_single_compiled",
+                        lambda *args: None)
     rng = np.random.RandomState(0)
     seq = random_one_hot(rng, 100)
     out = dinuc_shuffle(seq, 3, rng)
@@ -448,6 +452,8 @@ def test_compiled_path_equals_numpy_path_strings_chunks_and_ties(
 
         with monkeypatch.context() as m:
             m.setattr(ds, "_random_bits", first_call_all_zero)
+            m.setattr(ds, "_shuffle_one_hot_single_compiled",
+                      lambda *args: None)
             tied = dinuc_shuffle(seqs[0], 4, np.random.RandomState(1))
         with monkeypatch.context() as m:
             m.setattr(ds, "_CHUNK_ELEMENTS", 1000)   # several chunks
@@ -501,3 +507,134 @@ def test_per_sequence_fast_path_equals_numpy_path(monkeypatch, dtype):
     bad[7, 0] = np.nan
     with pytest.raises(ValueError, match="entries must be 0 or 1"):
         dinuc_shuffle(bad, 2, np.random.RandomState(0))
+
+
+def test_per_sequence_kernel_redraws_ties(monkeypatch, caplog):
+    """The per-sequence compiled kernel (PCG64 seeded and drawn inside it)
+    redraws rows with tied random ranks exactly as the NumPy path does.
+    Ties happen naturally here: five tokens (N rows included) of about 1000
+    edges each keep 32-bit keys with 28 random bits, so about 1% of the
+    rows have two equal ranks; the rows of keys have an odd length, so a
+    redrawn row's keys start inside a 64-bit word.  A second case has
+    64-bit keys (a longer sequence)."""
+    import logging
+    rng = np.random.RandomState(22)
+    tokens = rng.randint(0, 5, 5006)
+    seq = np.eye(5, 4)[tokens]
+    counts = np.bincount(tokens[:-1], minlength=5)
+    assert counts.max() % 2 == 1        # odd rows of keys
+    assert ds._key_dtype_of_counts(counts.tolist(), 3)[0] == np.uint32
+    long_seq = random_one_hot(rng, 30000, n_frac=0.01)
+    long_counts = np.bincount(ds.one_hot_to_tokens(long_seq)[:-1],
+                              minlength=5)
+    assert ds._key_dtype_of_counts(long_counts.tolist(), 3)[0] == np.uint64
+
+    def run():
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger=ds.__name__):
+            r = np.random.RandomState(3)
+            tied = dinuc_shuffle(seq, 300, r)
+            messages = [rec.getMessage() for rec in caplog.records]
+            return tied, dinuc_shuffle(long_seq, 2, r), messages
+
+    compiled, numpy_path = _both_paths(monkeypatch, run)
+    np.testing.assert_array_equal(compiled[0], numpy_path[0])
+    np.testing.assert_array_equal(compiled[1], numpy_path[1])
+    assert any("redrawing" in m for m in compiled[2])     # ties were hit
+    for shuf in compiled[0][:3]:
+        assert_valid_shuffle(seq, shuf)
+    assert_valid_shuffle(long_seq, compiled[1][0])
+
+
+def test_pcg64_kernel_equals_numpy():
+    """The compiled PCG64 (SeedSequence seeding and XSL-RR draws) gives
+    np.random.PCG64's state and raw words for the same four seed words."""
+    pytest.importorskip("numba")
+    from deeplift import _dinuc_kernels as kern
+    rng = np.random.RandomState(0)
+    seeds = [np.zeros(4, np.uint64), np.full(4, 2 ** 32 - 1, np.uint64)] + [
+        rng.randint(0, 2 ** 32, size=4, dtype=np.uint64) for _ in range(50)]
+    for seed in seeds:
+        state = np.empty(4, dtype=np.uint64)
+        kern.pcg64_seed(seed, state)
+        reference = np.random.PCG64(seed)
+        expected = reference.state["state"]
+        assert (int(state[0]) << 64 | int(state[1])) == expected["state"]
+        assert (int(state[2]) << 64 | int(state[3])) == expected["inc"]
+        words = np.empty(37, dtype=np.uint64)
+        kern.pcg64_raw(state, words)
+        np.testing.assert_array_equal(words, reference.random_raw(37))
+
+
+def test_seed_words_equal_randint():
+    """_seed_words reads MT19937's raw words: the same values, and the same
+    state afterwards, as RandomState.randint(0, 2**32, 4, uint64)."""
+    a, b = np.random.RandomState(5), np.random.RandomState(5)
+    a.standard_normal()
+    b.standard_normal()
+    for _ in range(3):
+        np.testing.assert_array_equal(
+            ds._seed_words(a), b.randint(0, 2 ** 32, size=4, dtype=np.uint64))
+    assert a.randint(0, 10 ** 9) == b.randint(0, 10 ** 9)
+
+
+@pytest.mark.parametrize("dtype, extra_axis", [(np.float32, False),
+                                                (np.float64, True)])
+def test_shuffle_seq_ref_function_batches(dtype, extra_axis):
+    """util.get_shuffle_seq_ref_function writes each reference straight
+    into the batch: the score function gets each sequence repeated K times
+    and the shuffles of one RandomState(seed) drawn in order (sequence-
+    major), in the inputs' dtype and shape, as 0.6.13's list-then-stack."""
+    from deeplift import util
+    rng = np.random.RandomState(4)
+    seqs = np.stack([random_one_hot(rng, 120, n_frac=0.05, dtype=dtype)
+                     for _ in range(3)])
+    if extra_axis:
+        seqs = seqs[:, None]
+    seen = {}
+
+    def score(task_idx, input_data_list, input_references_list, batch_size,
+              progress_update=None):
+        seen["data"], seen["refs"] = input_data_list[0], \
+            input_references_list[0]
+        return input_data_list[0] - input_references_list[0]
+
+    out = util.get_shuffle_seq_ref_function(score, dinuc_shuffle)(
+        0, seqs, 4, 10, seed=7)
+    r = np.random.RandomState(7)
+    expected = np.stack([dinuc_shuffle(s.squeeze(), rng=r)
+                         for s in seqs for _ in range(4)])
+    assert seen["refs"].dtype == seen["data"].dtype == dtype
+    assert seen["refs"].shape == seen["data"].shape == (12,) + seqs.shape[1:]
+    np.testing.assert_array_equal(seen["refs"].reshape(expected.shape),
+                                  expected)
+    np.testing.assert_array_equal(seen["data"],
+                                  np.repeat(seqs, 4, axis=0))
+    np.testing.assert_allclose(
+        out, seqs - expected.reshape((3, 4) + seqs.shape[1:]).mean(axis=1),
+        rtol=0, atol=1e-6)  # float32 mean of 4 values: a few ulps
+
+
+def test_single_shuffles_into_equals_calls(monkeypatch):
+    """_single_shuffles_into (the wrapper's batched path) gives the shuffles
+    of ``count`` dinuc_shuffle(seq, rng=rng) calls in turn and leaves rng
+    where those calls leave it, ties included (a sequence whose 32-bit keys
+    tie in about 1% of the rows, 300 calls)."""
+    pytest.importorskip("numba")
+    monkeypatch.delenv("DEEPLIFT_NO_NUMBA", raising=False)
+    monkeypatch.setattr(ds, "_COMPILED", {})
+    rng = np.random.RandomState(22)
+    seq = np.eye(5, 4)[rng.randint(0, 5, 5006)]
+    for s, count in ((seq, 300), (random_one_hot(rng, 200, dtype=np.float32),
+                                  7)):
+        a, b = np.random.RandomState(1), np.random.RandomState(1)
+        out = np.empty((count,) + s.shape, dtype=s.dtype)
+        assert ds._single_shuffles_into(s, count, a, out)
+        np.testing.assert_array_equal(
+            out, np.stack([dinuc_shuffle(s, rng=b) for _ in range(count)]))
+        assert a.randint(0, 10 ** 9) == b.randint(0, 10 ** 9)
+    # not applicable: nothing drawn
+    a = np.random.RandomState(1)
+    assert not ds._single_shuffles_into(seq[:2], 3, a, np.empty((3, 2, 4)))
+    assert a.randint(0, 10 ** 9) == np.random.RandomState(1).randint(
+        0, 10 ** 9)

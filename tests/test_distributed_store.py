@@ -132,6 +132,7 @@ def test_changing_only_the_reference_names_only_the_reference(data, capfd,
 # the lock
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow   # Dask workers in subprocesses: 15-50 s
 def test_two_concurrent_runs_one_refused_naming_the_other(data, tmp_path):
     out = tmp_path / "c.zarr"
     first, second = cli(argv(data, out)), cli(argv(data, out))
@@ -300,6 +301,7 @@ def test_stale_scheduler_file_leaves_no_store(data, capfd, tmp_path,
     assert not out.exists()
 
 
+@pytest.mark.slow   # Dask workers in subprocesses: 15-50 s
 def test_no_worker_for_worker_timeout_exits_2_keeping_done_chunks(
         data, capfd, tmp_path):
     """A worker scores some chunks and dies; with no worker for
@@ -342,6 +344,7 @@ def test_no_worker_for_worker_timeout_exits_2_keeping_done_chunks(
     assert same_bytes(out, data["ref"])
 
 
+@pytest.mark.slow   # Dask workers in subprocesses: 15-50 s
 def test_workers_get_the_store_kernel_setting_and_no_dashboard(data):
     """A worker that has not imported TensorFlow yet runs with the store's
     TF_ENABLE_ONEDNN_OPTS (the opposite of this process's here, so the
