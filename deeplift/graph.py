@@ -113,8 +113,14 @@ def forward_sweep(order, input_values, reference_values=None, fuse=False,
                                        for p in layer.input_layers()])
                 per_example[id(layer)] = small
                 act = tf.gather(small, pair_example)
-            ref = (None if reference_values is None
-                   else layer.forward([p.ref for p in parents]))
+            if reference_values is None:
+                ref = None
+            elif getattr(layer, "reference_is_actual", False):
+                # a value that carries no attribution (a mask computed
+                # from token ids): its reference is its actual value
+                ref = act
+            else:
+                ref = layer.forward([p.ref for p in parents])
         else:
             if layer not in input_values:
                 raise ValueError("no data was given for input layer %r"

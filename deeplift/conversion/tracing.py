@@ -34,6 +34,8 @@ from deeplift.conversion.op_rules import OP_RULES, OpRuleError
 from deeplift.layers import traced
 from deeplift.layers.bilinear import Bilinear
 from deeplift.layers.composite import Port
+from deeplift.layers.embedding import Embedding
+from deeplift.layers.unattributed import ShapeConstant, Unattributed
 from deeplift.layers.merge import (Multiply, Maximum, Minimum,
                                    GRADIENT_LIKE_MODES)
 from deeplift.modes import NonlinearMxtsMode, MaxPoolDeepLiftMode
@@ -63,14 +65,18 @@ class Value(object):
     (``value`` a deeplift layer); ``dtype`` its TensorFlow dtype in the
     trace; ``shape`` its static shape; ``hint``: ``"dense"`` / ``"conv"``
     when it is (a bias or reshape away from) a matmul / convolution with a
-    constant kernel."""
+    constant kernel; ``attributed``: False for a varying value that carries
+    no attribution (an integer or boolean input of the layer, and what is
+    computed from such inputs only: masks, shifted indices)."""
 
-    def __init__(self, kind, value, dtype, shape, hint=None):
+    def __init__(self, kind, value, dtype, shape, hint=None,
+                 attributed=True):
         self.kind = kind
         self.value = value
         self.dtype = tf.as_dtype(dtype)
         self.shape = shape
         self.hint = hint
+        self.attributed = attributed
 
 
 _SIGNATURES = {}
@@ -306,6 +312,36 @@ class TraceContext(object):
                              operands[0]))
         return [self._vary(self.add(layer, inputs, op.type.lower()), op)]
 
+    def unattributed(self, op, operands):
+        """:class:`~deeplift.layers.unattributed.Unattributed` nodes for an
+        op whose varying operands all carry no attribution (integer / bool
+        inputs and what follows from them: a mask, shifted indices): the
+        op on the actual values, reference equal to it. Returns the op's
+        output values (``attributed`` False)."""
+        outs = []
+        for index in range(len(op.outputs)):
+            call, inputs = self.call(op, operands, "other", index)
+            layer = Unattributed(call, op=op.type)
+            node = self.add(layer, inputs, op.type.lower())
+            out = op.outputs[index]
+            outs.append(Value("vary", node, out.dtype, _shape(out),
+                              attributed=False))
+        return outs
+
+    def embedding(self, op, table, indices):
+        """A :class:`~deeplift.layers.Embedding` node: rows of the constant
+        ``table`` (a Value) at the varying integer ``indices``, which must
+        carry no attribution (an integer input of the traced layer, or
+        computed from such inputs only). Returns the op's output values."""
+        if indices.attributed:
+            raise OpRuleError("the indices of %s carry attribution (they "
+                              "are computed from a float input of the "
+                              "layer): a lookup has no rule for them"
+                              % op.type)
+        layer = Embedding(embeddings=np.asarray(table.value))
+        return [self._vary(self.add(layer, [indices.value], "embedding"),
+                           op)]
+
     def softmax(self, op, operands, log):
         """A :class:`~deeplift.layers.traced.SoftmaxOp` node (``log``:
         log-softmax) for the logits ``operands[0]``, exact by decomposition.
@@ -505,7 +541,9 @@ def trace_layer(keras_layer, name, input_layers, call=None,
     for i, (placeholder, shape) in enumerate(zip(graph.inputs, shapes)):
         port = Port(batch_shape=shape, name="%s/input_%d" % (name, i))
         ports.append(port)
-        values[placeholder.name] = Value("vary", port, dtypes[i], shape)
+        values[placeholder.name] = Value(
+            "vary", port, dtypes[i], shape,
+            attributed=tf.as_dtype(dtypes[i]).is_floating)
     ctx.batch_source = ports[0]
     port_names = set(p.name for p in graph.inputs[:len(shapes)])
     factors = {}
@@ -637,6 +675,9 @@ def trace_layer(keras_layer, name, input_layers, call=None,
     if problems:
         raise UnsupportedLayerError({}, settings=problems)
     out_value = values.get(output.name)
+    if out_value is not None and out_value.kind in ("const", "batch"):
+        return _constant_layer(out_value, output, input_layers, cls, name,
+                               verbose)
     if out_value is None or out_value.kind != "vary":
         raise UnsupportedLayerError({}, settings={
             "%s: the traced output does not depend on the layer's inputs"
@@ -645,6 +686,20 @@ def trace_layer(keras_layer, name, input_layers, call=None,
         ports, out_value.value,
         op_counts={k: v for k, v in ctx.counts.items() if v},
         keras_class=cls, name=name, verbose=verbose)
+    layer.set_inputs(list(input_layers))
+    layer.build_fwd_pass_vars()
+    return layer
+
+
+def _constant_layer(value, output, input_layers, cls, name, verbose):
+    """A :class:`~deeplift.layers.unattributed.ShapeConstant` for a traced
+    layer whose output depends on its inputs' shapes only (a position
+    table broadcast to the input's shape): the value, computed for the
+    batch size, has no difference from reference and no attribution."""
+    logger.info("%s (%s): the output depends on the input's shape only; "
+                "converted to a constant (no attribution)", name, cls)
+    layer = ShapeConstant(value.value, _shape(output), keras_class=cls,
+                          name=name, verbose=verbose)
     layer.set_inputs(list(input_layers))
     layer.build_fwd_pass_vars()
     return layer
@@ -671,10 +726,21 @@ def _convert_op(ctx, op, operands):
         return [operands[0]]
     if op.type == "IdentityN":  # e.g. tf.custom_gradient's forward
         return list(operands)
+    if not any(v.attributed for v in operands if v.kind == "vary") and \
+            not _is_lookup(op, operands):
+        # masks and indices computed from integer / bool inputs
+        return ctx.unattributed(op, operands)
     builder = OP_RULES.get(op.type)
     if builder is None:
         return None
     return builder(ctx, op, operands)
+
+
+def _is_lookup(op, operands):
+    """Whether ``op`` looks rows up in a constant float table (an
+    embedding: its output carries attribution)."""
+    return op.type == "GatherV2" and operands[0].kind == "const" and \
+        operands[0].dtype.is_floating
 
 
 class _ShapeOf(object):

@@ -37,7 +37,9 @@ class Embedding(SingleInputMixin, Node):
 
     def forward(self, xs):
         x = xs[0]
-        dtype = x.dtype if x.dtype.is_floating else tf.float32
+        # integer indices: the table's dtype (float64 tables stay exact)
+        dtype = x.dtype if x.dtype.is_floating else tf.as_dtype(
+            self.embeddings.dtype)
         table = tf.constant(np.concatenate(
             [self.embeddings, np.zeros((1, self.embeddings.shape[1]))]),
             dtype=dtype)
