@@ -326,7 +326,6 @@ def _tensor_fn(args, fn, cast_to=None):
     """``f(xs)``: ``fn`` of ``args`` with each :class:`TensorArg` replaced
     by its tensor of ``xs`` (``cast_to``: a dtype for every argument) and
     numbers made tensors of the first tensor's dtype."""
-    import tensorflow as tf
 
     def apply(xs):
         first = xs[0]
@@ -399,8 +398,8 @@ def cast_op(args, inputs, config, name, verbose=True, input_dtypes=None,
 
     def fn(xs):
         return tf.cast(xs[0], target)
-    return _wired(layers.Unattributed(fn, op="Cast", name=name, verbose=verbose),
-                  list(inputs))
+    return _wired(layers.Unattributed(fn, op="Cast", name=name,
+                                      verbose=verbose), list(inputs))
 
 
 #: op class name (``keras.src.ops.numpy`` / ``keras.src.ops.nn``) ->
