@@ -65,7 +65,11 @@ def conversion_rows(model):
             shape = "?"
         detail = shape
         counts = getattr(layer, "op_counts", None)
-        if counts is not None:
+        if getattr(layer, "constant_output", False):
+            detail = "%s; traced from %s: constant (depends on the input's " \
+                "shape only; no attribution)" % (
+                    shape, getattr(layer, "keras_class", None) or "?")
+        elif counts is not None:
             detail = "%s; traced from %s: %s" % (
                 shape, getattr(layer, "keras_class", None) or "?",
                 _describe_counts(counts))

@@ -146,6 +146,8 @@ class TraceContext(object):
         self.verbose = verbose
         self.counts = OrderedDict()
         self.node_counts = {}
+        #: the Unattributed nodes made (masks, computed indices)
+        self.unattributed_nodes = []
 
     # ---- naming and wiring -------------------------------------------------
 
@@ -323,6 +325,7 @@ class TraceContext(object):
             call, inputs = self.call(op, operands, "other", index)
             layer = Unattributed(call, op=op.type)
             node = self.add(layer, inputs, op.type.lower())
+            self.unattributed_nodes.append(node)
             out = op.outputs[index]
             outs.append(Value("vary", node, out.dtype, _shape(out),
                               attributed=False))
@@ -672,6 +675,17 @@ def trace_layer(keras_layer, name, input_layers, call=None,
             values[tensor.name] = value
 
     walk(graph, values, [output])
+    for node in ctx.unattributed_nodes:
+        # a value that follows the reference ids (it indexes a table) must
+        # not also be held as a mask
+        if not node.reference_is_actual and any(
+                not isinstance(o, (Unattributed, Embedding))
+                for o in node.get_output_layers()):
+            problem("%s: an integer value computed in the layer both "
+                    "indexes a table and feeds other ops (a mask): it "
+                    "cannot both follow the reference ids and hold its "
+                    "value" % cls)
+            break
     if problems:
         raise UnsupportedLayerError({}, settings=problems)
     out_value = values.get(output.name)

@@ -12,7 +12,9 @@ Neither has a difference from reference that DeepLIFT could explain:
   for a mask input whose reference is the mask itself: the model's
   difference from reference is then carried by the attributed inputs
   (the token embeddings) alone, and a token's reference embedding does
-  not also switch the mask.
+  not also switch the mask.  Exception: nodes that compute the indices
+  of an :class:`~deeplift.layers.Embedding` lookup (Keras' wrap of
+  negative ids) follow the reference ids (the Embedding marks them).
 
 Both send zero multipliers back to their inputs.
 """
@@ -87,7 +89,9 @@ class Unattributed(_NoAttribution):
     for reports (``"NotEqual"``)."""
 
     #: deeplift.graph.forward_sweep takes the reference equal to the
-    #: actual value
+    #: actual value; an Embedding reading it (indices computed from token
+    #: ids) sets it False on the nodes before it, which then follow the
+    #: reference ids
     reference_is_actual = True
 
     def __init__(self, fn, op=None, **kwargs):
