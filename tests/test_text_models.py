@@ -265,8 +265,8 @@ def test_constant_layer_is_a_constant_node(tokens):
     assert "constant" in detail and "PositionTable" in detail
     layer = model.get_layer("positions")
     want = np.broadcast_to(layer.table.numpy(), (N, T, H))
-    got = dl.prediction_function(dl.input_layers(), node)([tokens],
-                                                          batch_size=N)
+    got = dl.prediction_function(dl.input_layers(), node)(
+        [tokens.astype("float64")], batch_size=N)
     np.testing.assert_array_equal(got, want)
 
 
