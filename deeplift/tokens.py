@@ -82,7 +82,10 @@ def _traced_lookup(layer, inputs):
         if id(node) in ports:
             sources.add(ports[id(node)])
         elif isinstance(node, Unattributed):
-            stack.extend(node.input_layers())
+            # (an input cast to the float data's dtype reads that data for
+            # its dtype only)
+            stack.extend(p for i, p in enumerate(node.input_layers())
+                         if i != node.dtype_from)
         else:
             return None
     if len(sources) != 1:

@@ -323,7 +323,7 @@ class TraceContext(object):
         outs = []
         for index in range(len(op.outputs)):
             call, inputs = self.call(op, operands, "other", index)
-            layer = Unattributed(call, op=op.type)
+            layer = Unattributed(call, op=op.type, dtype=self.trace_dtype)
             node = self.add(layer, inputs, op.type.lower())
             self.unattributed_nodes.append(node)
             out = op.outputs[index]
@@ -530,6 +530,7 @@ def trace_layer(keras_layer, name, input_layers, call=None,
                                             str(exc).split("\n")[0][:200]):
             [label]})
     graph = concrete.graph
+    _refine_static_shapes(graph, fn, shapes, dtypes)
     outputs = tf.nest.flatten(concrete.structured_outputs)
     if len(outputs) != 1:
         raise UnsupportedLayerError({}, settings={
@@ -548,6 +549,18 @@ def trace_layer(keras_layer, name, input_layers, call=None,
             "vary", port, dtypes[i], shape,
             attributed=tf.as_dtype(dtypes[i]).is_floating)
     ctx.batch_source = ports[0]
+    floating = [i for i, d in enumerate(dtypes) if d.is_floating]
+    for i, placeholder in enumerate(graph.inputs[:len(shapes)]):
+        if dtypes[i].is_floating or not floating:
+            continue
+        # an integer / bool input (a mask) travels in the float dtype of
+        # the layer's float data, which it meets in the layer's ops
+        node = ctx.add(Unattributed(_first, op="Cast", dtype=compute,
+                                    dtype_from=1),
+                       [ports[i], ports[floating[0]]], "input_cast")
+        ctx.unattributed_nodes.append(node)
+        values[placeholder.name] = Value("vary", node, dtypes[i], shapes[i],
+                                         attributed=False)
     port_names = set(p.name for p in graph.inputs[:len(shapes)])
     factors = {}
 
@@ -703,6 +716,44 @@ def trace_layer(keras_layer, name, input_layers, call=None,
     layer.set_inputs(list(input_layers))
     layer.build_fwd_pass_vars()
     return layer
+
+
+def _first(xs):
+    """The first of ``xs`` (an input cast to the data's dtype)."""
+    return xs[0]
+
+
+def _refine_static_shapes(graph, fn, shapes, dtypes):
+    """Fill in the non-batch axes that the trace at batch size None left
+    unknown (``reshape(o, [b, s, -1])`` with ``b = shape(x)[0]``) from two
+    traces at fixed batch sizes, where they agree (so they do not depend
+    on the batch size). Only when some op output has such an axis."""
+    def unknown(t):
+        return t.shape.rank is not None and any(
+            d is None for d in t.shape.as_list()[1:])
+    ops = [op for op in graph.get_operations()
+           if any(unknown(t) for t in op.outputs)]
+    if not ops or any(s[:1] != (None,) for s in shapes):
+        return
+    probes = []
+    for batch in (5, 7):
+        probe = tf.function(fn).get_concrete_function(
+            *[tf.TensorSpec((batch,) + tuple(s[1:]), d)
+              for s, d in zip(shapes, dtypes)])
+        probes.append({t.name: t.shape for op in
+                       probe.graph.get_operations() for t in op.outputs})
+    for op in ops:
+        for t in op.outputs:
+            found = [p.get(t.name) for p in probes]
+            if not unknown(t) or any(f is None or f.rank != t.shape.rank
+                                     for f in found):
+                continue
+            dims = t.shape.as_list()
+            a, b = found[0].as_list(), found[1].as_list()
+            refined = [d if d is not None or i == 0 or a[i] != b[i]
+                       else a[i] for i, d in enumerate(dims)]
+            if refined != dims:
+                t.set_shape(refined)
 
 
 def _constant_layer(value, output, input_layers, cls, name, verbose):

@@ -23,11 +23,11 @@ import tensorflow as tf
 from deeplift.layers.core import ListInputMixin, Node
 
 
-def _float_dtype(xs):
+def _float_dtype(xs, default=tf.float32):
     for x in xs:
         if x.dtype.is_floating:
             return x.dtype
-    return tf.float32
+    return tf.as_dtype(default)
 
 
 class _NoAttribution(ListInputMixin, Node):
@@ -86,7 +86,11 @@ class Unattributed(_NoAttribution):
     values, integer or float tensors; the result is cast to the data's
     float dtype, booleans to 0/1).  Its reference is its actual value
     (difference 0, see the module docstring); ``op``: what it computes,
-    for reports (``"NotEqual"``)."""
+    for reports (``"NotEqual"``); ``dtype``: the float dtype of the
+    result when no input is float (default float32; a traced layer's
+    compute dtype); ``dtype_from``: the index of an input whose float
+    dtype the result takes (the data a mask will meet), else the first
+    float input's."""
 
     #: deeplift.graph.forward_sweep takes the reference equal to the
     #: actual value; an Embedding reading it (indices computed from token
@@ -94,15 +98,18 @@ class Unattributed(_NoAttribution):
     #: reference ids
     reference_is_actual = True
 
-    def __init__(self, fn, op=None, **kwargs):
+    def __init__(self, fn, op=None, dtype=None, dtype_from=None, **kwargs):
         super(Unattributed, self).__init__(**kwargs)
         self.fn = fn
         self.op = op
+        self.dtype = tf.as_dtype(dtype or tf.float32)
+        self.dtype_from = dtype_from
 
     def forward(self, xs):
         """``fn`` on ``xs``, as a float tensor."""
         out = self.fn(list(xs))
-        dtype = _float_dtype(xs)
+        dtype = _float_dtype(xs if self.dtype_from is None
+                             else [xs[self.dtype_from]], self.dtype)
         return tf.cast(out, dtype) if out.dtype != dtype else out
 
     def _compute_shape(self, input_shapes):
