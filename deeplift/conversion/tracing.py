@@ -14,6 +14,15 @@ graph's ops in order:
 * an op with a varying operand becomes node(s) by its entry in
   ``deeplift.conversion.op_rules.OP_RULES``, named
   ``<layer>/<op type>_<n>``;
+* integer / bool inputs of the layer (token ids, masks) carry no
+  attribution: an op on such values only becomes an
+  :class:`~deeplift.layers.unattributed.Unattributed` node (a mask: its
+  reference is its actual value), except a lookup of rows of a constant
+  table (``GatherV2``), which becomes an :class:`~deeplift.layers.
+  Embedding` node;
+* a layer whose output depends on its inputs' shapes only (a position
+  table broadcast to the input) becomes a :class:`~deeplift.layers.
+  unattributed.ShapeConstant`;
 * the body of a nested ``tf.function`` (a PartitionedCall op) is
   converted in place;
 * control flow (``tf.cond`` / ``tf.while_loop``), random and stateful
