@@ -33,7 +33,7 @@ from keras import ops
 
 from deeplift.conversion import kerasapi_conversion as kc
 from deeplift.conversion.errors import UnsupportedLayerError
-from deeplift.conversion.report import conversion_rows
+from deeplift.conversion.report import conversion_rows, keras_forward_check
 from deeplift.layers import Embedding, ShapeConstant, Unattributed
 from deeplift.layers.traced import TracedLayer
 from deeplift.tokens import score_tokens, embedding_layer_of
@@ -306,6 +306,14 @@ def test_mask_from_ids_holds_its_value(tokens):
     mask = states[id([n for n in nodes if n.op == "NotEqual"][0])]
     np.testing.assert_array_equal(mask.act.numpy(), tokens != 0)
     np.testing.assert_array_equal(mask.ref.numpy(), tokens != 0)
+    rows = {r[1]: r[4] for r in conversion_rows(dl)}
+    assert "no attribution" in rows[nodes[0].get_name()]
+    # deeplift convert's forward check feeds integer inputs 0/1 (token ids
+    # and masks), not uniform floats
+    (_, diff, _), = keras_forward_check(dl, model)
+    # (the check feeds float32 data, so deeplift runs in float32 against a
+    # float64 Keras model: float32 rounding, ~1e-7)
+    assert diff < 1e-5
 
 
 def test_comparison_of_attributed_tensor_is_refused():
