@@ -68,8 +68,13 @@ def _traced_lookup(layer, inputs):
     for node in others:
         call = getattr(node, "call", None)
         if not isinstance(node, LinearOp) or not isinstance(call, OpCall) \
-                or call.op_type not in _ELEMENTWISE_AFTER_LOOKUP or \
-                len(node.input_layers()) != 1:
+                or call.op_type not in _ELEMENTWISE_AFTER_LOOKUP:
+            return None
+        # one varying operand (besides the input read for the batch size
+        # of a constant broadcast to the batch)
+        varying = [p for i, p in enumerate(node.input_layers())
+                   if i != call.batch_index]
+        if len(varying) != 1:
             return None
     # the ports the indices are computed from (through integer ops:
     # negative indices wrapped, ids shifted)

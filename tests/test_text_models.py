@@ -86,8 +86,11 @@ class TokenAndPosition(keras.layers.Layer):
                                          name="positions")
 
     def call(self, ids):
-        return ops.take(self.tokens, ids, axis=0) + \
-            self.positions[:ops.shape(ids)[-1]]
+        # as keras_hub: the positions broadcast to the embedded tokens'
+        # shape (a value computed from the batch size)
+        tokens = ops.take(self.tokens, ids, axis=0)
+        return tokens + ops.broadcast_to(
+            self.positions[:ops.shape(ids)[-1]], ops.shape(tokens))
 
     def get_config(self):
         return dict(super().get_config(), vocab=self.vocab,
@@ -282,6 +285,10 @@ def test_traced_lookup_is_an_embedding_node(tokens):
     inner = layer.inner_layers()
     assert sum(isinstance(l, Embedding) for l in inner) == 1
     assert any(isinstance(l, Unattributed) for l in inner)
+    # the positions are broadcast to the batch (a node that reads the batch
+    # size), as in keras_hub
+    assert any(getattr(getattr(l, "call", None), "batch_index", None)
+               is not None for l in inner)
     assert embedding_layer_of(dl)[0] is layer
     result = score_tokens(dl, tokens, reference="zeros", task_idx=0)
     e_zero = np.broadcast_to(tp.positions.numpy(), (N, T, H))
