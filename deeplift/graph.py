@@ -119,8 +119,13 @@ def forward_sweep(order, input_values, reference_values=None, fuse=False,
                                        for p in layer.input_layers()])
                 per_example[id(layer)] = small
                 act = tf.gather(small, pair_example)
-            ref = None
-            if reference_values is not None:
+            if reference_values is None:
+                ref = None
+            elif getattr(layer, "reference_is_actual", False):
+                # a value that carries no attribution (a mask computed
+                # from token ids): its reference is its actual value
+                ref = act
+            else:
                 refs = [p.ref for p in parents]
                 if getattr(layer, "full_batch_reference", False):
                     refs = [_to_batch(r, p.act) for r, p in zip(refs,

@@ -1,7 +1,10 @@
 """Token models: one DeepLIFT score per token.
 
 A model whose input is integer token ids (text, protein or DNA tokens)
-starts with an ``Embedding``.  Indices carry no differences, so the scores
+starts with an ``Embedding`` (or a custom layer converted op by op whose
+table lookup became one: keras_hub's ``TokenAndPositionEmbedding``, scored
+at its output, where the positions add no difference).  Indices carry no
+differences, so the scores
 are found on the embedding's output, (N, T, H) contributions, and a
 token's score is their sum over the hidden axis H (the contributions of
 its embedding vector); the scores of a sequence sum to the change of the
@@ -35,29 +38,113 @@ TokenScores = collections.namedtuple(
     "TokenScores", ["scores", "contribs", "embedding_layer"])
 
 
-def embedding_layer_of(model, embedding_layer=None):
-    """``(embedding layer, the model input it reads)`` of a converted
-    model: the one :class:`deeplift.layers.Embedding` fed directly by an
-    input, or the one named ``embedding_layer``.  ValueError naming the
-    candidates otherwise."""
+#: ops a traced layer may apply to its token embedding and still be scored
+#: at its output per token (elementwise with constants: + a position table,
+#: * a scale)
+_ELEMENTWISE_AFTER_LOOKUP = frozenset(["AddV2", "Add", "Sub", "Mul",
+                                       "RealDiv", "Identity", "Cast",
+                                       "BiasAdd"])
+
+
+def _traced_lookup(layer, inputs):
+    """``(the inner Embedding node, the model input it reads)`` when
+    ``layer`` is a traced layer (op-level conversion) made of one lookup of
+    an integer model input in a table followed by elementwise ops with
+    constants only (a token + position embedding), else None: its output's
+    differences are then the token embeddings' own."""
+    from deeplift.layers import Embedding
+    from deeplift.layers.traced import LinearOp, OpCall, TracedLayer
+    from deeplift.layers.unattributed import Unattributed
+    if not isinstance(layer, TracedLayer):
+        return None
+    ports = {id(p): i for i, p in enumerate(layer._ports)}
+    lookups, others = [], []
+    for node in layer.inner_layers():
+        if id(node) in ports or isinstance(node, Unattributed):
+            continue
+        (lookups if isinstance(node, Embedding) else others).append(node)
+    if len(lookups) != 1:
+        return None
+    for node in others:
+        call = getattr(node, "call", None)
+        if not isinstance(node, LinearOp) or not isinstance(call, OpCall) \
+                or call.op_type not in _ELEMENTWISE_AFTER_LOOKUP:
+            return None
+        # one varying operand (besides the input read for the batch size
+        # of a constant broadcast to the batch)
+        varying = [p for i, p in enumerate(node.input_layers())
+                   if i != call.batch_index]
+        if len(varying) != 1:
+            return None
+    # the ports the indices are computed from (through integer ops:
+    # negative indices wrapped, ids shifted)
+    sources, stack, seen = set(), [lookups[0].get_inputs()], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if id(node) in ports:
+            sources.add(ports[id(node)])
+        elif isinstance(node, Unattributed):
+            # (an input cast to the float data's dtype reads that data for
+            # its dtype only)
+            stack.extend(p for i, p in enumerate(node.input_layers())
+                         if i != node.dtype_from)
+        else:
+            return None
+    if len(sources) != 1:
+        return None
+    outer = layer.get_inputs()[sources.pop()]
+    if id(outer) not in inputs:
+        return None
+    return lookups[0], outer
+
+
+def _token_embedding(model, embedding_layer=None):
+    """``(layer to score, the model input of the token ids, the Embedding
+    node whose table it looks up)``: a :class:`deeplift.layers.Embedding`
+    fed by an input, or a traced layer that is one lookup plus
+    elementwise constants (see :func:`_traced_lookup`)."""
     from deeplift.layers import Embedding
     inputs = {id(l): l for l in model.input_layers()}
-    candidates = [l for l in model.all_layers() if isinstance(l, Embedding)
-                  and id(l.get_inputs()) in inputs]
-    names = [l.get_name() for l in candidates]
+
+    def candidate(layer):
+        if isinstance(layer, Embedding) and id(layer.get_inputs()) in inputs:
+            return layer, layer.get_inputs(), layer
+        found = _traced_lookup(layer, inputs)
+        if found is not None:
+            return layer, found[1], found[0]
+        return None
+    candidates = [c for c in (candidate(l) for l in model.all_layers())
+                  if c is not None]
+    names = [c[0].get_name() for c in candidates]
     if embedding_layer is not None:
         layer = model.layer(embedding_layer, "embedding_layer")
-        if not isinstance(layer, Embedding) or id(layer.get_inputs()) \
-                not in inputs:
-            raise ValueError("embedding_layer %r is not an Embedding fed by "
-                             "a model input (those are: %s)"
+        found = candidate(layer)
+        if found is None:
+            raise ValueError("embedding_layer %r is not an Embedding (or a "
+                             "traced token lookup) fed by a model input "
+                             "(those are: %s)"
                              % (embedding_layer, ", ".join(names) or "none"))
-        return layer, layer.get_inputs()
+        return found
     if len(candidates) != 1:
         raise ValueError("the model has %d Embedding layers fed by an input "
                          "(%s); give embedding_layer=<name>"
                          % (len(candidates), ", ".join(names) or "none"))
-    return candidates[0], candidates[0].get_inputs()
+    return candidates[0]
+
+
+def embedding_layer_of(model, embedding_layer=None):
+    """``(embedding layer, the model input it reads)`` of a converted
+    model: the one :class:`deeplift.layers.Embedding` fed directly by an
+    input -- or the one traced layer (a Keras layer converted op by op,
+    e.g. keras_hub's ``TokenAndPositionEmbedding``) that looks an integer
+    input up in a table and adds constants (positions) to it -- or the one
+    named ``embedding_layer``.  ValueError naming the candidates
+    otherwise."""
+    layer, ids_input, _ = _token_embedding(model, embedding_layer)
+    return layer, ids_input
 
 
 def score_tokens(model, token_ids, reference="zeros", task_idx=0,
@@ -87,12 +174,12 @@ def score_tokens(model, token_ids, reference="zeros", task_idx=0,
     each row of ``scores`` sums to the target's change from the
     reference.
     """
-    emb, ids_input = embedding_layer_of(model, embedding_layer)
+    emb, ids_input, table = _token_embedding(model, embedding_layer)
     ids = np.asarray(token_ids)
     if ids.ndim < 1 or not (np.issubdtype(ids.dtype, np.integer)
                             or np.all(np.mod(ids, 1) == 0)):
         raise ValueError("token_ids must be integer token ids (N, T)")
-    vocab = emb.zero_index
+    vocab = table.zero_index
     if ids.size and (ids.min() < 0 or ids.max() >= vocab):
         raise ValueError("token ids must be in [0, %d) (the embedding's "
                          "input_dim); got %d..%d"
@@ -101,7 +188,7 @@ def score_tokens(model, token_ids, reference="zeros", task_idx=0,
         if reference != "zeros":
             raise ValueError("reference must be 'zeros' or a token id, got "
                              "%r" % (reference,))
-        ref_id = emb.zero_index
+        ref_id = table.zero_index
     else:
         ref_id = int(reference)
         if not 0 <= ref_id < vocab:
@@ -127,7 +214,8 @@ def score_tokens(model, token_ids, reference="zeros", task_idx=0,
                          % (ids_name, ", ".join(n for n in names
                                                 if n != ids_name)
                             or "none"))
-    dtype = np.float64 if emb.embeddings.dtype == np.float64 else np.float32
+    dtype = np.float64 if table.embeddings.dtype == np.float64 \
+        else np.float32
     data, refs = [], []
     for name in names:
         if name == ids_name:

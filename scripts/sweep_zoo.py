@@ -23,9 +23,11 @@ token ids (4 sequences of 8, the last 2 positions padded) whose reference
 replaces every token by token 1, scored at the token embedding's output
 (``find_scores_layer``): the padding mask and segment ids keep their
 values in the reference, so the embedding output carries the whole
-difference.  keras_hub's ``ReversibleEmbedding`` is given deeplift's
-``Embedding`` conversion through ``custom_conversion_funcs`` (as a user
-would: it is an ``Embedding`` subclass).  The backbones' inputs have length
+difference (ESM computes its mask from the ids, ``token_ids != 0``: Keras'
+reference output is then the model on the actual ids with the embedding's
+output replaced by its output on the reference ids, the mask held, as
+deeplift holds it).  keras_hub's ``ReversibleEmbedding`` is traced (its lookup
+becomes deeplift's ``Embedding`` node).  The backbones' inputs have length
 None; their layers are rewired on fixed-length inputs.
 
 Checks, in float32 and (where the model builds in float64) float64:
@@ -104,6 +106,10 @@ def _text(name, dtype):
     ids = rng.randint(2, 30, size=(N, SEQ_T)).astype("int32")
     mask = np.ones((N, SEQ_T), "int32")
     mask[:, -2:] = 0
+    if name == "esm":
+        # ESM computes its mask as token_ids != pad_token_id (0): padded
+        # positions; the mask keeps its value in the reference
+        ids[:, -2:] = 0
     values, refs, attributed = [], [], []
     for inp in model.inputs:
         nm = inp.name
@@ -125,14 +131,12 @@ def _text(name, dtype):
             raise ValueError("unexpected input %s" % nm)
     emb = {"distilbert": "token_and_position_embedding"}.get(
         name, "token_embedding")
-    # ReversibleEmbedding (a keras_hub subclass of Embedding; its call
-    # without reverse=True is Embedding's) has no registry entry and its
-    # traced Gather has varying (integer) indices: the sweep gives it
-    # deeplift's Embedding conversion, as a user would
-    from deeplift.conversion.registry import REGISTRY
+    # ReversibleEmbedding (a keras_hub subclass of Embedding) is traced
+    # like any layer without a converter: its lookup becomes deeplift's
+    # Embedding node (and a call with reverse=True would become the matmul
+    # it is); no custom conversion is needed
     return dict(model=model, xs=values, refs=refs, attributed=attributed,
-                scores_layer=emb, packages=["keras_hub"],
-                custom={"ReversibleEmbedding": REGISTRY["Embedding"]})
+                scores_layer=emb, packages=["keras_hub"])
 
 
 def _vit(dtype):
@@ -257,6 +261,29 @@ def _keras_out(model, xs):
     return out.numpy()
 
 
+def _keras_ref_out(model, xs, refs, scores_layer):
+    """Keras' output for the reference: the model on ``refs``; with a
+    ``scores_layer`` (text models), the model on the actual inputs with that
+    layer's output replaced by its output on the reference tokens, so that
+    what the model computes from the token ids besides (ESM's padding mask
+    ``token_ids != pad``) keeps its actual value, as in deeplift."""
+    import tensorflow as tf
+    if scores_layer is None:
+        return _keras_out(model, refs)
+    layer = model.get_layer(scores_layer)
+    names = [i.name for i in model.inputs]
+    ids = refs[names.index("token_ids")]
+    held = layer(tf.constant(ids))
+
+    def call(*a, **k):
+        return held
+    layer.call = call
+    try:
+        return _keras_out(model, xs)
+    finally:
+        del layer.call
+
+
 def _keras_grad(model, xs, w, scores_layer):
     """d sum(w * out) / d (inputs, or the output of ``scores_layer``)."""
     import tensorflow as tf
@@ -353,14 +380,14 @@ def check_source(spec, source, path, dtype):
     w = rng.randn(*((1,) + expected.shape[1:])).astype(dtype)
     n = len(xs[0])
     ref_full = [np.broadcast_to(r, x.shape) for x, r in zip(xs, refs)]
-    delta = (w * (expected - _keras_out(model, ref_full))).reshape(
-        n, -1).sum(1)
+    ref_out = _keras_ref_out(model, xs, ref_full, spec["scores_layer"])
+    delta = (w * (expected - ref_out)).reshape(n, -1).sum(1)
     scale = max(np.abs((w * expected).reshape(n, -1).sum(1)).max(),
-                np.abs((w * _keras_out(model, ref_full)).reshape(
-                    n, -1).sum(1)).max(), 1e-12)
+                np.abs((w * ref_out).reshape(n, -1).sum(1)).max(), 1e-12)
 
     dl = _convert(spec, M.Gradient, source, path)
-    row["traced"] = ["%s (%s): %d ops" % (nm, cls, k)
+    row["traced"] = ["%s (%s): %s" % (nm, cls, "constant" if getattr(
+        dl.layer(nm), "constant_output", False) else "%d ops" % k)
                      for nm, cls, k, _ in traced_rows(dl)]
     perm = _order_inputs(dl, spec)
     dxs = [xs[i] for i in perm]

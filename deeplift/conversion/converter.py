@@ -334,8 +334,11 @@ class Converter(object):
             raise UnsupportedLayerError(
                 {}, ops={cls: [entry.get("name", name)]})
         config = entry.get("config") or {}
+        dtypes = keras_config.node_input_dtypes(node) \
+            if isinstance(node, dict) else []
         result = list(func(args=args, kwargs=kwargs, inputs=inputs,
                            config=config, name=name, verbose=self.verbose,
+                           input_dtypes=dtypes,
                            keras_version=self.keras_version,
                            **self._modes_for(override_keys)))
         for layer in result:

@@ -23,6 +23,9 @@ Families (rules in :mod:`deeplift.layers.traced`,
 * ``elementwise``: one varying operand: an activation (every nonlinear
   mode); several: their exact Shapley split.
 * ``softmax``: softmax / log-softmax, exact.
+* ``gather``: structural with constant indices; an embedding lookup
+  (:class:`deeplift.layers.Embedding`) with varying integer indices
+  (the traced layer's integer inputs) into a constant table.
 * ``max_reduce``, ``min_reduce``, ``max_pool``: the max rule;
   ``maximum`` (Maximum / Minimum of two varying tensors): the merge
   layers' summation-to-delta rule.
@@ -64,6 +67,30 @@ _NEEDS_FIXED = {
     "Conv2D": (1,), "Conv3D": (1,), "DepthwiseConv2dNative": (1,),
     "Conv2DBackpropInput": (0, 1),
 }
+
+
+def gather(ctx, op, operands):
+    """``GatherV2``: with constant indices, structural (``linear``); with
+    varying (integer) indices into a constant table, an embedding lookup:
+    a :class:`deeplift.layers.Embedding` node (the indices carry no
+    attribution; scores are found on its output)."""
+    if operands[1].kind != "vary":
+        return linear(ctx, op, operands)
+    if operands[0].kind != "const" or operands[2].kind != "const":
+        raise OpRuleError("the indices of GatherV2 vary and so does its "
+                          "table or axis (only a lookup of integer inputs "
+                          "in a constant table has a rule)")
+    table = operands[0]
+    if not table.dtype.is_floating or len(table.shape) != 2 or \
+            int(operands[2].value) not in (0, -2) or \
+            int(op.get_attr("batch_dims")) != 0:
+        raise OpRuleError("a lookup with varying indices in a table of "
+                          "shape %s (dtype %s, axis %s, batch_dims %s): "
+                          "only rows of a 2-D float table (an embedding) "
+                          "are supported" % (
+                              tuple(table.shape), table.dtype.name,
+                              operands[2].value, op.get_attr("batch_dims")))
+    return ctx.embedding(op, table, operands[1])
 
 
 def coefficient(ctx, op, operands):
@@ -146,7 +173,7 @@ def max_pool(ctx, op, operands):
 _LINEAR = ["Identity", "StopGradient", "Snapshot", "PreventGradient",
            "EnsureShape", "AddV2", "Add", "AddN", "BiasAdd", "Sub", "Neg",
            "Reshape", "Transpose", "ExpandDims", "Squeeze", "StridedSlice",
-           "Slice", "GatherV2", "ConcatV2", "Pack", "Unpack", "Split",
+           "Slice", "ConcatV2", "Pack", "Unpack", "Split",
            "SplitV", "Pad", "PadV2", "MirrorPad", "Tile", "BroadcastTo",
            "Cast", "Sum", "Mean", "Cumsum", "ReverseV2", "AvgPool",
            "AvgPool3D", "DepthToSpace", "SpaceToDepth", "MatrixBandPart"]
@@ -169,7 +196,7 @@ OP_RULES = dict(
     + [("Mul", product), ("RealDiv", division), ("Div", division),
        ("MatMul", contraction), ("BatchMatMulV2", contraction),
        ("BatchMatMul", contraction), ("Einsum", contraction),
-       ("Maximum", maximum), ("Minimum", maximum),
+       ("Maximum", maximum), ("Minimum", maximum), ("GatherV2", gather),
        ("SelectV2", select), ("Select", select),
        ("Softmax", softmax), ("LogSoftmax", softmax),
        ("Max", max_reduce), ("Min", max_reduce),

@@ -65,7 +65,15 @@ def conversion_rows(model):
             shape = "?"
         detail = shape
         counts = getattr(layer, "op_counts", None)
-        if counts is not None:
+        if getattr(layer, "constant_output", False):
+            detail = "%s; traced from %s: constant (depends on the input's " \
+                "shape only; no attribution)" % (
+                    shape, getattr(layer, "keras_class", None) or "?")
+        elif getattr(layer, "reference_is_actual", None) is not None:
+            detail = "%s; %s of integer/bool values: no attribution " \
+                "(reference = actual value)" % (shape, getattr(
+                    layer, "op", None) or "op")
+        elif counts is not None:
             detail = "%s; traced from %s: %s" % (
                 shape, getattr(layer, "keras_class", None) or "?",
                 _describe_counts(counts))
@@ -223,11 +231,19 @@ def keras_forward_check(dl_model, keras_model, n=8, seed=0):
                 outputs.append(None)
     rng = np.random.RandomState(seed)
     xs = []
-    for layer in inputs:
+    kdtypes = [str(getattr(t, "dtype", "")) for t in
+               (getattr(keras_model, "inputs", None) or [])]
+    for i, layer in enumerate(inputs):
         shape = layer.get_shape()
         if any(s is None for s in shape[1:]):
             raise ConversionError("input %s has a shape %s that is not "
                                   "fully known" % (layer.get_name(), shape))
+        if len(kdtypes) == len(inputs) and ("int" in kdtypes[i]
+                                            or kdtypes[i] == "bool"):
+            # token ids / masks: 0 and 1 (valid in any vocabulary)
+            xs.append(rng.randint(0, 2, (n,) + tuple(shape[1:]))
+                      .astype(np.float32))
+            continue
         xs.append(rng.uniform(0, 1, (n,) + tuple(shape[1:]))
                   .astype(np.float32))
     expected = keras_model.predict(xs if len(xs) > 1 else xs[0], verbose=0)

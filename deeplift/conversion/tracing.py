@@ -14,6 +14,15 @@ graph's ops in order:
 * an op with a varying operand becomes node(s) by its entry in
   ``deeplift.conversion.op_rules.OP_RULES``, named
   ``<layer>/<op type>_<n>``;
+* integer / bool inputs of the layer (token ids, masks) carry no
+  attribution: an op on such values only becomes an
+  :class:`~deeplift.layers.unattributed.Unattributed` node (a mask: its
+  reference is its actual value), except a lookup of rows of a constant
+  table (``GatherV2``), which becomes an :class:`~deeplift.layers.
+  Embedding` node;
+* a layer whose output depends on its inputs' shapes only (a position
+  table broadcast to the input) becomes a :class:`~deeplift.layers.
+  unattributed.ShapeConstant`;
 * the body of a nested ``tf.function`` (a PartitionedCall op) is
   converted in place;
 * control flow (``tf.cond`` / ``tf.while_loop``), random and stateful
@@ -40,6 +49,8 @@ from deeplift.conversion.op_rules import OP_RULES, OpRuleError
 from deeplift.layers import traced
 from deeplift.layers.bilinear import Bilinear
 from deeplift.layers.composite import Port
+from deeplift.layers.embedding import Embedding
+from deeplift.layers.unattributed import ShapeConstant, Unattributed
 from deeplift.layers.merge import (Multiply, Maximum, Minimum,
                                    GRADIENT_LIKE_MODES)
 from deeplift.modes import NonlinearMxtsMode, MaxPoolDeepLiftMode
@@ -69,14 +80,18 @@ class Value(object):
     (``value`` a deeplift layer); ``dtype`` its TensorFlow dtype in the
     trace; ``shape`` its static shape; ``hint``: ``"dense"`` / ``"conv"``
     when it is (a bias or reshape away from) a matmul / convolution with a
-    constant kernel."""
+    constant kernel; ``attributed``: False for a varying value that carries
+    no attribution (an integer or boolean input of the layer, and what is
+    computed from such inputs only: masks, shifted indices)."""
 
-    def __init__(self, kind, value, dtype, shape, hint=None):
+    def __init__(self, kind, value, dtype, shape, hint=None,
+                 attributed=True):
         self.kind = kind
         self.value = value
         self.dtype = tf.as_dtype(dtype)
         self.shape = shape
         self.hint = hint
+        self.attributed = attributed
 
 
 _SIGNATURES = {}
@@ -146,6 +161,8 @@ class TraceContext(object):
         self.verbose = verbose
         self.counts = OrderedDict()
         self.node_counts = {}
+        #: the Unattributed nodes made (masks, computed indices)
+        self.unattributed_nodes = []
 
     # ---- naming and wiring -------------------------------------------------
 
@@ -311,6 +328,37 @@ class TraceContext(object):
                          nonlinear_mxts_mode=self.nonlinear_mode(
                              operands[0]))
         return [self._vary(self.add(layer, inputs, op.type.lower()), op)]
+
+    def unattributed(self, op, operands):
+        """:class:`~deeplift.layers.unattributed.Unattributed` nodes for an
+        op whose varying operands all carry no attribution (integer / bool
+        inputs and what follows from them: a mask, shifted indices): the
+        op on the actual values, reference equal to it. Returns the op's
+        output values (``attributed`` False)."""
+        outs = []
+        for index in range(len(op.outputs)):
+            call, inputs = self.call(op, operands, "other", index)
+            layer = Unattributed(call, op=op.type, dtype=self.trace_dtype)
+            node = self.add(layer, inputs, op.type.lower())
+            self.unattributed_nodes.append(node)
+            out = op.outputs[index]
+            outs.append(Value("vary", node, out.dtype, _shape(out),
+                              attributed=False))
+        return outs
+
+    def embedding(self, op, table, indices):
+        """A :class:`~deeplift.layers.Embedding` node: rows of the constant
+        ``table`` (a Value) at the varying integer ``indices``, which must
+        carry no attribution (an integer input of the traced layer, or
+        computed from such inputs only). Returns the op's output values."""
+        if indices.attributed:
+            raise OpRuleError("the indices of %s carry attribution (they "
+                              "are computed from a float input of the "
+                              "layer): a lookup has no rule for them"
+                              % op.type)
+        layer = Embedding(embeddings=np.asarray(table.value))
+        return [self._vary(self.add(layer, [indices.value], "embedding"),
+                           op)]
 
     def softmax(self, op, operands, log):
         """A :class:`~deeplift.layers.traced.SoftmaxOp` node (``log``:
@@ -497,6 +545,7 @@ def trace_layer(keras_layer, name, input_layers, call=None,
                                             str(exc).split("\n")[0][:200]):
             [label]})
     graph = concrete.graph
+    _refine_static_shapes(graph, fn, shapes, dtypes)
     outputs = tf.nest.flatten(concrete.structured_outputs)
     if len(outputs) != 1:
         raise UnsupportedLayerError({}, settings={
@@ -511,8 +560,22 @@ def trace_layer(keras_layer, name, input_layers, call=None,
     for i, (placeholder, shape) in enumerate(zip(graph.inputs, shapes)):
         port = Port(batch_shape=shape, name="%s/input_%d" % (name, i))
         ports.append(port)
-        values[placeholder.name] = Value("vary", port, dtypes[i], shape)
+        values[placeholder.name] = Value(
+            "vary", port, dtypes[i], shape,
+            attributed=tf.as_dtype(dtypes[i]).is_floating)
     ctx.batch_source = ports[0]
+    floating = [i for i, d in enumerate(dtypes) if d.is_floating]
+    for i, placeholder in enumerate(graph.inputs[:len(shapes)]):
+        if dtypes[i].is_floating or not floating:
+            continue
+        # an integer / bool input (a mask) travels in the float dtype of
+        # the layer's float data, which it meets in the layer's ops
+        node = ctx.add(Unattributed(_first, op="Cast", dtype=compute,
+                                    dtype_from=1),
+                       [ports[i], ports[floating[0]]], "input_cast")
+        ctx.unattributed_nodes.append(node)
+        values[placeholder.name] = Value("vary", node, dtypes[i], shapes[i],
+                                         attributed=False)
     port_names = set(p.name for p in graph.inputs[:len(shapes)])
     factors = {}
 
@@ -640,9 +703,23 @@ def trace_layer(keras_layer, name, input_layers, call=None,
             values[tensor.name] = value
 
     walk(graph, values, [output])
+    for node in ctx.unattributed_nodes:
+        # a value that follows the reference ids (it indexes a table) must
+        # not also be held as a mask
+        if not node.reference_is_actual and any(
+                not isinstance(o, (Unattributed, Embedding))
+                for o in node.get_output_layers()):
+            problem("%s: an integer value computed in the layer both "
+                    "indexes a table and feeds other ops (a mask): it "
+                    "cannot both follow the reference ids and hold its "
+                    "value" % cls)
+            break
     if problems:
         raise UnsupportedLayerError({}, settings=problems)
     out_value = values.get(output.name)
+    if out_value is not None and out_value.kind in ("const", "batch"):
+        return _constant_layer(out_value, output, input_layers, cls, name,
+                               verbose)
     if out_value is None or out_value.kind != "vary":
         raise UnsupportedLayerError({}, settings={
             "%s: the traced output does not depend on the layer's inputs"
@@ -707,6 +784,58 @@ def mixes_batch(layer, shapes, dtypes, compute):
     return names
 
 
+def _first(xs):
+    """The first of ``xs`` (an input cast to the data's dtype)."""
+    return xs[0]
+
+
+def _refine_static_shapes(graph, fn, shapes, dtypes):
+    """Fill in the non-batch axes that the trace at batch size None left
+    unknown (``reshape(o, [b, s, -1])`` with ``b = shape(x)[0]``) from two
+    traces at fixed batch sizes, where they agree (so they do not depend
+    on the batch size). Only when some op output has such an axis."""
+    def unknown(t):
+        return t.shape.rank is not None and any(
+            d is None for d in t.shape.as_list()[1:])
+    ops = [op for op in graph.get_operations()
+           if any(unknown(t) for t in op.outputs)]
+    if not ops or any(s[:1] != (None,) for s in shapes):
+        return
+    probes = []
+    for batch in (5, 7):
+        probe = tf.function(fn).get_concrete_function(
+            *[tf.TensorSpec((batch,) + tuple(s[1:]), d)
+              for s, d in zip(shapes, dtypes)])
+        probes.append({t.name: t.shape for op in
+                       probe.graph.get_operations() for t in op.outputs})
+    for op in ops:
+        for t in op.outputs:
+            found = [p.get(t.name) for p in probes]
+            if not unknown(t) or any(f is None or f.rank != t.shape.rank
+                                     for f in found):
+                continue
+            dims = t.shape.as_list()
+            a, b = found[0].as_list(), found[1].as_list()
+            refined = [d if d is not None or i == 0 or a[i] != b[i]
+                       else a[i] for i, d in enumerate(dims)]
+            if refined != dims:
+                t.set_shape(refined)
+
+
+def _constant_layer(value, output, input_layers, cls, name, verbose):
+    """A :class:`~deeplift.layers.unattributed.ShapeConstant` for a traced
+    layer whose output depends on its inputs' shapes only (a position
+    table broadcast to the input's shape): the value, computed for the
+    batch size, has no difference from reference and no attribution."""
+    logger.info("%s (%s): the output depends on the input's shape only; "
+                "converted to a constant (no attribution)", name, cls)
+    layer = ShapeConstant(value.value, _shape(output), keras_class=cls,
+                          name=name, verbose=verbose)
+    layer.set_inputs(list(input_layers))
+    layer.build_fwd_pass_vars()
+    return layer
+
+
 def _convert_op(ctx, op, operands):
     """The output Values of one op (None: no rule)."""
     kinds = set(v.kind for v in operands)
@@ -728,10 +857,21 @@ def _convert_op(ctx, op, operands):
         return [operands[0]]
     if op.type == "IdentityN":  # e.g. tf.custom_gradient's forward
         return list(operands)
+    if not any(v.attributed for v in operands if v.kind == "vary") and \
+            not _is_lookup(op, operands):
+        # masks and indices computed from integer / bool inputs
+        return ctx.unattributed(op, operands)
     builder = OP_RULES.get(op.type)
     if builder is None:
         return None
     return builder(ctx, op, operands)
+
+
+def _is_lookup(op, operands):
+    """Whether ``op`` looks rows up in a constant float table (an
+    embedding: its output carries attribution)."""
+    return op.type == "GatherV2" and operands[0].kind == "const" and \
+        operands[0].dtype.is_floating
 
 
 class _ShapeOf(object):

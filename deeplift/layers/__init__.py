@@ -21,6 +21,8 @@ from deeplift.layers.convolutional import (  # noqa
     Conv2DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
     SeparableConv2D)
 from deeplift.layers.embedding import Embedding  # noqa
+from deeplift.layers.unattributed import (ShapeConstant,  # noqa
+                                          Unattributed)
 from deeplift.layers.pooling import (  # noqa
     Pool1D, Pool2D, MaxPool1D, AvgPool1D, MaxPool2D, AvgPool2D,
     GlobalMaxPool1D, GlobalAvgPool1D, GlobalMaxPool2D, GlobalAvgPool2D)

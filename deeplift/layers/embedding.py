@@ -16,6 +16,11 @@ class Embedding(SingleInputMixin, Node):
     padding token), so the contributions of each position's embedding
     vector are relative to the reference token's vector.
 
+    Indices computed from the integer input by nodes without attribution
+    (:class:`~deeplift.layers.unattributed.Unattributed`: Keras' wrap of
+    negative indices in a traced ``take``) take their references from the
+    input's references, not their actual values.
+
     The index ``input_dim`` (one past the table, which Keras refuses as an
     input) gives the zero vector: a reference of that index makes the
     reference embedding zeros (:func:`deeplift.tokens.score_tokens` with
@@ -30,6 +35,18 @@ class Embedding(SingleInputMixin, Node):
                              "output_dim); got shape %s"
                              % (self.embeddings.shape,))
 
+    def _on_built(self):
+        # indices computed from integer inputs by nodes that carry no
+        # attribution (negative ids wrapped, a cast: deeplift.layers.
+        # unattributed.Unattributed) follow the reference token ids: only
+        # masks hold their actual values
+        stack = list(self.input_layers())
+        while stack:
+            layer = stack.pop()
+            if getattr(layer, "reference_is_actual", False):
+                layer.reference_is_actual = False
+                stack.extend(layer.input_layers())
+
     @property
     def zero_index(self):
         """The index whose row is the zero vector (``input_dim``)."""
@@ -37,7 +54,9 @@ class Embedding(SingleInputMixin, Node):
 
     def forward(self, xs):
         x = xs[0]
-        dtype = x.dtype if x.dtype.is_floating else tf.float32
+        # integer indices: the table's dtype (float64 tables stay exact)
+        dtype = x.dtype if x.dtype.is_floating else tf.as_dtype(
+            self.embeddings.dtype)
         table = tf.constant(np.concatenate(
             [self.embeddings, np.zeros((1, self.embeddings.shape[1]))]),
             dtype=dtype)

@@ -10,11 +10,13 @@ its conversion function, called with keyword arguments ``args`` /
 order), ``config`` (the op's config: ``axis``, ``keepdims``, ...),
 ``name``, ``verbose``, the modes and ``keras_version``. It returns the
 deeplift layers it created, wired to ``inputs``, the last one the op's
-output. Every conversion is exact (the same forward pass as Keras); an
+output (``input_dtypes``: the Keras dtypes of the tensor arguments, when
+recorded). Every conversion is exact (the same forward pass as Keras); an
 argument form that is not supported raises :class:`OpNotSupported`, never
 a guess.
 """
 import numpy as np
+import tensorflow as tf
 
 from deeplift import layers
 from deeplift.conversion.converters.activations import activation_table
@@ -307,6 +309,99 @@ def _activation(act_name, **config_keys):
     return convert
 
 
+def _carries_no_attribution(index, inputs, input_dtypes):
+    """Whether tensor argument ``index`` is integer / boolean in Keras (token
+    ids, masks) or made by a deeplift node without attribution."""
+    dtypes = list(input_dtypes or [])
+    dtype = dtypes[index] if index < len(dtypes) else None
+    if dtype is not None:
+        name = str(dtype)
+        if name == "bool" or "int" in name:
+            return True
+    return isinstance(inputs[index], (layers.ShapeConstant,
+                                      layers.Unattributed))
+
+
+def _tensor_fn(args, fn, cast_to=None):
+    """``f(xs)``: ``fn`` of ``args`` with each :class:`TensorArg` replaced
+    by its tensor of ``xs`` (``cast_to``: a dtype for every argument) and
+    numbers made tensors of the first tensor's dtype."""
+
+    def apply(xs):
+        first = xs[0]
+        values = []
+        for arg in args:
+            if isinstance(arg, TensorArg):
+                value = xs[arg.index]
+            else:
+                value = tf.constant(np.asarray(arg), dtype=first.dtype) \
+                    if cast_to is None else tf.constant(np.asarray(arg))
+            if cast_to is not None and value.dtype != cast_to:
+                value = tf.cast(value, cast_to)
+            elif cast_to is None and value.dtype != first.dtype:
+                value = tf.cast(value, first.dtype)
+            values.append(value)
+        return fn(*values)
+    return apply
+
+
+def _unattributed(op_name, tf_name, logical=False):
+    """A comparison or logical op (``ops.not_equal(ids, 0)``): on inputs
+    that carry no attribution (integer / boolean tensors: token ids,
+    masks) an :class:`~deeplift.layers.unattributed.Unattributed` node
+    (its reference is its actual value); on a tensor that carries
+    attribution an error (the op's result would cut it)."""
+    def convert(args, inputs, name, verbose=True, input_dtypes=None,
+                **kwargs):
+        tensors = [a for a in args if isinstance(a, TensorArg)]
+        if not tensors or any(not isinstance(a, TensorArg) and
+                              _constant(a, name) is None for a in args):
+            raise OpNotSupported("op '%s' (%s): expected tensors and "
+                                 "numbers as arguments" % (name, op_name))
+        attributed = [a.index for a in tensors if not
+                      _carries_no_attribution(a.index, inputs,
+                                              input_dtypes)]
+        if attributed:
+            raise OpNotSupported(
+                "op '%s' (%s) of a tensor that carries attribution (a float "
+                "tensor, input %s): it has no DeepLIFT rule (its 0/1 result "
+                "would cut the attribution). Comparisons and logical ops "
+                "are converted on integer or boolean tensors only (token "
+                "ids, masks), whose values are held fixed"
+                % (name, op_name, ", ".join(str(i) for i in attributed)))
+        fn = _tensor_fn(args, getattr(tf.math, tf_name),
+                        cast_to=tf.bool if logical else None)
+        return _wired(layers.Unattributed(fn, op=op_name, name=name,
+                                   verbose=verbose), list(inputs))
+    convert.__name__ = "%s_op" % tf_name
+    return convert
+
+
+def cast_op(args, inputs, config, name, verbose=True, input_dtypes=None,
+            **kwargs):
+    """``ops.cast`` of a tensor that carries no attribution (an integer or
+    boolean mask): an :class:`~deeplift.layers.unattributed.Unattributed`
+    node. Casts of attributed tensors have no conversion."""
+    x = _single_tensor(args, name, "cast")
+    dtype = args[1] if len(args) > 1 else config.get("dtype")
+    if isinstance(dtype, dict):  # a serialized DTypePolicy
+        dtype = (dtype.get("config") or {}).get("name")
+    try:
+        target = tf.as_dtype(dtype)
+    except TypeError:
+        raise OpNotSupported("op '%s': cast to %r" % (name, dtype))
+    if not _carries_no_attribution(x.index, inputs, input_dtypes):
+        raise OpNotSupported("op '%s' (cast to %s) of a tensor that carries "
+                             "attribution: only casts of integer or boolean "
+                             "tensors (masks) are converted"
+                             % (name, target.name))
+
+    def fn(xs):
+        return tf.cast(xs[0], target)
+    return _wired(layers.Unattributed(fn, op="Cast", name=name,
+                                      verbose=verbose), list(inputs))
+
+
 #: op class name (``keras.src.ops.numpy`` / ``keras.src.ops.nn``) ->
 #: conversion function
 OPS = {
@@ -333,6 +428,17 @@ OPS = {
     "Squeeze": squeeze_op,
     "Concatenate": concatenate_op,
     "GetItem": getitem_op,
+    "Equal": _unattributed("Equal", "equal"),
+    "NotEqual": _unattributed("NotEqual", "not_equal"),
+    "Less": _unattributed("Less", "less"),
+    "LessEqual": _unattributed("LessEqual", "less_equal"),
+    "Greater": _unattributed("Greater", "greater"),
+    "GreaterEqual": _unattributed("GreaterEqual", "greater_equal"),
+    "LogicalAnd": _unattributed("LogicalAnd", "logical_and", True),
+    "LogicalOr": _unattributed("LogicalOr", "logical_or", True),
+    "LogicalXor": _unattributed("LogicalXor", "logical_xor", True),
+    "LogicalNot": _unattributed("LogicalNot", "logical_not", True),
+    "Cast": cast_op,
     "Tanh": _activation("tanh"),
     "Relu": _activation("relu"),
     "Relu6": _activation("relu6"),
