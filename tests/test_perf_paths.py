@@ -1,0 +1,114 @@
+"""The cheaper Rescale math (issue 20) gives the former numbers: bit for bit
+at the rule level (plain ops and XLA-fused), and whole-model scores that
+sum to the output difference and agree with a float64 run."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deeplift.layers import NonlinearMxtsMode as M
+from deeplift.layers import activations
+from deeplift.modes import NEAR_ZERO_THRESHOLD
+from deeplift.rules.activation import rescale_math
+
+from tests.nets import build, random_data
+
+
+def former_rescale_math(gradient):
+    """Rescale's factor as it was computed before issue 20 (the
+    denominator replaced by 1 at near-zero differences, then a second
+    select): the reference the new math must equal bit for bit."""
+    def math(act_in, ref_in, act_out, ref_out):
+        in_diff = act_in - ref_in
+        near_zero = tf.abs(in_diff) < NEAR_ZERO_THRESHOLD
+        safe = tf.where(near_zero, tf.constant(1, in_diff.dtype), in_diff)
+        return tf.where(near_zero, gradient(ref_in),
+                        (act_out - ref_out) / safe)
+    return math
+
+
+def _tricky_inputs(dtype, shape=(6, 50, 8), seed=3):
+    """Activations against a shared reference, with exact ties, differences
+    just below and above the near-zero threshold and sign crossings."""
+    rng = np.random.RandomState(seed)
+    ref = rng.randn(1, *shape[1:]).astype(dtype)
+    x = np.broadcast_to(ref, shape).copy()
+    kind = rng.randint(0, 5, size=shape)
+    x[kind == 1] += rng.randn(int((kind == 1).sum())).astype(dtype)
+    x[kind == 2] += (0.5 * NEAR_ZERO_THRESHOLD
+                     * rng.choice([-1, 1], int((kind == 2).sum())))
+    x[kind == 3] += (2 * NEAR_ZERO_THRESHOLD
+                     * rng.choice([-1, 1], int((kind == 3).sum())))
+    x[kind == 4] = -x[kind == 4]       # crossings through zero
+    x[0, 0, :] = 0.0                   # zeros on either side of a tie
+    return tf.constant(x), tf.constant(ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layer_class", [activations.ReLU,
+                                         activations.Sigmoid,
+                                         activations.Tanh])
+def test_rescale_math_is_bitwise_the_former_math(dtype, layer_class):
+    layer = layer_class()
+    x, ref = _tricky_inputs(dtype)
+    args = (x, ref, layer.f(x), layer.f(ref))
+    new = rescale_math(layer.gradient)(*args).numpy()
+    old = former_rescale_math(layer.gradient)(*args).numpy()
+    assert np.all(np.isfinite(new))
+    # bit for bit: the same division of the same operands is selected
+    np.testing.assert_array_equal(new, old)
+    # and where the difference is near zero it is the reference's gradient
+    near = np.abs((x - ref).numpy()) < NEAR_ZERO_THRESHOLD
+    assert near.any() and (~near).any()
+    grad_ref = np.broadcast_to(layer.gradient(ref).numpy(), new.shape)
+    np.testing.assert_array_equal(new[near], grad_ref[near])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rescale_math_xla_fused_is_bitwise_the_plain_math(dtype):
+    layer = activations.ReLU()
+    x, ref = _tricky_inputs(dtype)
+    args = (x, ref, layer.f(x), layer.f(ref))
+    plain = rescale_math(layer.gradient)(*args).numpy()
+    compiled = tf.function(rescale_math(layer.gradient), jit_compile=True,
+                           autograph=False)(*args).numpy()
+    np.testing.assert_array_equal(compiled, plain)
+
+
+SPEC = [("conv1d", 12, 5, 1, 1, "valid", "relu"),
+        ("maxpool1d", 2, 2, "valid"),
+        ("conv1d", 8, 3, 1, 1, "valid", "relu"),
+        ("flatten",), ("dense", 6, "relu"), ("dense", 3, None)]
+SHAPE = (40, 4)
+
+
+@pytest.mark.parametrize("mode", [M.Rescale, M.DeepLIFT_GenomicsDefault])
+def test_model_scores_sum_to_delta_and_match_float64(mode):
+    """Whole-model Rescale / GenomicsDefault scores through the public
+    function: they sum to the target's difference from reference, and the
+    float32 scores agree with a float64 run of the same model."""
+    # max pooling by summation_to_delta, so that the scores sum to delta
+    _, model, target = build(SPEC, SHAPE, mode=mode,
+                             maxpool_mode="summation_to_delta")
+    func = model.get_target_contribs_func(find_scores_layer_idx=0,
+                                          target_layer_idx=target)
+    x, ref = random_data(SHAPE, 9)
+    scores = {}
+    for dtype in (np.float32, np.float64):
+        scores[dtype] = func(task_idx=1,
+                             input_data_list=[x.astype(dtype)],
+                             input_references_list=[ref.astype(dtype)],
+                             batch_size=4, progress_update=None)
+    assert scores[np.float64].dtype == np.float64
+    # float32 against float64: rounding of ~10 float32 ops per layer over
+    # sums of a few hundred terms, relative to the largest score
+    scale = np.abs(scores[np.float64]).max()
+    np.testing.assert_allclose(scores[np.float32], scores[np.float64],
+                               rtol=0, atol=1e-5 * scale)
+    predict = model.get_prediction_function(input_layer_idx=0,
+                                            output_layer_idx=target)
+    delta = (predict([x.astype(np.float64)], batch_size=4)
+             - predict([ref.astype(np.float64)], batch_size=4))[:, 1]
+    # summation to delta in float64: exact up to float64 rounding
+    np.testing.assert_allclose(
+        scores[np.float64].reshape(len(x), -1).sum(axis=1), delta,
+        rtol=1e-9, atol=1e-9)
