@@ -112,3 +112,73 @@ def test_model_scores_sum_to_delta_and_match_float64(mode):
     np.testing.assert_allclose(
         scores[np.float64].reshape(len(x), -1).sum(axis=1), delta,
         rtol=1e-9, atol=1e-9)
+
+
+# ----- score_sequences with one reference shared by every sequence -------
+
+L = 200
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from deeplift import genomics
+    from deeplift.cli import DEMO_MODEL
+    # max pooling by the gradient (the default): with summation_to_delta a
+    # constant reference (gc, zeros) ties inside every pooling window, and
+    # which tied position is credited depends on the last bits of the
+    # reference's activations, i.e. on its batch shape (both are valid)
+    model = genomics.load_model(DEMO_MODEL)
+    rng = np.random.RandomState(4)
+    seqs = np.eye(4, dtype=np.float32)[rng.randint(0, 4, (13, L))]
+    return model, seqs
+
+
+@pytest.mark.parametrize("reference", ["gc:0.4", "zeros", "array"])
+def test_shared_reference_equals_the_pair_path(demo, reference):
+    """A reference shared by all sequences is scored as a batch-1
+    reference; the result equals the (sequence, reference) pair path of
+    MultiRefScorer, which it replaces for such references."""
+    from deeplift import genomics
+    from deeplift.genomics.references import gc_reference
+    from deeplift.genomics.scoring import ScoringPlan
+    model, seqs = demo
+    ref = {"gc:0.4": gc_reference(seqs[0], 0.4),
+           "zeros": np.zeros((L, 4), np.float32),
+           "array": np.random.RandomState(2).dirichlet(
+               np.ones(4), L).astype(np.float32)}[reference]
+    spec = ref[None, None] if reference == "array" else reference
+    plan = ScoringPlan(model, "genomics_default", len(seqs), L, [0, 2],
+                       spec, 0, 5)
+    assert plan.refs.shared(L) is not None
+    hyp, contribs = genomics.score_sequences(
+        model, seqs, task_idx=[0, 2], reference=spec, batch_size=5,
+        progress=False)
+    pairs = plan.scorer.run(seqs, np.broadcast_to(ref, (len(seqs), 1, L, 4)),
+                            task_idx=[0, 2], batch_size=5,
+                            hypothetical=True, progress=False)
+    assert hyp.shape == pairs.hypothetical_contribs.shape == (2, 13, L, 4)
+    # float32 rounding only: the reference's forward pass runs on a batch
+    # of 1 here and of 5 pairs there, which the CPU kernels may round
+    # differently in the last bits
+    scale = np.abs(pairs.hypothetical_contribs).max()
+    np.testing.assert_allclose(hyp, pairs.hypothetical_contribs, rtol=0,
+                               atol=1e-6 * scale)
+    np.testing.assert_array_equal(contribs, hyp * seqs)
+
+
+def test_shared_reference_same_bytes_whatever_the_chunking(demo):
+    from deeplift.genomics.scoring import ScoringPlan
+    model, seqs = demo
+    plan = ScoringPlan(model, "rescale", len(seqs), L, 1, "gc:0.4", 0, 4)
+    whole = plan.score(seqs, 0)
+    parts = np.concatenate([plan.score(seqs[a:b], a) for a, b in
+                            [(0, 3), (3, 9), (9, 13)]], axis=-3)
+    assert parts.tobytes() == whole.tobytes()
+
+
+def test_per_sequence_references_keep_the_pair_path(demo):
+    from deeplift.genomics.references import ReferenceSpec
+    assert ReferenceSpec("gc", 3, L).shared(L) is None
+    assert ReferenceSpec("dinuc-shuffle:2", 3, L).shared(L) is None
+    two = np.zeros((1, 2, L, 4), np.float32)
+    assert ReferenceSpec(two, 3, L).shared(L) is None
