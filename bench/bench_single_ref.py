@@ -159,6 +159,10 @@ def main(argv=None):
                               "get_target_contribs_func, DeepLIFT_Genomics"
                               "Default (%s)" % args.before_label,
                               os.path.abspath(args.before_root)))
+        contenders.append(("seq:DeepLIFT_GenomicsDefault,default",
+                           "genomics.score_sequences, DeepLIFT_Genomics"
+                           "Default (%s)" % args.before_label,
+                           os.path.abspath(args.before_root)))
     loads = [os.getloadavg()]
     runs = {label: [] for _, label, _ in contenders}
     for r in range(args.rounds):

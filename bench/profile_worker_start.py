@@ -2,7 +2,8 @@
 
     python bench/profile_worker_start.py [--model demo|chrombpnet|PATH]
                                          [--reference dinuc-shuffle:4]
-                                         [--rows 8] [--stage]
+                                         [--rows 8] [--cache DIR]
+                                         [--xla-cache DIR]
 
 Runs, in this fresh process, the steps a worker takes before its first
 chunk is written, timing each: importing TensorFlow, importing deeplift's
@@ -49,6 +50,11 @@ def main():
     parser.add_argument("--cache", default=None,
                         help="load through deeplift.conversion.cache with "
                         "this cache folder (a second run reads the entry)")
+    parser.add_argument("--xla-cache", default=None,
+                        help="as a Dask worker does: keep XLA's compiled "
+                        "kernels in this deeplift cache folder "
+                        "(deeplift.distributed.use_xla_cache; a second run "
+                        "loads them)")
     args = parser.parse_args()
     times = {}
     t = time.perf_counter()
@@ -64,6 +70,12 @@ def main():
     lap("import tensorflow")
     from deeplift.genomics.models import load_model
     from deeplift.genomics.scoring import ScoringPlan
+    xla_folder = None
+    if args.xla_cache:
+        from deeplift.distributed import use_xla_cache
+        os.environ["DEEPLIFT_CACHE_DIR"] = os.path.abspath(args.xla_cache)
+        xla_folder = use_xla_cache()
+        xla_entries = len(os.listdir(xla_folder))
     lap("import deeplift")
     if args.model == "demo":
         path = os.path.join(ROOT, "deeplift", "data",
@@ -115,7 +127,10 @@ def main():
     print(json.dumps({"model": args.model, "length": int(length),
                       "rows": args.rows, "reference": args.reference,
                       "batch_size": plan.batch_size,
-                      "picklable": picklable, "seconds": times}))
+                      "picklable": picklable, "fuse": plan.fuse,
+                      "xla_cache_entries_before": (xla_entries if xla_folder
+                                                   else None),
+                      "seconds": times}))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The cheaper Rescale math (issue 20) gives the former numbers: bit for bit
 at the rule level (plain ops and XLA-fused), and whole-model scores that
 sum to the output difference and agree with a float64 run."""
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -182,3 +184,71 @@ def test_per_sequence_references_keep_the_pair_path(demo):
     assert ReferenceSpec("dinuc-shuffle:2", 3, L).shared(L) is None
     two = np.zeros((1, 2, L, 4), np.float32)
     assert ReferenceSpec(two, 3, L).shared(L) is None
+
+
+# ----- workers: XLA's compiled kernels kept on disk -----------------------
+
+def test_use_xla_cache_sets_the_flag_once(tmp_path, monkeypatch):
+    from deeplift import distributed
+    monkeypatch.setenv("DEEPLIFT_CACHE_DIR", str(tmp_path))
+    env = {"TF_XLA_FLAGS": "--tf_xla_auto_jit=0"}
+    folder = distributed.use_xla_cache(env)
+    assert folder.startswith(str(tmp_path / "xla")) and \
+        os.path.isdir(folder)
+    assert env["TF_XLA_FLAGS"] == ("--tf_xla_auto_jit=0 %s=%s" % (
+        distributed.XLA_CACHE_FLAG, folder))
+    # a persistent cache the user chose is left alone
+    assert distributed.use_xla_cache(env) is None
+    assert env["TF_XLA_FLAGS"].count(distributed.XLA_CACHE_FLAG) == 1
+    # off with the rest of deeplift's cache
+    monkeypatch.setenv("DEEPLIFT_CACHE_DIR", "off")
+    env = {}
+    assert distributed.use_xla_cache(env) is None and env == {}
+
+
+_FUSED_SCRIPT = """
+import os, sys
+import os
+
+import numpy as np
+from deeplift import distributed
+distributed.use_xla_cache()
+from tests.test_fused import SPEC, SHAPE
+from tests.nets import build, random_data
+from deeplift.layers import NonlinearMxtsMode as M
+_, model, target = build(SPEC, SHAPE, mode=M.Rescale)
+func = model.get_target_contribs_func(find_scores_layer_idx=0,
+                                      target_layer_idx=target)
+x, ref = random_data(SHAPE, 5)
+np.save(sys.argv[1], func(task_idx=1, input_data_list=[x],
+                          input_references_list=[ref], batch_size=5,
+                          fuse=True))
+"""
+
+
+def test_fused_kernels_loaded_from_the_xla_cache_give_the_same_bytes(
+        tmp_path):
+    """Two fresh processes score with fused rule math: the first compiles
+    and writes XLA's cache, the second loads the kernels from it; the
+    scores are the same bytes."""
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, DEEPLIFT_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH",
+                                                              ""))
+    env.pop("TF_XLA_FLAGS", None)
+    outs, entries = [], []
+    for run in range(2):
+        out = str(tmp_path / ("scores%d.npy" % run))
+        subprocess.run([sys.executable, "-c", _FUSED_SCRIPT, out], env=env,
+                       cwd=repo, check=True, capture_output=True)
+        outs.append(np.load(out))
+        xla = tmp_path / "cache" / "xla"
+        entries.append({os.path.join(d, f): os.stat(os.path.join(d, f))
+                        .st_mtime_ns for d, _, files in os.walk(xla)
+                        for f in files})
+    # the first run wrote the fused kernels; the second found them all and
+    # wrote nothing (a kernel compiled again would be written again)
+    assert entries[0] and entries[1] == entries[0]
+    assert outs[0].tobytes() == outs[1].tobytes()
