@@ -226,6 +226,7 @@ np.save(sys.argv[1], func(task_idx=1, input_data_list=[x],
 """
 
 
+@pytest.mark.slow
 def test_fused_kernels_loaded_from_the_xla_cache_give_the_same_bytes(
         tmp_path):
     """Two fresh processes score with fused rule math: the first compiles
