@@ -81,18 +81,21 @@ def worker(args):
                     model, x, task_idx=0, method=None, reference="gc:0.4",
                     progress=False, fuse=fuse)[1]
     t_load = time.perf_counter() - start
-    times = []
+    times, cpu = [], []
     for _ in range(4):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         call()
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     import deeplift
     if not deeplift.__file__.startswith(os.path.abspath(args.root)):
         raise RuntimeError("deeplift was imported from %s, not from %s"
                            % (deeplift.__file__, args.root))
     print(json.dumps({"import": t_import, "load": t_load,
                       "first": times[0],
-                      "steady": statistics.median(times[1:])}))
+                      "steady": statistics.median(times[1:]),
+                      "first_cpu": cpu[0],
+                      "steady_cpu": statistics.median(cpu[1:])}))
 
 
 CONTENDERS = [
@@ -190,6 +193,8 @@ def main(argv=None):
         "- 1-minute load average (2 CPUs) before and after each round: %s"
         % ", ".join("%.1f" % l[0] for l in loads),
         "",
+        "Wall-clock seconds:",
+        "",
         "| contender | load / convert | first call | steady call | first "
         "call / floor's | steady / floor's | first call + load / floor's |",
         "|---|---|---|---|---|---|---|",
@@ -204,6 +209,24 @@ def main(argv=None):
             label, fmt([r["load"] for r in rs]),
             fmt([r["first"] for r in rs]), fmt([r["steady"] for r in rs]),
             fmt(first, 2), fmt(steady, 2), fmt(total, 2)))
+    lines += [
+        "",
+        "CPU seconds of the process (all its threads; what the call costs "
+        "the machine, less sensitive than wall time to the other jobs' "
+        "load):",
+        "",
+        "| contender | first call | steady call | first call / floor's | "
+        "steady / floor's |",
+        "|---|---|---|---|---|"]
+    for _, label, _ in contenders:
+        rs = runs[label]
+        lines.append("| %s | %s | %s | %s | %s |" % (
+            label, fmt([r["first_cpu"] for r in rs]),
+            fmt([r["steady_cpu"] for r in rs]),
+            fmt([r["first_cpu"] / f["first_cpu"]
+                 for r, f in zip(rs, floor)], 2),
+            fmt([r["steady_cpu"] / f["steady_cpu"]
+                 for r, f in zip(rs, floor)], 2)))
     lines += ["", "TensorFlow import per process: %s s." % fmt(
         [r["import"] for rs in runs.values() for r in rs], 1)]
     text = "\n".join(lines) + "\n"

@@ -56,14 +56,16 @@ def main():
                         "(deeplift.distributed.use_xla_cache; a second run "
                         "loads them)")
     args = parser.parse_args()
-    times = {}
+    times, cpu_times = {}, {}
     t = time.perf_counter()
+    cpu = time.process_time()
 
     def lap(name):
-        nonlocal t
-        now = time.perf_counter()
+        nonlocal t, cpu
+        now, now_cpu = time.perf_counter(), time.process_time()
         times[name] = round(now - t, 3)
-        t = now
+        cpu_times[name] = round(now_cpu - cpu, 3)
+        t, cpu = now, now_cpu
 
     import numpy as np
     import tensorflow as tf  # noqa: F401
@@ -109,7 +111,7 @@ def main():
         picklable = True
     except Exception as exc:
         picklable = "%s: %s" % (type(exc).__name__, str(exc)[:80])
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     length = model.get_layers()[0].get_shape()[1] if hasattr(
         model, "get_layers") else None
     if not length:
@@ -130,7 +132,9 @@ def main():
                       "picklable": picklable, "fuse": plan.fuse,
                       "xla_cache_entries_before": (xla_entries if xla_folder
                                                    else None),
-                      "seconds": times}))
+                      "seconds": times,
+                      "cpu_seconds (all threads)": cpu_times,
+                      "load": os.getloadavg()[0]}))
 
 
 if __name__ == "__main__":
