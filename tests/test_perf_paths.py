@@ -253,3 +253,29 @@ def test_fused_kernels_loaded_from_the_xla_cache_give_the_same_bytes(
     # wrote nothing (a kernel compiled again would be written again)
     assert entries[0] and entries[1] == entries[0]
     assert outs[0].tobytes() == outs[1].tobytes()
+
+
+def _worker_xla_flags(dask_worker):
+    return os.environ.get("TF_XLA_FLAGS", "")
+
+
+@pytest.mark.slow
+def test_worker_plugin_points_xla_at_the_cache(tmp_path, monkeypatch):
+    """A Dask worker of a local cluster gets the persistent XLA cache in
+    deeplift's cache folder when the plugin is set up."""
+    pytest.importorskip("distributed")
+    from deeplift import distributed
+    from deeplift.cli import DEMO_MODEL
+    from deeplift.genomics.jobs import ChunkRunner, JobSpec
+    monkeypatch.setenv("DEEPLIFT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("TF_XLA_FLAGS", raising=False)
+    spec = JobSpec(model=DEMO_MODEL, store=str(tmp_path / "s.zarr"),
+                   source=("regions", {}), num=1, length=200,
+                   model_key="k")
+    with distributed.connect(workers=1) as conn:
+        plugin = distributed._worker_plugin_class()(spec, 1, ChunkRunner)
+        conn.client.register_plugin(plugin, name=plugin.name)
+        (flags,) = conn.client.run(_worker_xla_flags).values()
+    assert flags == "%s=%s" % (distributed.XLA_CACHE_FLAG,
+                               distributed.xla_cache_directory())
+    assert flags.split("=", 1)[1].startswith(str(tmp_path / "xla"))
