@@ -2,7 +2,8 @@
 
     python bench/profile_worker_start.py [--model demo|chrombpnet|PATH]
                                          [--reference dinuc-shuffle:4]
-                                         [--rows 8] [--stage]
+                                         [--rows 8] [--cache DIR]
+                                         [--xla-cache DIR]
 
 Runs, in this fresh process, the steps a worker takes before its first
 chunk is written, timing each: importing TensorFlow, importing deeplift's
@@ -49,21 +50,34 @@ def main():
     parser.add_argument("--cache", default=None,
                         help="load through deeplift.conversion.cache with "
                         "this cache folder (a second run reads the entry)")
+    parser.add_argument("--xla-cache", default=None,
+                        help="as a Dask worker does: keep XLA's compiled "
+                        "kernels in this deeplift cache folder "
+                        "(deeplift.distributed.use_xla_cache; a second run "
+                        "loads them)")
     args = parser.parse_args()
-    times = {}
+    times, cpu_times = {}, {}
     t = time.perf_counter()
+    cpu = time.process_time()
 
     def lap(name):
-        nonlocal t
-        now = time.perf_counter()
+        nonlocal t, cpu
+        now, now_cpu = time.perf_counter(), time.process_time()
         times[name] = round(now - t, 3)
-        t = now
+        cpu_times[name] = round(now_cpu - cpu, 3)
+        t, cpu = now, now_cpu
 
     import numpy as np
     import tensorflow as tf  # noqa: F401
     lap("import tensorflow")
     from deeplift.genomics.models import load_model
     from deeplift.genomics.scoring import ScoringPlan
+    xla_folder = None
+    if args.xla_cache:
+        from deeplift.distributed import use_xla_cache
+        os.environ["DEEPLIFT_CACHE_DIR"] = os.path.abspath(args.xla_cache)
+        xla_folder = use_xla_cache()
+        xla_entries = len(os.listdir(xla_folder))
     lap("import deeplift")
     if args.model == "demo":
         path = os.path.join(ROOT, "deeplift", "data",
@@ -97,7 +111,7 @@ def main():
         picklable = True
     except Exception as exc:
         picklable = "%s: %s" % (type(exc).__name__, str(exc)[:80])
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     length = model.get_layers()[0].get_shape()[1] if hasattr(
         model, "get_layers") else None
     if not length:
@@ -115,7 +129,12 @@ def main():
     print(json.dumps({"model": args.model, "length": int(length),
                       "rows": args.rows, "reference": args.reference,
                       "batch_size": plan.batch_size,
-                      "picklable": picklable, "seconds": times}))
+                      "picklable": picklable, "fuse": plan.fuse,
+                      "xla_cache_entries_before": (xla_entries if xla_folder
+                                                   else None),
+                      "seconds": times,
+                      "cpu_seconds (all threads)": cpu_times,
+                      "load": os.getloadavg()[0]}))
 
 
 if __name__ == "__main__":

@@ -156,6 +156,20 @@ class ReferenceSpec:
             raise ValueError("the seed must be >= 0, got %d" % seed)
         self.seed = seed
 
+    def shared(self, length):
+        """The single reference (``length``, 4) float32 that every sequence
+        of the job gets (zeros, a fixed GC fraction, or an array of one
+        reference for all), or None when references differ between
+        sequences or there are several per sequence."""
+        if self.kind == "zeros":
+            return np.zeros((length, 4), dtype=np.float32)
+        if self.kind == "gc" and self.value is not None:
+            return gc_reference(np.zeros((length, 4), np.float32),
+                                self.value)
+        if self.kind == "array" and self.value.shape[:2] == (1, 1):
+            return np.ascontiguousarray(self.value[0, 0], dtype=np.float32)
+        return None
+
     def references(self, chunk, first_index):
         """References (n, R, L, 4) float32 of ``chunk`` (n, L, 4), the
         job's sequences ``first_index .. first_index + n - 1``."""

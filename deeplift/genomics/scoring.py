@@ -232,15 +232,6 @@ class ScoringPlan:
         (n, L, 4), the job's sequences ``first_index ..``, averaged over
         their references."""
         num = len(chunk)
-        refs = self.refs.references(chunk, first_index)
-        # calls aligned to the job's sequence indices (see the class doc)
-        front = first_index % self.group
-        back = (-(front + num)) % self.group
-        if front or back:
-            chunk = np.concatenate([np.repeat(chunk[:1], front, 0), chunk,
-                                    np.repeat(chunk[-1:], back, 0)])
-            refs = np.concatenate([np.repeat(refs[:1], front, 0), refs,
-                                   np.repeat(refs[-1:], back, 0)])
         weights = self.target_weights
         if weights is not None and not callable(weights):
             weights = np.asarray(weights)
@@ -249,12 +240,59 @@ class ScoringPlan:
                 raise ValueError("per-sequence target_weights arrays are not "
                                  "supported by score_sequences; give one "
                                  "shared array or a function")
-        parts = [_mean_hypothetical(self.scorer, chunk[s:s + self.group],
-                                    refs[s:s + self.group], self.task_idx,
-                                    self.batch_size, self.ig_steps,
-                                    self.fuse, weights)
-                 for s in range(0, len(chunk), self.group)]
+        # one reference shared by every sequence: scored as a batch-1
+        # reference (single-input models; target-weight functions keep
+        # the pair path, where they see equal batches)
+        shared = (self.refs.shared(chunk.shape[1])
+                  if self.ig_steps is None and not callable(weights)
+                  and len(self.scorer.scorer.input_layers) == 1 else None)
+        refs = (None if shared is not None
+                else self.refs.references(chunk, first_index))
+        # calls aligned to the job's sequence indices (see the class doc)
+        front = first_index % self.group
+        back = (-(front + num)) % self.group
+        if front or back:
+            chunk = np.concatenate([np.repeat(chunk[:1], front, 0), chunk,
+                                    np.repeat(chunk[-1:], back, 0)])
+            if refs is not None:
+                refs = np.concatenate([np.repeat(refs[:1], front, 0), refs,
+                                       np.repeat(refs[-1:], back, 0)])
+        if shared is not None:
+            parts = [_shared_reference_hypothetical(
+                self.scorer, chunk[s:s + self.group], shared, self.task_idx,
+                self.batch_size, self.fuse, weights)
+                for s in range(0, len(chunk), self.group)]
+        else:
+            parts = [_mean_hypothetical(self.scorer, chunk[s:s + self.group],
+                                        refs[s:s + self.group],
+                                        self.task_idx, self.batch_size,
+                                        self.ig_steps, self.fuse, weights)
+                     for s in range(0, len(chunk), self.group)]
         return np.concatenate(parts, axis=-3)[..., front:front + num, :, :]
+
+
+def _shared_reference_hypothetical(scorer, chunk, ref, task_idx, batch_size,
+                                   fuse, target_weights=None):
+    """Hypothetical contributions ([T,] n, L, 4) of ``chunk`` (n, L, 4)
+    against one reference ``ref`` (L, 4) shared by every sequence (what
+    :func:`_mean_hypothetical` gives for one reference per sequence, up to
+    float32 rounding).
+
+    The reference goes through the model once per compiled call (batch 1),
+    as in ``get_target_contribs_func``, instead of once per (sequence,
+    reference) pair: the pair path runs two full forward passes per
+    sequence, this one runs one."""
+    inner = scorer.scorer       # kinds (CONTRIBS, MULTIPLIERS)
+    seed, num_tasks = inner.seeds(task_idx, target_weights, len(chunk),
+                                  np.float32, scorer.scoring_mode)
+    fn = inner.compiled_function(np.float32, num_tasks, fuse)
+    n_layers = len(inner.score_layers)
+    parts = []
+    for start in range(0, len(chunk), batch_size):
+        mults = fn(chunk[start:start + batch_size], ref[None],
+                   seed)[n_layers].numpy()          # ([T,] b, L, 4)
+        parts.append(mults - np.sum(ref * mults, axis=-1, keepdims=True))
+    return np.concatenate(parts, axis=-3)
 
 
 def _mean_hypothetical(scorer, chunk, refs, task_idx, batch_size, ig_steps,

@@ -25,18 +25,29 @@ def rescale_factor(layer, state):
     """Delta-out / delta-in, or the gradient at the reference where the
     input difference is below NEAR_ZERO_THRESHOLD."""
     if "rescale" not in state.cache:
-        def math(act_in, ref_in, act_out, ref_out):
-            # tf.where broadcasts: the constant and the gradient at the
-            # (possibly shared) reference are never tiled to the batch
-            in_diff = act_in - ref_in
-            near_zero = tf.abs(in_diff) < NEAR_ZERO_THRESHOLD
-            safe = tf.where(near_zero, tf.constant(1, in_diff.dtype),
-                            in_diff)
-            return tf.where(near_zero, layer.gradient(ref_in),
-                            (act_out - ref_out) / safe)
+        math = rescale_math(layer.gradient)
         state.cache["rescale"] = fused(layer, "rescale", math, state)(
             state.input.act, state.input.ref, state.act, state.ref)
     return state.cache["rescale"]
+
+
+def rescale_math(gradient):
+    """``math(act_in, ref_in, act_out, ref_out)`` -> Rescale's factor:
+    (act_out - ref_out) / (act_in - ref_in), or ``gradient(ref_in)`` where
+    ``|act_in - ref_in| < NEAR_ZERO_THRESHOLD``.
+
+    One select: the ratio is taken over the raw difference and the
+    near-zero positions (where it may be inf or NaN) are replaced, instead
+    of first replacing the denominator there by 1 (a second full-size
+    select).  Every selected value is the same division of the same
+    operands, so the factor is bit for bit the former one.  ``tf.where``
+    broadcasts: the gradient at a (possibly shared) reference is never
+    tiled to the batch."""
+    def math(act_in, ref_in, act_out, ref_out):
+        in_diff = act_in - ref_in
+        return tf.where(tf.abs(in_diff) < NEAR_ZERO_THRESHOLD,
+                        gradient(ref_in), (act_out - ref_out) / in_diff)
+    return math
 
 
 def _scaled(pos_mxts, neg_mxts, pos_scale, neg_scale=None):

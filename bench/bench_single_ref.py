@@ -1,0 +1,239 @@
+"""Single references at the floor (issue 20, item 3), first call included.
+
+    python bench/bench_single_ref.py [--rounds 3] [--before-root DIR]
+                                     [--out bench/RESULTS_single_ref.md]
+
+Workload (a) of bench/run.py (the Basset-like CNN, 512 one-hot sequences of
+1000 bp, one GC reference 0.3/0.2/0.2/0.3) on the paths users call, each
+contender in a fresh Python process, as a user's script would run it:
+
+* the floor: the tf_keras model loaded from its file and TensorFlow's
+  gradient x input of the pre-sigmoid output in a ``tf.function``, batches
+  of 128 (``bench/run.py``'s ``floor_function``);
+* ``get_target_contribs_func`` (the 0.6.13 API) of the converted model,
+  batches of 128, by default (unfused below FUSE_MIN_EXAMPLES) and with
+  ``fuse=True``;
+* ``genomics.score_sequences(model, x, reference="gc:0.4")`` (its own
+  automatic batch size).
+
+Each process times: loading (the floor: ``load_model``; ours: the
+conversion), the first call (which pays tracing, graph optimisation and any
+XLA compilation) and the median of three more calls (steady state).  The
+rounds run every contender once each in turn (interleaved), and the ratios
+to the floor are taken within a round, then the median and range over the
+rounds are reported.  ``--before-root``: also time the API's Rescale
+default from another source tree (e.g. ``git archive <rev> | tar -x -C
+DIR``), for before/after.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def worker(args):
+    """One contender in this (fresh) process: prints a JSON line."""
+    sys.path.insert(0, HERE)
+    sys.path.insert(0, args.root)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ["DEEPLIFT_NO_PROGRESS"] = "1"
+    start = time.perf_counter()
+    import numpy as np
+    import tensorflow as tf  # noqa: F401
+    t_import = time.perf_counter() - start
+    data = np.load(args.data)
+    x, ref = data["x"], data["ref"]
+    start = time.perf_counter()
+    kind, _, rest = args.worker.partition(":")
+    if kind == "floor":
+        import tf_keras as k2
+        from run import floor_function
+        floor = floor_function(k2.models.load_model(args.h5, compile=False))
+
+        def call():
+            return floor(x, ref, 0, 128)
+    else:
+        mode, fuse = rest.split(",")
+        fuse = {"default": None, "fuse": True}[fuse]
+        from deeplift.conversion import kerasapi_conversion as kc
+        model = kc.convert_model_from_saved_files(
+            args.h5, nonlinear_mxts_mode=mode, verbose=False)
+        if kind == "api":
+            func = model.get_target_contribs_func(find_scores_layer_idx=0,
+                                                  target_layer_idx=-2)
+
+            def call():
+                return func(task_idx=0, input_data_list=[x],
+                            input_references_list=[ref], batch_size=128,
+                            progress_update=None, fuse=fuse)
+        else:
+            from deeplift import genomics
+
+            def call():
+                return genomics.score_sequences(
+                    model, x, task_idx=0, method=None, reference="gc:0.4",
+                    progress=False, fuse=fuse)[1]
+    t_load = time.perf_counter() - start
+    times, cpu = [], []
+    for _ in range(4):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        call()
+        times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    import deeplift
+    if not deeplift.__file__.startswith(os.path.abspath(args.root)):
+        raise RuntimeError("deeplift was imported from %s, not from %s"
+                           % (deeplift.__file__, args.root))
+    print(json.dumps({"import": t_import, "load": t_load,
+                      "first": times[0],
+                      "steady": statistics.median(times[1:]),
+                      "first_cpu": cpu[0],
+                      "steady_cpu": statistics.median(cpu[1:])}))
+
+
+CONTENDERS = [
+    ("floor", "floor: TF gradient x input (tf_keras model, tf.function)"),
+    ("api:Rescale,default", "get_target_contribs_func, Rescale"),
+    ("api:DeepLIFT_GenomicsDefault,default",
+     "get_target_contribs_func, DeepLIFT_GenomicsDefault"),
+    ("api:Rescale,fuse", "get_target_contribs_func, Rescale, fuse=True"),
+    ("api:DeepLIFT_GenomicsDefault,fuse",
+     "get_target_contribs_func, DeepLIFT_GenomicsDefault, fuse=True"),
+    ("seq:Rescale,default", "genomics.score_sequences, Rescale"),
+    ("seq:DeepLIFT_GenomicsDefault,default",
+     "genomics.score_sequences, DeepLIFT_GenomicsDefault"),
+]
+
+
+def run_one(name, root, h5, data):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", name,
+           "--root", root, "--h5", h5, "--data", data]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError("%s failed:\n%s" % (name, proc.stderr[-3000:]))
+    return json.loads(lines[-1])
+
+
+def fmt(values, digits=3):
+    return "%.*f (%.*f-%.*f)" % (digits, statistics.median(values), digits,
+                                 min(values), digits, max(values))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--n", type=int, default=512)
+    parser.add_argument("--before-root", default=None)
+    parser.add_argument("--before-label", default="before")
+    parser.add_argument("--out",
+                        default=os.path.join(HERE, "RESULTS_single_ref.md"))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--root", default=ROOT, help=argparse.SUPPRESS)
+    parser.add_argument("--h5", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args)
+
+    sys.path.insert(0, HERE)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import numpy as np
+    from run import (basset_keras_model_file, random_onehot, GC_REF,
+                     machine_description)
+    tmp = tempfile.mkdtemp()
+    h5, data = os.path.join(tmp, "basset.h5"), os.path.join(tmp, "x.npz")
+    basset_keras_model_file(h5)
+    np.savez(data, x=random_onehot(args.n, 1000),
+             ref=GC_REF[None, None, :] * np.ones((1, 1000, 4), np.float32))
+    contenders = [(name, label, ROOT) for name, label in CONTENDERS]
+    if args.before_root:
+        contenders.insert(1, ("api:Rescale,default", "get_target_contribs_"
+                              "func, Rescale (%s)" % args.before_label,
+                              os.path.abspath(args.before_root)))
+        contenders.insert(2, ("api:DeepLIFT_GenomicsDefault,default",
+                              "get_target_contribs_func, DeepLIFT_Genomics"
+                              "Default (%s)" % args.before_label,
+                              os.path.abspath(args.before_root)))
+        contenders.append(("seq:DeepLIFT_GenomicsDefault,default",
+                           "genomics.score_sequences, DeepLIFT_Genomics"
+                           "Default (%s)" % args.before_label,
+                           os.path.abspath(args.before_root)))
+    loads = [os.getloadavg()]
+    runs = {label: [] for _, label, _ in contenders}
+    for r in range(args.rounds):
+        # rotate the order so that no contender always runs first
+        order = contenders[r % len(contenders):] + \
+            contenders[:r % len(contenders)]
+        for name, label, root in order:
+            runs[label].append(run_one(name, root, h5, data))
+        loads.append(os.getloadavg())
+    floor = runs[CONTENDERS[0][1]]
+    lines = [
+        "# Single reference on the paths users call, first call included "
+        "(bench/bench_single_ref.py)",
+        "",
+        "Written by `python bench/bench_single_ref.py --rounds %d%s`."
+        % (args.rounds, " --before-root DIR --before-label %r"
+           % args.before_label if args.before_root else ""),
+        "",
+        "- %s" % machine_description(),
+        "- Basset-like CNN (bench/run.py), %d x 1000 bp, one GC reference; "
+        "each contender in a fresh process per round, %d interleaved rounds "
+        "(order rotated each round); seconds: median (range) over the "
+        "rounds; ratios to the floor taken within a round." % (
+            args.n, args.rounds),
+        "- 1-minute load average (2 CPUs) before and after each round: %s"
+        % ", ".join("%.1f" % l[0] for l in loads),
+        "",
+        "Wall-clock seconds:",
+        "",
+        "| contender | load / convert | first call | steady call | first "
+        "call / floor's | steady / floor's | first call + load / floor's |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, label, _ in contenders:
+        rs = runs[label]
+        first = [r["first"] / f["first"] for r, f in zip(rs, floor)]
+        steady = [r["steady"] / f["steady"] for r, f in zip(rs, floor)]
+        total = [(r["first"] + r["load"]) / (f["first"] + f["load"])
+                 for r, f in zip(rs, floor)]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            label, fmt([r["load"] for r in rs]),
+            fmt([r["first"] for r in rs]), fmt([r["steady"] for r in rs]),
+            fmt(first, 2), fmt(steady, 2), fmt(total, 2)))
+    lines += [
+        "",
+        "CPU seconds of the process (all its threads; what the call costs "
+        "the machine, less sensitive than wall time to the other jobs' "
+        "load):",
+        "",
+        "| contender | first call | steady call | first call / floor's | "
+        "steady / floor's |",
+        "|---|---|---|---|---|"]
+    for _, label, _ in contenders:
+        rs = runs[label]
+        lines.append("| %s | %s | %s | %s | %s |" % (
+            label, fmt([r["first_cpu"] for r in rs]),
+            fmt([r["steady_cpu"] for r in rs]),
+            fmt([r["first_cpu"] / f["first_cpu"]
+                 for r, f in zip(rs, floor)], 2),
+            fmt([r["steady_cpu"] / f["steady_cpu"]
+                 for r, f in zip(rs, floor)], 2)))
+    lines += ["", "TensorFlow import per process: %s s." % fmt(
+        [r["import"] for rs in runs.values() for r in rs], 1)]
+    text = "\n".join(lines) + "\n"
+    with open(args.out, "w") as fh:
+        fh.write(text)
+    sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()
