@@ -22,7 +22,8 @@ Families (rules in :mod:`deeplift.layers.traced`,
   with two.
 * ``elementwise``: one varying operand: an activation (every nonlinear
   mode); several: their exact Shapley split.
-* ``softmax``: softmax / log-softmax, exact.
+* ``softmax``: softmax / log-softmax, exact; ``transpose``: linear, and
+  the transpose pair of a softmax over a middle axis cancels.
 * ``max_reduce``, ``min_reduce``, ``max_pool``: the max rule;
   ``maximum`` (Maximum / Minimum of two varying tensors): the merge
   layers' summation-to-delta rule.
@@ -129,8 +130,17 @@ def select(ctx, op, operands):
 
 
 def softmax(ctx, op, operands):
-    """``Softmax`` / ``LogSoftmax`` (last axis), exact."""
+    """``Softmax`` / ``LogSoftmax`` (last axis, or axis k when the logits
+    are a transpose swapping k with the last), exact."""
     return ctx.softmax(op, operands, log=op.type == "LogSoftmax")
+
+
+def transpose(ctx, op, operands):
+    """``Transpose`` with a constant permutation: structural; one that
+    undoes the transpose that made its operand is no node at all."""
+    if operands[1].kind == "vary":
+        raise OpRuleError("the permutation of Transpose varies")
+    return ctx.transpose(op, operands)
 
 
 def max_reduce(ctx, op, operands):
@@ -145,7 +155,7 @@ def max_pool(ctx, op, operands):
 
 _LINEAR = ["Identity", "StopGradient", "Snapshot", "PreventGradient",
            "EnsureShape", "AddV2", "Add", "AddN", "BiasAdd", "Sub", "Neg",
-           "Reshape", "Transpose", "ExpandDims", "Squeeze", "StridedSlice",
+           "Reshape", "ExpandDims", "Squeeze", "StridedSlice",
            "Slice", "GatherV2", "ConcatV2", "Pack", "Unpack", "Split",
            "SplitV", "Pad", "PadV2", "MirrorPad", "Tile", "BroadcastTo",
            "Cast", "Sum", "Mean", "Cumsum", "ReverseV2", "AvgPool",
@@ -172,5 +182,6 @@ OP_RULES = dict(
        ("Maximum", maximum), ("Minimum", maximum),
        ("SelectV2", select), ("Select", select),
        ("Softmax", softmax), ("LogSoftmax", softmax),
+       ("Transpose", transpose),
        ("Max", max_reduce), ("Min", max_reduce),
        ("MaxPool", max_pool), ("MaxPool3D", max_pool)])
