@@ -297,6 +297,9 @@ class ElementwiseOp(Activation):
         return self.call([x])
 
     def gradient(self, x):
+        derivative = getattr(self.call, "derivative", None)
+        if derivative is not None:
+            return derivative(x)
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = self.call([x])
@@ -426,10 +429,13 @@ class MaxOp(MaxPoolMixin, SingleInputMixin, _OpNode):
 
 
 class _Function(object):
-    """A plain elementwise function as a node's call."""
+    """A plain elementwise function as a node's call; ``derivative``
+    (optional): its derivative, used instead of automatic differentiation
+    (which would also fill a tensor of ones and multiply by it)."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, derivative=None):
         self.fn = fn
+        self.derivative = derivative
 
     def __call__(self, xs, variant=None):
         return self.fn(xs[0])
@@ -482,18 +488,18 @@ class SoftmaxOp(Composite):
         mode = self.nonlinear_mxts_mode
         if mode == NonlinearMxtsMode.RevealCancel:
             mode = NonlinearMxtsMode.Rescale   # see the class docstring
-        e = self.add("exp", ElementwiseOp(_Function(tf.exp), "Exp",
+        e = self.add("exp", ElementwiseOp(_Function(tf.exp, tf.exp), "Exp",
                                           nonlinear_mxts_mode=mode), port)
         total = self.add("sum", Reduce(axis=self._axis(len(
             port.get_shape())), op="sum", keepdims=True), e)
-        log = self.add("log", ElementwiseOp(_Function(tf.math.log), "Log",
-                                            nonlinear_mxts_mode=mode),
-                       total)
+        log = self.add("log", ElementwiseOp(
+            _Function(tf.math.log, tf.math.reciprocal), "Log",
+            nonlinear_mxts_mode=mode), total)
         log_softmax = self.add("log_softmax", Subtract(), [port, log])
         if self.log:
             return log_softmax
         return self.add("softmax", ElementwiseOp(
-            _Function(tf.exp), "Exp", nonlinear_mxts_mode=mode),
+            _Function(tf.exp, tf.exp), "Exp", nonlinear_mxts_mode=mode),
             log_softmax)
 
     def forward(self, xs):
