@@ -445,10 +445,11 @@ class SoftmaxOp(Composite):
     """Softmax (``log=False``) or log-softmax (``log=True``) over ``axis``
     (the last by default; any non-batch axis, as the tracer maps
     TensorFlow's transpose / softmax / transpose of ``softmax(x, axis=k)``
-    to one node without the transposes), exact: with ``s`` the largest logit of the row in the input and
-    in its reference (one constant for both, so it cancels), ``e =
-    exp(x - s)``, ``S = sum(e)``, log-softmax ``= (x - s) - log(S)`` and
-    softmax ``= exp(log-softmax)``.  The exponentials and the logarithm
+    to one node without the transposes), exact: with ``s`` the largest
+    logit of the row in the input and in its reference (one constant for
+    both, so it cancels), ``e = exp(x - s)``, ``S = sum(e)`` (along the
+    axis), log-softmax ``= (x - s) - log(S)`` and softmax ``=
+    exp(log-softmax)``.  The exponentials and the logarithm
     follow ``nonlinear_mxts_mode`` (Rescale under RevealCancel, below).
 
     This is the split of ``y = e * (1/S)`` in log space that tangermeme
