@@ -22,11 +22,13 @@ Families (rules in :mod:`deeplift.layers.traced`,
   with two.
 * ``elementwise``: one varying operand: an activation (every nonlinear
   mode); several: their exact Shapley split.
-* ``softmax``: softmax / log-softmax, exact; ``transpose``: linear, and
-  the transpose pair of a softmax over a middle axis cancels.
+* ``softmax``: softmax / log-softmax, exact.
 * ``max_reduce``, ``min_reduce``, ``max_pool``: the max rule;
   ``maximum`` (Maximum / Minimum of two varying tensors): the merge
   layers' summation-to-delta rule.
+* ``transpose``: linear; an identity, or one that undoes the transpose
+  that made its operand (the pair around a softmax over a middle axis),
+  is no node.
 """
 from deeplift.conversion.errors import ConversionError
 
@@ -155,7 +157,7 @@ def max_pool(ctx, op, operands):
 
 _LINEAR = ["Identity", "StopGradient", "Snapshot", "PreventGradient",
            "EnsureShape", "AddV2", "Add", "AddN", "BiasAdd", "Sub", "Neg",
-           "Reshape", "ExpandDims", "Squeeze", "StridedSlice",
+           "Reshape", "Transpose", "ExpandDims", "Squeeze", "StridedSlice",
            "Slice", "GatherV2", "ConcatV2", "Pack", "Unpack", "Split",
            "SplitV", "Pad", "PadV2", "MirrorPad", "Tile", "BroadcastTo",
            "Cast", "Sum", "Mean", "Cumsum", "ReverseV2", "AvgPool",
@@ -182,6 +184,6 @@ OP_RULES = dict(
        ("Maximum", maximum), ("Minimum", maximum),
        ("SelectV2", select), ("Select", select),
        ("Softmax", softmax), ("LogSoftmax", softmax),
-       ("Transpose", transpose),
        ("Max", max_reduce), ("Min", max_reduce),
        ("MaxPool", max_pool), ("MaxPool3D", max_pool)])
+OP_RULES["Transpose"] = transpose   # (not ``linear``: pairs cancel)
