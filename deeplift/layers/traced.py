@@ -253,18 +253,48 @@ class LinearOp(ListInputMixin, _OpNode):
         each input's difference (DeepLIFT's Linear rule)."""
         xs = _distinct([s.act for s in state.inputs])
         if not self.signed:
-            pos = vjp(self._linear, xs, pos_mxts)
-            neg = pos if neg_mxts is pos_mxts else vjp(self._linear, xs,
-                                                       neg_mxts)
+            pos = self._vjp(self._linear, xs, pos_mxts)
+            neg = pos if neg_mxts is pos_mxts else self._vjp(
+                self._linear, xs, neg_mxts)
             return list(zip(pos, neg))
         if neg_mxts is pos_mxts:
-            return [(g, g) for g in vjp(self._linear, xs, pos_mxts)]
-        total = vjp(self._linear, xs, pos_mxts + neg_mxts)
-        spread = vjp(self._abs, xs, pos_mxts - neg_mxts)
+            return [(g, g) for g in self._vjp(self._linear, xs, pos_mxts)]
+        total = self._vjp(self._linear, xs, pos_mxts + neg_mxts)
+        spread = self._vjp(self._abs, xs, pos_mxts - neg_mxts)
         out = []
-        for s, t, d in zip(state.inputs, total, spread):
+        for i, (s, t, d) in enumerate(zip(state.inputs, total, spread)):
+            if i == self._batch_input():
+                out.append((t, t))
+                continue
             inc = 0.5 * (t + tf.sign(s.diff) * d)
             out.append((inc, inc))
+        return out
+
+    def _batch_input(self):
+        """The index of the input that only gives the batch size (see
+        :class:`OpCall`), or None."""
+        return getattr(self.call, "batch_index", None)
+
+    def _vjp(self, fn, xs, output_gradient):
+        """:func:`~deeplift.graph.vjp` of ``fn`` with respect to the data
+        inputs; the input that only gives the batch size gets a scalar 0
+        (no tensor of zeros of its shape to fill and add; a port's
+        multipliers are broadcast to its shape by
+        :meth:`TracedLayer.backward`)."""
+        batch = self._batch_input()
+        if batch is None:
+            return vjp(fn, xs, output_gradient)
+        keep = [i for i in range(len(xs)) if i != batch]
+
+        def data_fn(ys):
+            full = list(xs)
+            for i, y in zip(keep, ys):
+                full[i] = y
+            return fn(full)
+        grads = vjp(data_fn, [xs[i] for i in keep], output_gradient)
+        out = [tf.zeros((), output_gradient.dtype)] * len(xs)
+        for i, g in zip(keep, grads):
+            out[i] = g
         return out
 
 
@@ -682,7 +712,15 @@ class TracedLayer(ListInputMixin, Node):
         out = []
         for port, s in zip(self._ports, state.inputs):
             if id(port) in mxts:
-                out.append(mxts[id(port)])
+                pos, neg = mxts[id(port)]
+                if pos.shape.rank == 0:
+                    # only a batch size was read from this input (a scalar
+                    # zero, see LinearOp._vjp)
+                    same = neg is pos
+                    pos = tf.broadcast_to(pos, tf.shape(s.act))
+                    neg = pos if same else tf.broadcast_to(
+                        neg, tf.shape(s.act))
+                out.append((pos, neg))
             else:
                 zeros = tf.zeros_like(s.act)
                 out.append((zeros, zeros))
