@@ -29,6 +29,9 @@ Families (rules in :mod:`deeplift.layers.traced`,
 * ``max_reduce``, ``min_reduce``, ``max_pool``: the max rule;
   ``maximum`` (Maximum / Minimum of two varying tensors): the merge
   layers' summation-to-delta rule.
+* ``transpose``: linear; an identity, or one that undoes the transpose
+  that made its operand (the pair around a softmax over a middle axis),
+  is no node.
 """
 from deeplift.conversion.errors import ConversionError
 
@@ -156,8 +159,17 @@ def select(ctx, op, operands):
 
 
 def softmax(ctx, op, operands):
-    """``Softmax`` / ``LogSoftmax`` (last axis), exact."""
+    """``Softmax`` / ``LogSoftmax`` (last axis, or axis k when the logits
+    are a transpose swapping k with the last), exact."""
     return ctx.softmax(op, operands, log=op.type == "LogSoftmax")
+
+
+def transpose(ctx, op, operands):
+    """``Transpose`` with a constant permutation: structural; one that
+    undoes the transpose that made its operand is no node at all."""
+    if operands[1].kind == "vary":
+        raise OpRuleError("the permutation of Transpose varies")
+    return ctx.transpose(op, operands)
 
 
 def max_reduce(ctx, op, operands):
@@ -201,3 +213,4 @@ OP_RULES = dict(
        ("Softmax", softmax), ("LogSoftmax", softmax),
        ("Max", max_reduce), ("Min", max_reduce),
        ("MaxPool", max_pool), ("MaxPool3D", max_pool)])
+OP_RULES["Transpose"] = transpose   # (not ``linear``: pairs cancel)

@@ -363,11 +363,63 @@ class TraceContext(object):
     def softmax(self, op, operands, log):
         """A :class:`~deeplift.layers.traced.SoftmaxOp` node (``log``:
         log-softmax) for the logits ``operands[0]``, exact by decomposition.
-        Returns the op's output values."""
-        layer = traced.SoftmaxOp(log=log, nonlinear_mxts_mode=self.
-                                 nonlinear_mode(operands[0]))
-        return [self._vary(self.add(layer, [operands[0].value],
-                                    op.type.lower()), op)]
+        Returns the op's output values.
+
+        ``tf.nn.softmax(x, axis=k)`` is traced as a Transpose swapping axis
+        k with the last, a Softmax and the same Transpose: logits that are
+        such a transpose of a varying ``x`` give a node over axis k of
+        ``x`` itself, then the transpose (which the second Transpose
+        cancels, see :meth:`transpose`), so neither transpose is run."""
+        logits = operands[0]
+        mode = self.nonlinear_mode(logits)
+        prior = self._transposes().get(id(logits.value))
+        axis = _swapped_axis(prior[1]) if prior is not None else None
+        if axis is None:
+            layer = traced.SoftmaxOp(log=log, nonlinear_mxts_mode=mode)
+            return [self._vary(self.add(layer, [logits.value],
+                                        op.type.lower()), op)]
+        source, perm, call = prior
+        layer = traced.SoftmaxOp(log=log, axis=axis,
+                                 nonlinear_mxts_mode=mode)
+        node = self.add(layer, [source.value], op.type.lower())
+        value = Value("vary", node, logits.dtype, tuple(source.shape))
+        back = traced.LinearOp(traced.OpCall(
+            call.op_type, call.arg_sizes, call.attrs, call.operands,
+            call.out_index, call.out_dtype, call.trace_dtype),
+            _shape(op.outputs[0]), signed=False)
+        back = self.add(back, [node], "transpose")
+        self._transposes()[id(back)] = (value, perm, back.call)
+        return [self._vary(back, op)]
+
+    def _transposes(self):
+        """``{id(node): (input value, perm, call)}`` of the Transpose nodes
+        of varying values made so far."""
+        return self.__dict__.setdefault("_transposed", {})
+
+    def transpose(self, op, operands):
+        """A Transpose of a varying value: a structural node, or nothing
+        when it is the identity or undoes the Transpose that made its
+        operand (the value before that one; a transpose pair around a
+        softmax, see :meth:`softmax`). Returns the op's output values."""
+        source = operands[0]
+        perm = None
+        if source.kind == "vary" and operands[1].kind == "const":
+            perm = [int(p) for p in np.asarray(operands[1].value).ravel()]
+            if perm == list(range(len(perm))):
+                # the identity (tf.tensordot makes one)
+                return [Value("vary", source.value, source.dtype,
+                              tuple(source.shape))]
+            prior = self._transposes().get(id(source.value))
+            if prior is not None and len(prior[1]) == len(perm) and all(
+                    prior[1][p] == i for i, p in enumerate(perm)):
+                before = prior[0]
+                return [Value("vary", before.value, before.dtype,
+                              tuple(before.shape))]
+        outs = self.linear(op, operands, role="offset", signed=False)
+        if perm is not None:
+            node = outs[0].value
+            self._transposes()[id(node)] = (source, perm, node.call)
+        return outs
 
     def max_op(self, op, operands, negate, pool):
         """A max (``negate``: min) node: max pooling (``pool``) with the
@@ -404,6 +456,18 @@ class _Negate(object):
 
     def __call__(self, xs, variant=None):
         return xs[0] if variant == "abs" else -xs[0]
+
+
+def _swapped_axis(perm):
+    """k when ``perm`` swaps axis k (neither the batch nor the last axis)
+    with the last one and keeps the others, else None."""
+    last = len(perm) - 1
+    for k in range(1, last):
+        swap = list(range(len(perm)))
+        swap[k], swap[last] = last, k
+        if list(perm) == swap:
+            return k
+    return None
 
 
 def _shape(tensor):

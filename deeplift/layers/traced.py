@@ -26,7 +26,7 @@ them.  One class per rule family:
   each input gets its exact Shapley share of the output difference
   (mean over the orders in which the inputs move from reference to
   actual value), so contributions sum to the difference exactly.
-* :class:`SoftmaxOp`: softmax (or log-softmax) over the last axis as exp
+* :class:`SoftmaxOp`: softmax (or log-softmax) over one axis as exp
   of the logits shifted by a constant shared by input and reference, a
   sum, a reciprocal (log) and a Shapley product (difference) -- exact.
 * :class:`MaxOp`: max reductions and max pooling with the max-pooling rule
@@ -251,21 +251,65 @@ class LinearOp(ListInputMixin, _OpNode):
         of the linear part (vector-Jacobian product); signed ops with
         distinct positive and negative multipliers choose by the sign of
         each input's difference (DeepLIFT's Linear rule)."""
-        xs = [s.act for s in state.inputs]
+        xs = _distinct([s.act for s in state.inputs])
         if not self.signed:
-            pos = vjp(self._linear, xs, pos_mxts)
-            neg = pos if neg_mxts is pos_mxts else vjp(self._linear, xs,
-                                                       neg_mxts)
+            pos = self._vjp(self._linear, xs, pos_mxts)
+            neg = pos if neg_mxts is pos_mxts else self._vjp(
+                self._linear, xs, neg_mxts)
             return list(zip(pos, neg))
         if neg_mxts is pos_mxts:
-            return [(g, g) for g in vjp(self._linear, xs, pos_mxts)]
-        total = vjp(self._linear, xs, pos_mxts + neg_mxts)
-        spread = vjp(self._abs, xs, pos_mxts - neg_mxts)
+            return [(g, g) for g in self._vjp(self._linear, xs, pos_mxts)]
+        total = self._vjp(self._linear, xs, pos_mxts + neg_mxts)
+        spread = self._vjp(self._abs, xs, pos_mxts - neg_mxts)
         out = []
-        for s, t, d in zip(state.inputs, total, spread):
+        for i, (s, t, d) in enumerate(zip(state.inputs, total, spread)):
+            if i == self._batch_input():
+                out.append((t, t))
+                continue
             inc = 0.5 * (t + tf.sign(s.diff) * d)
             out.append((inc, inc))
         return out
+
+    def _batch_input(self):
+        """The index of the input that only gives the batch size (see
+        :class:`OpCall`), or None."""
+        return getattr(self.call, "batch_index", None)
+
+    def _vjp(self, fn, xs, output_gradient):
+        """:func:`~deeplift.graph.vjp` of ``fn`` with respect to the data
+        inputs; the input that only gives the batch size gets a scalar 0
+        (no tensor of zeros of its shape to fill and add; a port's
+        multipliers are broadcast to its shape by
+        :meth:`TracedLayer.backward`)."""
+        batch = self._batch_input()
+        if batch is None:
+            return vjp(fn, xs, output_gradient)
+        keep = [i for i in range(len(xs)) if i != batch]
+
+        def data_fn(ys):
+            full = list(xs)
+            for i, y in zip(keep, ys):
+                full[i] = y
+            return fn(full)
+        grads = vjp(data_fn, [xs[i] for i in keep], output_gradient)
+        out = [tf.zeros((), output_gradient.dtype)] * len(xs)
+        for i, g in zip(keep, grads):
+            out[i] = g
+        return out
+
+
+def _distinct(xs):
+    """``xs`` with each repeated tensor replaced by an identity of it: a
+    node may take one value twice (the data operand and the source of the
+    batch size of a reshape of a port), and a tape watching one tensor
+    twice would give each the gradient of both uses."""
+    seen, out = set(), []
+    for x in xs:
+        if id(x) in seen:
+            x = tf.identity(x)
+        seen.add(id(x))
+        out.append(x)
+    return out
 
 
 class ElementwiseOp(Activation):
@@ -283,6 +327,9 @@ class ElementwiseOp(Activation):
         return self.call([x])
 
     def gradient(self, x):
+        derivative = getattr(self.call, "derivative", None)
+        if derivative is not None:
+            return derivative(x)
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = self.call([x])
@@ -412,21 +459,27 @@ class MaxOp(MaxPoolMixin, SingleInputMixin, _OpNode):
 
 
 class _Function(object):
-    """A plain elementwise function as a node's call."""
+    """A plain elementwise function as a node's call; ``derivative``
+    (optional): its derivative, used instead of automatic differentiation
+    (which would also fill a tensor of ones and multiply by it)."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, derivative=None):
         self.fn = fn
+        self.derivative = derivative
 
     def __call__(self, xs, variant=None):
         return self.fn(xs[0])
 
 
 class SoftmaxOp(Composite):
-    """Softmax (``log=False``) or log-softmax (``log=True``) over the last
-    axis, exact: with ``s`` the largest logit of the row in the input and
-    in its reference (one constant for both, so it cancels), ``e =
-    exp(x - s)``, ``S = sum(e)``, log-softmax ``= (x - s) - log(S)`` and
-    softmax ``= exp(log-softmax)``.  The exponentials and the logarithm
+    """Softmax (``log=False``) or log-softmax (``log=True``) over ``axis``
+    (the last by default; any non-batch axis, as the tracer maps
+    TensorFlow's transpose / softmax / transpose of ``softmax(x, axis=k)``
+    to one node without the transposes), exact: with ``s`` the largest
+    logit of the row in the input and in its reference (one constant for
+    both, so it cancels), ``e = exp(x - s)``, ``S = sum(e)`` (along the
+    axis), log-softmax ``= (x - s) - log(S)`` and softmax ``=
+    exp(log-softmax)``.  The exponentials and the logarithm
     follow ``nonlinear_mxts_mode`` (Rescale under RevealCancel, below).
 
     This is the split of ``y = e * (1/S)`` in log space that tangermeme
@@ -447,9 +500,18 @@ class SoftmaxOp(Composite):
     finite cases left contributions of 1e22 that sum to the difference
     only in exact arithmetic."""
 
-    def __init__(self, log=False, **kwargs):
+    def __init__(self, log=False, axis=-1, **kwargs):
         super(SoftmaxOp, self).__init__(**kwargs)
         self.log = bool(log)
+        self.axis = int(axis)
+
+    def _axis(self, ndim):
+        """The softmax axis as a non-negative index (never the batch)."""
+        axis = self.axis % ndim
+        if axis == 0:
+            raise ValueError("SoftmaxOp %r: a softmax over the batch axis "
+                             "is not supported" % self.name)
+        return axis
 
     def build_inner(self, port):
         """exp -> sum -> log -> difference (log-softmax), then exp
@@ -457,33 +519,46 @@ class SoftmaxOp(Composite):
         mode = self.nonlinear_mxts_mode
         if mode == NonlinearMxtsMode.RevealCancel:
             mode = NonlinearMxtsMode.Rescale   # see the class docstring
-        e = self.add("exp", ElementwiseOp(_Function(tf.exp), "Exp",
+        e = self.add("exp", ElementwiseOp(_Function(tf.exp, tf.exp), "Exp",
                                           nonlinear_mxts_mode=mode), port)
-        total = self.add("sum", Reduce(axis=-1, op="sum", keepdims=True), e)
-        log = self.add("log", ElementwiseOp(_Function(tf.math.log), "Log",
-                                            nonlinear_mxts_mode=mode),
-                       total)
+        total = self.add("sum", Reduce(axis=self._axis(len(
+            port.get_shape())), op="sum", keepdims=True), e)
+        log = self.add("log", ElementwiseOp(
+            _Function(tf.math.log, tf.math.reciprocal), "Log",
+            nonlinear_mxts_mode=mode), total)
         log_softmax = self.add("log_softmax", Subtract(), [port, log])
         if self.log:
             return log_softmax
         return self.add("softmax", ElementwiseOp(
-            _Function(tf.exp), "Exp", nonlinear_mxts_mode=mode),
+            _Function(tf.exp, tf.exp), "Exp", nonlinear_mxts_mode=mode),
             log_softmax)
 
     def forward(self, xs):
-        """TensorFlow's softmax / log-softmax of ``xs[0]`` (last axis)."""
+        """The softmax / log-softmax of ``xs[0]`` over the axis:
+        TensorFlow's over the last axis; over another, ``exp(x - m) /
+        sum(exp(x - m))`` with ``m`` the row maximum (reductions along the
+        axis: no transposes, and not TensorFlow's Softmax kernel, slow on
+        the short rows of attention pooling)."""
+        x = xs[0]
+        axis = self._axis(len(x.shape))
+        if axis == len(x.shape) - 1:
+            return tf.nn.log_softmax(x) if self.log else tf.nn.softmax(x)
+        z = x - tf.reduce_max(x, axis=axis, keepdims=True)
+        e = tf.exp(z)
+        total = tf.reduce_sum(e, axis=axis, keepdims=True)
         if self.log:
-            return tf.nn.log_softmax(xs[0])
-        return tf.nn.softmax(xs[0])
+            return z - tf.math.log(total)
+        return e / total
 
     def inner_states(self, state):
         """The inner graph's states on the logits and references shifted
         by their common row maximum (computed once per state)."""
         if "inner" not in state.cache:
             x, x0 = state.input.act, state.input.ref
+            axis = self._axis(len(x.shape))
             shift = tf.stop_gradient(tf.maximum(
-                tf.reduce_max(x, axis=-1, keepdims=True),
-                tf.reduce_max(x0, axis=-1, keepdims=True)))
+                tf.reduce_max(x, axis=axis, keepdims=True),
+                tf.reduce_max(x0, axis=axis, keepdims=True)))
             states = forward_sweep(self._order, {self._port: x - shift},
                                    {self._port: x0 - shift},
                                    fuse=state.fuse)
@@ -637,7 +712,15 @@ class TracedLayer(ListInputMixin, Node):
         out = []
         for port, s in zip(self._ports, state.inputs):
             if id(port) in mxts:
-                out.append(mxts[id(port)])
+                pos, neg = mxts[id(port)]
+                if pos.shape.rank == 0:
+                    # only a batch size was read from this input (a scalar
+                    # zero, see LinearOp._vjp)
+                    same = neg is pos
+                    pos = tf.broadcast_to(pos, tf.shape(s.act))
+                    neg = pos if same else tf.broadcast_to(
+                        neg, tf.shape(s.act))
+                out.append((pos, neg))
             else:
                 zeros = tf.zeros_like(s.act)
                 out.append((zeros, zeros))
