@@ -13,7 +13,6 @@ import pytest
 import tensorflow as tf
 import keras
 
-from deeplift.graph import topological_order
 from deeplift.layers.traced import TracedLayer, SoftmaxOp, LinearOp
 from tests.tracing_checks import (check_traced, convert, run_engine,
                                   contributions, set_policy, data, RESCALE)
