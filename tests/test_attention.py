@@ -8,14 +8,9 @@ import pytest
 import keras
 
 from deeplift.layers.traced import TracedLayer
-from tests.tracing_checks import (check_traced, set_policy, data, RESCALE,
-                                  convert, keras_out)
-
-
-@pytest.fixture(autouse=True)
-def float32_policy():
-    yield
-    keras.config.set_dtype_policy("float32")
+from tests.tracing_checks import (  # noqa: F401 (fixture)
+    float32_policy, check_traced, set_policy, data, RESCALE, convert,
+    keras_out)
 
 
 def mha(dropout=0.0, **kwargs):

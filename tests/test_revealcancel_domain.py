@@ -25,14 +25,9 @@ from deeplift.layers.traced import TracedLayer, ElementwiseOp
 from deeplift.rules.activation import _reveal_cancel_math, rescale_factor
 from deeplift.graph import topological_order, forward_sweep, backward_sweep
 import deeplift.layers as layers
-from tests.tracing_checks import (check_traced, convert, run_engine,
-                                  contributions, set_policy, RC, RESCALE)
-
-
-@pytest.fixture(autouse=True)
-def float32_policy():
-    yield
-    keras.config.set_dtype_policy("float32")
+from tests.tracing_checks import (  # noqa: F401 (fixture)
+    float32_policy, check_traced, convert, run_engine, contributions,
+    set_policy, RC, RESCALE)
 
 
 class WrappedLayerNorm(keras.layers.Layer):

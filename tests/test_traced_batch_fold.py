@@ -24,18 +24,12 @@ import keras
 
 from deeplift.layers.traced import TracedLayer
 from deeplift.multiref import MultiRefScorer
-from tests.tracing_checks import (check_traced, convert, run_engine,
-                                  contributions, set_policy, data, RESCALE,
-                                  RC)
+from tests.tracing_checks import (  # noqa: F401 (fixture)
+    float32_policy, check_traced, convert, run_engine, contributions,
+    set_policy, data, RESCALE, RC)
 
 L, C, D, H = 5, 6, 4, 2
 N = 4  # examples: neither 1 nor L, so a wrong fold cannot broadcast
-
-
-@pytest.fixture(autouse=True)
-def float32_policy():
-    yield
-    keras.config.set_dtype_policy("float32")
 
 
 @keras.saving.register_keras_serializable(package="batch_fold_test")

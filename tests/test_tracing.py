@@ -14,29 +14,9 @@ import keras
 
 from deeplift.conversion.errors import UnsupportedLayerError
 from deeplift.layers.traced import TracedLayer
-from tests.tracing_checks import (check_traced, convert, run_engine,
-                                  contributions, set_policy, data, GRAD,
-                                  RESCALE, RC)
-
-
-@pytest.fixture(autouse=True)
-def float32_policy():
-    yield
-    keras.config.set_dtype_policy("float32")
-
-
-class OpsLayer(keras.layers.Layer):
-    """A layer (no converter) applying ``fn`` to its input."""
-
-    def __init__(self, fn, **kwargs):
-        super().__init__(**kwargs)
-        self.fn = fn
-
-    def call(self, x):
-        return self.fn(x)
-
-    def get_config(self):  # in memory only: the function is not saved
-        return super().get_config()
+from tests.tracing_checks import (  # noqa: F401 (fixture)
+    float32_policy, OpsLayer, check_traced, convert, run_engine,
+    contributions, set_policy, data, GRAD, RESCALE, RC)
 
 
 def model_of(fn, shape, dtype, dense=True):

@@ -18,6 +18,7 @@ Mask inputs (``attributed=False``) get references equal to their values,
 and their contributions must be exactly zero.
 """
 import numpy as np
+import pytest
 import tensorflow as tf
 import keras
 
@@ -131,3 +132,25 @@ def data(shape, dtype, n=4, seed=1, scale=1.0):
     x = (scale * rng.randn(n, *shape)).astype(dtype)
     ref = (0.3 * scale * rng.randn(1, *shape)).astype(dtype)
     return x, ref
+
+
+@pytest.fixture(autouse=True)
+def float32_policy():
+    """Imported by a test module: the float32 dtype policy back after each
+    of its tests (some set float64)."""
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+class OpsLayer(keras.layers.Layer):
+    """A layer (no converter) applying ``fn`` to its input."""
+
+    def __init__(self, fn, **kwargs):
+        super().__init__(**kwargs)
+        self.fn = fn
+
+    def call(self, x):
+        return self.fn(x)
+
+    def get_config(self):  # in memory only: the function is not saved
+        return super().get_config()
