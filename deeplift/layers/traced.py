@@ -292,7 +292,12 @@ class LinearOp(ListInputMixin, _OpNode):
                 full[i] = y
             return fn(full)
         grads = vjp(data_fn, [xs[i] for i in keep], output_gradient)
-        out = [tf.zeros((), output_gradient.dtype)] * len(xs)
+        # (an integer input, e.g. token ids read for their batch size, keeps
+        # its dtype, as the zero multipliers of Embedding / Unattributed
+        # nodes do, so the increments of one input add up)
+        dtype = xs[batch].dtype
+        out = [tf.zeros((), dtype if not dtype.is_floating
+                        else output_gradient.dtype)] * len(xs)
         for i, g in zip(keep, grads):
             out[i] = g
         return out
