@@ -47,7 +47,8 @@ import numpy as np
 from deeplift.layers.activations import Activation
 from deeplift.progress import progress_bar
 from deeplift.scoring import (Scorer, CONTRIBS, MULTIPLIERS, prepare_inputs,
-                              should_fuse, check_finite, is_task_list)
+                              should_fuse, check_finite, is_task_list,
+                              warn_if_not_finite)
 
 logger = logging.getLogger(__name__)
 
@@ -613,6 +614,8 @@ class MultiRefScorer(object):
                 means = [m[0] for m in means]
             return means[0] if self._single else means
         contribs = finish(sums_c)
+        warn_if_not_finite(contribs if isinstance(contribs, list)
+                           else [contribs], "MultiRefScorer")
         if deltas is not None and num_tasks is None:
             deltas = deltas[0]
         if not (hypothetical or return_deltas or return_multipliers):

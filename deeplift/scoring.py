@@ -91,6 +91,24 @@ def check_finite(array, what):
             % (what, len(bad), tuple(int(i) for i in bad[0])))
 
 
+def warn_if_not_finite(arrays, what):
+    """Log one warning when any of ``arrays`` (NumPy, or None) holds NaN or
+    infinite values: scores that came out non-finite from finite inputs
+    (e.g. float32 overflow or underflow inside a rule).  Returns the number
+    of such values."""
+    bad = sum(int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+              for a in arrays if a is not None
+              and np.issubdtype(np.asarray(a).dtype, np.floating))
+    if bad:
+        logger.warning(
+            "%s: %d score(s) are NaN or infinite although the inputs are "
+            "finite (float32 overflow or underflow inside a rule, e.g. a "
+            "softmax whose input and reference logits differ by more than "
+            "~88); score in float64 (pass float64 arrays) to avoid it",
+            what, bad)
+    return bad
+
+
 def _choose_dtype(arrays):
     return (np.float64 if any(np.asarray(a).dtype == np.float64
                               for a in arrays) else np.float32)
@@ -424,6 +442,7 @@ class Scorer(object):
                     else:
                         store[:, start:stop] = out
                 bar.update(stop - start)
+        warn_if_not_finite(results, "deeplift")
         return results
 
 
