@@ -1,11 +1,13 @@
-"""A FLOP account of workload (e), the ChromBPNet-shaped model (issue 20,
-item 1).
+"""A FLOP account of many-reference scoring (issue 20, item 1).
 
-    python bench/flop_account.py [--regions 16] [--refs 10] [--filters 64]
-                                 [--repeats 3] [--out bench/RESULTS_flops.md]
+    python bench/flop_account.py [--workload chrombpnet|bpnet] [--regions N]
+        [--refs 10] [--filters 64] [--repeats 3] [--out FILE]
 
-The model: ``tests.bpnet_net.chrombpnet_like`` (2114 bp, ``--filters``
-channels, 8 dilated residual convolutions), counts head.  Analytic forward
+The model: ``tests.bpnet_net.chrombpnet_like``, counts head: workload (e)
+(``chrombpnet``: 2114 bp, 8 dilated residual convolutions, 16 regions by
+default, ``bench/RESULTS_flops.md``) or issue 20's BPNet-like model
+(``bpnet``: 500 bp, 4 dilated residual convolutions, 64 regions by
+default, ``bench/RESULTS_flops_bpnet.md``), ``--filters`` channels.  Analytic forward
 FLOPs per example of the layers the counts head needs (bench/flops.py);
 "useful work" per (sequence, reference) pair = the reference's forward
 pass + the backward pass to the input (about the forward pass again: a
@@ -43,29 +45,38 @@ import tensorflow as tf  # noqa: E402
 from flops import model_flops  # noqa: E402
 from timing import cpu_name, round_robin  # noqa: E402
 
-LENGTH = 2114
+#: workload: (input length, dilated convolutions, profile length, default
+#: regions, default output file)
+WORKLOADS = {"chrombpnet": (2114, 8, 1000, 16, "RESULTS_flops.md"),
+             "bpnet": (500, 4, 200, 64, "RESULTS_flops_bpnet.md")}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--regions", type=int, default=16)
+    parser.add_argument("--workload", choices=sorted(WORKLOADS),
+                        default="chrombpnet")
+    parser.add_argument("--regions", type=int, default=None)
     parser.add_argument("--refs", type=int, default=10)
     parser.add_argument("--filters", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=os.path.join(HERE,
-                                                      "RESULTS_flops.md"))
+    parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    length, dilated, profile, regions, out = WORKLOADS[args.workload]
+    args.regions = args.regions or regions
+    args.out = args.out or os.path.join(HERE, out)
     load_before = os.getloadavg()
     from tests.bpnet_net import chrombpnet_like, random_onehot
     from deeplift.conversion import kerasapi_conversion as kc
     from deeplift.dinuc_shuffle import dinuc_shuffle_batch
     from deeplift.multiref import MultiRefScorer, auto_batch_size
-    keras_model = chrombpnet_like(filters=args.filters)
+    keras_model = chrombpnet_like(length=length, filters=args.filters,
+                                  num_dilated=dilated,
+                                  profile_length=profile)
     per_layer = model_flops(keras_model, "logcounts")
     forward = sum(per_layer.values())
     k = args.refs
     useful = (2 + 1.0 / k) * forward
-    x = random_onehot(args.regions, LENGTH)
+    x = random_onehot(args.regions, length)
     refs = dinuc_shuffle_batch(x, k, np.random.RandomState(0))  # N,K,L,4
     pairs = args.regions * k
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,7 +87,7 @@ def main():
             target_layer="logcounts")
             for mode in ("Rescale", "DeepLIFT_GenomicsDefault")}
     batch = auto_batch_size(scorers["Rescale"].scorer)
-    spec = tf.TensorSpec((None, LENGTH, 4), tf.float32)
+    spec = tf.TensorSpec((None, length, 4), tf.float32)
 
     @tf.function(input_signature=[spec])
     def fwd(inp):
@@ -89,7 +100,7 @@ def main():
             out = keras_model(inp, training=False)[1][:, 0]
         return tape.gradient(out, inp) * (inp - ref)
 
-    flat = refs.reshape((-1, LENGTH, 4))
+    flat = refs.reshape((-1, length, 4))
     owner = np.arange(pairs) // k
     batches = [(x[owner[s:s + batch]], flat[s:s + batch])
                for s in range(0, pairs, batch)]
@@ -114,9 +125,12 @@ def main():
     load_after = os.getloadavg()
     rate = {}
     lines = [
-        "# FLOP account, workload (e) (bench/flop_account.py)", "",
+        "# FLOP account, workload %s (bench/flop_account.py --workload %s)"
+        % ("(e)" if args.workload == "chrombpnet" else "BPNet-like",
+           args.workload), "",
         "CPU: %s, %d cores shared with other jobs (load average 1/5/15 min "
-        "%s before, %s after); TensorFlow %s. chrombpnet_like, %d filters, "
+        "%s before, %s after); TensorFlow %s. chrombpnet_like, %d bp, %d "
+        "dilated convolutions, %d filters, "
         "counts head: %.1f MFLOP forward per example (bench/flops.py); "
         "%d regions x %d dinucleotide shuffles = %d pairs, batch %d; useful "
         "work per pair (2 + 1/K) x forward = %.1f MFLOP. Median (range) of "
@@ -124,7 +138,7 @@ def main():
             cpu_name(), os.cpu_count(),
             "/".join("%.1f" % v for v in load_before),
             "/".join("%.1f" % v for v in load_after), tf.__version__,
-            args.filters, forward / 1e6, args.regions, k, pairs, batch,
+            length, dilated, args.filters, forward / 1e6, args.regions, k, pairs, batch,
             useful / 1e6, args.repeats), "",
         "| what | FLOP per pair (M) | seconds | GFLOP/s | fraction of the "
         "forward rate |", "|---|---|---|---|---|"]

@@ -124,6 +124,84 @@ def use_xla_cache(environ=None):
     return folder
 
 
+#: the modules a local worker process starts with: imported once by a fork
+#: server (before TensorFlow has started any thread), which then forks each
+#: worker, so that no worker imports TensorFlow itself
+WORKER_PRELOAD = ("distributed", "deeplift.worker_preload")
+
+#: environment variable: ``0`` starts local workers by spawning fresh
+#: interpreters (each imports TensorFlow) instead of forking them from a
+#: fork server that has imported it once
+PRELOAD_VARIABLE = "DEEPLIFT_WORKER_PRELOAD"
+
+# the fork server this process started (multiprocessing keeps one per
+# process): the TF_ENABLE_ONEDNN_OPTS it was given, None for this
+# process's own; empty while none was started here
+_FORK_SERVER = {}
+
+
+def _preload_allowed():
+    import multiprocessing
+    if os.environ.get(PRELOAD_VARIABLE, "1").strip().lower() in (
+            "0", "false", "no", "off"):
+        return False
+    return "forkserver" in multiprocessing.get_all_start_methods()
+
+
+def prestart_workers(onednn=None):
+    """Start, in the background, the fork server that local Dask workers
+    are forked from; it imports TensorFlow and deeplift's scoring modules
+    (:data:`WORKER_PRELOAD`) once, while this process goes on (reading
+    the model, say).  ``onednn``: the oneDNN setting (bool) the workers
+    must run with; None: this process's environment.  Returns True when
+    the fork server runs with that setting, False when workers will be
+    spawned instead (no fork server on this platform,
+    ``DEEPLIFT_WORKER_PRELOAD=0``, or one started earlier with another
+    setting)."""
+    if not _preload_allowed():
+        return False
+    wanted = None if onednn is None else ("1" if onednn else "0")
+    if _FORK_SERVER:
+        return _FORK_SERVER["onednn"] == wanted
+    import multiprocessing
+    from multiprocessing import forkserver
+    multiprocessing.get_context("forkserver").set_forkserver_preload(
+        list(WORKER_PRELOAD))
+    saved = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    try:
+        if wanted is not None:
+            os.environ["TF_ENABLE_ONEDNN_OPTS"] = wanted
+        # returns once the server is launched; it imports the modules
+        # before it answers its first request
+        forkserver.ensure_running()
+    finally:
+        if saved is None:
+            os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)
+        else:
+            os.environ["TF_ENABLE_ONEDNN_OPTS"] = saved
+    _FORK_SERVER["onednn"] = wanted
+    return True
+
+
+def _start_method(kernels):
+    """How a local cluster starts its workers: ``"forkserver"`` (forked
+    from the fork server of :func:`prestart_workers`, TensorFlow already
+    imported) when the workers must run the ``kernels`` it runs, else
+    ``"spawn"`` (fresh interpreters that set the store's kernels before
+    importing TensorFlow).  ``kernels`` None: unknown, spawn."""
+    if not kernels or not _preload_allowed():
+        return "spawn"
+    if not _FORK_SERVER:
+        prestart_workers(bool(kernels.get("onednn")))
+    started = _FORK_SERVER.get("onednn", "none")
+    if started is None:       # this process's setting: what it resolved
+        from deeplift.genomics.store import current_kernels
+        same = bool(current_kernels()["onednn"]) == bool(kernels["onednn"])
+    else:
+        same = started == ("1" if kernels.get("onednn") else "0")
+    return "forkserver" if same else "spawn"
+
+
 def _set_tf_threads(threads):
     """Give TensorFlow ``threads`` intra-op threads (before it starts)."""
     if not threads:
@@ -250,11 +328,14 @@ class Connection:
 
 
 def connect(workers=None, scheduler=None, scheduler_file=None, threads=None,
-            dashboard=None):
+            dashboard=None, kernels=None):
     """Start a local cluster of ``workers`` processes or join a running one
     (``scheduler`` address or ``scheduler_file``); returns a
     :class:`Connection`.  ``dashboard``: the local cluster's dashboard
     address (default: none, and no warning about a busy port 8787).
+    ``kernels``: the store's ``current_kernels`` dict, when known: local
+    workers that must run what this process runs are forked with
+    TensorFlow imported (:func:`prestart_workers`), the others spawned.
     Raises :class:`DistributedError` in one line when nothing answers."""
     distributed = _import_distributed()
     given = [x is not None for x in (workers, scheduler, scheduler_file)]
@@ -269,11 +350,17 @@ def connect(workers=None, scheduler=None, scheduler_file=None, threads=None,
         threads = threads or max(1, cores // workers)
         # without a dashboard the scheduler's HTTP server still starts:
         # a random port (":0") never collides with another cluster's
-        cluster = distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True,
-            dashboard_address=dashboard or ":0",
-            scheduler_kwargs={"dashboard": dashboard is not None},
-            silence_logs=logging.CRITICAL)
+        import dask
+        method = _start_method(kernels)
+        with dask.config.set({
+                "distributed.worker.multiprocessing-method": method}):
+            cluster = distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True,
+                dashboard_address=dashboard or ":0",
+                scheduler_kwargs={"dashboard": dashboard is not None},
+                silence_logs=logging.CRITICAL)
+        logger.debug("local cluster: %d workers started by %s", workers,
+                     method)
         return Connection(distributed.Client(cluster), cluster, threads,
                           "the local cluster")
     if scheduler_file is not None and not os.path.isfile(scheduler_file):
@@ -328,7 +415,8 @@ def run_chunks(spec, pending, runner_class, report=None, workers=None,
     store = ScoreStore.open(spec.store)   # a missing store fails first
     own = connection is None
     if own:
-        connection = connect(workers, scheduler, scheduler_file, threads)
+        connection = connect(workers, scheduler, scheduler_file, threads,
+                             kernels=kernels)
     client = connection.client
     futures = []
     try:

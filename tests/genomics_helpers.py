@@ -42,3 +42,30 @@ def write_peaks(path, rows):
             handle.write("%s\t%d\t%d\tpeak%d\t0\t.\t1.0\t1.0\t1.0\t%d\n"
                          % (chrom, start, end, i, summit))
     return path
+
+
+def dask_worker_processes(pid):
+    """The local Dask worker processes under process ``pid`` (psutil
+    processes): spawned ones (``spawn_main`` in their command line) and
+    those forked from a multiprocessing fork server (see
+    ``deeplift.distributed.prestart_workers``), not the fork server itself
+    nor the resource tracker."""
+    import psutil
+    server = "forkserver import main"
+    found = []
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:               # gone already
+        return found
+    for child in children:
+        try:
+            cmdline = " ".join(child.cmdline())
+            parent = " ".join(child.parent().cmdline()) \
+                if server in cmdline else ""
+        except (psutil.Error, AttributeError):
+            continue
+        if "resource_tracker" in cmdline:
+            continue
+        if "spawn_main" in cmdline or server in parent:
+            found.append(child)
+    return found

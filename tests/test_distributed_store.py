@@ -386,6 +386,38 @@ def test_workers_get_the_store_kernel_setting_and_no_dashboard(data):
     assert state["kernels"] == other
 
 
+@pytest.mark.slow   # a fork server importing TensorFlow, Dask workers: 10-30 s
+def test_local_workers_start_with_tensorflow_when_kernels_match(
+        monkeypatch):
+    """Local workers that must run this process's kernels are forked from
+    a fork server that imported TensorFlow once (no import of their own);
+    workers for other kernels, unknown kernels or
+    DEEPLIFT_WORKER_PRELOAD=0 are spawned (fresh interpreters that set the
+    store's TF_ENABLE_ONEDNN_OPTS before importing TensorFlow)."""
+    pytest.importorskip("distributed")
+    from deeplift import distributed
+    mine = store_module.current_kernels()
+    other = dict(mine, onednn=not mine["onednn"])
+    with distributed.connect(workers=1, kernels=mine) as conn:
+        (state,) = conn.client.run(_worker_start_state).values()
+    assert state == {"tensorflow_at_start": True, "kernels": mine,
+                     "parent_is_fork_server": True}
+    assert distributed._start_method(mine) == "forkserver"
+    assert distributed._start_method(other) == "spawn"
+    assert distributed._start_method(None) == "spawn"
+    monkeypatch.setenv(distributed.PRELOAD_VARIABLE, "0")
+    assert distributed._start_method(mine) == "spawn"
+
+
+def _worker_start_state():
+    import psutil
+    from deeplift.genomics.store import current_kernels
+    started_with = "tensorflow" in sys.modules     # before this task
+    parent = " ".join(psutil.Process().parent().cmdline())
+    return {"tensorflow_at_start": started_with, "kernels": current_kernels(),
+            "parent_is_fork_server": "forkserver" in parent}
+
+
 def _worker_state(plugin_name, dask_worker):
     from deeplift.genomics.store import current_kernels
     plugin = dask_worker.plugins[plugin_name]

@@ -18,7 +18,8 @@ pytest.importorskip("pyfaidx")
 from deeplift import genomics  # noqa: E402
 from deeplift.cli import DEMO_MODEL, main  # noqa: E402
 from deeplift.genomics.store import ScoreStore  # noqa: E402
-from tests.genomics_helpers import REPO, write_genome, write_peaks  # noqa
+from tests.genomics_helpers import (REPO, dask_worker_processes,  # noqa
+                                     write_genome, write_peaks)
 
 SIZES = {"chr1": 2400, "chr2": 900}
 L = 200
@@ -351,20 +352,6 @@ def test_export_bigwig_resolves_overlaps_at_midpoints(data, capfd, tmp_path):
 # Dask distributed
 # ---------------------------------------------------------------------------
 
-def _worker_processes(pid):
-    """The Dask worker processes started by process ``pid``."""
-    import psutil
-    found = []
-    for child in psutil.Process(pid).children(recursive=True):
-        try:
-            cmdline = " ".join(child.cmdline())
-        except psutil.Error:
-            continue
-        if "spawn_main" in cmdline and "resource_tracker" not in cmdline:
-            found.append(child)
-    return found
-
-
 @pytest.mark.slow
 def test_workers_2_with_a_worker_killed_is_bit_identical(data, tmp_path):
     """deeplift contribs --workers 2 with one worker SIGKILLed mid-run: the
@@ -383,7 +370,7 @@ def test_workers_2_with_a_worker_killed_is_bit_identical(data, tmp_path):
     while _done_count(out) < 2 and proc.poll() is None \
             and time.time() < deadline:
         time.sleep(0.05)
-    workers = _worker_processes(proc.pid)
+    workers = dask_worker_processes(proc.pid)
     assert len(workers) == 2
     workers[0].kill()
     killed_at = _done_count(out)

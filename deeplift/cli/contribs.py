@@ -242,6 +242,7 @@ def _settings(args, method, task, num, length, fmt):
 def cmd_contribs(args):
     method, task = _check_arguments(args)
     fmt = _format(args)
+    _prestart_workers(args)
     model = _load_model(args, method, **_conversion_options(args))
     length = _length(args, model)
     kind, options, source = _open_input(args, length)
@@ -366,6 +367,34 @@ def _fingerprint(args, method, task, source, length, fmt, spec_fuse,
     return fp
 
 
+def _stored_kernels(path, overwrite):
+    """The kernels recorded in the store at ``path`` that this run resumes
+    (``{"tensorflow": ..., "onednn": ...}``), or None (a new store, or
+    ``--overwrite``)."""
+    from deeplift.genomics.store import ScoreStore, StoreError, is_store
+    if overwrite or not is_store(path):
+        return None
+    try:
+        return ScoreStore.open(path).kernels or None
+    except StoreError:
+        return None
+
+
+def _prestart_workers(args):
+    """With ``--workers``: start the fork server the local workers come
+    from now, so that they import TensorFlow while this process reads the
+    model (the store's oneDNN setting when resuming one)."""
+    if args.workers is None or _format(args) != "zarr":
+        return
+    try:
+        from deeplift import distributed
+    except ImportError:
+        return
+    stored = _stored_kernels(args.out, args.overwrite)
+    distributed.prestart_workers(None if stored is None
+                                 else bool(stored.get("onednn")))
+
+
 def _stored_batch_size(path):
     """The batch size recorded in the store at ``path`` (to resume with the
     size chosen when it was created, whatever this machine would choose),
@@ -430,7 +459,8 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
             logging.getLogger("distributed").setLevel(logging.ERROR)
             connection = distributed.connect(
                 args.workers, args.scheduler, args.scheduler_file,
-                dashboard=args.dashboard)
+                dashboard=args.dashboard,
+                kernels=_stored_kernels(args.out, args.overwrite) or kernels)
         store = store_module.prepare(
             args.out, fingerprint, overwrite=args.overwrite,
             kernels=kernels,
