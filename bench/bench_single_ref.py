@@ -148,6 +148,7 @@ def main(argv=None):
     import numpy as np
     from run import (basset_keras_model_file, random_onehot, GC_REF,
                      machine_description)
+    from timing import write_report
     tmp = tempfile.mkdtemp()
     h5, data = os.path.join(tmp, "basset.h5"), os.path.join(tmp, "x.npz")
     basset_keras_model_file(h5)
@@ -229,10 +230,7 @@ def main(argv=None):
                  for r, f in zip(rs, floor)], 2)))
     lines += ["", "TensorFlow import per process: %s s." % fmt(
         [r["import"] for rs in runs.values() for r in rs], 1)]
-    text = "\n".join(lines) + "\n"
-    with open(args.out, "w") as fh:
-        fh.write(text)
-    sys.stdout.write(text)
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

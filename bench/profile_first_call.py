@@ -20,7 +20,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from run import (basset_keras_model_file, random_onehot, GC_REF,  # noqa
-                 ROOT)
+                 ROOT, grad_x_input_task0)
 sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -47,14 +47,7 @@ def main(argv=None):
     x = tf.constant(random_onehot(args.batch, 1000))
     ref = tf.constant(np.broadcast_to(GC_REF, (1, 1000, 4)).astype(
         np.float32))
-    spec = tf.TensorSpec((None, 1000, 4), tf.float32)
-
-    @tf.function(input_signature=[spec, spec])
-    def floor(x, r):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            out = pre(x, training=False)[:, 0]
-        return tape.gradient(out, x) * (x - r)
+    floor = grad_x_input_task0(pre)
 
     model = kc.convert_model_from_saved_files(h5, nonlinear_mxts_mode="Rescale",
                                               verbose=False)

@@ -42,6 +42,7 @@ def main(argv=None):
     from deeplift.dinuc_shuffle import dinuc_shuffle_batch
     from deeplift.multiref import MultiRefScorer
     from profile_stages import op_profile
+    from timing import write_report
     from tests.bpnet_net import chrombpnet_like, random_onehot
     assert os.path.abspath(deeplift.__file__).startswith(
         os.path.abspath(args.root)), deeplift.__file__
@@ -95,10 +96,7 @@ def main(argv=None):
         lines.append("- %s (%s): %.0f ms in all: %s" % (
             name, how, total, ", ".join(
                 "%s %.0f" % (k, v) for k, v in totals.most_common(12))))
-    text = "\n".join(lines) + "\n"
-    with open(args.out, "a") as fh:
-        fh.write(text)
-    sys.stdout.write(text)
+    write_report(args.out, lines, append=True)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from timing import interleaved_medians, write_report  # noqa: E402
 from run import (basset_keras_model_file, random_onehot, GC_REF,  # noqa
-                 machine_description, ROOT)
+                 machine_description, ROOT, grad_x_input_task0)
 sys.path.insert(0, ROOT)
 import tensorflow as tf  # noqa: E402
 
@@ -117,13 +117,7 @@ def main(argv=None):
 
     floor_forward = tf.function(lambda x: pre(x, training=False),
                                 input_signature=[spec])
-
-    @tf.function(input_signature=[spec, spec])
-    def floor_grad_x_input(x, r):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            out = pre(x, training=False)[:, 0]
-        return tape.gradient(out, x) * (x - r)
+    floor_grad_x_input = grad_x_input_task0(pre)
 
     stages = {
         "floor: Keras forward": over_batches(floor_forward, xs),

@@ -81,6 +81,21 @@ def random_onehot(n, length, seed=0):
     return np.eye(4, dtype=np.float32)[idx]
 
 
+def grad_x_input_task0(pre):
+    """TensorFlow's own gradient x input of output 0 of the tf_keras model
+    ``pre``: a ``tf.function`` ``(x, ref) -> (N, L, D)``, x and ref
+    (N, L, D) float32 (the profiles' floor)."""
+    spec = tf.TensorSpec((None,) + tuple(pre.input_shape[1:]), tf.float32)
+
+    @tf.function(input_signature=[spec, spec])
+    def grad_times_input(x, ref):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = pre(x, training=False)[:, 0]
+        return tape.gradient(out, x) * (x - ref)
+    return grad_times_input
+
+
 def floor_function(keras_model):
     """TensorFlow's own gradient x input of the pre-sigmoid output."""
     import tf_keras as k2

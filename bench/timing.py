@@ -49,10 +49,11 @@ def interleaved_medians(stages, repeats):
             for name, (wall, _) in zip(stages, times)}
 
 
-def write_report(path, lines):
-    """Write ``lines`` (markdown) to ``path`` and to standard output."""
+def write_report(path, lines, append=False):
+    """Write ``lines`` (markdown) to ``path`` (appended to it if
+    ``append``) and to standard output."""
     text = "\n".join(lines) + "\n"
-    with open(path, "w") as fh:
+    with open(path, "a" if append else "w") as fh:
         fh.write(text)
     sys.stdout.write(text)
 

@@ -12,6 +12,8 @@ NumPy path of :mod:`deeplift.dinuc_shuffle`, so both give the same shuffles
 for the same RandomState.  Doing the seeding, the draws and the output in
 one compiled call removes the fixed cost of a dozen NumPy calls and of
 constructing a Generator, which dominate a call for one shuffle.
+:func:`advance_walks`, the walks' inner loop, serves the batch kernel of
+:mod:`deeplift.dinuc_shuffle` too.
 """
 import numpy as np
 from numba import njit
@@ -244,6 +246,29 @@ def find_ties(keys, width, value_bits, tied):
 
 
 @njit(cache=True, nogil=True)
+def advance_walks(pointer, walk_state, succ, stride, visited):
+    """Steps 1 to L - 1 of the S walks, one step each in turn (independent
+    chains of dependent loads overlap in the processor): ``visited``
+    (S, L) gets the tokens, column 0 (the first token) already set;
+    ``walk_state`` (S,) holds walk s's slot ``s * stride + token`` in
+    ``pointer``, the index of its token's next unused edge in the flat
+    successors ``succ``; both are advanced in place.
+
+    deeplift.dinuc_shuffle's batch walk_kernel calls it too; numba's disk
+    cache of that kernel does not see edits made here, so clear
+    deeplift/__pycache__/*.nb? after editing it."""
+    num_shufs, length = visited.shape
+    for j in range(1, length):
+        for s in range(num_shufs):
+            slot = walk_state[s]
+            edge = pointer[slot]
+            pointer[slot] = edge + 1
+            token = np.int64(succ[edge])
+            walk_state[s] = s * stride + token
+            visited[s, j] = token
+
+
+@njit(cache=True, nogil=True)
 def walk_one_hot(tokens, block, width, keys, value_bits, visited, out):
     """The walks of the S shuffles of ``tokens`` (L,) along the sorted
     ``keys`` (S, M) (advanced together: independent chains of dependent
@@ -268,14 +293,7 @@ def walk_one_hot(tokens, block, width, keys, value_bits, visited, out):
             pointer[s * stride + t] = s * row_len + block[t] * width
         walk_state[s] = s * stride + first
         visited[s, 0] = first
-    for j in range(1, length):
-        for s in range(num_shufs):
-            slot = walk_state[s]
-            edge = pointer[slot]
-            pointer[slot] = edge + 1
-            token = np.int64(succ[edge])
-            walk_state[s] = s * stride + token
-            visited[s, j] = token
+    advance_walks(pointer, walk_state, succ, stride, visited)
     for s in range(num_shufs):
         for j in range(length):
             token = visited[s, j]

@@ -514,6 +514,9 @@ def _compiled_kernels():
     if njit is None:
         _COMPILED["kernels"] = None
         return None
+    # the per-sequence kernels; the batch walk_kernel below shares their
+    # advance_walks
+    from deeplift import _dinuc_kernels
 
     def keys_kernel(tokens, keys, block, width, padding, rank_mask,
                     pinned_rank):
@@ -556,7 +559,7 @@ def _compiled_kernels():
         blocks are sorted.  The S walks of a sequence advance together,
         one step each in turn: independent chains of dependent loads
         overlap in the processor."""
-        num_seqs, length = tokens.shape
+        num_seqs = tokens.shape[0]
         num_shufs, row_len = keys.shape[1], keys.shape[2]
         num_tokens = block.shape[0]
         # the next unused edge of (walk s, token t) at s * stride + t, as
@@ -590,14 +593,7 @@ def _compiled_kernels():
                     pointer[s * stride + t] = base + block[t] * width
                 state[s] = s * stride + first
                 out[s, 0] = first
-            for j in range(1, length):
-                for s in range(num_shufs):
-                    slot = state[s]
-                    edge = pointer[slot]
-                    pointer[slot] = edge + 1
-                    token = np.int64(succ[edge])
-                    state[s] = s * stride + token
-                    out[s, j] = token
+            _dinuc_kernels.advance_walks(pointer, state, succ, stride, out)
 
     def tokens_kernel(arr, tokens, counts):
         """_check_one_hot of one (L, D) array in one pass: ``tokens`` (L,)
@@ -631,7 +627,6 @@ def _compiled_kernels():
             if flat[i] < dim:
                 rows[i, flat[i]] = 1
 
-    from deeplift import _dinuc_kernels
     compile_ = njit(cache=True, nogil=True)
     _COMPILED["kernels"] = (compile_(keys_kernel), compile_(walk_kernel),
                             compile_(one_hot_kernel),

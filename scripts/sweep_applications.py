@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from isolated import print_result, run_isolated  # scripts/isolated.py
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: (family, constructor, Keras module, smallest input side)
@@ -208,7 +210,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.one:
         family = [f for f in FAMILIES if f[1] == args.one][0]
-        print(json.dumps(one(family[1], family[2], family[3])))
+        print_result(one(family[1], family[2], family[3]))
         return 0
     wanted = set(args.models.split(",")) if args.models else None
     # rows of earlier runs (the JSON beside the table) are kept for the
@@ -219,24 +221,16 @@ def main(argv=None):
         with open(raw_path) as handle:
             previous = {row["model"]: row for row in json.load(handle)}
     rows = []
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
-               DEEPLIFT_NO_PROGRESS="1",
-               PYTHONPATH=str(REPO) + os.pathsep
-               + os.environ.get("PYTHONPATH", ""))
     for family, name, module, size in FAMILIES:
         if wanted and name not in wanted:
             if name in previous:
                 rows.append((family, previous[name]))
             continue
         try:
-            done = subprocess.run(
-                [sys.executable, __file__, "--one", name], env=env,
-                capture_output=True, text=True, timeout=args.timeout)
-            lines = [l for l in done.stdout.splitlines()
-                     if l.startswith("{")]
-            row = json.loads(lines[-1]) if lines else {
-                "model": name, "error": "process failed (%d): %s"
-                % (done.returncode, done.stderr.strip()[-300:])}
+            row, done = run_isolated(__file__, name, args.timeout)
+            if row is None:
+                row = {"model": name, "error": "process failed (%d): %s"
+                       % (done.returncode, done.stderr.strip()[-300:])}
         except subprocess.TimeoutExpired:
             row = {"model": name, "error": "timeout (%ds)" % args.timeout}
         print(family, row, flush=True)

@@ -61,6 +61,8 @@ import time
 import traceback
 from pathlib import Path
 
+from isolated import print_result, run_isolated  # scripts/isolated.py
+
 REPO = Path(__file__).resolve().parents[1]
 
 MODELS = ["bert", "distilbert", "gpt2", "vit", "esm",
@@ -715,7 +717,7 @@ def main(argv=None):
     if args.one:
         os.environ.setdefault("DEEPLIFT_NO_PROGRESS", "1")
         sys.path.insert(0, str(REPO))
-        print("RESULT " + json.dumps(run_one(args.one)))
+        print_result(run_one(args.one))
         return 0
     json_path = Path(args.out).with_suffix(".json")
     results = {"models": {}}
@@ -730,17 +732,9 @@ def main(argv=None):
         _write(args.out, results)
     for name in names:
         t0 = time.time()
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
-                   PYTHONPATH=str(REPO))
         try:
-            proc = subprocess.run(
-                [sys.executable, __file__, "--one", name], env=env,
-                capture_output=True, text=True, timeout=args.timeout)
-            line = [l for l in proc.stdout.splitlines()
-                    if l.startswith("RESULT ")]
-            if line:
-                res = json.loads(line[-1][len("RESULT "):])
-            else:
+            res, proc = run_isolated(__file__, name, args.timeout)
+            if res is None:
                 res = {"model": name, "error": "process failed: " + " | ".join(
                     proc.stderr.strip().splitlines()[-3:])}
         except subprocess.TimeoutExpired:

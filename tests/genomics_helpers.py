@@ -1,6 +1,9 @@
-"""What tests/test_cli.py and tests/test_genomics.py share: the paths of
-the real genomics model and data among the shared fixtures
-(``../shared/fixtures`` next to the repository)."""
+"""What the genomics tests share: the paths of the real genomics model and
+data among the shared fixtures (``../shared/fixtures`` next to the
+repository), small genomes and peaks, and the store tests' CLI runs (the
+command, a subprocess environment, waiting for chunks to be done)."""
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -69,3 +72,50 @@ def dask_worker_processes(pid):
         if "spawn_main" in cmdline or server in parent:
             found.append(child)
     return found
+
+
+def random_peak_rows(sizes, count, seed=3):
+    """``count`` rows ``(chrom, start, end, summit)`` of 150-bp peaks at
+    random starts and summits (``np.random.RandomState(seed)``), every third
+    on chr2, the others on chr1 (``sizes`` names both)."""
+    import numpy as np
+    rng = np.random.RandomState(seed)
+    rows = []
+    for i in range(count):
+        chrom = "chr1" if i % 3 else "chr2"
+        start = int(rng.randint(100, sizes[chrom] - 250))
+        rows.append((chrom, start, start + 150, int(rng.randint(0, 150))))
+    return rows
+
+
+def contribs_argv(genome, peaks, out, *extra):
+    """``deeplift contribs`` of the demo model on ``genome``'s ``peaks``
+    into the store ``out``, then ``extra`` (a list of str for
+    deeplift.cli.main)."""
+    from deeplift.cli import DEMO_MODEL
+    return ["contribs", DEMO_MODEL, "--genome", str(genome), "--regions",
+            str(peaks), "--out", str(out)] + [str(a) for a in extra]
+
+
+def repo_env():
+    """os.environ with PYTHONPATH this checkout, for a subprocess."""
+    return dict(os.environ, PYTHONPATH=str(REPO))
+
+
+def done_count(path):
+    """The number of done chunks of the store at ``path`` (0 while it
+    cannot be opened yet)."""
+    from deeplift.genomics.store import ScoreStore
+    try:
+        return int(ScoreStore.open(path).done_mask().sum())
+    except Exception:
+        return 0
+
+
+def wait_for_chunks(path, proc, timeout, count=2, poll=0.05):
+    """Wait until the store at ``path`` has ``count`` done chunks, the
+    process ``proc`` has ended, or ``timeout`` seconds have passed."""
+    deadline = time.time() + timeout
+    while done_count(path) < count and proc.poll() is None \
+            and time.time() < deadline:
+        time.sleep(poll)

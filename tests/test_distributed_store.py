@@ -25,7 +25,10 @@ from deeplift.cli import DEMO_MODEL, main  # noqa: E402
 from deeplift.genomics import store as store_module  # noqa: E402
 from deeplift.genomics.store import (LOCK_NAME, ScoreStore,  # noqa: E402
                                      StoreError, StoreLock)
-from tests.genomics_helpers import REPO, write_genome, write_peaks  # noqa
+from tests.genomics_helpers import (REPO, contribs_argv,  # noqa: E402
+                                    done_count, random_peak_rows, repo_env,
+                                    wait_for_chunks, write_genome,
+                                    write_peaks)
 
 SIZES = {"chr1": 2400, "chr2": 900}
 COMMON = ["--reference", "dinuc-shuffle:3", "--task", "0,2",
@@ -38,13 +41,7 @@ def data(tmp_path_factory):
     """A genome, 16 peaks and the complete store of an in-process run."""
     tmp = tmp_path_factory.mktemp("dist")
     write_genome(tmp / "g.fa", SIZES, seed=2)
-    rng = np.random.RandomState(3)
-    rows = []
-    for i in range(16):
-        chrom = "chr1" if i % 3 else "chr2"
-        start = int(rng.randint(100, SIZES[chrom] - 250))
-        rows.append((chrom, start, start + 150, int(rng.randint(0, 150))))
-    peaks = write_peaks(tmp / "p.narrowPeak", rows)
+    peaks = write_peaks(tmp / "p.narrowPeak", random_peak_rows(SIZES, 16))
     data = {"genome": str(tmp / "g.fa"), "peaks": str(peaks),
             "ref": str(tmp / "ref.zarr")}
     assert main(argv(data, data["ref"])) == 0
@@ -52,8 +49,7 @@ def data(tmp_path_factory):
 
 
 def argv(data, out, *extra):
-    return ["contribs", DEMO_MODEL, "--genome", data["genome"], "--regions",
-            data["peaks"], "--out", str(out)] + COMMON + list(extra)
+    return contribs_argv(data["genome"], data["peaks"], out, *COMMON, *extra)
 
 
 def run(args, capfd):
@@ -63,9 +59,9 @@ def run(args, capfd):
 
 
 def cli(args, **kw):
-    env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen([sys.executable, "-m", "deeplift.cli"] +
-                            [str(a) for a in args], cwd=str(REPO), env=env,
+                            [str(a) for a in args], cwd=str(REPO),
+                            env=repo_env(),
                             text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, **kw)
 
@@ -77,13 +73,6 @@ def same_bytes(path, ref):
         if x.dtype != y.dtype or x.tobytes() != y.tobytes():
             return False
     return True
-
-
-def done_count(path):
-    try:
-        return int(ScoreStore.open(path).done_mask().sum())
-    except Exception:
-        return 0
 
 
 def dead_pid():
@@ -312,16 +301,12 @@ def test_no_worker_for_worker_timeout_exits_2_keeping_done_chunks(
     worker = subprocess.Popen(
         [sys.executable, "-m", "distributed.cli.dask_worker",
          "--scheduler-file", str(sched), "--nthreads", "1", "--no-nanny"],
-        env=dict(os.environ, PYTHONPATH=str(REPO)),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=repo_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out = tmp_path / "t.zarr"
     try:
         proc = cli(argv(data, out, "--scheduler-file", sched,
                         "--worker-timeout", "3"))
-        deadline = time.time() + 300
-        while done_count(out) < 2 and proc.poll() is None \
-                and time.time() < deadline:
-            time.sleep(0.05)
+        wait_for_chunks(out, proc, 300)
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         killed_at = done_count(out)

@@ -3,11 +3,9 @@ contribs --genome/--regions --out X.zarr), deeplift status and deeplift
 export; bit-identity across chunk sizes, the FASTA path and a resume after
 SIGKILL."""
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -18,8 +16,11 @@ pytest.importorskip("pyfaidx")
 from deeplift import genomics  # noqa: E402
 from deeplift.cli import DEMO_MODEL, main  # noqa: E402
 from deeplift.genomics.store import ScoreStore  # noqa: E402
-from tests.genomics_helpers import (REPO, dask_worker_processes,  # noqa
-                                     write_genome, write_peaks)
+from tests.genomics_helpers import (REPO, contribs_argv,  # noqa: E402
+                                     dask_worker_processes, done_count,
+                                     random_peak_rows, repo_env,
+                                     wait_for_chunks, write_genome,
+                                     write_peaks)
 
 SIZES = {"chr1": 2400, "chr2": 900}
 L = 200
@@ -39,19 +40,13 @@ def data(tmp_path_factory):
     and the store of one uninterrupted in-process run (chunk size 64)."""
     tmp = tmp_path_factory.mktemp("genome")
     seqs = write_genome(tmp / "g.fa", SIZES, seed=2)
-    rng = np.random.RandomState(3)
-    rows = []
-    for i in range(40):
-        chrom = "chr1" if i % 3 else "chr2"
-        start = int(rng.randint(100, SIZES[chrom] - 250))
-        rows.append((chrom, start, start + 150, int(rng.randint(0, 150))))
+    rows = random_peak_rows(SIZES, 40)
     rows[5] = ("chr1", 0, 60, 10)                 # off the start
     rows[17] = ("chr2", 850, 900, 40)             # off the end
     peaks = write_peaks(tmp / "p.narrowPeak", rows)
     ref = tmp / "ref.zarr"
-    status = main(["contribs", DEMO_MODEL, "--genome", str(tmp / "g.fa"),
-                   "--regions", str(peaks), "--out", str(ref),
-                   "--chunk-size", "64"] + COMMON)
+    status = main(contribs_argv(tmp / "g.fa", peaks, ref, "--chunk-size",
+                                "64", *COMMON))
     assert status == 0
     return {"tmp": tmp, "genome": str(tmp / "g.fa"), "peaks": str(peaks),
             "ref": str(ref), "seqs": seqs, "rows": rows}
@@ -94,9 +89,9 @@ def test_regions_store_equals_fasta_path_and_other_chunkings(data, capfd,
         table.chrom, table.start, table.end)] == [w[:3] for w in wins]
 
     # chunk size 7 (six chunks, one partial), same bytes
-    status, _, err = run(["contribs", DEMO_MODEL, "--genome", data["genome"],
-                          "--regions", data["peaks"], "--chunk-size", "7",
-                          "--out", tmp_path / "c7.zarr"] + COMMON, capfd)
+    status, _, err = run(contribs_argv(data["genome"], data["peaks"],
+                                       tmp_path / "c7.zarr", "--chunk-size",
+                                       "7", *COMMON), capfd)
     assert status == 0
     assert "2 of 40 regions run off their chromosome" in err
     assert_same_bytes(arrays(tmp_path / "c7.zarr"), ref)
@@ -127,8 +122,8 @@ def test_regions_store_equals_fasta_path_and_other_chunkings(data, capfd,
 
 def test_fingerprint_overwrite_and_status(data, capfd, tmp_path):
     out = tmp_path / "s.zarr"
-    base = ["contribs", DEMO_MODEL, "--genome", data["genome"], "--regions",
-            data["peaks"], "--out", out, "--chunk-size", "16"] + COMMON
+    base = contribs_argv(data["genome"], data["peaks"], out, "--chunk-size",
+                         "16", *COMMON)
     assert run(base, capfd)[0] == 0
     status, stdout, _ = run(base, capfd)            # nothing left to do
     assert status == 0 and "(0 scored now, 3 done before)" in stdout
@@ -160,9 +155,8 @@ def test_automatic_batch_size_is_resolved_into_the_fingerprint(
     driver (so workers and resumed runs use the same), not None."""
     from deeplift.genomics.scoring import ScoringPlan
     out = tmp_path / "auto.zarr"
-    argv = ["contribs", DEMO_MODEL, "--genome", data["genome"], "--regions",
-            data["peaks"], "--out", out, "--reference", "dinuc-shuffle:3",
-            "--quiet"]
+    argv = contribs_argv(data["genome"], data["peaks"], out, "--reference",
+                         "dinuc-shuffle:3", "--quiet")
     assert run(argv, capfd)[0] == 0
     chosen = ScoreStore.open(out).fingerprint["batch_size"]
     model = genomics.load_model(DEMO_MODEL, method="genomics_default")
@@ -173,13 +167,6 @@ def test_automatic_batch_size_is_resolved_into_the_fingerprint(
     assert status == 0 and "(0 scored now" in stdout
 
 
-def _done_count(path):
-    try:
-        return int(ScoreStore.open(path).done_mask().sum())
-    except Exception:
-        return 0
-
-
 @pytest.mark.slow
 def test_resume_after_sigkill_is_bit_identical(data, tmp_path):
     """Kill the CLI (SIGKILL) after some chunks are done, rerun the same
@@ -188,19 +175,15 @@ def test_resume_after_sigkill_is_bit_identical(data, tmp_path):
     out = tmp_path / "k.zarr"
     code = ("import sys; from deeplift.cli import main; "
             "rc = main(sys.argv[1:]); print('dask imported:', 'dask' in sys.modules); sys.exit(rc)")
-    argv = [sys.executable, "-c", code, "contribs", DEMO_MODEL, "--genome",
-            data["genome"], "--regions", data["peaks"], "--out", str(out),
-            "--chunk-size", "4"] + COMMON
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    argv = [sys.executable, "-c", code] + contribs_argv(
+        data["genome"], data["peaks"], out, "--chunk-size", "4", *COMMON)
+    env = repo_env()
     proc = subprocess.Popen(argv, cwd=str(REPO), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while _done_count(out) < 2 and proc.poll() is None \
-            and time.time() < deadline:
-        time.sleep(0.02)
+    wait_for_chunks(out, proc, 120, poll=0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done = _done_count(out)
+    done = done_count(out)
     assert 2 <= done < 10, "the run was not killed mid-way (%d done)" % done
     result = subprocess.run(argv, cwd=str(REPO), env=env, capture_output=True,
                             text=True, timeout=300)
@@ -360,20 +343,16 @@ def test_workers_2_with_a_worker_killed_is_bit_identical(data, tmp_path):
     pytest.importorskip("distributed")
     pytest.importorskip("psutil")
     out = tmp_path / "w.zarr"
-    argv = [sys.executable, "-m", "deeplift.cli", "contribs", DEMO_MODEL,
-            "--genome", data["genome"], "--regions", data["peaks"],
-            "--out", str(out), "--chunk-size", "4", "--workers", "2"] + COMMON
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(argv, cwd=str(REPO), env=env, text=True,
+    argv = [sys.executable, "-m", "deeplift.cli"] + contribs_argv(
+        data["genome"], data["peaks"], out, "--chunk-size", "4", "--workers",
+        "2", *COMMON)
+    proc = subprocess.Popen(argv, cwd=str(REPO), env=repo_env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 240
-    while _done_count(out) < 2 and proc.poll() is None \
-            and time.time() < deadline:
-        time.sleep(0.05)
+    wait_for_chunks(out, proc, 240)
     workers = dask_worker_processes(proc.pid)
     assert len(workers) == 2
     workers[0].kill()
-    killed_at = _done_count(out)
+    killed_at = done_count(out)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     assert killed_at < 10

@@ -8,12 +8,13 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
-from tests.genomics_helpers import REPO, write_genome, write_peaks
+from tests.genomics_helpers import (REPO, contribs_argv, done_count,
+                                    random_peak_rows, wait_for_chunks,
+                                    write_genome, write_peaks)
 
 
 def _slurm_state():
@@ -70,16 +71,9 @@ def data(tmp_path_factory):
     from deeplift.cli import DEMO_MODEL, main
     tmp = tmp_path_factory.mktemp("slurm")
     write_genome(tmp / "g.fa", SIZES, seed=2)
-    rng = np.random.RandomState(3)
-    rows = []
-    for i in range(24):
-        chrom = "chr1" if i % 3 else "chr2"
-        start = int(rng.randint(100, SIZES[chrom] - 250))
-        rows.append((chrom, start, start + 150, int(rng.randint(0, 150))))
-    peaks = write_peaks(tmp / "p.narrowPeak", rows)
+    peaks = write_peaks(tmp / "p.narrowPeak", random_peak_rows(SIZES, 24))
     ref = tmp / "ref.zarr"
-    assert main(["contribs", DEMO_MODEL, "--genome", str(tmp / "g.fa"),
-                 "--regions", str(peaks), "--out", str(ref)] + EXTRA) == 0
+    assert main(contribs_argv(tmp / "g.fa", peaks, ref, *EXTRA)) == 0
     return {"tmp": tmp, "model": DEMO_MODEL, "genome": str(tmp / "g.fa"),
             "peaks": str(peaks), "ref": str(ref)}
 
@@ -126,14 +120,6 @@ def assert_same_store(path, ref):
         assert got[name].tobytes() == want[name].tobytes(), name
 
 
-def _done(path):
-    from deeplift.genomics.store import ScoreStore
-    try:
-        return int(ScoreStore.open(path).done_mask().sum())
-    except Exception:
-        return 0
-
-
 def _my_jobs():
     out = subprocess.run(["squeue", "-h", "-o", "%i %j"], capture_output=True,
                          text=True, timeout=20).stdout
@@ -168,12 +154,9 @@ def test_worker_job_cancelled_mid_run_still_equals_in_process(data,
                                 cwd=str(tmp_path), env=environment(),
                                 text=True, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
-        deadline = time.time() + 400
-        while _done(out) < 2 and proc.poll() is None and \
-                time.time() < deadline:
-            time.sleep(0.1)
+        wait_for_chunks(out, proc, 400, poll=0.1)
         ours = sorted(set(_my_jobs()) - before)
-        cancelled_at = _done(out)
+        cancelled_at = done_count(out)
         assert len(ours) == 2, \
             "expected the recipe's 2 worker jobs: %s" % ours
         subprocess.run(["scancel", str(ours[0])], check=True, timeout=20)

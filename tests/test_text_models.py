@@ -35,7 +35,7 @@ from deeplift.conversion import kerasapi_conversion as kc
 from deeplift.conversion.errors import UnsupportedLayerError
 from deeplift.conversion.report import conversion_rows, keras_forward_check
 from deeplift.layers import Embedding, ShapeConstant, Unattributed
-from deeplift.layers.traced import TracedLayer
+from deeplift.layers.traced import LinearOp, TracedLayer
 from deeplift.tokens import score_tokens, embedding_layer_of
 from tests.layer_checks import restore_dtype_policy  # noqa: F401
 
@@ -350,3 +350,50 @@ def test_lookup_with_attributed_indices_is_refused():
     model = keras.Model(x, keras.layers.Flatten()(FloatIndexLookup()(x)))
     with pytest.raises(UnsupportedLayerError, match="carry attribution"):
         _convert(model, "Rescale")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_integer_ids_read_for_their_batch_size(dtype, tokens):
+    """int32 token ids given to the engine as they are (as keras_hub
+    DistilBERT's ``token_ids`` in scripts/sweep_zoo.py): inside
+    TokenAndPosition the lookup (an Embedding node) and the add of the
+    positions broadcast to the batch (a LinearOp that reads the batch size
+    from the ids port) both send zero multipliers to the int32 ids; they
+    add up (a float zero there failed with int32 + float), the ids get
+    int32 zeros, and the contributions equal those of the same ids given
+    as floats and sum to Keras' difference."""
+    from deeplift.graph import sweep_model
+    from deeplift.scoring import CONTRIBS, layer_output
+    model, tail, tp = build("token_position", dtype)
+    refs = np.full_like(tokens, 1)
+    e_x, e_ref = tp(tokens).numpy(), tp(refs).numpy()
+    seed = np.random.RandomState(7).randn(1, 2).astype(dtype)
+    delta = (seed * (_tail(tail, e_x, tokens).numpy()
+                     - _tail(tail, e_ref, tokens).numpy())).sum(1)
+    scale = np.abs(seed * _tail(tail, e_x, tokens).numpy()).sum(1).max()
+    for mode in ("Gradient", "Rescale", "RevealCancel"):
+        dl = _convert(model, mode)
+        ids_in, layer = dl.input_layers()[0], dl.layer("tok_pos")
+        # the path: a node of the traced layer reads the batch size from
+        # its int32 ids port, next to the lookup of those ids
+        inner = layer.inner_layers()
+        batch_readers = [l for l in inner if getattr(
+            getattr(l, "call", None), "batch_index", None) is not None]
+        assert any(isinstance(l, LinearOp) for l in batch_readers), mode
+        assert sum(isinstance(l, Embedding) for l in inner) == 1
+        contribs = {}
+        for ids, ref in ((tokens, refs), (tokens.astype(dtype),
+                                          refs.astype(dtype))):
+            states, mxts = sweep_model(dl, [ids], [ref], seed)
+            pos, neg = mxts[id(ids_in)]
+            assert pos.dtype == neg.dtype == ids.dtype
+            assert pos.shape == neg.shape == ids.shape
+            assert not np.any(pos.numpy()) and not np.any(neg.numpy())
+            contribs[ids.dtype.name] = layer_output(
+                CONTRIBS, states[id(layer)], mxts[id(layer)]).numpy()
+        # the same ids as int32 or as floats: the same numbers
+        np.testing.assert_array_equal(contribs["int32"], contribs[dtype])
+        if mode != "Gradient":
+            np.testing.assert_allclose(
+                contribs["int32"].reshape(N, -1).sum(1) / scale,
+                delta / scale, rtol=0, atol=SUM_TOL[dtype], err_msg=mode)

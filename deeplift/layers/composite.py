@@ -20,7 +20,7 @@ from deeplift.graph import topological_order, forward_sweep, backward_sweep
 from deeplift.layers.core import (Input, Node, SingleInputMixin,
                                   ListInputMixin, StructuralLayer,
                                   NonlinearMxtsMode, check_mode,
-                                  as_float_array)
+                                  as_float_array, zero_multipliers)
 from deeplift.rules.ops import scaled_contribs, scaled_multipliers
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class Composite(SingleInputMixin, Node):
                               self._out, pos_mxts, override=override,
                               neg_seed=neg_mxts)
         if id(self._port) not in mxts:
-            zeros = tf.zeros_like(state.input.act)
+            zeros = zero_multipliers(state.input.act)
             return [(zeros, zeros)]
         return [mxts[id(self._port)]]
 
@@ -234,5 +234,5 @@ class Zeros(SingleInputMixin, StructuralLayer):
         return (None,) + self.shape
 
     def backward(self, state, pos_mxts, neg_mxts):
-        zeros = tf.zeros_like(state.input.act)
+        zeros = zero_multipliers(state.input.act)
         return [(zeros, zeros)]

@@ -39,6 +39,11 @@ def as_float_array(value):
     return array
 
 
+def zero_multipliers(x, scalar=False):
+    """Zeros in ``x``'s own dtype (int ids get int zeros) and shape (a scalar if ``scalar``)."""
+    return tf.zeros((), x.dtype) if scalar else tf.zeros_like(x)
+
+
 def captured(layer, key, array, dtype):
     """``array`` as an eager tensor of ``dtype``, made once per layer, key
     and dtype (outside any trace, via ``tf.init_scope``): traced functions

@@ -2,7 +2,8 @@
 import numpy as np
 import tensorflow as tf
 
-from deeplift.layers.core import SingleInputMixin, Node, as_float_array
+from deeplift.layers.core import (SingleInputMixin, Node, as_float_array,
+                                  zero_multipliers)
 
 
 class Embedding(SingleInputMixin, Node):
@@ -68,5 +69,5 @@ class Embedding(SingleInputMixin, Node):
         return tuple(input_shapes[0]) + (int(self.embeddings.shape[1]),)
 
     def backward(self, state, pos_mxts, neg_mxts):
-        zeros = tf.zeros_like(state.input.act)
+        zeros = zero_multipliers(state.input.act)
         return [(zeros, zeros)]

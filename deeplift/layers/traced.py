@@ -49,7 +49,7 @@ from deeplift.layers.arithmetic import Reduce
 from deeplift.layers.composite import Composite, Port
 from deeplift.layers.core import (ListInputMixin, SingleInputMixin, Node,
                                   NonlinearMxtsMode, MaxPoolDeepLiftMode,
-                                  check_mode, captured)
+                                  check_mode, captured, zero_multipliers)
 from deeplift.layers.merge import (Subtract, GRADIENT_LIKE_MODES,
                                    unbroadcast)
 from deeplift.layers.pooling import MaxPoolMixin
@@ -292,12 +292,10 @@ class LinearOp(ListInputMixin, _OpNode):
                 full[i] = y
             return fn(full)
         grads = vjp(data_fn, [xs[i] for i in keep], output_gradient)
-        # (an integer input, e.g. token ids read for their batch size, keeps
-        # its dtype, as the zero multipliers of Embedding / Unattributed
-        # nodes do, so the increments of one input add up)
-        dtype = xs[batch].dtype
-        out = [tf.zeros((), dtype if not dtype.is_floating
-                        else output_gradient.dtype)] * len(xs)
+        # (in the input's dtype, as every node's zero multipliers: integer
+        # token ids read for their batch size get integer zeros, which add
+        # up with their lookup's)
+        out = [zero_multipliers(xs[batch], scalar=True)] * len(xs)
         for i, g in zip(keep, grads):
             out[i] = g
         return out
@@ -447,7 +445,7 @@ class ElementwiseShapley(ListInputMixin, _OpNode):
             inc = unbroadcast(inc, s.act)
             out.append((inc, inc))
         for s in state.inputs[len(out):]:
-            zeros = tf.zeros_like(s.act)
+            zeros = zero_multipliers(s.act)
             out.append((zeros, zeros))
         return out
 
@@ -727,7 +725,7 @@ class TracedLayer(ListInputMixin, Node):
                         neg, tf.shape(s.act))
                 out.append((pos, neg))
             else:
-                zeros = tf.zeros_like(s.act)
+                zeros = zero_multipliers(s.act)
                 out.append((zeros, zeros))
         return out
 

@@ -20,7 +20,7 @@ Both send zero multipliers back to their inputs.
 """
 import tensorflow as tf
 
-from deeplift.layers.core import ListInputMixin, Node
+from deeplift.layers.core import ListInputMixin, Node, zero_multipliers
 
 
 def _float_dtype(xs, default=tf.float32):
@@ -45,7 +45,7 @@ class _NoAttribution(ListInputMixin, Node):
     def backward(self, state, pos_mxts, neg_mxts):
         out = []
         for s in state.inputs:
-            zeros = tf.zeros_like(s.act)
+            zeros = zero_multipliers(s.act)
             out.append((zeros, zeros))
         return out
 
