@@ -202,6 +202,41 @@ def _start_method(kernels):
     return "forkserver" if same else "spawn"
 
 
+#: the size (bytes) above which glibc's malloc maps memory instead of using
+#: its heap that :func:`keep_large_blocks_on_the_heap` sets: the most glibc
+#: accepts on 64-bit systems, where its adaptive rule would also end up
+MMAP_THRESHOLD = 32 * 1024 * 1024
+_M_MMAP_THRESHOLD = -3          # glibc's mallopt parameter number
+
+
+def keep_large_blocks_on_the_heap(environ=None):
+    """Undo a cost of ``MALLOC_TRIM_THRESHOLD_`` in a worker process.
+
+    Dask's nannies set ``MALLOC_TRIM_THRESHOLD_`` before they start a
+    worker (so that freed memory goes back to the system).  With it set,
+    glibc stops adapting the size above which ``malloc`` maps memory, so
+    every block over 128 KiB (each batch's activations) is mapped and
+    unmapped again on every use: that made deeplift's spawned workers
+    spend 5x the system time and about 40% more wall time per chunk
+    (``bench/RESULTS_workers.md``).  This raises that size to
+    :data:`MMAP_THRESHOLD`, as glibc's own rule would; freed memory is
+    still trimmed.  Does nothing unless ``MALLOC_TRIM_THRESHOLD_`` is in
+    ``environ`` (default ``os.environ``) and ``MALLOC_MMAP_THRESHOLD_`` is
+    not, or where the C library has no ``mallopt`` (not glibc).  Returns
+    True when it changed the setting."""
+    environ = os.environ if environ is None else environ
+    if "MALLOC_TRIM_THRESHOLD_" not in environ or \
+            "MALLOC_MMAP_THRESHOLD_" in environ:
+        return False
+    import ctypes
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
 def _set_tf_threads(threads):
     """Give TensorFlow ``threads`` intra-op threads (before it starts)."""
     if not threads:
@@ -246,8 +281,16 @@ def _worker_plugin_class():
             # TensorFlow reads TF_XLA_FLAGS at its first XLA compilation,
             # which is later (the first chunk)
             use_xla_cache()
+            self.heap_kept = keep_large_blocks_on_the_heap()
             self.lock = threading.Lock()
             self.address = getattr(worker, "address", "?")
+            if not self.threads:
+                # a running cluster: TensorFlow gets the worker's share of
+                # the machine as Dask counts it, its task threads
+                # (--nthreads; Dask's nannies set OMP_NUM_THREADS=1 too),
+                # not every core of the host for each of its workers
+                state = getattr(worker, "state", None)
+                self.threads = getattr(state, "nthreads", None)
 
         def get_runner(self):
             """The worker's ChunkRunner, made by the first task that asks
@@ -402,7 +445,8 @@ def run_chunks(spec, pending, runner_class, report=None, workers=None,
     ``connection``: a :class:`Connection` from :func:`connect` (left open),
     else one is made from ``workers`` / ``scheduler`` / ``scheduler_file``
     and closed.  ``threads``: TensorFlow threads per worker (default: the
-    cores divided by the local workers; unchanged for a running cluster).
+    cores divided by the local workers; on a running cluster, each
+    worker's Dask threads, ``dask worker --nthreads``).
     ``worker_timeout``: seconds without any worker before giving up (0 or
     None: wait forever).  ``kernels``: the store's
     ``deeplift.genomics.store.current_kernels``, which every worker

@@ -394,6 +394,23 @@ def test_local_workers_start_with_tensorflow_when_kernels_match(
     assert distributed._start_method(mine) == "spawn"
 
 
+def test_large_blocks_stay_on_the_heap_only_under_a_trim_threshold():
+    """Dask's nannies set MALLOC_TRIM_THRESHOLD_, which freezes glibc's
+    mmap threshold at 128 KiB; workers raise it (and only then)."""
+    from deeplift.distributed import keep_large_blocks_on_the_heap
+    assert keep_large_blocks_on_the_heap({}) is False
+    assert keep_large_blocks_on_the_heap(
+        {"MALLOC_TRIM_THRESHOLD_": "65536",
+         "MALLOC_MMAP_THRESHOLD_": "131072"}) is False   # the user's own
+    import ctypes
+    try:
+        ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        pytest.skip("no mallopt in this C library (not glibc)")
+    assert keep_large_blocks_on_the_heap(
+        {"MALLOC_TRIM_THRESHOLD_": "65536"}) is True
+
+
 def _worker_start_state():
     import psutil
     from deeplift.genomics.store import current_kernels
@@ -401,6 +418,33 @@ def _worker_start_state():
     parent = " ".join(psutil.Process().parent().cmdline())
     return {"tensorflow_at_start": started_with, "kernels": current_kernels(),
             "parent_is_fork_server": "forkserver" in parent}
+
+
+@pytest.mark.slow   # Dask workers in subprocesses: 15-50 s
+def test_running_cluster_workers_get_their_dask_threads_and_heap(tmp_path):
+    """On a cluster deeplift did not start, TensorFlow gets each worker's
+    Dask threads (not every core per worker), and a worker spawned under
+    Dask's MALLOC_TRIM_THRESHOLD_ keeps large blocks on the heap."""
+    distributed_ = pytest.importorskip("distributed")
+    from deeplift import distributed
+    from deeplift.genomics.jobs import ChunkRunner, JobSpec
+    spec = JobSpec(model=DEMO_MODEL, store=str(tmp_path / "none.zarr"),
+                   source=("fasta", {}), num=1, length=200, model_key="k")
+    with distributed_.LocalCluster(n_workers=1, threads_per_worker=1,
+                                   processes=True, dashboard_address=":0",
+                                   silence_logs=50) as cluster, \
+            distributed_.Client(cluster) as client:
+        plugin = distributed._worker_plugin_class()(spec, None, ChunkRunner)
+        client.register_plugin(plugin, name=plugin.name)
+        (state,) = client.run(_plugin_settings, plugin.name).values()
+    import ctypes
+    glibc = hasattr(ctypes.CDLL(None), "mallopt")
+    assert state == {"threads": 1, "heap_kept": glibc}
+
+
+def _plugin_settings(plugin_name, dask_worker):
+    plugin = dask_worker.plugins[plugin_name]
+    return {"threads": plugin.threads, "heap_kept": plugin.heap_kept}
 
 
 def _worker_state(plugin_name, dask_worker):
