@@ -476,16 +476,130 @@ class _Function(object):
         return self.fn(xs[0])
 
 
+#: modes whose multipliers through the softmax's inner exp and log are their
+#: derivatives at the actual logits (GuidedBackprop also masks by sign);
+#: their product is formed in the input's own frame (see SoftmaxOp)
+_AT_ACTUAL_MODES = frozenset([NonlinearMxtsMode.Gradient,
+                              NonlinearMxtsMode.GuidedBackprop])
+
+#: why a traced softmax refuses DeconvNet (also raised by the tracer)
+SOFTMAX_DECONVNET_ERROR = (
+    "DeconvNet has no rule through a softmax (%s): DeconvNet applies each "
+    "nonlinearity to the multipliers themselves (a ReLU's rule: relu of the "
+    "backward signal), which for the softmax's exp and log of a sum of "
+    "multipliers means nothing (exp(0) = 1, the log of a negative sum is "
+    "NaN). Choose GuidedBackprop, Gradient or Rescale for this layer "
+    "(layer_overrides={<layer name>: {'nonlinear_mxts_mode': ...}}) or "
+    "score a target before the softmax")
+
+
+def _row_max(z, axis):
+    """The maximum of ``z`` along ``axis`` (kept); 0 where it is not
+    finite (a row of -inf), so that ``z - max`` stays -inf there."""
+    m = tf.reduce_max(z, axis=axis, keepdims=True)
+    return tf.where(tf.math.is_finite(m), m, tf.zeros_like(m))
+
+
+class _AtActualMixin(object):
+    """Under the modes of ``_AT_ACTUAL_MODES`` the multiplier factor is
+    ``paired_derivative(state)`` (the derivative at the actual input times
+    a per-row factor that the paired node cancels, see
+    :class:`SoftmaxOp`), with GuidedBackprop's mask on the sign of the
+    incoming multipliers; other modes keep the activation's rule."""
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        mode = self.nonlinear_mxts_mode
+        if mode not in _AT_ACTUAL_MODES:
+            return super(_AtActualMixin, self).backward(state, pos_mxts,
+                                                        neg_mxts)
+        scale = self.paired_derivative(state)
+        if mode == NonlinearMxtsMode.GuidedBackprop:
+            # (as rules.activation.guided_backprop_rule)
+            scale = scale * tf.cast(pos_mxts > 0, pos_mxts.dtype)
+        pos = scale * pos_mxts
+        return [(pos, pos if neg_mxts is pos_mxts else scale * neg_mxts)]
+
+
+class _SoftmaxExp(_AtActualMixin, ElementwiseOp):
+    """``exp(z)`` of the shifted logits ``z`` (the port) inside
+    :class:`SoftmaxOp`; ``axis``: the softmax axis.  Its derivative at the
+    actual logits is taken in the input's own frame, ``exp(z - max z)``
+    (the paired :class:`_SoftmaxLog` divides by ``exp(max z)``)."""
+
+    def __init__(self, axis, **kwargs):
+        super(_SoftmaxExp, self).__init__(_Function(tf.exp, tf.exp), "Exp",
+                                          **kwargs)
+        self.axis = int(axis)
+
+    def paired_derivative(self, state):
+        """``exp(z - max z)`` at the actual ``z`` (``state.act`` itself,
+        bit for bit, where every row's max is 0)."""
+        z = state.input.act
+        m = _row_max(z, self.axis)
+        return tf.cond(tf.reduce_any(tf.not_equal(m, 0)),
+                       lambda: tf.exp(z - m), lambda: state.act)
+
+
+class _SoftmaxLog(_AtActualMixin, ListInputMixin, ElementwiseOp):
+    """``L = log(S)`` of the sum ``S = sum(exp(z))`` inside
+    :class:`SoftmaxOp`, computed in log space where ``S`` underflows.
+
+    Inputs: ``[S, z]`` (the sum node and the shifted logits); ``S`` is its
+    input for every rule (contributions and multipliers go to it only),
+    ``z`` gives the value where ``S`` is below the smallest normal number
+    of its dtype (0 or subnormal, so ``log(S)`` is -inf or has lost
+    digits): there ``L = m + log(sum(exp(z - m)))`` with ``m = max z``.
+    Elsewhere ``L = log(S)`` bit for bit as before.  Computed for the
+    actual logits and for the reference separately (each on its own
+    values).  Under the modes of ``_AT_ACTUAL_MODES`` its derivative is
+    taken in the input's own frame, ``1 / sum(exp(z - max z))`` (paired
+    with :class:`_SoftmaxExp`)."""
+
+    min_inputs = max_inputs = 2
+
+    def __init__(self, axis, **kwargs):
+        super(_SoftmaxLog, self).__init__(
+            _Function(tf.math.log, tf.math.reciprocal), "Log", **kwargs)
+        self.axis = int(axis)
+
+    def forward(self, xs):
+        """``log(S)``; log space on the rows where ``S`` underflows."""
+        total, z = xs
+        tiny = np.finfo(total.dtype.as_numpy_dtype).tiny
+        small = total < tiny
+
+        def log_space():
+            m = _row_max(z, self.axis)
+            lse = m + tf.math.log(tf.reduce_sum(tf.exp(z - m),
+                                                axis=self.axis,
+                                                keepdims=True))
+            return tf.where(small, lse, tf.math.log(total))
+        return tf.cond(tf.reduce_any(small), log_space,
+                       lambda: tf.math.log(total))
+
+    def paired_derivative(self, state):
+        """``1 / sum(exp(z - max z))`` at the actual ``z`` (``1 / S``
+        itself, bit for bit, where every row's max is 0)."""
+        total, z = state.inputs[0].act, state.inputs[1].act
+        m = _row_max(z, self.axis)
+        return tf.cond(
+            tf.reduce_any(tf.not_equal(m, 0)),
+            lambda: tf.math.reciprocal(tf.reduce_sum(
+                tf.exp(z - m), axis=self.axis, keepdims=True)),
+            lambda: tf.math.reciprocal(total))
+
+
 class SoftmaxOp(Composite):
     """Softmax (``log=False``) or log-softmax (``log=True``) over ``axis``
     (the last by default; any non-batch axis, as the tracer maps
     TensorFlow's transpose / softmax / transpose of ``softmax(x, axis=k)``
     to one node without the transposes), exact: with ``s`` the largest
     logit of the row in the input and in its reference (one constant for
-    both, so it cancels), ``e = exp(x - s)``, ``S = sum(e)`` (along the
-    axis), log-softmax ``= (x - s) - log(S)`` and softmax ``=
-    exp(log-softmax)``.  The exponentials and the logarithm
-    follow ``nonlinear_mxts_mode`` (Rescale under RevealCancel, below).
+    both, so it cancels), ``z = x - s``, ``e = exp(z)``, ``S = sum(e)``
+    (along the axis), ``L = log(S)``, log-softmax ``= z - L`` and softmax
+    ``= exp(log-softmax)``.  The exponentials and the logarithm follow
+    ``nonlinear_mxts_mode`` (Rescale under RevealCancel, below; DeconvNet
+    raises a ValueError: it has no meaning here).
 
     This is the split of ``y = e * (1/S)`` in log space that tangermeme
     1.6 uses (``tests/test_tangermeme_twin.py``).  The Shapley split of
@@ -494,6 +608,57 @@ class SoftmaxOp(Composite):
     input's, ``1/S0`` is huge and the two terms cancel, giving scores of
     1e13 that sum to the difference only in exact arithmetic; in log space
     every factor is bounded (``Δy/Δlog y`` lies between ``y`` and ``y0``).
+
+    Range (``n`` terms per row; ``tiny``: the dtype's smallest normal
+    number).  The common shift is the common factor ``exp(-s)`` of
+    every exponential: ``z, z0 <= 0`` with one of them 0, so ``e, e0`` lie
+    in [0, 1], ``S, S0`` in [0, n] and ``max(S, S0) >= 1``: nothing
+    overflows.  The side whose logits lie more than ~87 (float32; ~708
+    float64) below ``s`` underflows: its ``S`` is 0 or subnormal and
+    ``log(S)`` -inf (NaN scores) or short of digits.  There ``L`` is
+    taken in log space, ``m + log(sum(exp(z - m)))`` with ``m = max z``
+    (:class:`_SoftmaxLog`, for the input and the reference separately);
+    where ``S >= tiny`` it is ``log(S)`` bit for bit, so every case that
+    was finite keeps its numbers.  With ``L`` finite the Rescale
+    multipliers are the same formulas and stay bounded:
+
+    * exp: ``(e_i - e0_i) / (z_i - z0_i)``, between ``e_i`` and ``e0_i``:
+      in [0, 1];
+    * log: ``(L - L0) / (S - S0) = 1/ξ`` for a ``ξ`` between ``S0`` and
+      ``S``; as ``max(S, S0) >= 1``, ``|S - S0| >= 1/2`` unless both are
+      above 1/2, so it is at most ``2 max(1, |L - L0|)`` and at least
+      ``1/n``.  An underflowed ``S0`` (or ``S``) is below ``tiny`` while
+      the other is >= 1, so ``S - S0`` is the other to the dtype's
+      precision;
+    * their product along the chain, ``exp -> sum -> log``, is at most
+      ``2 max(1, |L - L0|)``: no intermediate overflows; as the secant
+      of exp is at least ``max(e_i, e0_i) / (1 + |Δz_i|)``, it underflows
+      only where ``e_i`` and ``e0_i`` are both below ~``n·tiny·(1 +
+      |Δz_i|)``: the contribution through ``L`` lost there is some
+      ``tiny`` times ``|Δz_i|·|L - L0|``, far below any output's
+      precision;
+    * the outer exp: ``(y_i - y0_i) / (l_i - l0_i)``, in [0, 1] (the
+      log-softmax ``l = z - L <= 0``).
+
+    The secant of log could be written from ``L, L0`` alone, ``(L - L0) /
+    (exp(L) - exp(L0))`` with the common factor ``exp(-max(L, L0))`` and
+    ``expm1``: in this frame ``max(L, L0)`` is already in [0, log n], so
+    the factor is 1 and the only gain would be rounding where ``S ~ S0``,
+    at the cost of Rescale's identity ``multiplier * Δin == Δout`` on the
+    computed values (which keeps the contributions summing to the
+    difference); the formula is kept.
+
+    Under the gradient-like modes (Gradient, GuidedBackprop) the factors
+    are derivatives at the actual logits, ``1/S`` and ``e_i``: their
+    product ``e_i / S`` (the softmax) is NaN (``inf·0``) when the
+    *reference* holds the common maximum ~87 above the input's, and
+    already wrong where ``e_i`` underflows and ``S`` does not.  They are
+    formed in the input's own frame, ``1 / sum(exp(z - m))`` and ``exp(z_i
+    - m)`` (``m = max z`` of the input; the factor ``exp(m)`` cancels, as
+    the exp's only consumer is the sum and the sum's the log), both in
+    [0, 1]; where ``m = 0`` (the input holds the maximum) they are the
+    former factors bit for bit.  GuidedBackprop's masks see only signs,
+    which positive factors keep.
 
     Under RevealCancel the inner exponentials and logarithm use Rescale
     (the softmax is exact under either): RevealCancel would evaluate them at
@@ -520,17 +685,21 @@ class SoftmaxOp(Composite):
 
     def build_inner(self, port):
         """exp -> sum -> log -> difference (log-softmax), then exp
-        (softmax), from ``port``; returns the output node."""
+        (softmax), from ``port``; returns the output node.  DeconvNet
+        raises a ValueError (:data:`SOFTMAX_DECONVNET_ERROR`)."""
         mode = self.nonlinear_mxts_mode
+        if mode == NonlinearMxtsMode.DeconvNet:
+            raise ValueError(SOFTMAX_DECONVNET_ERROR
+                             % ("traced softmax %r" % self.name))
         if mode == NonlinearMxtsMode.RevealCancel:
             mode = NonlinearMxtsMode.Rescale   # see the class docstring
-        e = self.add("exp", ElementwiseOp(_Function(tf.exp, tf.exp), "Exp",
-                                          nonlinear_mxts_mode=mode), port)
-        total = self.add("sum", Reduce(axis=self._axis(len(
-            port.get_shape())), op="sum", keepdims=True), e)
-        log = self.add("log", ElementwiseOp(
-            _Function(tf.math.log, tf.math.reciprocal), "Log",
-            nonlinear_mxts_mode=mode), total)
+        axis = self._axis(len(port.get_shape()))
+        e = self.add("exp", _SoftmaxExp(axis, nonlinear_mxts_mode=mode),
+                     port)
+        total = self.add("sum", Reduce(axis=axis, op="sum", keepdims=True),
+                         e)
+        log = self.add("log", _SoftmaxLog(axis, nonlinear_mxts_mode=mode),
+                       [total, port])
         log_softmax = self.add("log_softmax", Subtract(), [port, log])
         if self.log:
             return log_softmax
