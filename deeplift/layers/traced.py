@@ -488,9 +488,8 @@ SOFTMAX_DECONVNET_ERROR = (
     "nonlinearity to the multipliers themselves (a ReLU's rule: relu of the "
     "backward signal), which for the softmax's exp and log of a sum of "
     "multipliers means nothing (exp(0) = 1, the log of a negative sum is "
-    "NaN). Choose GuidedBackprop, Gradient or Rescale for this layer "
-    "(layer_overrides={<layer name>: {'nonlinear_mxts_mode': ...}}) or "
-    "score a target before the softmax")
+    "NaN). Choose GuidedBackprop, Gradient or Rescale for this layer: "
+    "layer_overrides={<layer name>: {'nonlinear_mxts_mode': ...}}")
 
 
 def _row_max(z, axis):
@@ -524,7 +523,8 @@ class _SoftmaxExp(_AtActualMixin, ElementwiseOp):
     """``exp(z)`` of the shifted logits ``z`` (the port) inside
     :class:`SoftmaxOp`; ``axis``: the softmax axis.  Its derivative at the
     actual logits is taken in the input's own frame, ``exp(z - max z)``
-    (the paired :class:`_SoftmaxLog` divides by ``exp(max z)``)."""
+    (``e`` divided by ``exp(max z)``, by which the paired
+    :class:`_SoftmaxLog` multiplies its own)."""
 
     def __init__(self, axis, **kwargs):
         super(_SoftmaxExp, self).__init__(_Function(tf.exp, tf.exp), "Exp",
