@@ -478,7 +478,8 @@ class _Function(object):
 
 #: modes whose multipliers through the softmax's inner exp and log are their
 #: derivatives at the actual logits (GuidedBackprop also masks by sign);
-#: their product is formed in the input's own frame (see SoftmaxOp)
+#: formed in the input's own frame where the reference holds the common
+#: maximum (see SoftmaxOp)
 _AT_ACTUAL_MODES = frozenset([NonlinearMxtsMode.Gradient,
                               NonlinearMxtsMode.GuidedBackprop])
 
@@ -499,19 +500,46 @@ def _row_max(z, axis):
     return tf.where(tf.math.is_finite(m), m, tf.zeros_like(m))
 
 
+def _own_frame(port, axis):
+    """The actual logits less their own row maximum, ``u = x - max x``,
+    from the unshifted logits :meth:`SoftmaxOp.inner_states` leaves in the
+    port state's cache (``"logits"``): one rounding, as in the input's own
+    softmax (from the shifted ``z = x - s`` it would carry the rounding of
+    ``x - s``, ~2^-24 |s|, whatever the input).  Cached there."""
+    if "own_frame" not in port.cache:
+        x = port.cache["logits"]
+        port.cache["own_frame"] = x - _row_max(x, axis)
+    return port.cache["own_frame"]
+
+
 class _AtActualMixin(object):
-    """Under the modes of ``_AT_ACTUAL_MODES`` the multiplier factor is
-    ``paired_derivative(state)`` (the derivative at the actual input times
-    a per-row factor that the paired node cancels, see
-    :class:`SoftmaxOp`), with GuidedBackprop's mask on the sign of the
-    incoming multipliers; other modes keep the activation's rule."""
+    """An exp or log of :class:`SoftmaxOp`'s chain; its last input is the
+    composite's port (the logits: no rule reaches it through this node).
+
+    Under the modes of ``_AT_ACTUAL_MODES`` the multiplier factor is the
+    node's derivative at its actual input (as
+    :mod:`deeplift.rules.activation`'s rules, GuidedBackprop's mask on the
+    sign of the incoming multipliers included), except on the rows where
+    the reference holds the common maximum (the port state's
+    ``"ref_higher"``): there it is ``own_frame_derivative(port)``, the
+    same chain's factor in the input's own frame.  Other modes keep the
+    activation's rule."""
 
     def backward(self, state, pos_mxts, neg_mxts):
         mode = self.nonlinear_mxts_mode
         if mode not in _AT_ACTUAL_MODES:
             return super(_AtActualMixin, self).backward(state, pos_mxts,
                                                         neg_mxts)
-        scale = self.paired_derivative(state)
+        port = state.inputs[-1]
+        higher = port.cache.get("ref_higher")
+        if higher is None:   # (swept without SoftmaxOp.inner_states)
+            scale = self.gradient(state.input.act)
+        else:
+            scale = tf.cond(
+                tf.reduce_any(higher),
+                lambda: tf.where(higher, self.own_frame_derivative(port),
+                                 self.gradient(state.input.act)),
+                lambda: self.gradient(state.input.act))
         if mode == NonlinearMxtsMode.GuidedBackprop:
             # (as rules.activation.guided_backprop_rule)
             scale = scale * tf.cast(pos_mxts > 0, pos_mxts.dtype)
@@ -520,40 +548,33 @@ class _AtActualMixin(object):
 
 
 class _SoftmaxExp(_AtActualMixin, ElementwiseOp):
-    """``exp(z)`` of the shifted logits ``z`` (the port) inside
-    :class:`SoftmaxOp`; ``axis``: the softmax axis.  Its derivative at the
-    actual logits is taken in the input's own frame, ``exp(z - max z)``
-    (``e`` divided by ``exp(max z)``, by which the paired
-    :class:`_SoftmaxLog` multiplies its own)."""
+    """``e = exp(z)`` of the shifted logits ``z`` (its one input, the
+    port) inside :class:`SoftmaxOp`; ``axis``: the softmax axis.  Its
+    factor in the input's own frame: ``exp(u)`` (``e`` divided by
+    ``exp(max z)``, by which :class:`_SoftmaxLog` multiplies its own)."""
 
     def __init__(self, axis, **kwargs):
         super(_SoftmaxExp, self).__init__(_Function(tf.exp, tf.exp), "Exp",
                                           **kwargs)
         self.axis = int(axis)
 
-    def paired_derivative(self, state):
-        """``exp(z - max z)`` at the actual ``z`` (``state.act`` itself,
-        bit for bit, where every row's max is 0)."""
-        z = state.input.act
-        m = _row_max(z, self.axis)
-        return tf.cond(tf.reduce_any(tf.not_equal(m, 0)),
-                       lambda: tf.exp(z - m), lambda: state.act)
+    def own_frame_derivative(self, port):
+        """``exp(u)``, ``u`` the logits less their row maximum."""
+        return tf.exp(_own_frame(port, self.axis))
 
 
 class _SoftmaxLog(_AtActualMixin, ListInputMixin, ElementwiseOp):
     """``L = log(S)`` of the sum ``S = sum(exp(z))`` inside
     :class:`SoftmaxOp`, computed in log space where ``S`` underflows.
 
-    Inputs: ``[S, z]`` (the sum node and the shifted logits); ``S`` is its
-    input for every rule (contributions and multipliers go to it only),
-    ``z`` gives the value where ``S`` is below the smallest normal number
-    of its dtype (0 or subnormal, so ``log(S)`` is -inf or has lost
-    digits): there ``L = m + log(sum(exp(z - m)))`` with ``m = max z``.
-    Elsewhere ``L = log(S)`` bit for bit as before.  Computed for the
-    actual logits and for the reference separately (each on its own
-    values).  Under the modes of ``_AT_ACTUAL_MODES`` its derivative is
-    taken in the input's own frame, ``1 / sum(exp(z - max z))`` (paired
-    with :class:`_SoftmaxExp`)."""
+    Inputs: ``[S, z]`` (the sum node and the port); ``S`` is its input for
+    every rule (contributions and multipliers go to it only), ``z`` gives
+    the value where ``S`` is below the smallest normal number of its
+    dtype (0 or subnormal, so ``log(S)`` is -inf or has lost digits):
+    there ``L = m + log(sum(exp(z - m)))`` with ``m = max z``.  Elsewhere
+    ``L = log(S)`` bit for bit as before.  Computed for the actual logits
+    and for the reference separately (each on its own values).  Its
+    factor in the input's own frame: ``1 / sum(exp(u))``."""
 
     min_inputs = max_inputs = 2
 
@@ -577,16 +598,34 @@ class _SoftmaxLog(_AtActualMixin, ListInputMixin, ElementwiseOp):
         return tf.cond(tf.reduce_any(small), log_space,
                        lambda: tf.math.log(total))
 
-    def paired_derivative(self, state):
-        """``1 / sum(exp(z - max z))`` at the actual ``z`` (``1 / S``
-        itself, bit for bit, where every row's max is 0)."""
-        total, z = state.inputs[0].act, state.inputs[1].act
-        m = _row_max(z, self.axis)
-        return tf.cond(
-            tf.reduce_any(tf.not_equal(m, 0)),
-            lambda: tf.math.reciprocal(tf.reduce_sum(
-                tf.exp(z - m), axis=self.axis, keepdims=True)),
-            lambda: tf.math.reciprocal(total))
+    def own_frame_derivative(self, port):
+        """``1 / sum(exp(u))`` (in [1/n, 1])."""
+        return tf.math.reciprocal(tf.reduce_sum(
+            tf.exp(_own_frame(port, self.axis)), axis=self.axis,
+            keepdims=True))
+
+
+class _SoftmaxOut(_AtActualMixin, ListInputMixin, ElementwiseOp):
+    """``y = exp(l)`` of the log-softmax ``l`` inside :class:`SoftmaxOp`
+    (inputs ``[l, z]``: the log-softmax node and the port, which only
+    gives the cache).  Its factor in the input's own frame: the softmax of
+    the input as the composite's forward computes it (the port state's
+    ``"softmax"``), not ``exp(z - L)``, whose ``z`` and ``L`` both carry
+    the rounding of ``x - s``."""
+
+    min_inputs = max_inputs = 2
+
+    def __init__(self, **kwargs):
+        super(_SoftmaxOut, self).__init__(_Function(tf.exp, tf.exp), "Exp",
+                                          **kwargs)
+
+    def forward(self, xs):
+        """``exp(l)``."""
+        return tf.exp(xs[0])
+
+    def own_frame_derivative(self, port):
+        """The input's softmax."""
+        return port.cache["softmax"]
 
 
 class SoftmaxOp(Composite):
@@ -646,19 +685,26 @@ class SoftmaxOp(Composite):
     the factor is 1 and the only gain would be rounding where ``S ~ S0``,
     at the cost of Rescale's identity ``multiplier * Δin == Δout`` on the
     computed values (which keeps the contributions summing to the
-    difference); the formula is kept.
+    difference); the formula is kept.  The shifted values carry the
+    rounding of ``x - s`` (~2^-24 |s|), which for Rescale is the
+    precision of the logits themselves (its multipliers depend on
+    differences of logits of that size): float32 scores equal float64's
+    to ~2^-24 max |x| of their scale (tests/test_softmax_stable.py).
 
     Under the gradient-like modes (Gradient, GuidedBackprop) the factors
-    are derivatives at the actual logits, ``1/S`` and ``e_i``: their
-    product ``e_i / S`` (the softmax) is NaN (``inf·0``) when the
-    *reference* holds the common maximum ~87 above the input's, and
-    already wrong where ``e_i`` underflows and ``S`` does not.  They are
-    formed in the input's own frame, ``1 / sum(exp(z - m))`` and ``exp(z_i
-    - m)`` (``m = max z`` of the input; the factor ``exp(m)`` cancels, as
-    the exp's only consumer is the sum and the sum's the log), both in
-    [0, 1]; where ``m = 0`` (the input holds the maximum) they are the
-    former factors bit for bit.  GuidedBackprop's masks see only signs,
-    which positive factors keep.
+    are derivatives at the actual logits, ``e_i``, ``1/S`` and ``y_i``:
+    on a row where the *reference* holds the common maximum ~87 above the
+    input's, ``1/S`` overflows and ``e_i`` underflows (``inf·0``: NaN),
+    already wrong where ``e_i`` underflows and ``S`` does not, and ``z``,
+    ``L`` carry the rounding of ``x - s`` (~2^-24 |s|, however small the
+    input's logits).  On those rows they are formed in the input's own
+    frame from the unshifted logits, ``exp(u_i)``, ``1 / sum(exp(u))``
+    (``u = x - max x``; the factor ``exp(max x - s)`` between them cancels,
+    as the exp's only consumer is the sum and the sum's the log) and the
+    forward's softmax ``y_i``: all in [0, 1], exact to the input's own
+    precision (:class:`_AtActualMixin`).  Rows where the input holds the
+    maximum keep the former factors bit for bit.  GuidedBackprop's masks
+    see only signs, which positive factors keep.
 
     Under RevealCancel the inner exponentials and logarithm use Rescale
     (the softmax is exact under either): RevealCancel would evaluate them at
@@ -703,9 +749,8 @@ class SoftmaxOp(Composite):
         log_softmax = self.add("log_softmax", Subtract(), [port, log])
         if self.log:
             return log_softmax
-        return self.add("softmax", ElementwiseOp(
-            _Function(tf.exp, tf.exp), "Exp", nonlinear_mxts_mode=mode),
-            log_softmax)
+        return self.add("softmax", _SoftmaxOut(nonlinear_mxts_mode=mode),
+                        [log_softmax, port])
 
     def forward(self, xs):
         """The softmax / log-softmax of ``xs[0]`` over the axis:
@@ -730,14 +775,21 @@ class SoftmaxOp(Composite):
         if "inner" not in state.cache:
             x, x0 = state.input.act, state.input.ref
             axis = self._axis(len(x.shape))
-            shift = tf.stop_gradient(tf.maximum(
-                tf.reduce_max(x, axis=axis, keepdims=True),
-                tf.reduce_max(x0, axis=axis, keepdims=True)))
+            top = tf.reduce_max(x, axis=axis, keepdims=True)
+            top0 = tf.reduce_max(x0, axis=axis, keepdims=True)
+            shift = tf.stop_gradient(tf.maximum(top, top0))
             states = forward_sweep(self._order, {self._port: x - shift},
                                    {self._port: x0 - shift},
                                    fuse=state.fuse)
-            states[id(self._port)].cache["outer_contribs"] = \
-                state.input.contribs
+            port = states[id(self._port)]
+            port.cache["outer_contribs"] = state.input.contribs
+            # for the gradient modes' factors in the input's own frame
+            # (_AtActualMixin): the rows where the reference holds the
+            # maximum, the unshifted logits and the input's softmax
+            port.cache["ref_higher"] = top < top0
+            port.cache["logits"] = x
+            if not self.log:
+                port.cache["softmax"] = state.act
             state.cache["inner"] = states
         return state.cache["inner"]
 
