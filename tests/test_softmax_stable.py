@@ -21,7 +21,9 @@ modes form ``e_i / S`` in the input's own frame.  Checked:
   Gradient, GuidedBackprop and GuidedBackpropRescale, NaN before with the
   reference far above the input, are finite and equal float64 (Gradient
   also tf.GradientTape in float64); Gradient and GuidedBackprop to the
-  precision of the input's own logits, not the reference's.
+  precision of the input's own logits, not the reference's;
+* the scoring function's ``tf.function`` path gives the eager sweep's
+  scores (the new branches are ``tf.cond``s there).
 
 Tolerance against float64: the float32 logits here reach ``T`` ~ 365 in
 magnitude and carry their own rounding, ``2^-24 T`` ~ 2e-5 absolute; the
@@ -297,3 +299,27 @@ def test_deconvnet_refused_with_one_error():
         SoftmaxOp(nonlinear_mxts_mode="DeconvNet", name="s").set_inputs(
             traced.Port(batch_shape=(None, 3), name="p")
         ).build_fwd_pass_vars()
+
+
+@pytest.mark.parametrize("mode", ["Rescale", "Gradient"])
+@pytest.mark.parametrize("far", ["ref_below", "ref_above"])
+def test_scoring_function_path(mode, far):
+    """The scoring functions run the sweeps in a ``tf.function`` (the log
+    space and own-frame branches are ``tf.cond``s there): the same float32
+    scores as the eager sweep above, finite, in both regimes at once (the
+    fourth input is near the reference)."""
+    shape, axis, factor = CASES[1]
+    kmodel = _model(shape, axis, factor)
+    x, ref = [a.astype(np.float32) for a in _far_data(shape, far)]
+    dl = _convert(kmodel, mode)
+    func = dl.get_target_contribs_func(
+        find_scores_layer_name=dl.get_input_layer_names()[0],
+        pre_activation_target_layer_name=dl.output_layers()[0].get_name())
+    got = func(task_idx=0, input_data_list=[x], input_references_list=[ref],
+               batch_size=4, progress_update=None)
+    eager, _ = _scores(dl, x, ref, np.array([[1.0, 0.0]], np.float32))
+    assert np.all(np.isfinite(got)) and np.abs(got).max() > 1e-3
+    # the same ops, traced instead of eager (float32 rounding: 1e-6 of the
+    # scale)
+    np.testing.assert_allclose(got, eager, rtol=0,
+                               atol=1e-6 * np.abs(eager).max())

@@ -505,11 +505,11 @@ def _own_frame(port, axis):
     from the unshifted logits :meth:`SoftmaxOp.inner_states` leaves in the
     port state's cache (``"logits"``): one rounding, as in the input's own
     softmax (from the shifted ``z = x - s`` it would carry the rounding of
-    ``x - s``, ~2^-24 |s|, whatever the input).  Cached there."""
-    if "own_frame" not in port.cache:
-        x = port.cache["logits"]
-        port.cache["own_frame"] = x - _row_max(x, axis)
-    return port.cache["own_frame"]
+    ``x - s``, ~2^-24 |s|, whatever the input).  Not cached: it is made
+    inside a ``tf.cond`` branch, out of scope of the other nodes' in a
+    traced function."""
+    x = port.cache["logits"]
+    return x - _row_max(x, axis)
 
 
 class _AtActualMixin(object):
