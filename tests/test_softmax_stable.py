@@ -11,7 +11,8 @@ modes form ``e_i / S`` in the input's own frame.  Checked:
   below and far above the input): finite scores that sum to the output
   difference and equal a float64 run (tolerance below); the old composite
   (a copy of its formula here) gives NaN on the same data, so the case is
-  the one that failed;
+  the one that failed; also the model and data of the former NaN case of
+  tests/test_scores_finite.py, through the scoring function;
 * ordinary cases: the same numbers as the old composite, bit for bit
   (Rescale, RevealCancel, GuidedBackpropRescale; Gradient and
   GuidedBackprop on rows where the input holds the common maximum), and
@@ -323,3 +324,44 @@ def test_scoring_function_path(mode, far):
     # scale)
     np.testing.assert_allclose(got, eager, rtol=0,
                                atol=1e-6 * np.abs(eager).max())
+
+
+def test_the_case_of_test_scores_finite(monkeypatch):
+    """The model and data that tests/test_scores_finite.py used for its
+    NaN case (Dense -> traced softmax(100 t) -> Dense(1), inputs in [2, 4],
+    zero reference; Rescale), through the scoring function: float32 now
+    finite, summing to the difference and equal to float64 (tolerance:
+    module docstring)."""
+    set_policy("float64")
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6,), dtype="float64")
+    h = keras.layers.Dense(6)(inp)
+    h = OpsLayer(lambda t: keras.ops.softmax(100.0 * t))(h)
+    kmodel = keras.Model(inp, keras.layers.Dense(1)(h))
+    x = np.random.RandomState(0).uniform(2, 4, (4, 6))
+    ref = np.zeros((1, 6))
+    T = np.abs(100.0 * kmodel.layers[1](tf.constant(x)).numpy()).max()
+    scores = {}
+    for old in (True, False):
+        dl = _convert(kmodel, "Rescale", old=old, monkeypatch=monkeypatch)
+        func = dl.get_target_contribs_func(
+            find_scores_layer_name=dl.get_input_layer_names()[0],
+            pre_activation_target_layer_name=dl.output_layers()[0]
+            .get_name())
+        for dtype in (np.float32, np.float64):
+            scores[old, dtype] = func(
+                task_idx=0, input_data_list=[x.astype(dtype)],
+                input_references_list=[ref.astype(dtype)], batch_size=4,
+                progress_update=None)
+    assert not np.all(np.isfinite(scores[True, np.float32]))
+    # float64 unchanged (its normaliser never underflowed), bit for bit
+    np.testing.assert_array_equal(scores[False, np.float64],
+                                  scores[True, np.float64])
+    c32, c64 = scores[False, np.float32], scores[False, np.float64]
+    assert np.all(np.isfinite(c32))
+    delta = (kmodel(x).numpy() - kmodel(ref).numpy())[:, 0]
+    scale = np.abs(c64).max()
+    np.testing.assert_allclose(c64.sum(1), delta, rtol=0, atol=1e-10 * scale)
+    tol = EPS32 * T * scale
+    np.testing.assert_allclose(c32, c64, rtol=0, atol=tol)
+    np.testing.assert_allclose(c32.sum(1), delta, rtol=0, atol=tol * 6)
