@@ -102,9 +102,9 @@ def warn_if_not_finite(arrays, what):
     if bad:
         logger.warning(
             "%s: %d score(s) are NaN or infinite although the inputs are "
-            "finite (float32 overflow or underflow inside a rule, e.g. a "
-            "softmax whose input and reference logits differ by more than "
-            "~88); score in float64 (pass float64 arrays) to avoid it",
+            "finite (float32 overflow or underflow inside a rule, e.g. an "
+            "exp of more than ~88 in the model's own forward pass); score "
+            "in float64 (pass float64 arrays) to avoid it",
             what, bad)
     return bad
 

@@ -1,11 +1,12 @@
 """Scores that come out non-finite from finite inputs are not returned
 silently: one warning names the count and the fix (float64).
 
-The case is real: a traced softmax whose input logits lie more than ~88
-above the reference's (float32: ``exp`` of the reference's shifted logits
-underflows to 0, its normaliser's log is -inf) gives NaN scores in
-float32 under Rescale; in float64 (range ~709) the same model is finite
-and sums to delta.
+The case: a model whose own forward pass overflows in float32 (``exp`` of
+a logit above ~88.7 is inf; Keras' float32 forward is inf too) gives
+non-finite scores in float32 under Rescale; in float64 (range ~709) the
+same model is finite and sums to delta.  (A traced softmax whose logits
+lie hundreds above the reference's gave NaN here before its normaliser
+was taken in log space: tests/test_softmax_stable.py.)
 """
 import logging
 
@@ -42,14 +43,17 @@ def _layers():
     keras.utils.set_random_seed(0)
     inp = keras.Input((6,))
     h = keras.layers.Dense(6)(inp)
-    # a custom layer (traced): softmax of logits scaled up, so the
-    # input's and the reference's row maxima differ by hundreds
-    h = OpsLayer(lambda t: keras.ops.softmax(100.0 * t))(h)
+    # a custom layer (traced): exp of logits scaled up, past float32's
+    # range (exp(x) is inf above ~88.7) for the inputs below
+    h = OpsLayer(lambda t: keras.ops.exp(100.0 * t))(h)
     return keras.Model(inp, keras.layers.Dense(1)(h))
 
 
-def test_float32_softmax_underflow_warns_and_float64_is_exact(caplog):
+def test_float32_overflow_warns_and_float64_is_exact(caplog):
     model = _model()
+    keras.config.set_dtype_policy("float32")
+    keras32 = _layers()   # the same model in float32: its forward overflows
+    keras32.set_weights([w.astype(np.float32) for w in model.get_weights()])
     dl = kc.convert_keras_model(model, nonlinear_mxts_mode="Rescale",
                                 verbose=False)
     func = dl.get_target_contribs_func(
@@ -58,6 +62,9 @@ def test_float32_softmax_underflow_warns_and_float64_is_exact(caplog):
     rng = np.random.RandomState(0)
     x = rng.uniform(2, 4, (4, 6))
     ref = np.zeros((1, 6))
+    # (the regime: float32 overflows in Keras itself, float64 does not)
+    assert not np.all(np.isfinite(keras32(x.astype(np.float32)).numpy()))
+    assert np.all(np.isfinite(model(x).numpy()))
     with caplog.at_level(logging.WARNING, logger="deeplift.scoring"):
         c32 = func(task_idx=0, input_data_list=[x.astype(np.float32)],
                    input_references_list=[ref.astype(np.float32)],

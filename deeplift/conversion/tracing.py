@@ -372,6 +372,9 @@ class TraceContext(object):
         cancels, see :meth:`transpose`), so neither transpose is run."""
         logits = operands[0]
         mode = self.nonlinear_mode(logits)
+        if mode == NonlinearMxtsMode.DeconvNet:
+            raise OpRuleError(traced.SOFTMAX_DECONVNET_ERROR % (
+                "layer %r, nonlinear_mxts_mode=%s" % (self.name, mode)))
         prior = self._transposes().get(id(logits.value))
         axis = _swapped_axis(prior[1]) if prior is not None else None
         if axis is None:

@@ -474,16 +474,169 @@ class _Function(object):
         return self.fn(xs[0])
 
 
+#: modes whose multipliers through the softmax's inner exp and log are their
+#: derivatives at the actual logits (GuidedBackprop also masks by sign);
+#: formed in the input's own frame where the reference holds the common
+#: maximum (see SoftmaxOp)
+_AT_ACTUAL_MODES = frozenset([NonlinearMxtsMode.Gradient,
+                              NonlinearMxtsMode.GuidedBackprop])
+
+#: why a traced softmax refuses DeconvNet (also raised by the tracer)
+SOFTMAX_DECONVNET_ERROR = (
+    "DeconvNet has no rule through a softmax (%s): DeconvNet applies each "
+    "nonlinearity to the multipliers themselves (a ReLU's rule: relu of the "
+    "backward signal), which for the softmax's exp and log of a sum of "
+    "multipliers means nothing (exp(0) = 1, the log of a negative sum is "
+    "NaN). Choose GuidedBackprop, Gradient or Rescale for this layer: "
+    "layer_overrides={<layer name>: {'nonlinear_mxts_mode': ...}}")
+
+
+def _row_max(z, axis):
+    """The maximum of ``z`` along ``axis`` (kept); 0 where it is not
+    finite (a row of -inf), so that ``z - max`` stays -inf there."""
+    m = tf.reduce_max(z, axis=axis, keepdims=True)
+    return tf.where(tf.math.is_finite(m), m, tf.zeros_like(m))
+
+
+def _own_frame(port, axis):
+    """The actual logits less their own row maximum, ``u = x - max x``,
+    from the unshifted logits :meth:`SoftmaxOp.inner_states` leaves in the
+    port state's cache (``"logits"``): one rounding, as in the input's own
+    softmax (from the shifted ``z = x - s`` it would carry the rounding of
+    ``x - s``, ~2^-24 |s|, whatever the input).  Not cached: it is made
+    inside a ``tf.cond`` branch, out of scope of the other nodes' in a
+    traced function."""
+    x = port.cache["logits"]
+    return x - _row_max(x, axis)
+
+
+class _AtActualMixin(object):
+    """An exp or log of :class:`SoftmaxOp`'s chain; its last input is the
+    composite's port (the logits: no rule reaches it through this node).
+
+    Under the modes of ``_AT_ACTUAL_MODES`` the multiplier factor is the
+    node's derivative at its actual input (as
+    :mod:`deeplift.rules.activation`'s rules, GuidedBackprop's mask on the
+    sign of the incoming multipliers included), except on the rows where
+    the reference holds the common maximum (the port state's
+    ``"ref_higher"``): there it is ``own_frame_derivative(port)``, the
+    same chain's factor in the input's own frame.  Other modes keep the
+    activation's rule."""
+
+    def backward(self, state, pos_mxts, neg_mxts):
+        mode = self.nonlinear_mxts_mode
+        if mode not in _AT_ACTUAL_MODES:
+            return super(_AtActualMixin, self).backward(state, pos_mxts,
+                                                        neg_mxts)
+        port = state.inputs[-1]
+        higher = port.cache.get("ref_higher")
+        if higher is None:   # (swept without SoftmaxOp.inner_states)
+            scale = self.gradient(state.input.act)
+        else:
+            scale = tf.cond(
+                tf.reduce_any(higher),
+                lambda: tf.where(higher, self.own_frame_derivative(port),
+                                 self.gradient(state.input.act)),
+                lambda: self.gradient(state.input.act))
+        if mode == NonlinearMxtsMode.GuidedBackprop:
+            # (as rules.activation.guided_backprop_rule)
+            scale = scale * tf.cast(pos_mxts > 0, pos_mxts.dtype)
+        pos = scale * pos_mxts
+        return [(pos, pos if neg_mxts is pos_mxts else scale * neg_mxts)]
+
+
+class _SoftmaxExp(_AtActualMixin, ElementwiseOp):
+    """``e = exp(z)`` of the shifted logits ``z`` (its one input, the
+    port) inside :class:`SoftmaxOp`; ``axis``: the softmax axis.  Its
+    factor in the input's own frame: ``exp(u)`` (``e`` divided by
+    ``exp(max z)``, by which :class:`_SoftmaxLog` multiplies its own)."""
+
+    def __init__(self, axis, **kwargs):
+        super(_SoftmaxExp, self).__init__(_Function(tf.exp, tf.exp), "Exp",
+                                          **kwargs)
+        self.axis = int(axis)
+
+    def own_frame_derivative(self, port):
+        """``exp(u)``, ``u`` the logits less their row maximum."""
+        return tf.exp(_own_frame(port, self.axis))
+
+
+class _SoftmaxLog(_AtActualMixin, ListInputMixin, ElementwiseOp):
+    """``L = log(S)`` of the sum ``S = sum(exp(z))`` inside
+    :class:`SoftmaxOp`, computed in log space where ``S`` underflows.
+
+    Inputs: ``[S, z]`` (the sum node and the port); ``S`` is its input for
+    every rule (contributions and multipliers go to it only), ``z`` gives
+    the value where ``S`` is below the smallest normal number of its
+    dtype (0 or subnormal, so ``log(S)`` is -inf or has lost digits):
+    there ``L = m + log(sum(exp(z - m)))`` with ``m = max z``.  Elsewhere
+    ``L = log(S)`` bit for bit as before.  Computed for the actual logits
+    and for the reference separately (each on its own values).  Its
+    factor in the input's own frame: ``1 / sum(exp(u))``."""
+
+    min_inputs = max_inputs = 2
+
+    def __init__(self, axis, **kwargs):
+        super(_SoftmaxLog, self).__init__(
+            _Function(tf.math.log, tf.math.reciprocal), "Log", **kwargs)
+        self.axis = int(axis)
+
+    def forward(self, xs):
+        """``log(S)``; log space on the rows where ``S`` underflows."""
+        total, z = xs
+        tiny = np.finfo(total.dtype.as_numpy_dtype).tiny
+        small = total < tiny
+
+        def log_space():
+            m = _row_max(z, self.axis)
+            lse = m + tf.math.log(tf.reduce_sum(tf.exp(z - m),
+                                                axis=self.axis,
+                                                keepdims=True))
+            return tf.where(small, lse, tf.math.log(total))
+        return tf.cond(tf.reduce_any(small), log_space,
+                       lambda: tf.math.log(total))
+
+    def own_frame_derivative(self, port):
+        """``1 / sum(exp(u))`` (in [1/n, 1])."""
+        return tf.math.reciprocal(tf.reduce_sum(
+            tf.exp(_own_frame(port, self.axis)), axis=self.axis,
+            keepdims=True))
+
+
+class _SoftmaxOut(_AtActualMixin, ListInputMixin, ElementwiseOp):
+    """``y = exp(l)`` of the log-softmax ``l`` inside :class:`SoftmaxOp`
+    (inputs ``[l, z]``: the log-softmax node and the port, which only
+    gives the cache).  Its factor in the input's own frame: the softmax of
+    the input as the composite's forward computes it (the port state's
+    ``"softmax"``), not ``exp(z - L)``, whose ``z`` and ``L`` both carry
+    the rounding of ``x - s``."""
+
+    min_inputs = max_inputs = 2
+
+    def __init__(self, **kwargs):
+        super(_SoftmaxOut, self).__init__(_Function(tf.exp, tf.exp), "Exp",
+                                          **kwargs)
+
+    def forward(self, xs):
+        """``exp(l)``."""
+        return tf.exp(xs[0])
+
+    def own_frame_derivative(self, port):
+        """The input's softmax."""
+        return port.cache["softmax"]
+
+
 class SoftmaxOp(Composite):
     """Softmax (``log=False``) or log-softmax (``log=True``) over ``axis``
     (the last by default; any non-batch axis, as the tracer maps
     TensorFlow's transpose / softmax / transpose of ``softmax(x, axis=k)``
     to one node without the transposes), exact: with ``s`` the largest
     logit of the row in the input and in its reference (one constant for
-    both, so it cancels), ``e = exp(x - s)``, ``S = sum(e)`` (along the
-    axis), log-softmax ``= (x - s) - log(S)`` and softmax ``=
-    exp(log-softmax)``.  The exponentials and the logarithm
-    follow ``nonlinear_mxts_mode`` (Rescale under RevealCancel, below).
+    both, so it cancels), ``z = x - s``, ``e = exp(z)``, ``S = sum(e)``
+    (along the axis), ``L = log(S)``, log-softmax ``= z - L`` and softmax
+    ``= exp(log-softmax)``.  The exponentials and the logarithm follow
+    ``nonlinear_mxts_mode`` (Rescale under RevealCancel, below; DeconvNet
+    raises a ValueError: it has no meaning here).
 
     This is the split of ``y = e * (1/S)`` in log space that tangermeme
     1.6 uses (``tests/test_tangermeme_twin.py``).  The Shapley split of
@@ -492,6 +645,64 @@ class SoftmaxOp(Composite):
     input's, ``1/S0`` is huge and the two terms cancel, giving scores of
     1e13 that sum to the difference only in exact arithmetic; in log space
     every factor is bounded (``Δy/Δlog y`` lies between ``y`` and ``y0``).
+
+    Range (``n`` terms per row; ``tiny``: the dtype's smallest normal
+    number).  The common shift is the common factor ``exp(-s)`` of
+    every exponential: ``z, z0 <= 0`` with one of them 0, so ``e, e0`` lie
+    in [0, 1], ``S, S0`` in [0, n] and ``max(S, S0) >= 1``: nothing
+    overflows.  The side whose logits lie more than ~87 (float32; ~708
+    float64) below ``s`` underflows: its ``S`` is 0 or subnormal and
+    ``log(S)`` -inf (NaN scores) or short of digits.  There ``L`` is
+    taken in log space, ``m + log(sum(exp(z - m)))`` with ``m = max z``
+    (:class:`_SoftmaxLog`, for the input and the reference separately);
+    where ``S >= tiny`` it is ``log(S)`` bit for bit, so every case that
+    was finite keeps its numbers.  With ``L`` finite the Rescale
+    multipliers are the same formulas and stay bounded:
+
+    * exp: ``(e_i - e0_i) / (z_i - z0_i)``, between ``e_i`` and ``e0_i``:
+      in [0, 1];
+    * log: ``(L - L0) / (S - S0) = 1/ξ`` for a ``ξ`` between ``S0`` and
+      ``S``; as ``max(S, S0) >= 1``, ``|S - S0| >= 1/2`` unless both are
+      above 1/2, so it is at most ``2 max(1, |L - L0|)`` and at least
+      ``1/n``.  An underflowed ``S0`` (or ``S``) is below ``tiny`` while
+      the other is >= 1, so ``S - S0`` is the other to the dtype's
+      precision;
+    * their product along the chain, ``exp -> sum -> log``, is at most
+      ``2 max(1, |L - L0|)``: no intermediate overflows; as the secant
+      of exp is at least ``max(e_i, e0_i) / (1 + |Δz_i|)``, it underflows
+      only where ``e_i`` and ``e0_i`` are both below ~``n·tiny·(1 +
+      |Δz_i|)``: the contribution through ``L`` lost there is some
+      ``tiny`` times ``|Δz_i|·|L - L0|``, far below any output's
+      precision;
+    * the outer exp: ``(y_i - y0_i) / (l_i - l0_i)``, in [0, 1] (the
+      log-softmax ``l = z - L <= 0``).
+
+    The secant of log could be written from ``L, L0`` alone, ``(L - L0) /
+    (exp(L) - exp(L0))`` with the common factor ``exp(-max(L, L0))`` and
+    ``expm1``: in this frame ``max(L, L0)`` is already in [0, log n], so
+    the factor is 1 and the only gain would be rounding where ``S ~ S0``,
+    at the cost of Rescale's identity ``multiplier * Δin == Δout`` on the
+    computed values (which keeps the contributions summing to the
+    difference); the formula is kept.  The shifted values carry the
+    rounding of ``x - s`` (~2^-24 |s|), which for Rescale is the
+    precision of the logits themselves (its multipliers depend on
+    differences of logits of that size): float32 scores equal float64's
+    to ~2^-24 max |x| of their scale (tests/test_softmax_stable.py).
+
+    Under the gradient-like modes (Gradient, GuidedBackprop) the factors
+    are derivatives at the actual logits, ``e_i``, ``1/S`` and ``y_i``:
+    on a row where the *reference* holds the common maximum ~87 above the
+    input's, ``1/S`` overflows and ``e_i`` underflows (``inf·0``: NaN),
+    already wrong where ``e_i`` underflows and ``S`` does not, and ``z``,
+    ``L`` carry the rounding of ``x - s`` (~2^-24 |s|, however small the
+    input's logits).  On those rows they are formed in the input's own
+    frame from the unshifted logits, ``exp(u_i)``, ``1 / sum(exp(u))``
+    (``u = x - max x``; the factor ``exp(max x - s)`` between them cancels,
+    as the exp's only consumer is the sum and the sum's the log) and the
+    forward's softmax ``y_i``: all in [0, 1], exact to the input's own
+    precision (:class:`_AtActualMixin`).  Rows where the input holds the
+    maximum keep the former factors bit for bit.  GuidedBackprop's masks
+    see only signs, which positive factors keep.
 
     Under RevealCancel the inner exponentials and logarithm use Rescale
     (the softmax is exact under either): RevealCancel would evaluate them at
@@ -518,23 +729,26 @@ class SoftmaxOp(Composite):
 
     def build_inner(self, port):
         """exp -> sum -> log -> difference (log-softmax), then exp
-        (softmax), from ``port``; returns the output node."""
+        (softmax), from ``port``; returns the output node.  DeconvNet
+        raises a ValueError (:data:`SOFTMAX_DECONVNET_ERROR`)."""
         mode = self.nonlinear_mxts_mode
+        if mode == NonlinearMxtsMode.DeconvNet:
+            raise ValueError(SOFTMAX_DECONVNET_ERROR
+                             % ("traced softmax %r" % self.name))
         if mode == NonlinearMxtsMode.RevealCancel:
             mode = NonlinearMxtsMode.Rescale   # see the class docstring
-        e = self.add("exp", ElementwiseOp(_Function(tf.exp, tf.exp), "Exp",
-                                          nonlinear_mxts_mode=mode), port)
-        total = self.add("sum", Reduce(axis=self._axis(len(
-            port.get_shape())), op="sum", keepdims=True), e)
-        log = self.add("log", ElementwiseOp(
-            _Function(tf.math.log, tf.math.reciprocal), "Log",
-            nonlinear_mxts_mode=mode), total)
+        axis = self._axis(len(port.get_shape()))
+        e = self.add("exp", _SoftmaxExp(axis, nonlinear_mxts_mode=mode),
+                     port)
+        total = self.add("sum", Reduce(axis=axis, op="sum", keepdims=True),
+                         e)
+        log = self.add("log", _SoftmaxLog(axis, nonlinear_mxts_mode=mode),
+                       [total, port])
         log_softmax = self.add("log_softmax", Subtract(), [port, log])
         if self.log:
             return log_softmax
-        return self.add("softmax", ElementwiseOp(
-            _Function(tf.exp, tf.exp), "Exp", nonlinear_mxts_mode=mode),
-            log_softmax)
+        return self.add("softmax", _SoftmaxOut(nonlinear_mxts_mode=mode),
+                        [log_softmax, port])
 
     def forward(self, xs):
         """The softmax / log-softmax of ``xs[0]`` over the axis:
@@ -559,14 +773,21 @@ class SoftmaxOp(Composite):
         if "inner" not in state.cache:
             x, x0 = state.input.act, state.input.ref
             axis = self._axis(len(x.shape))
-            shift = tf.stop_gradient(tf.maximum(
-                tf.reduce_max(x, axis=axis, keepdims=True),
-                tf.reduce_max(x0, axis=axis, keepdims=True)))
+            top = tf.reduce_max(x, axis=axis, keepdims=True)
+            top0 = tf.reduce_max(x0, axis=axis, keepdims=True)
+            shift = tf.stop_gradient(tf.maximum(top, top0))
             states = forward_sweep(self._order, {self._port: x - shift},
                                    {self._port: x0 - shift},
                                    fuse=state.fuse)
-            states[id(self._port)].cache["outer_contribs"] = \
-                state.input.contribs
+            port = states[id(self._port)]
+            port.cache["outer_contribs"] = state.input.contribs
+            # for the gradient modes' factors in the input's own frame
+            # (_AtActualMixin): the rows where the reference holds the
+            # maximum, the unshifted logits and the input's softmax
+            port.cache["ref_higher"] = top < top0
+            port.cache["logits"] = x
+            if not self.log:
+                port.cache["softmax"] = state.act
             state.cache["inner"] = states
         return state.cache["inner"]
 
