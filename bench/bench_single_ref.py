@@ -127,6 +127,51 @@ def fmt(values, digits=3):
                                  min(values), digits, max(values))
 
 
+def steady_in_one_process(h5, data, rounds):
+    """Steady-state calls of the floor and of our public paths (the
+    contenders of CONTENDERS without fuse=True) in this one process,
+    interleaved for ``rounds`` rounds after a warm-up call each: what a
+    fresh process per contender cannot show, since two fresh processes
+    doing the same work differ by up to 20% here.  Returns
+    ``{label: [(wall, cpu), ...]}``."""
+    import numpy as np
+    import tf_keras as k2
+    from run import floor_function
+    from deeplift import genomics
+    from deeplift.conversion import kerasapi_conversion as kc
+    arrays = np.load(data)
+    x, ref = arrays["x"], arrays["ref"]
+    floor = floor_function(k2.models.load_model(h5, compile=False))
+    calls = {CONTENDERS[0][1]: lambda: floor(x, ref, 0, 128)}
+    for name, label in CONTENDERS[1:]:
+        kind, _, rest = name.partition(":")
+        mode, fuse = rest.split(",")
+        if fuse != "default":
+            continue
+        model = kc.convert_model_from_saved_files(
+            h5, nonlinear_mxts_mode=mode, verbose=False)
+        if kind == "api":
+            func = model.get_target_contribs_func(find_scores_layer_idx=0,
+                                                  target_layer_idx=-2)
+            calls[label] = (lambda func=func: func(
+                task_idx=0, input_data_list=[x], input_references_list=[ref],
+                batch_size=128, progress_update=None))
+        else:
+            calls[label] = (lambda model=model: genomics.score_sequences(
+                model, x, task_idx=0, method=None, reference="gc:0.4",
+                progress=False))
+    for call in calls.values():
+        call()
+    times = {label: [] for label in calls}
+    for _ in range(rounds):
+        for label, call in calls.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            call()
+            times[label].append((time.perf_counter() - start,
+                                 time.process_time() - start_cpu))
+    return times
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -135,6 +180,9 @@ def main(argv=None):
     parser.add_argument("--before-label", default="before")
     parser.add_argument("--out",
                         default=os.path.join(HERE, "RESULTS_single_ref.md"))
+    parser.add_argument("--steady-rounds", type=int, default=7,
+                        help="rounds of the steady state in one process "
+                        "(0: skip)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--root", default=ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--h5", help=argparse.SUPPRESS)
@@ -230,6 +278,22 @@ def main(argv=None):
                  for r, f in zip(rs, floor)], 2)))
     lines += ["", "TensorFlow import per process: %s s." % fmt(
         [r["import"] for rs in runs.values() for r in rs], 1)]
+    if args.steady_rounds:
+        steady = steady_in_one_process(h5, data, args.steady_rounds)
+        base = steady[CONTENDERS[0][1]]
+        lines += [
+            "", "## Steady state in one process", "",
+            "The same calls in one process (the batches of the table "
+            "above), %d interleaved rounds after a warm-up call each; ratios "
+            "to the floor within a round. 1-minute load average after: "
+            "%.1f." % (args.steady_rounds, os.getloadavg()[0]), "",
+            "| contender | wall seconds | CPU seconds | wall / floor's | CPU "
+            "/ floor's |", "|---|---|---|---|---|"]
+        for label, rs in steady.items():
+            lines.append("| %s | %s | %s | %s | %s |" % (
+                label, fmt([r[0] for r in rs]), fmt([r[1] for r in rs]),
+                fmt([r[0] / f[0] for r, f in zip(rs, base)], 2),
+                fmt([r[1] / f[1] for r, f in zip(rs, base)], 2)))
     write_report(args.out, lines)
 
 

@@ -20,7 +20,10 @@ after a warm-up, at the batch size this package chooses
 * TensorFlow's forward pass of the Keras model (the machine's rate);
 * TensorFlow's gradient x (input - reference) (forward + backward);
 * ``MultiRefScorer.run(x, refs, hypothetical=True)``, Rescale and
-  DeepLIFT_GenomicsDefault, counts head, on ``--regions`` x ``--refs``.
+  DeepLIFT_GenomicsDefault, counts head, on ``--regions`` x ``--refs``;
+* ``genomics.score_sequences(..., reference="dinuc-shuffle:K",
+  target="counts")``, Rescale: the genomics front end, its own shuffles
+  drawn inside the timing.
 
 Reports GFLOP/s of each (useful FLOPs for the scorers) and the fraction of
 the forward rate, with the load average before and after.
@@ -116,11 +119,22 @@ def main():
     def ours(mode):
         return lambda: scorers[mode].run(x, refs, task_idx=0,
                                          hypothetical=True, progress=False)
+    from deeplift import genomics
+    models = {mode: scorer.model for mode, scorer in scorers.items()}
+
+    def user_path(mode):
+        # the genomics front end: its own dinucleotide shuffles (same
+        # count, so the same FLOPs), the counts head found by its shape
+        return lambda: genomics.score_sequences(
+            models[mode], x, method=None, reference="dinuc-shuffle:%d" % k,
+            target="counts", progress=False)
     stages = {"TF forward (the machine's rate)": (run_fwd, forward),
               "TF gradient x input": (run_grad, 2 * forward),
               "ours, Rescale, counts": (ours("Rescale"), useful),
               "ours, GenomicsDefault, counts":
-                  (ours("DeepLIFT_GenomicsDefault"), useful)}
+                  (ours("DeepLIFT_GenomicsDefault"), useful),
+              "ours, Rescale, counts, genomics.score_sequences (shuffles "
+              "included)": (user_path("Rescale"), useful)}
     times = round_robin([fn for fn, _ in stages.values()], args.repeats)
     load_after = os.getloadavg()
     rate = {}

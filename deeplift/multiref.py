@@ -40,6 +40,7 @@ Results equal the original package's
 """
 import collections
 import logging
+import sys
 import weakref
 
 import numpy as np
@@ -289,17 +290,15 @@ class _GeneratedRefs(object):
 
 
 def _is_keras_model(obj):
-    try:
-        import keras
-    except ImportError:  # pragma: no cover
-        return False
-    if isinstance(obj, keras.Model):
-        return True
-    try:
-        import tf_keras
-        return isinstance(obj, tf_keras.Model)
-    except ImportError:
-        return False
+    """Whether ``obj`` is a Keras 3 or tf_keras model.  A package not
+    imported yet cannot have made ``obj``, so none is imported here
+    (importing tf_keras costs 0.4 s, a quarter of a first call)."""
+    for name in ("keras", "tf_keras"):
+        module = sys.modules.get(name)
+        model_class = getattr(module, "Model", None)
+        if isinstance(model_class, type) and isinstance(obj, model_class):
+            return True
+    return False
 
 
 class MultiRefScorer(object):

@@ -279,3 +279,28 @@ def test_worker_plugin_points_xla_at_the_cache(tmp_path, monkeypatch):
     assert flags == "%s=%s" % (distributed.XLA_CACHE_FLAG,
                                distributed.xla_cache_directory())
     assert flags.split("=", 1)[1].startswith(str(tmp_path / "xla"))
+
+
+def test_scoring_a_converted_model_does_not_import_tf_keras():
+    """Checking whether a model is a Keras model imports neither Keras
+    package (tf_keras's import was 0.4 s of score_sequences' first call);
+    a model of a package that was imported is still recognised."""
+    import subprocess
+    import sys
+    code = "\n".join([
+        "import sys",
+        "from deeplift.cli import DEMO_MODEL",
+        "from deeplift.genomics import load_model",
+        "from deeplift.multiref import MultiRefScorer, _is_keras_model",
+        "model = load_model(DEMO_MODEL, method='rescale')",
+        "MultiRefScorer(model)",
+        "assert 'tf_keras' not in sys.modules, 'tf_keras imported'",
+        "import tf_keras",
+        "m = tf_keras.Sequential([tf_keras.layers.Dense(1, input_shape=(2,))])",
+        "assert _is_keras_model(m) and not _is_keras_model(model)",
+        "print('ok')"])
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", code], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")
