@@ -654,7 +654,7 @@ class SoftmaxOp(Composite):
     float64) below ``s`` underflows: its ``S`` is 0 or subnormal and
     ``log(S)`` -inf (NaN scores) or short of digits.  There ``L`` is
     taken in log space, ``m + log(sum(exp(z - m)))`` with ``m = max z``
-    (:class:`_SoftmaxLog`, for the input and the reference separately);
+    (``_SoftmaxLog``, for the input and the reference separately);
     where ``S >= tiny`` it is ``log(S)`` bit for bit, so every case that
     was finite keeps its numbers.  With ``L`` finite the Rescale
     multipliers are the same formulas and stay bounded:
@@ -670,7 +670,7 @@ class SoftmaxOp(Composite):
     * their product along the chain, ``exp -> sum -> log``, is at most
       ``2 max(1, |L - L0|)``: no intermediate overflows; as the secant
       of exp is at least ``max(e_i, e0_i) / (1 + |Δz_i|)``, it underflows
-      only where ``e_i`` and ``e0_i`` are both below ~``n·tiny·(1 +
+      only where ``e_i`` and ``e0_i`` are both below about ``n·tiny·(1 +
       |Δz_i|)``: the contribution through ``L`` lost there is some
       ``tiny`` times ``|Δz_i|·|L - L0|``, far below any output's
       precision;
@@ -684,23 +684,23 @@ class SoftmaxOp(Composite):
     at the cost of Rescale's identity ``multiplier * Δin == Δout`` on the
     computed values (which keeps the contributions summing to the
     difference); the formula is kept.  The shifted values carry the
-    rounding of ``x - s`` (~2^-24 |s|), which for Rescale is the
+    rounding of ``x - s`` (about 2^-24 abs(s)), which for Rescale is the
     precision of the logits themselves (its multipliers depend on
     differences of logits of that size): float32 scores equal float64's
-    to ~2^-24 max |x| of their scale (tests/test_softmax_stable.py).
+    to about 2^-24 max abs(x) of their scale (tests/test_softmax_stable.py).
 
     Under the gradient-like modes (Gradient, GuidedBackprop) the factors
     are derivatives at the actual logits, ``e_i``, ``1/S`` and ``y_i``:
     on a row where the *reference* holds the common maximum ~87 above the
     input's, ``1/S`` overflows and ``e_i`` underflows (``inf·0``: NaN),
     already wrong where ``e_i`` underflows and ``S`` does not, and ``z``,
-    ``L`` carry the rounding of ``x - s`` (~2^-24 |s|, however small the
+    ``L`` carry the rounding of ``x - s`` (about 2^-24 abs(s), however small the
     input's logits).  On those rows they are formed in the input's own
     frame from the unshifted logits, ``exp(u_i)``, ``1 / sum(exp(u))``
     (``u = x - max x``; the factor ``exp(max x - s)`` between them cancels,
     as the exp's only consumer is the sum and the sum's the log) and the
     forward's softmax ``y_i``: all in [0, 1], exact to the input's own
-    precision (:class:`_AtActualMixin`).  Rows where the input holds the
+    precision (``_AtActualMixin``).  Rows where the input holds the
     maximum keep the former factors bit for bit.  GuidedBackprop's masks
     see only signs, which positive factors keep.
 
@@ -730,7 +730,7 @@ class SoftmaxOp(Composite):
     def build_inner(self, port):
         """exp -> sum -> log -> difference (log-softmax), then exp
         (softmax), from ``port``; returns the output node.  DeconvNet
-        raises a ValueError (:data:`SOFTMAX_DECONVNET_ERROR`)."""
+        raises a ValueError (``SOFTMAX_DECONVNET_ERROR``)."""
         mode = self.nonlinear_mxts_mode
         if mode == NonlinearMxtsMode.DeconvNet:
             raise ValueError(SOFTMAX_DECONVNET_ERROR
