@@ -141,11 +141,13 @@ _FORK_SERVER = {}
 
 
 def _preload_allowed():
-    import multiprocessing
+    """Linux only: macOS's system libraries are not safe to use in a child
+    forked after they were loaded (why Python spawns there by default),
+    and Windows cannot fork."""
     if os.environ.get(PRELOAD_VARIABLE, "1").strip().lower() in (
             "0", "false", "no", "off"):
         return False
-    return "forkserver" in multiprocessing.get_all_start_methods()
+    return sys.platform.startswith("linux")
 
 
 def prestart_workers(onednn=None):
@@ -155,7 +157,7 @@ def prestart_workers(onednn=None):
     the model, say).  ``onednn``: the oneDNN setting (bool) the workers
     must run with; None: this process's environment.  Returns True when
     the fork server runs with that setting, False when workers will be
-    spawned instead (no fork server on this platform,
+    spawned instead (not Linux,
     ``DEEPLIFT_WORKER_PRELOAD=0``, or one started earlier with another
     setting)."""
     if not _preload_allowed():
