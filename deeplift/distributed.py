@@ -193,15 +193,14 @@ def _start_method(kernels):
     importing TensorFlow).  ``kernels`` None: unknown, spawn."""
     if not kernels or not _preload_allowed():
         return "spawn"
+    wanted = bool(kernels.get("onednn"))
     if not _FORK_SERVER:
-        prestart_workers(bool(kernels.get("onednn")))
-    started = _FORK_SERVER.get("onednn", "none")
+        prestart_workers(wanted)
+    started = _FORK_SERVER["onednn"]
     if started is None:       # this process's setting: what it resolved
         from deeplift.genomics.store import current_kernels
-        same = bool(current_kernels()["onednn"]) == bool(kernels["onednn"])
-    else:
-        same = started == ("1" if kernels.get("onednn") else "0")
-    return "forkserver" if same else "spawn"
+        started = "1" if current_kernels()["onednn"] else "0"
+    return "forkserver" if started == ("1" if wanted else "0") else "spawn"
 
 
 #: the size (bytes) above which glibc's malloc maps memory instead of using

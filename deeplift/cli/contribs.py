@@ -242,7 +242,7 @@ def _settings(args, method, task, num, length, fmt):
 def cmd_contribs(args):
     method, task = _check_arguments(args)
     fmt = _format(args)
-    _prestart_workers(args)
+    _prestart_workers(args, fmt)
     model = _load_model(args, method, **_conversion_options(args))
     length = _length(args, model)
     kind, options, source = _open_input(args, length)
@@ -380,16 +380,14 @@ def _stored_kernels(path, overwrite):
         return None
 
 
-def _prestart_workers(args):
-    """With ``--workers``: start the fork server the local workers come
-    from now, so that they import TensorFlow while this process reads the
-    model (the store's oneDNN setting when resuming one)."""
-    if args.workers is None or _format(args) != "zarr":
+def _prestart_workers(args, fmt):
+    """With ``--workers`` (a ``fmt`` "zarr" store): start the fork server
+    the local workers come from now, so that they import TensorFlow while
+    this process reads the model (the store's oneDNN setting when resuming
+    one)."""
+    if args.workers is None or fmt != "zarr":
         return
-    try:
-        from deeplift import distributed
-    except ImportError:
-        return
+    from deeplift import distributed     # imports no Dask
     stored = _stored_kernels(args.out, args.overwrite)
     distributed.prestart_workers(None if stored is None
                                  else bool(stored.get("onednn")))
