@@ -11,10 +11,10 @@ contender in a fresh Python process, as a user's script would run it:
   gradient x input of the pre-sigmoid output in a ``tf.function``, batches
   of 128 (``bench/run.py``'s ``floor_function``);
 * ``get_target_contribs_func`` (the 0.6.13 API) of the converted model,
-  batches of 128, by default (unfused below FUSE_MIN_EXAMPLES) and with
-  ``fuse=True``;
+  batches of 128, by default (fused from FUSE_MIN_EXAMPLES examples on, so
+  fused here) and with ``fuse=False``;
 * ``genomics.score_sequences(model, x, reference="gc:0.4")`` (its own
-  automatic batch size).
+  automatic batch size), by default and with ``fuse=False``.
 
 Each process times: loading (the floor: ``load_model``; ours: the
 conversion), the first call (which pays tracing, graph optimisation and any
@@ -61,7 +61,7 @@ def worker(args):
             return floor(x, ref, 0, 128)
     else:
         mode, fuse = rest.split(",")
-        fuse = {"default": None, "fuse": True}[fuse]
+        fuse = FUSE[fuse]
         from deeplift.conversion import kerasapi_conversion as kc
         model = kc.convert_model_from_saved_files(
             args.h5, nonlinear_mxts_mode=mode, verbose=False)
@@ -103,13 +103,20 @@ CONTENDERS = [
     ("api:Rescale,default", "get_target_contribs_func, Rescale"),
     ("api:DeepLIFT_GenomicsDefault,default",
      "get_target_contribs_func, DeepLIFT_GenomicsDefault"),
-    ("api:Rescale,fuse", "get_target_contribs_func, Rescale, fuse=True"),
-    ("api:DeepLIFT_GenomicsDefault,fuse",
-     "get_target_contribs_func, DeepLIFT_GenomicsDefault, fuse=True"),
+    ("api:Rescale,unfused", "get_target_contribs_func, Rescale, fuse=False"),
+    ("api:DeepLIFT_GenomicsDefault,unfused",
+     "get_target_contribs_func, DeepLIFT_GenomicsDefault, fuse=False"),
     ("seq:Rescale,default", "genomics.score_sequences, Rescale"),
     ("seq:DeepLIFT_GenomicsDefault,default",
      "genomics.score_sequences, DeepLIFT_GenomicsDefault"),
+    ("seq:Rescale,unfused", "genomics.score_sequences, Rescale, fuse=False"),
+    ("seq:DeepLIFT_GenomicsDefault,unfused",
+     "genomics.score_sequences, DeepLIFT_GenomicsDefault, fuse=False"),
 ]
+
+
+#: a contender's fuse setting -> the ``fuse=`` argument it passes
+FUSE = {"default": None, "fuse": True, "unfused": False}
 
 
 def run_one(name, root, h5, data):
@@ -129,7 +136,7 @@ def fmt(values, digits=3):
 
 def steady_in_one_process(h5, data, rounds):
     """Steady-state calls of the floor and of our public paths (the
-    contenders of CONTENDERS without fuse=True) in this one process,
+    contenders of CONTENDERS) in this one process,
     interleaved for ``rounds`` rounds after a warm-up call each: what a
     fresh process per contender cannot show, since two fresh processes
     doing the same work differ by up to 20% here.  Returns
@@ -146,20 +153,21 @@ def steady_in_one_process(h5, data, rounds):
     for name, label in CONTENDERS[1:]:
         kind, _, rest = name.partition(":")
         mode, fuse = rest.split(",")
-        if fuse != "default":
-            continue
+        fuse = FUSE[fuse]
         model = kc.convert_model_from_saved_files(
             h5, nonlinear_mxts_mode=mode, verbose=False)
         if kind == "api":
             func = model.get_target_contribs_func(find_scores_layer_idx=0,
                                                   target_layer_idx=-2)
-            calls[label] = (lambda func=func: func(
+            calls[label] = (lambda func=func, fuse=fuse: func(
                 task_idx=0, input_data_list=[x], input_references_list=[ref],
-                batch_size=128, progress_update=None))
+                batch_size=128, progress_update=None, fuse=fuse))
         else:
-            calls[label] = (lambda model=model: genomics.score_sequences(
-                model, x, task_idx=0, method=None, reference="gc:0.4",
-                progress=False))
+            calls[label] = (lambda model=model, fuse=fuse:
+                            genomics.score_sequences(
+                                model, x, task_idx=0, method=None,
+                                reference="gc:0.4", progress=False,
+                                fuse=fuse))
     for call in calls.values():
         call()
     times = {label: [] for label in calls}

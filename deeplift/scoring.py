@@ -56,11 +56,15 @@ def layer_output(kind, state, mxts):
 
 
 # Calls with at least this many examples (or (example, reference) pairs)
-# run the rules' large elementwise math XLA-compiled by default: that is
-# where the speed-up (about 20% for Rescale, 25% for RevealCancel on a
-# Basset-like CNN) outweighs compiling (about 0.2 s per fused layer and
-# batch shape, once per process).
-FUSE_MIN_EXAMPLES = 2048
+# run the rules' large elementwise math XLA-compiled by default.  Fused,
+# a steady Basset-like batch costs the floor's time (0.91-0.98x TensorFlow's
+# gradient x input against 1.04-1.22x unfused); compiling costs about
+# 0.05 s CPU per fused layer and batch shape, once per process.  At 512
+# examples (4 batches of 128) the first call costs the same fused or not
+# (CPU 1.99 against 1.99 s for Rescale, 2.15 against 2.22 s for
+# GenomicsDefault, quiet 2-core machine, bench/RESULTS_single_ref.md), so
+# from there on fusing wins.
+FUSE_MIN_EXAMPLES = 512
 
 
 def should_fuse(fuse, num_examples):

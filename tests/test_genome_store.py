@@ -167,6 +167,27 @@ def test_automatic_batch_size_is_resolved_into_the_fingerprint(
     assert status == 0 and "(0 scored now" in stdout
 
 
+def test_resume_keeps_the_stores_fusion_decision(data, capfd, tmp_path,
+                                                 monkeypatch):
+    """A store keeps the XLA-fusion decision it was created with (derived
+    from its size by a threshold that another deeplift version may set
+    elsewhere): resumed under a threshold that would now fuse it, it is
+    resumed unfused, not refused; --overwrite decides afresh."""
+    from deeplift import scoring
+    out = tmp_path / "fuse.zarr"
+    argv = contribs_argv(data["genome"], data["peaks"], out, "--reference",
+                         "dinuc-shuffle:3", "--quiet")
+    assert run(argv, capfd)[0] == 0
+    assert ScoreStore.open(out).fingerprint["fuse"] is False
+    # 38 sequences x 3 references = 114 pairs: fused under a threshold of 100
+    monkeypatch.setattr(scoring, "FUSE_MIN_EXAMPLES", 100)
+    status, stdout, err = run(argv, capfd)
+    assert status == 0 and "(0 scored now" in stdout, err
+    assert ScoreStore.open(out).fingerprint["fuse"] is False
+    assert run(argv + ["--overwrite"], capfd)[0] == 0
+    assert ScoreStore.open(out).fingerprint["fuse"] is True
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_is_bit_identical(data, tmp_path):
     """Kill the CLI (SIGKILL) after some chunks are done, rerun the same

@@ -393,15 +393,16 @@ def _prestart_workers(args, fmt):
                                  else bool(stored.get("onednn")))
 
 
-def _stored_batch_size(path):
-    """The batch size recorded in the store at ``path`` (to resume with the
-    size chosen when it was created, whatever this machine would choose),
-    or None."""
+def _stored_setting(path, key):
+    """The setting ``key`` recorded in the fingerprint of the store at
+    ``path`` (``"batch_size"``, ``"fuse"``: to resume with what was chosen
+    when it was created, whatever this machine or this deeplift version
+    would choose now), or None (no store there, or not one of ours)."""
     from deeplift.genomics.store import ScoreStore, StoreError, is_store
     if not is_store(path):
         return None
     try:
-        return ScoreStore.open(path).fingerprint.get("batch_size")
+        return ScoreStore.open(path).fingerprint.get(key)
     except StoreError:
         return None
 
@@ -411,13 +412,19 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
     from deeplift.genomics import store as store_module
     from deeplift.genomics.jobs import JobSpec, run_job
     from deeplift.genomics.scoring import ScoringPlan
-    batch_size = args.batch_size
-    if batch_size is None and not args.overwrite:
-        batch_size = _stored_batch_size(args.out)
+    batch_size, fuse = args.batch_size, None
+    if not args.overwrite:
+        if batch_size is None:
+            batch_size = _stored_setting(args.out, "batch_size")
+        # a store resumed keeps its own XLA-fusion decision (derived from
+        # its size by a threshold that may differ between versions; the
+        # scores are the same bit for bit either way, only the
+        # fingerprint would differ)
+        fuse = _stored_setting(args.out, "fuse")
     try:
         plan = ScoringPlan(model, method, source.num, source.length, task,
                            args.reference, args.seed, batch_size,
-                           args.ig_steps, None, args.find_scores_layer,
+                           args.ig_steps, fuse, args.find_scores_layer,
                            args.target_layer, **_target_options(args))
     except (ValueError, KeyError) as exc:
         raise CLIError(_cli_words(str(exc).strip("'\"")))
