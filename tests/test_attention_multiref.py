@@ -7,7 +7,6 @@ hypothetical contributions times the one-hot input (what
 its mean over the references, Keras' own forward passes."""
 import numpy as np
 import pytest
-import keras
 
 from deeplift.conversion import kerasapi_conversion as kc
 from deeplift.dinuc_shuffle import dinuc_shuffle_batch
