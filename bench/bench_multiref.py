@@ -61,6 +61,8 @@ os.environ.setdefault("DEEPLIFT_NO_PROGRESS", "1")
 
 import tensorflow as tf  # noqa: E402
 
+from deeplift.scoring import FUSE_MIN_EXAMPLES  # noqa: E402
+
 from timing import cpu_name, round_robin  # noqa: E402
 
 BEGIN = "<!-- BEGIN workload e (bench/bench_multiref.py) -->"
@@ -385,8 +387,9 @@ def main(argv=None):
              "dinucleotide shuffles = %d (region, reference) pairs; this "
              "package at its default (automatic) batch size, %d pairs, "
              "and the XLA fusion its default gives 256 x 20 pairs (fuse=%s; "
-             "on from 2048 pairs); the floor in batches of the same size"
-             % (args.filters, args.regions, args.refs, pairs, batch, fuse),
+             "on from %d pairs); the floor in batches of the same size"
+             % (args.filters, args.regions, args.refs, pairs, batch, fuse,
+                FUSE_MIN_EXAMPLES),
              "- Median of %d round-robin runs after a warm-up; brackets: "
              "all runs" % args.repeats, ""]
     lines += ["| contender | seconds | pairs/s | ratio to its floor |",

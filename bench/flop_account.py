@@ -32,7 +32,10 @@ after a warm-up, at the batch size this package chooses
 * TensorFlow's forward pass of the Keras model (the machine's rate);
 * TensorFlow's gradient x (input - reference) (forward + backward);
 * ``MultiRefScorer.run(x, refs, hypothetical=True)``, Rescale and
-  DeepLIFT_GenomicsDefault, counts head, on ``--regions`` x ``--refs``;
+  DeepLIFT_GenomicsDefault, counts head, on ``--regions`` x ``--refs``
+  (the default fusion: XLA-fused rule math from
+  ``deeplift.scoring.FUSE_MIN_EXAMPLES`` pairs on), and Rescale with
+  ``fuse=False``;
 * ``genomics.score_sequences(..., reference="dinuc-shuffle:K",
   target="counts")``, Rescale: the genomics front end, its own shuffles
   drawn inside the timing (the attention model has one output, so its
@@ -200,9 +203,10 @@ def main():
         for a, r in batches:
             grad_x_input(a, r).numpy()
 
-    def ours(mode):
+    def ours(mode, fuse=None):
         return lambda: scorers[mode].run(x, refs, task_idx=0,
-                                         hypothetical=True, progress=False)
+                                         hypothetical=True, progress=False,
+                                         fuse=fuse)
     from deeplift import genomics
     models = {mode: scorer.model for mode, scorer in scorers.items()}
 
@@ -223,7 +227,9 @@ def main():
               "ours, GenomicsDefault, counts":
                   (ours("DeepLIFT_GenomicsDefault"), useful, useful_b),
               "ours, Rescale, counts, genomics.score_sequences (shuffles "
-              "included)": (user_path("Rescale"), useful, useful_b)}
+              "included)": (user_path("Rescale"), useful, useful_b),
+              "ours, Rescale, counts, fuse=False": (
+                  ours("Rescale", False), useful, useful_b)}
     times = round_robin([fn for fn, _, _ in stages.values()],
                         args.repeats)
     load_after = os.getloadavg()

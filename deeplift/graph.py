@@ -105,13 +105,28 @@ def forward_sweep(order, input_values, reference_values=None, fuse=False,
     references' for K references per example; the states hold the
     gathered (P, ...) activations, as if the inputs had been repeated.
 
+    A layer with an inner graph that offers ``sweep_inner(parents, fuse,
+    pair_example, examples)`` (composites, traced layers) is evaluated by
+    one sweep of its inner graph on the activations and references
+    together, whose states its rules use later (``state.cache
+    ["inner_sweep"]``), instead of a forward pass on each and a second
+    sweep for the rules.  In pair mode each state keeps its per-example
+    activations in ``state.cache["example_act"]``.
+
     Returns a dict ``id(layer) -> LayerState`` for every layer in ``order``.
     """
     states = {}
     per_example = {}
     for layer in order:
         parents = [states[id(p)] for p in layer.input_layers()]
-        if parents:
+        inner = _sweep_inner(layer, parents, reference_values, fuse,
+                             pair_example, per_example)
+        if inner is not None:
+            inner_states, out = inner
+            act, ref = out.act, out.ref
+            if pair_example is not None:
+                per_example[id(layer)] = out.cache["example_act"]
+        elif parents:
             if pair_example is None:
                 act = layer.forward([p.act for p in parents])
             else:
@@ -141,8 +156,30 @@ def forward_sweep(order, input_values, reference_values=None, fuse=False,
                 act = tf.gather(act, pair_example)
             ref = (None if reference_values is None
                    else reference_values[layer])
-        states[id(layer)] = LayerState(layer, parents, act, ref, fuse)
+        state = LayerState(layer, parents, act, ref, fuse)
+        if pair_example is not None:
+            state.cache["example_act"] = per_example[id(layer)]
+        if inner is not None:
+            state.cache["inner_sweep"] = inner_states
+        states[id(layer)] = state
     return states
+
+
+def _sweep_inner(layer, parents, reference_values, fuse, pair_example,
+                 per_example):
+    """``(inner states, inner output state)`` of ``layer``'s one sweep of
+    its inner graph on activations and references (see
+    :func:`forward_sweep`), or None where the layer has none to offer
+    (no inner graph, no references, a reference that is the actual value
+    or one computed at the full batch size)."""
+    sweep = getattr(layer, "sweep_inner", None)
+    if (sweep is None or not parents or reference_values is None
+            or getattr(layer, "reference_is_actual", False)
+            or getattr(layer, "full_batch_reference", False)):
+        return None
+    examples = (None if pair_example is None
+                else [per_example[id(p)] for p in layer.input_layers()])
+    return sweep(parents, fuse, pair_example, examples)
 
 
 def _to_batch(ref, act):

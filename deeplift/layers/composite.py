@@ -100,14 +100,35 @@ class Composite(SingleInputMixin, Node):
         states = forward_sweep(self._order, {self._port: xs[0]})
         return states[id(self._out)].act
 
+    def sweep_inner(self, parents, fuse, pair_example=None, examples=None):
+        """The inner graph's states on the input's activations and
+        references, and its output's state: the outer forward sweep's
+        evaluation of this layer (:func:`deeplift.graph.forward_sweep`),
+        whose states :meth:`inner_states` then uses.  ``pair_example`` /
+        ``examples``: the pair mode of the outer sweep (the inner sweep
+        runs in it too).  None for subclasses whose forward pass or inner
+        states are not this plain sweep (they override :meth:`forward` or
+        :meth:`inner_states`)."""
+        if (type(self).inner_states is not Composite.inner_states
+                or type(self).forward is not Composite.forward):
+            return None
+        feed = parents[0].act if examples is None else examples[0]
+        states = forward_sweep(self._order, {self._port: feed},
+                               {self._port: parents[0].ref}, fuse=fuse,
+                               pair_example=pair_example)
+        return states, states[id(self._out)]
+
     def inner_states(self, state):
         """States of the inner layers for the outer ``state`` (computed
-        once per state)."""
+        once per state: by the outer forward sweep, see
+        :meth:`sweep_inner`, or here)."""
         if "inner" not in state.cache:
-            states = forward_sweep(self._order,
-                                   {self._port: state.input.act},
-                                   {self._port: state.input.ref},
-                                   fuse=state.fuse)
+            states = state.cache.pop("inner_sweep", None)
+            if states is None:
+                states = forward_sweep(self._order,
+                                       {self._port: state.input.act},
+                                       {self._port: state.input.ref},
+                                       fuse=state.fuse)
             states[id(self._port)].cache["outer_contribs"] = \
                 state.input.contribs
             state.cache["inner"] = states

@@ -901,20 +901,40 @@ class TracedLayer(ListInputMixin, Node):
                 names.append(node.get_name())
         return names
 
+    def sweep_inner(self, parents, fuse, pair_example=None, examples=None):
+        """The inner graph's states on the inputs' activations and
+        references, and its output's state: the outer forward sweep's
+        evaluation of this layer (:func:`deeplift.graph.forward_sweep`),
+        whose states :meth:`inner_states` then uses; in the outer sweep's
+        pair mode (``pair_example``, ``examples``: the inputs' per-example
+        activations) the inner sweep runs in it too.  None with
+        ``mixes_batch`` (its references run at the inputs' batch size,
+        see :meth:`inner_states`)."""
+        if self.mixes_batch:
+            return None
+        feeds = [p.act for p in parents] if examples is None else examples
+        states = forward_sweep(self._order, self._feeds(feeds),
+                               self._feeds([p.ref for p in parents]),
+                               fuse=fuse, pair_example=pair_example)
+        return states, states[id(self._out)]
+
     def inner_states(self, state):
         """The inner graph's states for the outer ``state`` (computed once
-        per state); with ``mixes_batch``, on references broadcast to the
+        per state: by the outer forward sweep, see :meth:`sweep_inner`, or
+        here); with ``mixes_batch``, on references broadcast to the
         inputs' batch size."""
         if "inner" not in state.cache:
             acts = [s.act for s in state.inputs]
             # a layer that mixes the batch axis runs its references at the
             # inputs' batch size (a batch-1 reference folded or transposed
             # would not line up with the inputs); others keep batch 1
-            states = forward_sweep(
-                self._order, self._feeds(acts),
-                self._feeds([s.ref for s in state.inputs],
-                            like=acts if self.mixes_batch else None),
-                fuse=state.fuse)
+            states = state.cache.pop("inner_sweep", None)
+            if states is None:
+                states = forward_sweep(
+                    self._order, self._feeds(acts),
+                    self._feeds([s.ref for s in state.inputs],
+                                like=acts if self.mixes_batch else None),
+                    fuse=state.fuse)
             for port, s in zip(self._ports, state.inputs):
                 if id(port) in states:
                     states[id(port)].cache["outer_contribs"] = s.contribs
