@@ -19,52 +19,35 @@ this checkout; the model from this checkout's tests), so the same script
 profiles an older revision (``git archive REV | tar -x -C DIR``) for a
 before/after comparison.  Appends a section to ``--out`` and prints it.
 """
-import argparse
 import collections
 import os
-import sys
 
 import numpy as np
+
+from timing import (profile_heading, region_and_shuffles,  # noqa: E402
+                    revision_parser, use_revision)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=os.path.dirname(HERE))
-    parser.add_argument("--batch", type=int, default=40)
-    parser.add_argument("--label", default="this checkout")
-    parser.add_argument("--out", default=os.path.join(HERE, "PROFILE.md"))
-    args = parser.parse_args(argv)
-    sys.path.insert(0, os.path.abspath(args.root))
-    sys.path.insert(1, HERE)
-    sys.path.insert(2, os.path.dirname(HERE))     # tests.attention_net
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    args = revision_parser(__doc__, 40, os.path.join(
+        HERE, "PROFILE.md")).parse_args(argv)
+    use_revision(args.root)
     import tensorflow as tf
-    import deeplift
     from deeplift.conversion import kerasapi_conversion as kc
-    from deeplift.dinuc_shuffle import dinuc_shuffle_batch
     from deeplift.multiref import MultiRefScorer
     from profile_stages import op_profile
     from timing import write_report
     from tests.attention_net import attention_like
-    from tests.bpnet_net import random_onehot
-    assert os.path.abspath(deeplift.__file__).startswith(
-        os.path.abspath(args.root)), deeplift.__file__
 
     keras_model = attention_like()
     model = kc.convert_keras_model(keras_model, nonlinear_mxts_mode="Rescale",
                                    verbose=False)
-    x = random_onehot(1, 500, seed=1)
-    refs = dinuc_shuffle_batch(x, args.batch,
-                               rng=np.random.RandomState(0))[0].astype(
-        np.float32)
-    lines = ["", "## Attention workload, one batch of %d pairs, op types: %s"
-             % (args.batch, args.label), "",
-             "Written by `python bench/profile_attention.py %s`; 1-minute "
-             "load average %.1f (2 CPUs)." % (
-                 " ".join(argv if argv is not None else sys.argv[1:]),
-                 os.getloadavg()[0]), ""]
+    x, refs = region_and_shuffles(500, args.batch)
+    lines = profile_heading(
+        "Attention workload, one batch of %d pairs, op types: %s"
+        % (args.batch, args.label), "profile_attention.py", argv)
     for fuse in (False, True):
         inner = MultiRefScorer(model, target_layer="counts").scorer
         fn = inner.compiled_function(np.float32, None, fuse, pairs=True)

@@ -14,54 +14,39 @@ ops (they may overlap on the 2 threads), the mean of 3 runs; with
 ``fuse=True`` the rules' XLA-fused math shows up as PartitionedCall ops.
 Appends a section to ``--out`` and prints it.
 """
-import argparse
 import os
-import sys
 import tempfile
 
 import numpy as np
+
+from timing import (profile_heading, region_and_shuffles,  # noqa: E402
+                    revision_parser, use_revision)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=os.path.dirname(HERE))
+    parser = revision_parser(__doc__, 20, os.path.join(HERE, "PROFILE.md"))
     parser.add_argument("--filters", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=20)
-    parser.add_argument("--label", default="this checkout")
-    parser.add_argument("--out", default=os.path.join(HERE, "PROFILE.md"))
     args = parser.parse_args(argv)
-    sys.path.insert(0, os.path.abspath(args.root))
-    sys.path.insert(1, HERE)
-    sys.path.insert(2, os.path.dirname(HERE))     # tests.bpnet_net
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    use_revision(args.root)
     import tensorflow as tf
-    import deeplift
     from deeplift.conversion import kerasapi_conversion as kc
-    from deeplift.dinuc_shuffle import dinuc_shuffle_batch
     from deeplift.multiref import MultiRefScorer
     from profile_stages import op_profile
     from timing import write_report
-    from tests.bpnet_net import chrombpnet_like, random_onehot
-    assert os.path.abspath(deeplift.__file__).startswith(
-        os.path.abspath(args.root)), deeplift.__file__
+    from tests.bpnet_net import chrombpnet_like
 
     tmp = tempfile.mkdtemp()
     path = os.path.join(tmp, "m.h5")
     chrombpnet_like(filters=args.filters).save(path)
     model = kc.convert_model_from_saved_files(
         path, nonlinear_mxts_mode="Rescale", verbose=False)
-    x = random_onehot(1, 2114, seed=1)
-    refs = dinuc_shuffle_batch(x, args.batch,
-                               rng=np.random.RandomState(0))[0].astype(
-        np.float32)
-    lines = ["", "## Workload (e), one batch of %d pairs, op types: %s"
-             % (args.batch, args.label), "",
-             "Written by `python bench/profile_multiref.py %s`; %d filters; "
-             "1-minute load average %.1f (2 CPUs)." % (
-                 " ".join(argv if argv is not None else sys.argv[1:]),
-                 args.filters, os.getloadavg()[0]), ""]
+    x, refs = region_and_shuffles(2114, args.batch)
+    lines = profile_heading(
+        "Workload (e), one batch of %d pairs, op types: %s; %d filters"
+        % (args.batch, args.label, args.filters), "profile_multiref.py",
+        argv)
     targets = [("counts head", "logcounts", None, False),
                ("counts head, fuse=True", "logcounts", None, True)]
     try:
