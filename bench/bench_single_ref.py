@@ -51,7 +51,7 @@ def worker(args):
     data = np.load(args.data)
     x, ref = data["x"], data["ref"]
     start = time.perf_counter()
-    kind, _, rest = args.worker.partition(":")
+    kind = args.worker.partition(":")[0]
     if kind == "floor":
         import tf_keras as k2
         from run import floor_function
@@ -60,26 +60,7 @@ def worker(args):
         def call():
             return floor(x, ref, 0, 128)
     else:
-        mode, fuse = rest.split(",")
-        fuse = FUSE[fuse]
-        from deeplift.conversion import kerasapi_conversion as kc
-        model = kc.convert_model_from_saved_files(
-            args.h5, nonlinear_mxts_mode=mode, verbose=False)
-        if kind == "api":
-            func = model.get_target_contribs_func(find_scores_layer_idx=0,
-                                                  target_layer_idx=-2)
-
-            def call():
-                return func(task_idx=0, input_data_list=[x],
-                            input_references_list=[ref], batch_size=128,
-                            progress_update=None, fuse=fuse)
-        else:
-            from deeplift import genomics
-
-            def call():
-                return genomics.score_sequences(
-                    model, x, task_idx=0, method=None, reference="gc:0.4",
-                    progress=False, fuse=fuse)[1]
+        call = contender_call(args.worker, args.h5, x, ref)
     t_load = time.perf_counter() - start
     times, cpu = [], []
     for _ in range(4):
@@ -116,7 +97,30 @@ CONTENDERS = [
 
 
 #: a contender's fuse setting -> the ``fuse=`` argument it passes
-FUSE = {"default": None, "fuse": True, "unfused": False}
+FUSE = {"default": None, "unfused": False}
+
+
+def contender_call(name, h5, x, ref):
+    """A call of our contender ``name`` (``"api:<mode>,<fuse>"`` or
+    ``"seq:<mode>,<fuse>"``, see CONTENDERS) on the one-hot ``x`` and the
+    reference ``ref``, the model converted from ``h5`` here (its load
+    time)."""
+    from deeplift import genomics
+    from deeplift.conversion import kerasapi_conversion as kc
+    kind, _, rest = name.partition(":")
+    mode, fuse = rest.split(",")
+    fuse = FUSE[fuse]
+    model = kc.convert_model_from_saved_files(h5, nonlinear_mxts_mode=mode,
+                                              verbose=False)
+    if kind == "api":
+        func = model.get_target_contribs_func(find_scores_layer_idx=0,
+                                              target_layer_idx=-2)
+        return lambda: func(task_idx=0, input_data_list=[x],
+                            input_references_list=[ref], batch_size=128,
+                            progress_update=None, fuse=fuse)
+    return lambda: genomics.score_sequences(
+        model, x, task_idx=0, method=None, reference="gc:0.4",
+        progress=False, fuse=fuse)[1]
 
 
 def run_one(name, root, h5, data):
@@ -144,30 +148,12 @@ def steady_in_one_process(h5, data, rounds):
     import numpy as np
     import tf_keras as k2
     from run import floor_function
-    from deeplift import genomics
-    from deeplift.conversion import kerasapi_conversion as kc
     arrays = np.load(data)
     x, ref = arrays["x"], arrays["ref"]
     floor = floor_function(k2.models.load_model(h5, compile=False))
     calls = {CONTENDERS[0][1]: lambda: floor(x, ref, 0, 128)}
     for name, label in CONTENDERS[1:]:
-        kind, _, rest = name.partition(":")
-        mode, fuse = rest.split(",")
-        fuse = FUSE[fuse]
-        model = kc.convert_model_from_saved_files(
-            h5, nonlinear_mxts_mode=mode, verbose=False)
-        if kind == "api":
-            func = model.get_target_contribs_func(find_scores_layer_idx=0,
-                                                  target_layer_idx=-2)
-            calls[label] = (lambda func=func, fuse=fuse: func(
-                task_idx=0, input_data_list=[x], input_references_list=[ref],
-                batch_size=128, progress_update=None, fuse=fuse))
-        else:
-            calls[label] = (lambda model=model, fuse=fuse:
-                            genomics.score_sequences(
-                                model, x, task_idx=0, method=None,
-                                reference="gc:0.4", progress=False,
-                                fuse=fuse))
+        calls[label] = contender_call(name, h5, x, ref)
     for call in calls.values():
         call()
     times = {label: [] for label in calls}

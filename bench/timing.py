@@ -71,7 +71,6 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
-
 def revision_parser(doc, batch, out):
     """The arguments of a profile of one revision's compiled batch:
     ``--root`` (the source tree to import deeplift from; default this

@@ -57,14 +57,14 @@ def layer_output(kind, state, mxts):
 
 # Calls with at least this many examples (or (example, reference) pairs)
 # run the rules' large elementwise math XLA-compiled by default (bit for
-# bit the same scores).  Fused, steady Basset-like calls cost the floor's
-# time (0.89-1.07x TensorFlow's gradient x input against 1.06-1.32x
-# unfused); compiling costs about 0.05 s CPU per fused layer and batch
-# shape, once per process, which at 512 examples (4 batches of 128) is
-# about what the first call's fused batches save (first calls 1.05-1.26x
-# the floor fused, 1.04-1.25x unfused, on a quiet 2-core machine whose
-# fresh processes differ by up to 20%: bench/RESULTS_single_ref.md), so
-# from there on fusing wins.
+# bit the same scores).  Fused, steady Basset-like calls cost about the
+# floor's time (0.99-1.17x TensorFlow's gradient x input in one process,
+# against 1.11-1.25x unfused); compiling costs about 0.05 s CPU per fused
+# layer and batch shape, once per process, which at 512 examples (4
+# batches of 128) is about what the first call's fused batches save (first
+# calls 0.97-1.26x the floor fused, 1.04-1.25x unfused, on a quiet 2-core
+# machine whose fresh processes differ by up to 20%:
+# bench/RESULTS_single_ref.md), so from there on fusing wins.
 FUSE_MIN_EXAMPLES = 512
 
 

@@ -8,6 +8,8 @@ the two-sweep path's (bit for bit with one shared reference; within
 float32 rounding in the pair mode, whose per-example inner activations are
 now computed once per example and gathered, as the outer ones always
 were)."""
+import collections
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -63,10 +65,7 @@ def _op_counts(keras_model, pairs):
     else:
         args = [x, refs[:1, 0], seed]
     g = fn.get_concrete_function(*[tf.constant(a) for a in args]).graph
-    counts = {}
-    for op in g.get_operations():
-        counts[op.type] = counts.get(op.type, 0) + 1
-    return counts
+    return collections.Counter(op.type for op in g.get_operations())
 
 
 @pytest.fixture

@@ -367,17 +367,25 @@ def _fingerprint(args, method, task, source, length, fmt, spec_fuse,
     return fp
 
 
-def _stored_kernels(path, overwrite):
-    """The kernels recorded in the store at ``path`` that this run resumes
-    (``{"tensorflow": ..., "onednn": ...}``), or None (a new store, or
-    ``--overwrite``)."""
+def _resumed_store(path, overwrite):
+    """The store at ``path`` that this run resumes (its ``kernels`` and
+    ``fingerprint`` say what it was created with), or None (a new store,
+    ``--overwrite``, or not one of ours)."""
     from deeplift.genomics.store import ScoreStore, StoreError, is_store
     if overwrite or not is_store(path):
         return None
     try:
-        return ScoreStore.open(path).kernels or None
+        return ScoreStore.open(path)
     except StoreError:
         return None
+
+
+def _stored_kernels(path, overwrite):
+    """The kernels recorded in the store at ``path`` that this run resumes
+    (``{"tensorflow": ..., "onednn": ...}``), or None (a new store, or
+    ``--overwrite``)."""
+    store = _resumed_store(path, overwrite)
+    return (store.kernels or None) if store is not None else None
 
 
 def _prestart_workers(args, fmt):
@@ -393,34 +401,21 @@ def _prestart_workers(args, fmt):
                                  else bool(stored.get("onednn")))
 
 
-def _stored_setting(path, key):
-    """The setting ``key`` recorded in the fingerprint of the store at
-    ``path`` (``"batch_size"``, ``"fuse"``: to resume with what was chosen
-    when it was created, whatever this machine or this deeplift version
-    would choose now), or None (no store there, or not one of ours)."""
-    from deeplift.genomics.store import ScoreStore, StoreError, is_store
-    if not is_store(path):
-        return None
-    try:
-        return ScoreStore.open(path).fingerprint.get(key)
-    except StoreError:
-        return None
-
-
 def _contribs_to_store(args, model, method, task, kind, options, source,
                        settings):
     from deeplift.genomics import store as store_module
     from deeplift.genomics.jobs import JobSpec, run_job
     from deeplift.genomics.scoring import ScoringPlan
-    batch_size, fuse = args.batch_size, None
-    if not args.overwrite:
-        if batch_size is None:
-            batch_size = _stored_setting(args.out, "batch_size")
-        # a store resumed keeps its own XLA-fusion decision (derived from
-        # its size by a threshold that may differ between versions; the
-        # scores are the same bit for bit either way, only the
-        # fingerprint would differ)
-        fuse = _stored_setting(args.out, "fuse")
+    # a store resumed keeps the batch size chosen when it was created
+    # (whatever this machine would choose) and its XLA-fusion decision
+    # (derived from its size by a threshold that may differ between
+    # versions; the scores are the same bit for bit either way, only the
+    # fingerprint would differ)
+    resumed = _resumed_store(args.out, args.overwrite)
+    stored = resumed.fingerprint if resumed is not None else {}
+    batch_size = (args.batch_size if args.batch_size is not None
+                  else stored.get("batch_size"))
+    fuse = stored.get("fuse")
     try:
         plan = ScoringPlan(model, method, source.num, source.length, task,
                            args.reference, args.seed, batch_size,
@@ -465,7 +460,8 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
             connection = distributed.connect(
                 args.workers, args.scheduler, args.scheduler_file,
                 dashboard=args.dashboard,
-                kernels=_stored_kernels(args.out, args.overwrite) or kernels)
+                kernels=(resumed.kernels if resumed is not None else None)
+                or kernels)
         store = store_module.prepare(
             args.out, fingerprint, overwrite=args.overwrite,
             kernels=kernels,
