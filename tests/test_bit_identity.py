@@ -61,3 +61,29 @@ def test_score_sequences_equals_the_plan_at_any_group(model, seqs):
     parts = np.concatenate([plan.score(seqs[a:a + 5], a)
                             for a in range(0, len(seqs), 5)], axis=-3)
     assert parts.tobytes() == hyp.tobytes()
+
+
+def test_no_call_computes_sequences_past_the_jobs_end(model, seqs):
+    """The job's last call holds only its remaining sequences (21 = 8 + 8
+    + 5), in a whole run and in a run that starts inside that call (padded
+    in front only, to the call's start); a run ending inside a call is
+    padded to the call's end.  The bytes of each are the whole run's
+    (test_any_chunking_gives_the_same_bytes covers runs ending at 20 and
+    21)."""
+    plan = _plan(model, len(seqs), 24)
+    sizes = []
+    run = plan.scorer.run
+
+    def counting_run(inputs, references, **kwargs):
+        sizes.append(len(inputs))
+        return run(inputs, references, **kwargs)
+    plan.scorer.run = counting_run
+    whole = plan.score(seqs, 0)
+    assert sizes == [8, 8, 5]
+    del sizes[:]
+    tail = plan.score(seqs[18:], 18)
+    assert sizes == [5]
+    assert tail.tobytes() == whole[..., 18:, :, :].tobytes()
+    del sizes[:]
+    plan.score(seqs[3:10], 3)
+    assert sizes == [8, 8]

@@ -154,9 +154,11 @@ class ScoringPlan:
     :meth:`score` of any run of the job's sequences gives the same bytes
     whatever the runs are, by construction: references are seeded per
     sequence, and compiled call ``k`` always holds the job's sequences
-    ``[k * group, (k + 1) * group)`` in that order, with the same padded
-    shape for every call (a run that starts or ends inside a call is
-    padded with copies of its first / last sequence).  So a sequence sits
+    ``[k * group, min((k + 1) * group, num))`` in that order: every call
+    has the same shape but the job's last, which holds the job's remaining
+    sequences and is no larger (a run that starts or ends inside a call
+    is padded with copies of its first / last sequence; nothing is
+    padded past the job's end).  So a sequence sits
     at the same position of a call of the same shape whatever the
     chunking.  That matters because the CPU kernels (Eigen's and oneDNN's
     convolutions) round a row by its position in the call and by the
@@ -203,6 +205,7 @@ class ScoringPlan:
                                      np.float32)
         self.task_idx = task_idx
         self.lead = (len(task_idx),) if is_task_list(task_idx) else ()
+        self.num = int(num)
         self.refs = ReferenceSpec(reference, num, length, seed)
         if _methods.get(self.method).family != _methods.INTEGRATED_GRADIENTS:
             ig_steps = None
@@ -250,7 +253,11 @@ class ScoringPlan:
                 else self.refs.references(chunk, first_index))
         # calls aligned to the job's sequence indices (see the class doc)
         front = first_index % self.group
-        back = (-(front + num)) % self.group
+        # up to the end of the run's last call; the job's own last call
+        # ends at the job's last sequence (its shape is the job's, not the
+        # run's: the same for every chunking)
+        back = (0 if first_index + num >= self.num
+                else (-(front + num)) % self.group)
         if front or back:
             chunk = np.concatenate([np.repeat(chunk[:1], front, 0), chunk,
                                     np.repeat(chunk[-1:], back, 0)])
