@@ -26,6 +26,9 @@ import os
 import sys
 import time
 
+from deeplift.xla_cache import (  # noqa: F401 (re-exported)
+    XLA_CACHE_FLAG, use_xla_cache, xla_cache_directory)
+
 logger = logging.getLogger(__name__)
 
 #: seconds to wait for a scheduler to answer
@@ -58,70 +61,6 @@ def _plugin_name(spec, kernels=None):
     text = json.dumps([spec.as_dict(), kernels], sort_keys=True, default=str)
     return "deeplift-%s-%s" % (spec.model_key[:16],
                                hashlib.sha256(text.encode()).hexdigest()[:12])
-
-
-#: the XLA flag that keeps compiled kernels on disk across processes
-XLA_CACHE_FLAG = "--tf_xla_persistent_cache_directory"
-
-
-def _cpu_signature():
-    """What compiled CPU code depends on: the CPU model and its feature
-    flags (Linux ``/proc/cpuinfo``; else the platform's names)."""
-    import platform
-    text = ""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith(("model name", "flags")):
-                    text += line
-                if line.strip() == "":
-                    break          # the first processor is enough
-    except OSError:
-        pass
-    return text or "%s %s" % (platform.machine(), platform.processor())
-
-
-def xla_cache_directory():
-    """The folder for XLA's compiled kernels (the fused rule math) in
-    deeplift's cache folder, one per TensorFlow version and CPU (model and
-    feature flags: a kernel compiled for one CPU may not run on another of
-    a cluster); None when the cache is off (``DEEPLIFT_CACHE_DIR=off``)."""
-    from deeplift.conversion.cache import cache_dir
-    base = cache_dir()
-    if base is None:
-        return None
-    try:
-        from importlib.metadata import version
-        tf_version = version("tensorflow")
-    except Exception:
-        tf_version = "unknown"
-    key = hashlib.sha256(("%s\n%s" % (tf_version, _cpu_signature()))
-                         .encode()).hexdigest()[:16]
-    return os.path.join(base, "xla", key)
-
-
-def use_xla_cache(environ=None):
-    """In a worker process, before its first XLA compilation: point
-    TensorFlow's persistent XLA cache (``TF_XLA_FLAGS``) at
-    :func:`xla_cache_directory`, so that the fused rule kernels compiled by
-    one worker are loaded, not compiled again, by the workers of later
-    jobs on a machine with the same CPU.  A ``TF_XLA_FLAGS`` that already
-    names a persistent cache is left alone.  Returns the folder used, or
-    None."""
-    environ = os.environ if environ is None else environ
-    flags = environ.get("TF_XLA_FLAGS", "")
-    if XLA_CACHE_FLAG in flags:
-        return None
-    folder = xla_cache_directory()
-    if folder is None:
-        return None
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return None
-    environ["TF_XLA_FLAGS"] = ("%s %s=%s" % (flags, XLA_CACHE_FLAG,
-                                             folder)).strip()
-    return folder
 
 
 #: the modules a local worker process starts with: imported once by a fork

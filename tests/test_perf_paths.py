@@ -186,7 +186,7 @@ def test_per_sequence_references_keep_the_pair_path(demo):
     assert ReferenceSpec(two, 3, L).shared(L) is None
 
 
-# ----- workers: XLA's compiled kernels kept on disk -----------------------
+# ----- XLA's compiled kernels kept on disk ---------------------------------
 
 def test_use_xla_cache_sets_the_flag_once(tmp_path, monkeypatch):
     from deeplift import distributed
@@ -206,13 +206,55 @@ def test_use_xla_cache_sets_the_flag_once(tmp_path, monkeypatch):
     assert distributed.use_xla_cache(env) is None and env == {}
 
 
+def test_use_xla_cache_skips_a_folder_it_cannot_write(tmp_path, monkeypatch):
+    """XLA fails the operation whose kernel it cannot write, so a cache
+    folder that cannot be made (here below a file) is not named."""
+    from deeplift import xla_cache
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("DEEPLIFT_CACHE_DIR", str(blocker / "cache"))
+    env = {"TF_XLA_FLAGS": "--tf_xla_auto_jit=0"}
+    assert xla_cache.use_xla_cache(env) is None
+    assert env == {"TF_XLA_FLAGS": "--tf_xla_auto_jit=0"}
+    # a writable folder keeps no probe file
+    monkeypatch.setenv("DEEPLIFT_CACHE_DIR", str(tmp_path / "cache"))
+    folder = xla_cache.use_xla_cache(env)
+    assert folder is not None and os.listdir(folder) == []
+
+
+@pytest.mark.parametrize("cache", ["dir", "off"])
+def test_importing_deeplift_points_xla_at_the_cache(tmp_path, cache):
+    """``import deeplift`` (before TensorFlow's first operation) names
+    the persistent XLA cache in deeplift's cache folder; with
+    ``DEEPLIFT_CACHE_DIR=off`` it leaves TF_XLA_FLAGS alone."""
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, DEEPLIFT_CACHE_DIR=(
+        str(tmp_path) if cache == "dir" else "off"),
+        PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("TF_XLA_FLAGS", None)
+    out = subprocess.run(
+        [sys.executable, "-c", "import os, sys, deeplift; "
+         "print(os.environ.get('TF_XLA_FLAGS')); "
+         "print('tensorflow' in sys.modules)"],
+        env=env, cwd=repo, check=True, capture_output=True,
+        text=True).stdout.split()
+    # importing deeplift does not import TensorFlow
+    assert out[1] == "False"
+    if cache == "off":
+        assert out[0] == "None"
+    else:
+        flag, folder = out[0].split("=", 1)
+        assert flag == "--tf_xla_persistent_cache_directory"
+        assert folder.startswith(str(tmp_path / "xla"))
+
+
 _FUSED_SCRIPT = """
-import os, sys
-import os
+import sys
 
 import numpy as np
-from deeplift import distributed
-distributed.use_xla_cache()
+import deeplift  # names the XLA cache (deeplift.xla_cache)
 from tests.test_fused import SPEC, SHAPE
 from tests.nets import build, random_data
 from deeplift.layers import NonlinearMxtsMode as M
@@ -230,8 +272,8 @@ np.save(sys.argv[1], func(task_idx=1, input_data_list=[x],
 def test_fused_kernels_loaded_from_the_xla_cache_give_the_same_bytes(
         tmp_path):
     """Two fresh processes score with fused rule math: the first compiles
-    and writes XLA's cache, the second loads the kernels from it; the
-    scores are the same bytes."""
+    and writes XLA's cache (named by ``import deeplift``), the second
+    loads the kernels from it; the scores are the same bytes."""
     import subprocess
     import sys
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
