@@ -63,14 +63,8 @@ def test_score_sequences_equals_the_plan_at_any_group(model, seqs):
     assert parts.tobytes() == hyp.tobytes()
 
 
-def test_no_call_computes_sequences_past_the_jobs_end(model, seqs):
-    """The job's last call holds only its remaining sequences (21 = 8 + 8
-    + 5), in a whole run and in a run that starts inside that call (padded
-    in front only, to the call's start); a run ending inside a call is
-    padded to the call's end.  The bytes of each are the whole run's
-    (test_any_chunking_gives_the_same_bytes covers runs ending at 20 and
-    21)."""
-    plan = _plan(model, len(seqs), 24)
+def _call_sizes(plan):
+    """Records the number of sequences of each of ``plan``'s calls."""
     sizes = []
     run = plan.scorer.run
 
@@ -78,6 +72,20 @@ def test_no_call_computes_sequences_past_the_jobs_end(model, seqs):
         sizes.append(len(inputs))
         return run(inputs, references, **kwargs)
     plan.scorer.run = counting_run
+    return sizes
+
+
+def test_no_unfused_call_computes_sequences_past_the_jobs_end(model, seqs):
+    """Unfused, the job's last call holds only its remaining sequences (21
+    = 8 + 8 + 5), in a whole run and in a run that starts inside that call
+    (padded in front only, to the call's start); a run ending inside a
+    call is padded to the call's end.  The bytes of each are the whole
+    run's (test_any_chunking_gives_the_same_bytes covers runs ending at 20
+    and 21).  Fused, the last call is padded too (XLA compiles once per
+    call shape)."""
+    plan = _plan(model, len(seqs), 24)
+    assert not plan.fuse
+    sizes = _call_sizes(plan)
     whole = plan.score(seqs, 0)
     assert sizes == [8, 8, 5]
     del sizes[:]
@@ -87,3 +95,8 @@ def test_no_call_computes_sequences_past_the_jobs_end(model, seqs):
     del sizes[:]
     plan.score(seqs[3:10], 3)
     assert sizes == [8, 8]
+    fused = ScoringPlan(model, "genomics_default", len(seqs), L, [0, 2],
+                        "dinuc-shuffle:3", 0, 24, fuse=True)
+    sizes = _call_sizes(fused)
+    fused.score(seqs[18:], 18)
+    assert sizes == [8]

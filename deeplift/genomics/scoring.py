@@ -154,11 +154,12 @@ class ScoringPlan:
     :meth:`score` of any run of the job's sequences gives the same bytes
     whatever the runs are, by construction: references are seeded per
     sequence, and compiled call ``k`` always holds the job's sequences
-    ``[k * group, min((k + 1) * group, num))`` in that order: every call
-    has the same shape but the job's last, which holds the job's remaining
-    sequences and is no larger (a run that starts or ends inside a call
-    is padded with copies of its first / last sequence; nothing is
-    padded past the job's end).  So a sequence sits
+    ``[k * group, (k + 1) * group)`` in that order, with the same padded
+    shape for every call (a run that starts or ends inside a call is
+    padded with copies of its first / last sequence), except that an
+    unfused job's last call holds only the job's remaining sequences (a
+    smaller call costs nothing more there, while XLA compiles the fused
+    rule math once per call shape: a fused job pads it).  So a sequence sits
     at the same position of a call of the same shape whatever the
     chunking.  That matters because the CPU kernels (Eigen's and oneDNN's
     convolutions) round a row by its position in the call and by the
@@ -253,10 +254,10 @@ class ScoringPlan:
                 else self.refs.references(chunk, first_index))
         # calls aligned to the job's sequence indices (see the class doc)
         front = first_index % self.group
-        # up to the end of the run's last call; the job's own last call
-        # ends at the job's last sequence (its shape is the job's, not the
-        # run's: the same for every chunking)
-        back = (0 if first_index + num >= self.num
+        # up to the end of the run's last call; an unfused job's own last
+        # call ends at the job's last sequence (its shape is the job's,
+        # not the run's: the same for every chunking)
+        back = (0 if first_index + num >= self.num and not self.fuse
                 else (-(front + num)) % self.group)
         if front or back:
             chunk = np.concatenate([np.repeat(chunk[:1], front, 0), chunk,
