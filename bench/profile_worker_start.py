@@ -51,10 +51,9 @@ def main():
                         help="load through deeplift.conversion.cache with "
                         "this cache folder (a second run reads the entry)")
     parser.add_argument("--xla-cache", default=None,
-                        help="as a Dask worker does: keep XLA's compiled "
-                        "kernels in this deeplift cache folder "
-                        "(deeplift.distributed.use_xla_cache; a second run "
-                        "loads them)")
+                        help="keep XLA's compiled kernels in this deeplift "
+                        "cache folder (deeplift.xla_cache; a second run "
+                        "loads them); without it, none are kept")
     args = parser.parse_args()
     times, cpu_times = {}, {}
     t = time.perf_counter()
@@ -67,16 +66,19 @@ def main():
         cpu_times[name] = round(now_cpu - cpu, 3)
         t, cpu = now, now_cpu
 
+    # import deeplift names the XLA cache folder (deeplift.xla_cache):
+    # this one, or none
+    os.environ.pop("TF_XLA_FLAGS", None)
+    os.environ["DEEPLIFT_CACHE_DIR"] = (os.path.abspath(args.xla_cache)
+                                        if args.xla_cache else "off")
     import numpy as np
     import tensorflow as tf  # noqa: F401
     lap("import tensorflow")
     from deeplift.genomics.models import load_model
     from deeplift.genomics.scoring import ScoringPlan
-    xla_folder = None
-    if args.xla_cache:
-        from deeplift.distributed import use_xla_cache
-        os.environ["DEEPLIFT_CACHE_DIR"] = os.path.abspath(args.xla_cache)
-        xla_folder = use_xla_cache()
+    from deeplift.xla_cache import xla_cache_directory
+    xla_folder = xla_cache_directory()
+    if xla_folder:
         xla_entries = len(os.listdir(xla_folder))
     lap("import deeplift")
     if args.model == "demo":

@@ -26,8 +26,7 @@ import os
 import sys
 import time
 
-from deeplift.xla_cache import (  # noqa: F401 (re-exported)
-    XLA_CACHE_FLAG, use_xla_cache, xla_cache_directory)
+from deeplift.xla_cache import use_xla_cache
 
 logger = logging.getLogger(__name__)
 

@@ -189,21 +189,21 @@ def test_per_sequence_references_keep_the_pair_path(demo):
 # ----- XLA's compiled kernels kept on disk ---------------------------------
 
 def test_use_xla_cache_sets_the_flag_once(tmp_path, monkeypatch):
-    from deeplift import distributed
+    from deeplift import xla_cache
     monkeypatch.setenv("DEEPLIFT_CACHE_DIR", str(tmp_path))
     env = {"TF_XLA_FLAGS": "--tf_xla_auto_jit=0"}
-    folder = distributed.use_xla_cache(env)
+    folder = xla_cache.use_xla_cache(env)
     assert folder.startswith(str(tmp_path / "xla")) and \
         os.path.isdir(folder)
     assert env["TF_XLA_FLAGS"] == ("--tf_xla_auto_jit=0 %s=%s" % (
-        distributed.XLA_CACHE_FLAG, folder))
+        xla_cache.XLA_CACHE_FLAG, folder))
     # a persistent cache the user chose is left alone
-    assert distributed.use_xla_cache(env) is None
-    assert env["TF_XLA_FLAGS"].count(distributed.XLA_CACHE_FLAG) == 1
+    assert xla_cache.use_xla_cache(env) is None
+    assert env["TF_XLA_FLAGS"].count(xla_cache.XLA_CACHE_FLAG) == 1
     # off with the rest of deeplift's cache
     monkeypatch.setenv("DEEPLIFT_CACHE_DIR", "off")
     env = {}
-    assert distributed.use_xla_cache(env) is None and env == {}
+    assert xla_cache.use_xla_cache(env) is None and env == {}
 
 
 def test_use_xla_cache_skips_a_folder_it_cannot_write(tmp_path, monkeypatch):
@@ -318,8 +318,9 @@ def test_worker_plugin_points_xla_at_the_cache(tmp_path, monkeypatch):
         plugin = distributed._worker_plugin_class()(spec, 1, ChunkRunner)
         conn.client.register_plugin(plugin, name=plugin.name)
         (flags,) = conn.client.run(_worker_xla_flags).values()
-    assert flags == "%s=%s" % (distributed.XLA_CACHE_FLAG,
-                               distributed.xla_cache_directory())
+    from deeplift import xla_cache
+    assert flags == "%s=%s" % (xla_cache.XLA_CACHE_FLAG,
+                               xla_cache.xla_cache_directory())
     assert flags.split("=", 1)[1].startswith(str(tmp_path / "xla"))
 
 

@@ -409,8 +409,8 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
     # a store resumed keeps the batch size chosen when it was created
     # (whatever this machine would choose) and its XLA-fusion decision
     # (derived from its size by a threshold that may differ between
-    # versions; the scores are the same bit for bit either way, only the
-    # fingerprint would differ)
+    # versions; it also decides whether the job's last call is padded,
+    # ScoringPlan.score, so the last rows' bytes follow it)
     resumed = _resumed_store(args.out, args.overwrite)
     stored = resumed.fingerprint if resumed is not None else {}
     batch_size = (args.batch_size if args.batch_size is not None
