@@ -13,7 +13,9 @@ again before the worker's first task.
 TensorFlow reads ``TF_XLA_FLAGS`` once, at its first operation in the
 process: a script that runs TensorFlow operations before it imports
 deeplift compiles as before (no error, no cache); a ``TF_XLA_FLAGS`` that
-already names a persistent cache is left as it is.  Any XLA program the
+already names a persistent cache is left as it is, and so is one whose
+folder cannot be made or written (read-only, full): XLA fails an
+operation whose compiled kernel it cannot write.  Any XLA program the
 process compiles is kept there, not only deeplift's; the files are small
 (about 13 kB per program) and can be deleted at any time.  TensorFlow
 writes each entry to a temporary file and renames it, so processes that
