@@ -63,19 +63,21 @@ def test_score_sequences_equals_the_plan_at_any_group(model, seqs):
     assert parts.tobytes() == hyp.tobytes()
 
 
-def _call_sizes(plan):
-    """Records the number of sequences of each of ``plan``'s calls."""
+def _call_sizes(monkeypatch, scorer):
+    """Records the number of sequences of each call of ``scorer`` (shared
+    by the plans of one model; restored after the test)."""
     sizes = []
-    run = plan.scorer.run
+    run = scorer.run
 
     def counting_run(inputs, references, **kwargs):
         sizes.append(len(inputs))
         return run(inputs, references, **kwargs)
-    plan.scorer.run = counting_run
+    monkeypatch.setattr(scorer, "run", counting_run)
     return sizes
 
 
-def test_no_unfused_call_computes_sequences_past_the_jobs_end(model, seqs):
+def test_no_unfused_call_computes_sequences_past_the_jobs_end(model, seqs,
+                                                              monkeypatch):
     """Unfused, the job's last call holds only its remaining sequences (21
     = 8 + 8 + 5), in a whole run and in a run that starts inside that call
     (padded in front only, to the call's start); a run ending inside a
@@ -85,7 +87,7 @@ def test_no_unfused_call_computes_sequences_past_the_jobs_end(model, seqs):
     call shape)."""
     plan = _plan(model, len(seqs), 24)
     assert not plan.fuse
-    sizes = _call_sizes(plan)
+    sizes = _call_sizes(monkeypatch, plan.scorer)
     whole = plan.score(seqs, 0)
     assert sizes == [8, 8, 5]
     del sizes[:]
@@ -97,6 +99,7 @@ def test_no_unfused_call_computes_sequences_past_the_jobs_end(model, seqs):
     assert sizes == [8, 8]
     fused = ScoringPlan(model, "genomics_default", len(seqs), L, [0, 2],
                         "dinuc-shuffle:3", 0, 24, fuse=True)
-    sizes = _call_sizes(fused)
+    assert fused.scorer is plan.scorer
+    del sizes[:]
     fused.score(seqs[18:], 18)
     assert sizes == [8]
