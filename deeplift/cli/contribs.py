@@ -242,7 +242,11 @@ def _settings(args, method, task, num, length, fmt):
 def cmd_contribs(args):
     method, task = _check_arguments(args)
     fmt = _format(args)
-    _prestart_workers(args, fmt)
+    # the store this run resumes, opened once: its oneDNN setting for the
+    # workers started now, its batch size and fusion decision for the plan
+    resumed = (_resumed_store(args.out, args.overwrite) if fmt == "zarr"
+               else None)
+    _prestart_workers(args, fmt, resumed)
     model = _load_model(args, method, **_conversion_options(args))
     length = _length(args, model)
     kind, options, source = _open_input(args, length)
@@ -253,7 +257,7 @@ def cmd_contribs(args):
     settings = _settings(args, method, task, source.num, length, fmt)
     if fmt == "zarr":
         return _contribs_to_store(args, model, method, task, kind, options,
-                                  source, settings)
+                                  source, settings, resumed)
     return _contribs_to_npz(args, model, method, task, source, settings, fmt)
 
 
@@ -380,29 +384,21 @@ def _resumed_store(path, overwrite):
         return None
 
 
-def _stored_kernels(path, overwrite):
-    """The kernels recorded in the store at ``path`` that this run resumes
-    (``{"tensorflow": ..., "onednn": ...}``), or None (a new store, or
-    ``--overwrite``)."""
-    store = _resumed_store(path, overwrite)
-    return (store.kernels or None) if store is not None else None
-
-
-def _prestart_workers(args, fmt):
+def _prestart_workers(args, fmt, resumed):
     """With ``--workers`` (a ``fmt`` "zarr" store): start the fork server
     the local workers come from now, so that they import TensorFlow while
-    this process reads the model (the store's oneDNN setting when resuming
-    one)."""
+    this process reads the model (the oneDNN setting of the store
+    ``resumed``, if any)."""
     if args.workers is None or fmt != "zarr":
         return
     from deeplift import distributed     # imports no Dask
-    stored = _stored_kernels(args.out, args.overwrite)
-    distributed.prestart_workers(None if stored is None
-                                 else bool(stored.get("onednn")))
+    kernels = resumed.kernels if resumed is not None else None
+    distributed.prestart_workers(bool(kernels.get("onednn")) if kernels
+                                 else None)
 
 
 def _contribs_to_store(args, model, method, task, kind, options, source,
-                       settings):
+                       settings, resumed):
     from deeplift.genomics import store as store_module
     from deeplift.genomics.jobs import JobSpec, run_job
     from deeplift.genomics.scoring import ScoringPlan
@@ -411,7 +407,6 @@ def _contribs_to_store(args, model, method, task, kind, options, source,
     # (derived from its size by a threshold that may differ between
     # versions; it also decides whether the job's last call is padded,
     # ScoringPlan.score, so the last rows' bytes follow it)
-    resumed = _resumed_store(args.out, args.overwrite)
     stored = resumed.fingerprint if resumed is not None else {}
     batch_size = (args.batch_size if args.batch_size is not None
                   else stored.get("batch_size"))
