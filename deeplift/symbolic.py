@@ -99,7 +99,8 @@ def compile_symbolic(inputs, outputs):
                     results.append(layer_output(_KIND[var.kind], state,
                                                 mxts.get(id(var.layer))))
             return results
-        return tf.function(run, reduce_retracing=True)
+        # no autograph: the sweeps are plain Python over layers
+        return tf.function(run, reduce_retracing=True, autograph=False)
 
     def func(values):
         values = list(values)

@@ -138,7 +138,13 @@ def op_arguments(op):
     return sizes, attrs
 
 
+# plain Python over the call's structure: autograph (on for the traced
+# function, whose Keras layer may need it) need not rewrite it, which cost
+# about 0.07 s per conversion
+@tf.autograph.experimental.do_not_convert
 def _substitute(obj, xs):
+    """``obj`` (a layer call's arguments) with every ``TensorArg`` replaced
+    by the tensor of ``xs`` it names."""
     if isinstance(obj, TensorArg):
         return xs[obj.index]
     if isinstance(obj, dict):

@@ -333,7 +333,8 @@ class Node(Layer):
         default traces ``forward`` symbolically."""
         specs = [tf.TensorSpec(shape, tf.float32) for shape in input_shapes]
         concrete = tf.function(
-            lambda *xs: self.forward(list(xs))).get_concrete_function(*specs)
+            lambda *xs: self.forward(list(xs)),
+            autograph=False).get_concrete_function(*specs)
         return tuple(concrete.structured_outputs.shape.as_list())
 
 

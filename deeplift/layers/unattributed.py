@@ -115,7 +115,8 @@ class Unattributed(_NoAttribution):
     def _compute_shape(self, input_shapes):
         specs = [tf.TensorSpec(s, tf.float32) for s in input_shapes]
         concrete = tf.function(
-            lambda *xs: self.forward(list(xs))).get_concrete_function(*specs)
+            lambda *xs: self.forward(list(xs)),
+            autograph=False).get_concrete_function(*specs)
         return tuple(concrete.structured_outputs.shape.as_list())
 
 
