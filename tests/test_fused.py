@@ -11,7 +11,7 @@ from deeplift.multiref import score_with_references
 
 from tests.nets import build, random_data
 
-SPEC = [("conv1d", 40, 5, 1, 1, "valid", "relu"),
+SPEC = [("conv1d", 80, 5, 1, 1, "valid", "relu"),
         ("maxpool1d", 2, 2, "valid"),
         ("conv1d", 40, 3, 1, 1, "valid", "relu"),
         ("flatten",), ("dense", 4, None)]

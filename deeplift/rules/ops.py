@@ -101,8 +101,15 @@ def shapley_product_coefficients(a, a0, b, b0):
 
 
 #: layers with at least this many units per example fuse their rule math
-#: (see :func:`fused`)
-FUSE_MIN_ELEMENTS = 4096
+#: (see :func:`fused`).  XLA compiles each fused layer once per batch shape
+#: for 0.06-0.08 s of CPU (its own log, Basset-like layers); fused, a layer
+#: saves about 2 ns per unit and example of each call, so at the default
+#: 512 examples per call a layer of 8192 units repays its compilation in
+#: about 10 calls, one of 4096 in about 20.  Below 8192 units, one-off calls
+#: of a few hundred examples lost more to compiling than they gained
+#: (Basset-like first calls 1.20x the floor with its 4672-unit third layer
+#: fused, 1.01-1.04x without: bench/PROFILE.md, sixth session).
+FUSE_MIN_ELEMENTS = 8192
 
 
 def fused(layer, name, math, state):
