@@ -1,7 +1,8 @@
 """XLA's compiled kernels kept on disk across processes.
 
 The rules' fused elementwise math (``deeplift.rules.ops.fused``) is
-compiled by XLA once per layer and batch shape, about 0.04 s of CPU each.
+compiled by XLA once per layer and batch shape, 0.06-0.08 s of CPU each
+(XLA's own log, Basset-like layers).
 TensorFlow can keep those programs on disk (``TF_XLA_FLAGS``'s
 ``--tf_xla_persistent_cache_directory``) and load them in later processes
 instead of compiling again.  :func:`use_xla_cache` points that flag at a
