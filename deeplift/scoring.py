@@ -61,12 +61,11 @@ def layer_output(kind, state, mxts):
 # floor's time (0.99-1.17x TensorFlow's gradient x input in one process,
 # against 1.11-1.25x unfused); compiling costs 0.06-0.08 s CPU per fused
 # layer (those of deeplift.rules.ops.FUSE_MIN_ELEMENTS units or more) and
-# batch shape, once per process (or machine, kernels kept on disk), which
-# at 512 examples (4
-# batches of 128) is about what the first call's fused batches save (first
-# calls 0.97-1.26x the floor fused, 1.04-1.25x unfused, on a quiet 2-core
-# machine whose fresh processes differ by up to 20%:
-# bench/RESULTS_single_ref.md), so from there on fusing wins.
+# batch shape, once per process (or machine: kernels are kept on disk),
+# which at 512 examples (4 batches of 128) is about what the first call's
+# fused batches save (first calls 0.97-1.26x the floor fused, 1.04-1.25x
+# unfused, on a quiet 2-core machine whose fresh processes differ by up to
+# 20%: bench/RESULTS_single_ref.md), so from there on fusing wins.
 FUSE_MIN_EXAMPLES = 512
 
 
