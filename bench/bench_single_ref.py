@@ -31,7 +31,10 @@ rounds run every contender once each in turn (interleaved), and the ratios
 to the floor are taken within a round, then the median and range over the
 rounds are reported.  ``--before-root``: also time the API's Rescale
 default from another source tree (e.g. ``git archive <rev> | tar -x -C
-DIR``), for before/after.
+DIR``), for before/after.  ``--fuse-min-elements N[,N...]`` instead sweeps
+``deeplift.rules.ops.FUSE_MIN_ELEMENTS`` (the smallest layer whose rule
+math is fused): the floor and ``get_target_contribs_func`` (Rescale,
+GenomicsDefault; fused by default) with each threshold, no other rows.
 """
 import argparse
 import json
@@ -133,8 +136,11 @@ def contender_call(name, h5, x, ref):
     from deeplift import genomics
     from deeplift.conversion import kerasapi_conversion as kc
     kind, _, rest = name.partition(":")
-    mode, fuse = rest.split(",")
+    mode, fuse, *threshold = rest.split(",")
     fuse = FUSE[fuse]
+    if threshold:                # "fme=N": the --fuse-min-elements sweep
+        from deeplift.rules import ops
+        ops.FUSE_MIN_ELEMENTS = int(threshold[0].split("=")[1])
     model = kc.convert_model_from_saved_files(h5, nonlinear_mxts_mode=mode,
                                               verbose=False)
     if kind == "api":
@@ -206,6 +212,9 @@ def main(argv=None):
     parser.add_argument("--steady-rounds", type=int, default=7,
                         help="rounds of the steady state in one process "
                         "(0: skip)")
+    parser.add_argument("--fuse-min-elements", default=None,
+                        metavar="N[,N...]",
+                        help="sweep FUSE_MIN_ELEMENTS instead (see above)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--root", default=ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--h5", help=argparse.SUPPRESS)
@@ -225,13 +234,22 @@ def main(argv=None):
     basset_keras_model_file(h5)
     np.savez(data, x=random_onehot(args.n, 1000),
              ref=GC_REF[None, None, :] * np.ones((1, 1000, 4), np.float32))
-    contenders = [(name, label, ROOT) for name, label in CONTENDERS]
-    labels = dict(CONTENDERS)
     warm = os.path.join(tmp, "warm-cache")
-    contenders += [(name, labels[name] + WARM_SUFFIX, ROOT)
-                   for name in WARM]
-    for name in WARM:                # fills the shared folder (untimed)
-        run_one(name, ROOT, h5, data, warm)
+    if args.fuse_min_elements:
+        contenders = [CONTENDERS[0] + (ROOT,)] + [
+            ("api:%s,default,fme=%d" % (mode, n),
+             "get_target_contribs_func, %s, FUSE_MIN_ELEMENTS=%d" % (mode, n),
+             ROOT)
+            for n in map(int, args.fuse_min_elements.split(","))
+            for mode in ("Rescale", "DeepLIFT_GenomicsDefault")]
+        args.steady_rounds = 0
+    else:
+        contenders = [(name, label, ROOT) for name, label in CONTENDERS]
+        labels = dict(CONTENDERS)
+        contenders += [(name, labels[name] + WARM_SUFFIX, ROOT)
+                       for name in WARM]
+        for name in WARM:            # fills the shared folder (untimed)
+            run_one(name, ROOT, h5, data, warm)
     if args.before_root:
         contenders.insert(1, ("api:Rescale,default", "get_target_contribs_"
                               "func, Rescale (%s)" % args.before_label,
@@ -260,9 +278,11 @@ def main(argv=None):
         "# Single reference on the paths users call, first call included "
         "(bench/bench_single_ref.py)",
         "",
-        "Written by `python bench/bench_single_ref.py --rounds %d%s`."
+        "Written by `python bench/bench_single_ref.py --rounds %d%s%s`."
         % (args.rounds, " --before-root DIR --before-label %r"
-           % args.before_label if args.before_root else ""),
+           % args.before_label if args.before_root else "",
+           " --fuse-min-elements %s" % args.fuse_min_elements
+           if args.fuse_min_elements else ""),
         "",
         "- %s" % machine_description(),
         "- Basset-like CNN (bench/run.py), %d x 1000 bp, one GC reference; "

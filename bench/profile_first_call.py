@@ -11,13 +11,20 @@ Grappler, XLA compilation of the fused rule math, allocation) and the
 median of three more executions (steady state); wall and CPU seconds of
 this process.  Prints markdown.
 
+``--mode MODE`` (default Rescale) picks the mode of the compiled
+functions; ``--contender floor|unfused|fused`` times only that one, so that
+each can run in a fresh process of its own (the first trace of a process
+pays TensorFlow's own one-time costs).
+
 ``--public-call MODE`` (e.g. ``Rescale``, ``DeepLIFT_GenomicsDefault``)
-instead times the path users call: the first and second
-``get_target_contribs_func`` call on ``--n`` sequences (batches of
-``--batch``), the first under ``cProfile``, which splits it into
-TensorFlow's execution (``TFE_Py_Execute``) and the Python around it (the
-trace); prints one markdown row.  Run it in a fresh process with an empty
-``DEEPLIFT_CACHE_DIR`` for a user's first run.
+instead times the path users call, ``get_target_contribs_func`` on ``--n``
+sequences (batches of ``--batch``): the trace of the compiled function that
+call uses (``get_concrete_function``, no profiler: ``cProfile`` about
+doubles Python's time), then the first call, the median of three more, and
+the first call's extra over a steady one beyond the trace (the first
+execution: graph optimisation, XLA compilation); prints one markdown row.
+Run it in a fresh process with an empty ``DEEPLIFT_CACHE_DIR`` for a
+user's first run.
 """
 import argparse
 import os
@@ -49,6 +56,9 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--public-call", default=None, metavar="MODE")
     parser.add_argument("--n", type=int, default=512)
+    parser.add_argument("--mode", default="Rescale")
+    parser.add_argument("--contender", choices=["floor", "unfused", "fused"],
+                        default=None)
     args = parser.parse_args(argv)
     if args.public_call:
         return public_call(args)
@@ -62,22 +72,24 @@ def main(argv=None):
         np.float32))
     floor = grad_x_input_task0(pre)
 
-    model = kc.convert_model_from_saved_files(h5, nonlinear_mxts_mode="Rescale",
-                                              verbose=False)
+    model = kc.convert_model_from_saved_files(
+        h5, nonlinear_mxts_mode=args.mode, verbose=False)
     scorer = model.get_target_contribs_func(find_scores_layer_idx=0,
                                             target_layer_idx=-2).scorer
     seed = tf.constant(scorer.seed_for_task(0))
     contenders = {
-        "floor: TF gradient x input": (floor, (x, ref)),
-        "Rescale, compiled function": (
-            scorer.compiled_function(np.float32, None, False),
-            (x, ref, seed)),
-        "Rescale, compiled function, fuse=True": (
-            scorer.compiled_function(np.float32, None, True),
-            (x, ref, seed)),
+        "floor": ("floor: TF gradient x input", floor, (x, ref)),
+        "unfused": ("%s, compiled function" % args.mode,
+                    scorer.compiled_function(np.float32, None, False),
+                    (x, ref, seed)),
+        "fused": ("%s, compiled function, fuse=True" % args.mode,
+                  scorer.compiled_function(np.float32, None, True),
+                  (x, ref, seed)),
     }
+    if args.contender:
+        contenders = {args.contender: contenders[args.contender]}
     rows = []
-    for name, (fn, fargs) in contenders.items():
+    for name, fn, fargs in contenders.values():
         start = clock()
         concrete = fn.get_concrete_function(*fargs)
         trace = since(start)
@@ -104,42 +116,46 @@ def main(argv=None):
 
 
 def public_call(args):
-    """The first and second ``get_target_contribs_func`` call, the first
-    split by cProfile into TensorFlow's execution and the Python trace."""
-    import cProfile
-    import pstats
+    """The trace, first call and steady calls of ``get_target_contribs_func``
+    on ``args.n`` sequences (see the module docstring)."""
+    from deeplift.conversion import kerasapi_conversion as kc
+    from deeplift.scoring import should_fuse
     h5 = os.path.join(tempfile.mkdtemp(), "basset.h5")
     basset_keras_model_file(h5)
-    from deeplift.conversion import kerasapi_conversion as kc
     x = random_onehot(args.n, 1000)
     ref = np.broadcast_to(GC_REF, (1, 1000, 4)).astype(np.float32)
     model = kc.convert_model_from_saved_files(
         h5, nonlinear_mxts_mode=args.public_call, verbose=False)
     func = model.get_target_contribs_func(find_scores_layer_idx=0,
                                           target_layer_idx=-2)
+    scorer = func.scorer
+    spec = tf.TensorSpec((None, 1000, 4), tf.float32)
+    seed_spec = tf.TensorSpec(
+        (None,) + tuple(scorer.target_layer.get_shape()[1:]), tf.float32)
+    start = clock()
+    # the function (and key) the call below uses: traced once, here
+    scorer.compiled_function(np.float32, None, should_fuse(
+        None, args.n)).get_concrete_function(spec, spec, seed_spec)
+    trace = since(start)
 
     def call():
         return func(task_idx=0, input_data_list=[x],
                     input_references_list=[ref], batch_size=args.batch,
                     progress_update=None)
-    profile = cProfile.Profile()
     start = clock()
-    profile.enable()
     call()
-    profile.disable()
     first = since(start)
-    start = clock()
-    call()
-    second = since(start)
-    stats = pstats.Stats(profile).stats
-    execute = sum(v[3] for k, v in stats.items()
-                  if "TFE_Py_Execute" in k[2])
-    calls = sum(v[1] for v in stats.values())
-    print("| %s%s | %.2f / %.2f | %.2f / %.2f | %.2f (%dk Python calls) | "
-          "%.2f |" % (args.public_call, ", DEEPLIFT_NO_XLA=1"
-                      if os.environ.get("DEEPLIFT_NO_XLA") else "",
-                      first[0], first[1], second[0], second[1],
-                      first[0] - execute, calls // 1000, execute))
+    steady = []
+    for _ in range(3):
+        start = clock()
+        call()
+        steady.append(since(start))
+    wall = statistics.median(s[0] for s in steady)
+    traces = scorer.trace_count
+    print("| %s%s | %.3f | %.3f | %.3f | %.3f | %d |" % (
+        args.public_call, ", DEEPLIFT_NO_XLA=1"
+        if os.environ.get("DEEPLIFT_NO_XLA") else "", trace[0], first[0],
+        wall, first[0] - wall, traces))
 
 
 if __name__ == "__main__":
